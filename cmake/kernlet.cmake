@@ -1,0 +1,24 @@
+# Shared compile settings for kernlet's own targets (not for third-party code).
+
+set(KERNLET_WARNINGS
+  -Wall -Wextra -Wpedantic -Wshadow -Wnon-virtual-dtor -Wcast-align
+  -Wunused -Woverloaded-virtual -Wnull-dereference -Wdouble-promotion
+  -Wformat=2 -Wimplicit-fallthrough -Wmissing-declarations)
+if(KERNLET_WERROR)
+  list(APPEND KERNLET_WARNINGS -Werror)
+endif()
+
+# kernlet_target(<target>): apply kernlet's warnings and include root to a target.
+function(kernlet_target target)
+  target_compile_options(${target} PRIVATE ${KERNLET_WARNINGS})
+endfunction()
+
+# kernlet_unit_test(<name> SOURCES ... LIBS ...): a GoogleTest binary labelled `unit`.
+function(kernlet_unit_test name)
+  cmake_parse_arguments(T "" "" "SOURCES;LIBS" ${ARGN})
+  add_executable(${name} ${T_SOURCES})
+  kernlet_target(${name})
+  target_link_libraries(${name} PRIVATE ${T_LIBS} GTest::gtest GTest::gtest_main)
+  set_target_properties(${name} PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/tests)
+  gtest_discover_tests(${name} PROPERTIES LABELS unit DISCOVERY_TIMEOUT 30)
+endfunction()
