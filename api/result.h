@@ -15,10 +15,28 @@
 
 namespace kernlet {
 
+// What kind of failure an Error is, for callers that branch on it (the API server maps
+// these to HTTP status codes). Most errors are kUnknown: only the message matters.
+enum class ErrorCode {
+  kUnknown,
+  kInvalidArgument,     // the input is malformed or invalid
+  kNotFound,            // the named thing does not exist
+  kAlreadyExists,       // create of something that exists
+  kConflict,            // a precondition (revision, uid) did not hold
+  kCompacted,           // the requested revision is older than the retained history
+  kResourceExhausted,   // a quota, range or size limit was hit
+  kUnavailable,         // retry later
+  kDeadlineExceeded,
+  kPermissionDenied,
+  kUnauthenticated,
+  kInternal,
+};
+
 class [[nodiscard]] Error {
  public:
   explicit Error(std::string message, int sys_errno = 0)
       : message_(std::move(message)), errno_(sys_errno) {}
+  Error(ErrorCode code, std::string message) : message_(std::move(message)), code_(code) {}
 
   // An Error for the syscall that just failed: `what` names the call and its object,
   // errno is captured now.
@@ -28,6 +46,8 @@ class [[nodiscard]] Error {
   const std::string& message() const { return message_; }
   // The errno the failure came from, or 0 when it did not come from a syscall.
   int sys_errno() const { return errno_; }
+  // The kind of failure; kUnknown unless the creator said otherwise.
+  ErrorCode code() const { return code_; }
 
   // Prepends context: "<context>: <message>".
   Error&& context(std::string_view ctx) && {
@@ -51,6 +71,7 @@ class [[nodiscard]] Error {
 
   std::string message_;
   int errno_ = 0;
+  ErrorCode code_ = ErrorCode::kUnknown;
 };
 
 template <class T>
