@@ -1,0 +1,106 @@
+// HttpServer: the API server's transport. HTTP/1.1 with keep-alive and chunked streaming
+// responses for watches, built on Boost.Beast/Asio with C++20 coroutines: one io_context
+// run by a few threads, one coroutine per connection, no thread per client.
+// TLS with client-certificate authentication is the next step (issue 3); until then the
+// server is plain HTTP and callers must bind it to loopback only.
+#pragma once
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/beast/http/message.hpp>
+#include <boost/beast/http/string_body.hpp>
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "api/result.h"
+
+namespace kernlet::apiserver {
+
+namespace asio = boost::asio;
+namespace http = boost::beast::http;
+
+// Who sent a request. With TLS (to come): the client certificate's CN is the user and its
+// O entries the groups, as Kubernetes' x509 authenticator has it; otherwise anonymous.
+struct Identity {
+  bool authenticated = false;
+  std::string user;
+  std::vector<std::string> groups;
+};
+
+struct Request {
+  http::request<http::string_body> msg;
+  Identity identity;
+  std::string remote;  // "ip:port" of the peer
+};
+
+struct Response {
+  unsigned status = 200;
+  std::string content_type = "application/json";
+  std::string body;
+  std::vector<std::pair<std::string, std::string>> headers;
+};
+
+// How a handler answers: once with send(), or as a chunked stream (watch): begin_stream(),
+// any number of write_chunk(), then end_stream(). Not thread-safe: use from the handler's
+// coroutine only.
+class Responder {
+ public:
+  virtual ~Responder() = default;
+  virtual asio::awaitable<Result<void>> send(Response response) = 0;
+  virtual asio::awaitable<Result<void>> begin_stream(unsigned status, std::string content_type) = 0;
+  // Error when the client has gone away: the handler should stop streaming.
+  virtual asio::awaitable<Result<void>> write_chunk(std::string_view data) = 0;
+  virtual asio::awaitable<Result<void>> end_stream() = 0;
+};
+
+class Handler {
+ public:
+  virtual ~Handler() = default;
+  // Answers one request through `out`. Runs on the server's io_context; must not block.
+  virtual asio::awaitable<void> handle(Request& request, Responder& out) = 0;
+};
+
+struct HttpServerOptions {
+  std::string address = "127.0.0.1";
+  uint16_t port = 0;                        // 0: pick a free port (see HttpServer::port)
+  std::size_t body_limit = 3 * 1024 * 1024;  // larger bodies get 413, as Kubernetes does
+  int threads = 2;
+  int idle_timeout_seconds = 120;            // keep-alive connections idle longer are closed
+};
+
+class HttpServer {
+ public:
+  HttpServer(HttpServerOptions options, std::shared_ptr<Handler> handler);
+  ~HttpServer();
+  HttpServer(const HttpServer&) = delete;
+  HttpServer& operator=(const HttpServer&) = delete;
+
+  // Binds and listens; errors name the address (`listen 127.0.0.1:6443: EADDRINUSE`).
+  Result<void> start();
+  // Stops accepting, closes connections, joins the threads. Idempotent.
+  void stop();
+  // The bound port (useful with port 0).
+  uint16_t port() const { return port_; }
+  asio::io_context& io_context() { return io_; }
+
+ private:
+  asio::awaitable<void> accept_loop();
+
+  HttpServerOptions options_;
+  std::shared_ptr<Handler> handler_;
+  asio::io_context io_;
+  std::unique_ptr<struct Acceptor> acceptor_;
+  std::vector<std::thread> threads_;
+  uint16_t port_ = 0;
+  std::atomic<bool> stopped_{false};
+};
+
+}  // namespace kernlet::apiserver
