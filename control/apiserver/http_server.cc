@@ -6,9 +6,13 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/ssl/stream.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/ssl/ssl_stream.hpp>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
 #include <boost/beast/http/chunk_encode.hpp>
 #include <boost/beast/http/empty_body.hpp>
 #include <boost/beast/http/read.hpp>
@@ -43,25 +47,57 @@ Response status_response(const api::Status& s) {
   return r;
 }
 
+using TlsStream = beast::ssl_stream<beast::tcp_stream>;
+
+beast::tcp_stream& lowest(beast::tcp_stream& s) { return s; }
+beast::tcp_stream& lowest(TlsStream& s) { return beast::get_lowest_layer(s); }
+
+std::string name_entry(X509_NAME* name, int index) {
+  ASN1_STRING* data = X509_NAME_ENTRY_get_data(X509_NAME_get_entry(name, index));
+  unsigned char* utf8 = nullptr;
+  int n = ASN1_STRING_to_UTF8(&utf8, data);
+  if (n < 0) return {};
+  std::string out(reinterpret_cast<char*>(utf8), static_cast<std::size_t>(n));
+  OPENSSL_free(utf8);
+  return out;
+}
+
+// The identity of a TLS peer whose certificate verified against the client CA.
+Identity tls_identity(TlsStream& stream) {
+  Identity id;
+  SSL* ssl = stream.native_handle();
+  X509* cert = SSL_get0_peer_certificate(ssl);
+  if (cert == nullptr || SSL_get_verify_result(ssl) != X509_V_OK) return id;
+  X509_NAME* subject = X509_get_subject_name(cert);
+  for (int i = 0; i < X509_NAME_entry_count(subject); ++i) {
+    int nid = OBJ_obj2nid(X509_NAME_ENTRY_get_object(X509_NAME_get_entry(subject, i)));
+    if (nid == NID_commonName) id.user = name_entry(subject, i);
+    if (nid == NID_organizationName) id.groups.push_back(name_entry(subject, i));
+  }
+  id.authenticated = !id.user.empty();
+  return id;
+}
+
 // One connection: reads requests in a loop and lets the handler answer each through the
 // Responder interface, which this class implements on the connection's stream.
+template <class Stream>
 class Session final : public Responder {
  public:
-  Session(tcp::socket socket, const HttpServerOptions& options)
-      : stream_(std::move(socket)), options_(options) {}
+  Session(Stream stream, const HttpServerOptions& options, Identity identity)
+      : stream_(std::move(stream)), options_(options), identity_(std::move(identity)) {}
 
   asio::awaitable<void> run(Handler& handler) {
     boost::system::error_code ec;
-    std::string remote = endpoint_string(stream_.socket().remote_endpoint(ec));
+    std::string remote = endpoint_string(lowest(stream_).socket().remote_endpoint(ec));
     for (;;) {
       http::request_parser<http::string_body> parser;
       parser.body_limit(options_.body_limit);
-      stream_.expires_after(std::chrono::seconds(options_.idle_timeout_seconds));
+      lowest(stream_).expires_after(std::chrono::seconds(options_.idle_timeout_seconds));
       auto [read_ec, n] = co_await http::async_read(stream_, buffer_, parser, kTuple);
       (void)n;
       if (read_ec == http::error::end_of_stream || read_ec == asio::error::eof ||
           read_ec == beast::error::timeout || read_ec == asio::error::operation_aborted ||
-          read_ec == asio::error::connection_reset) {
+          read_ec == asio::error::connection_reset || read_ec == asio::ssl::error::stream_truncated) {
         break;
       }
       if (read_ec) {
@@ -73,12 +109,12 @@ class Session final : public Responder {
         (void)co_await send(status_response(s));
         break;
       }
-      Request req{parser.release(), Identity{}, remote};
+      Request req{parser.release(), identity_, remote};
       version_ = req.msg.version();
       close_after_ = !req.msg.keep_alive();
       head_ = req.msg.method() == http::verb::head;
       responded_ = false;
-      stream_.expires_never();  // a handler may stream (watch) for as long as it likes
+      lowest(stream_).expires_never();  // a handler may stream (watch) for as long as it likes
       co_await handler.handle(req, *this);
       if (!responded_) {
         (void)co_await send(status_response(api::Status::internal_error("handler sent no response")));
@@ -87,8 +123,7 @@ class Session final : public Responder {
       }
       if (close_after_ || broken_) break;
     }
-    stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
-    stream_.close();
+    co_await shutdown();
   }
 
   asio::awaitable<Result<void>> send(Response r) override {
@@ -101,10 +136,10 @@ class Session final : public Responder {
     res.body() = std::move(r.body);
     res.prepare_payload();
     if (head_) res.body().clear();
-    stream_.expires_after(std::chrono::seconds(30));
+    lowest(stream_).expires_after(std::chrono::seconds(30));
     auto [ec, n] = co_await http::async_write(stream_, res, kTuple);
     (void)n;
-    stream_.expires_never();
+    lowest(stream_).expires_never();
     if (ec) {
       broken_ = true;
       co_return Error(ErrorCode::kUnavailable, "write response: " + ec.message());
@@ -156,9 +191,21 @@ class Session final : public Responder {
   }
 
  private:
-  beast::tcp_stream stream_;
+  asio::awaitable<void> shutdown() {
+    boost::system::error_code ec;
+    if constexpr (std::is_same_v<Stream, TlsStream>) {
+      lowest(stream_).expires_after(std::chrono::seconds(5));
+      auto [sec] = co_await stream_.async_shutdown(kTuple);
+      (void)sec;
+    }
+    lowest(stream_).socket().shutdown(tcp::socket::shutdown_send, ec);
+    lowest(stream_).close();
+  }
+
+  Stream stream_;
   beast::flat_buffer buffer_;
   const HttpServerOptions& options_;
+  Identity identity_;
   unsigned version_ = 11;
   bool close_after_ = false;
   bool head_ = false;
@@ -179,6 +226,10 @@ Result<void> HttpServer::start() {
   boost::system::error_code ec;
   auto address = asio::ip::make_address(options_.address, ec);
   if (ec) return Error(ErrorCode::kInvalidArgument, "listen " + where + ": invalid address");
+  if (!options_.tls && !address.is_loopback()) {
+    return Error(ErrorCode::kInvalidArgument,
+                 "listen " + where + ": plain HTTP is only allowed on a loopback address");
+  }
   tcp::endpoint ep(address, options_.port);
   acceptor_ = std::make_unique<Acceptor>(io_);
   auto& a = acceptor_->socket;
@@ -205,11 +256,52 @@ asio::awaitable<void> HttpServer::accept_loop() {
     if (ec) continue;  // EMFILE and the like: the client retries; we keep serving
     socket.set_option(tcp::no_delay(true), ec);
     auto executor = socket.get_executor();
-    auto session = std::make_shared<Session>(std::move(socket), options_);
-    asio::co_spawn(
-        executor, [session, handler = handler_]() -> asio::awaitable<void> { co_await session->run(*handler); },
-        asio::detached);
+    if (options_.tls) {
+      asio::co_spawn(executor, serve_tls(std::move(socket)), asio::detached);
+    } else {
+      auto session = std::make_shared<Session<beast::tcp_stream>>(beast::tcp_stream(std::move(socket)),
+                                                                   options_, Identity{});
+      asio::co_spawn(
+          executor, [session, handler = handler_]() -> asio::awaitable<void> { co_await session->run(*handler); },
+          asio::detached);
+    }
   }
+}
+
+asio::awaitable<void> HttpServer::serve_tls(tcp::socket socket) {
+  TlsStream stream(beast::tcp_stream(std::move(socket)), *options_.tls);
+  beast::get_lowest_layer(stream).expires_after(std::chrono::seconds(10));
+  auto [ec] = co_await stream.async_handshake(asio::ssl::stream_base::server, kTuple);
+  if (ec) co_return;  // a port scan or a client that does not trust us: nothing to answer
+  Identity id = tls_identity(stream);
+  Session<TlsStream> session(std::move(stream), options_, std::move(id));
+  co_await session.run(*handler_);
+}
+
+Result<std::shared_ptr<asio::ssl::context>> make_server_tls_context(const std::string& cert_pem,
+                                                                    const std::string& key_pem,
+                                                                    const std::string& client_ca_pem) {
+  auto ctx = std::make_shared<asio::ssl::context>(asio::ssl::context::tls_server);
+  boost::system::error_code ec;
+  ctx->set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
+                       asio::ssl::context::no_sslv3 | asio::ssl::context::no_tlsv1 |
+                       asio::ssl::context::no_tlsv1_1 | asio::ssl::context::single_dh_use,
+                   ec);
+  if (ec) return Error(ErrorCode::kInternal, "TLS options: " + ec.message());
+  if (ctx->use_certificate_chain(asio::buffer(cert_pem), ec); ec) {
+    return Error(ErrorCode::kInvalidArgument, "TLS serving certificate: " + ec.message());
+  }
+  if (ctx->use_private_key(asio::buffer(key_pem), asio::ssl::context::pem, ec); ec) {
+    return Error(ErrorCode::kInvalidArgument, "TLS serving key: " + ec.message());
+  }
+  if (ctx->add_certificate_authority(asio::buffer(client_ca_pem), ec); ec) {
+    return Error(ErrorCode::kInvalidArgument, "TLS client CA: " + ec.message());
+  }
+  // Ask for a client certificate but accept connections without one: such requests are
+  // anonymous, and the API server answers them 401 rather than failing the handshake.
+  ctx->set_verify_mode(asio::ssl::verify_peer, ec);
+  ctx->set_verify_callback([](bool, asio::ssl::verify_context&) { return true; }, ec);
+  return ctx;
 }
 
 void HttpServer::stop() {

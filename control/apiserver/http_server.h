@@ -1,12 +1,13 @@
-// HttpServer: the API server's transport. HTTP/1.1 with keep-alive and chunked streaming
-// responses for watches, built on Boost.Beast/Asio with C++20 coroutines: one io_context
-// run by a few threads, one coroutine per connection, no thread per client.
-// TLS with client-certificate authentication is the next step (issue 3); until then the
-// server is plain HTTP and callers must bind it to loopback only.
+// HttpServer: the API server's transport. HTTP/1.1 with keep-alive over TLS (client
+// certificates authenticated) or, only on loopback, plain TCP; chunked streaming responses
+// for watches. Built on Boost.Beast/Asio with C++20 coroutines: one io_context run by a
+// few threads, one coroutine per connection, no thread per client.
 #pragma once
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/context.hpp>
 #include <boost/beast/http/message.hpp>
 #include <boost/beast/http/string_body.hpp>
 
@@ -27,8 +28,9 @@ namespace kernlet::apiserver {
 namespace asio = boost::asio;
 namespace http = boost::beast::http;
 
-// Who sent a request. With TLS (to come): the client certificate's CN is the user and its
-// O entries the groups, as Kubernetes' x509 authenticator has it; otherwise anonymous.
+// Who sent a request. With TLS: a client certificate that verifies against the CA makes
+// its CN the user and its O entries the groups, as Kubernetes' x509 authenticator has it.
+// Without one the request is anonymous (the handler decides whether to refuse it).
 struct Identity {
   bool authenticated = false;
   std::string user;
@@ -71,6 +73,9 @@ class Handler {
 struct HttpServerOptions {
   std::string address = "127.0.0.1";
   uint16_t port = 0;                        // 0: pick a free port (see HttpServer::port)
+  // TLS context (see make_server_tls_context). Null: plain HTTP, refused unless `address`
+  // is a loopback address.
+  std::shared_ptr<asio::ssl::context> tls;
   std::size_t body_limit = 3 * 1024 * 1024;  // larger bodies get 413, as Kubernetes does
   int threads = 2;
   int idle_timeout_seconds = 120;            // keep-alive connections idle longer are closed
@@ -83,7 +88,7 @@ class HttpServer {
   HttpServer(const HttpServer&) = delete;
   HttpServer& operator=(const HttpServer&) = delete;
 
-  // Binds and listens; errors name the address (`listen 127.0.0.1:6443: EADDRINUSE`).
+  // Binds and listens; errors name the address (`listen 127.0.0.1:6443: bind: EADDRINUSE`).
   Result<void> start();
   // Stops accepting, closes connections, joins the threads. Idempotent.
   void stop();
@@ -93,6 +98,7 @@ class HttpServer {
 
  private:
   asio::awaitable<void> accept_loop();
+  asio::awaitable<void> serve_tls(asio::ip::tcp::socket socket);
 
   HttpServerOptions options_;
   std::shared_ptr<Handler> handler_;
@@ -102,5 +108,11 @@ class HttpServer {
   uint16_t port_ = 0;
   std::atomic<bool> stopped_{false};
 };
+
+// A server TLS context: TLS 1.2+, the serving certificate and key (PEM), and client
+// certificates verified against `client_ca_pem` when the client offers one.
+Result<std::shared_ptr<asio::ssl::context>> make_server_tls_context(const std::string& cert_pem,
+                                                                    const std::string& key_pem,
+                                                                    const std::string& client_ca_pem);
 
 }  // namespace kernlet::apiserver

@@ -1,0 +1,688 @@
+#include "control/apiserver/api_server.h"
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core/detail/base64.hpp>
+
+#include <chrono>
+#include <optional>
+#include <random>
+
+#include "api/fields.h"
+#include "api/labels.h"
+#include "api/object.h"
+#include "api/status.h"
+#include "api/time.h"
+#include "api/yaml.h"
+
+namespace kernlet::apiserver {
+namespace {
+
+using api::Status;
+constexpr int kMaxConflictRetries = 8;
+
+// ---- small helpers -------------------------------------------------------------------
+
+std::string random_suffix(std::size_t n) {
+  // The alphabet Kubernetes uses for generateName: no vowels, no confusable characters.
+  static constexpr std::string_view kAlphabet = "bcdfghjklmnpqrstvwxz2456789";
+  thread_local std::mt19937_64 rng{std::random_device{}()};
+  std::string out;
+  for (std::size_t i = 0; i < n; ++i) out.push_back(kAlphabet[rng() % kAlphabet.size()]);
+  return out;
+}
+
+std::string new_uid() {
+  thread_local std::mt19937_64 rng{std::random_device{}()};
+  uint64_t a = rng(), b = rng();
+  a = (a & 0xffffffffffff0fffULL) | 0x0000000000004000ULL;  // version 4
+  b = (b & 0x3fffffffffffffffULL) | 0x8000000000000000ULL;  // RFC 4122 variant
+  char buf[40];
+  std::snprintf(buf, sizeof buf, "%08x-%04x-%04x-%04x-%012llx", static_cast<unsigned>(a >> 32),
+                static_cast<unsigned>((a >> 16) & 0xffff), static_cast<unsigned>(a & 0xffff),
+                static_cast<unsigned>(b >> 48), static_cast<unsigned long long>(b & 0xffffffffffffULL));
+  return buf;
+}
+
+std::string b64(std::string_view s) {
+  namespace b = boost::beast::detail::base64;
+  std::string out(b::encoded_size(s.size()), '\0');
+  out.resize(b::encode(out.data(), s.data(), s.size()));
+  return out;
+}
+
+std::optional<std::string> unb64(std::string_view s) {
+  namespace b = boost::beast::detail::base64;
+  std::string out(b::decoded_size(s.size()), '\0');
+  auto [written, read] = b::decode(out.data(), s.data(), s.size());
+  if (read != s.size()) return std::nullopt;
+  out.resize(written);
+  return out;
+}
+
+api::GroupResource group_resource(const ResourceInfo& r) { return {r.group, r.resource}; }
+
+// The store key of an object: /registry/<group>/<resource>/<namespace>/<name>; core
+// resources have no group segment, cluster-scoped ones no namespace.
+std::string key_prefix(const ResourceInfo& r, std::string_view ns) {
+  std::string k = "/registry/";
+  if (!r.group.empty()) k += r.group + "/";
+  k += r.resource + "/";
+  if (r.namespaced && !ns.empty()) {
+    k += ns;
+    k += "/";
+  }
+  return k;
+}
+
+std::string object_key(const ResourceInfo& r, std::string_view ns, std::string_view name) {
+  return key_prefix(r, ns) + std::string(name);
+}
+
+Response json_response(unsigned code, const json::object& body) {
+  Response res;
+  res.status = code;
+  res.body = json::dump(body);
+  return res;
+}
+
+Response status_response(const Status& s) { return json_response(static_cast<unsigned>(s.code()), s.to_json()); }
+
+// Decodes a stored value and stamps its resourceVersion.
+Result<json::object> from_kv(const store::KeyValue& kv) {
+  KL_ASSIGN_OR_RETURN(json::object obj, json::parse_object(kv.value, kv.key));
+  api::MutableMeta(obj).set_resource_version(std::to_string(kv.mod_revision));
+  return obj;
+}
+
+// What is stored: the object without resourceVersion (the store's revision is the truth).
+std::string to_stored(json::object obj) {
+  if (json::object* meta = json::get_object(obj, "metadata")) meta->erase("resourceVersion");
+  return json::dump(obj);
+}
+
+// A request body as a JSON value: JSON, or YAML when the content type says so.
+Result<json::value> parse_body(const Request& req) {
+  std::string_view ct = req.msg[http::field::content_type];
+  const std::string& body = req.msg.body();
+  if (ct.find("yaml") != std::string_view::npos) return yaml::to_json(body);
+  return json::parse(body);
+}
+
+std::string continue_token(int64_t rv, std::string_view next_key) {
+  return b64(json::dump(json::object{{"v", "kernlet.1"}, {"rv", rv}, {"start", next_key}}));
+}
+
+}  // namespace
+
+// ---- the handler -------------------------------------------------------------------------
+
+class ApiServer::Impl {
+ public:
+  Impl(store::Store& s, ApiServerOptions o)
+      : store_(s), options_(std::move(o)), pool_(static_cast<std::size_t>(std::max(1, options_.store_threads))) {}
+  ~Impl() { pool_.join(); }
+
+  asio::awaitable<void> handle(Request& req, Responder& out);
+  Result<void> bootstrap();
+
+ private:
+  // Runs a blocking call on the store pool and resumes the caller on its own executor.
+  template <class F>
+  asio::awaitable<std::invoke_result_t<F>> blocking(F f) {
+    using R = std::invoke_result_t<F>;
+    auto result = co_await asio::co_spawn(
+        pool_, [f = std::move(f)]() -> asio::awaitable<std::optional<R>> { co_return std::optional<R>(f()); },
+        asio::use_awaitable);
+    co_return std::move(*result);
+  }
+
+  asio::awaitable<void> discovery(const RequestInfo& info, Responder& out);
+  asio::awaitable<void> get(const ResourceInfo& r, const RequestInfo& info, Responder& out);
+  asio::awaitable<void> list(const ResourceInfo& r, const RequestInfo& info, Responder& out);
+  asio::awaitable<void> watch(const ResourceInfo& r, const RequestInfo& info, Responder& out);
+  asio::awaitable<void> create(const ResourceInfo& r, const RequestInfo& info, const Request& req, Responder& out);
+  asio::awaitable<void> update(const ResourceInfo& r, const RequestInfo& info, const Request& req, Responder& out);
+  asio::awaitable<void> remove(const ResourceInfo& r, const RequestInfo& info, const Request& req, Responder& out);
+
+  // Checks that a namespace exists and is not terminating (for creates in it).
+  asio::awaitable<std::optional<Status>> check_namespace(std::string_view ns);
+
+  // Validates apiVersion/kind/namespace of a body against the request; fills what is absent.
+  std::optional<Status> check_body(const ResourceInfo& r, const RequestInfo& info, json::object& obj);
+
+  struct Selectors {
+    api::Selector labels;
+    api::FieldSelector fields;
+  };
+  Result<Selectors> selectors(const ResourceInfo& r, const RequestInfo& info);
+
+  store::Store& store_;
+  ApiServerOptions options_;
+  asio::thread_pool pool_;
+};
+
+ApiServer::ApiServer(store::Store& store, ApiServerOptions options)
+    : impl_(std::make_unique<Impl>(store, std::move(options))) {}
+ApiServer::~ApiServer() = default;
+
+asio::awaitable<void> ApiServer::handle(Request& request, Responder& out) { return impl_->handle(request, out); }
+Result<void> ApiServer::bootstrap() { return impl_->bootstrap(); }
+
+Result<void> ApiServer::Impl::bootstrap() {
+  const ResourceInfo* ns = find_resource("", "v1", "namespaces");
+  for (const char* name : {"default", "kube-system", "kube-public", "kube-node-lease"}) {
+    json::object obj{{"apiVersion", "v1"},
+                     {"kind", "Namespace"},
+                     {"metadata", json::object{{"name", name},
+                                               {"uid", new_uid()},
+                                               {"creationTimestamp", api::now_rfc3339()},
+                                               {"labels", json::object{{"kubernetes.io/metadata.name", name}}}}},
+                     {"spec", json::object{{"finalizers", json::array{"kubernetes"}}}},
+                     {"status", json::object{{"phase", "Active"}}}};
+    KL_ASSIGN_OR_RETURN(store::TxnResult r, store_.create(object_key(*ns, "", name), to_stored(std::move(obj))));
+    (void)r;  // not succeeded = it already exists, which is what we want
+  }
+  return Ok();
+}
+
+asio::awaitable<void> ApiServer::Impl::handle(Request& req, Responder& out) {
+  auto parsed = parse_request_info(std::string(req.msg.method_string()), std::string(req.msg.target()));
+  if (!parsed.ok()) {
+    (void)co_await out.send(status_response(Status::bad_request(parsed.error().message())));
+    co_return;
+  }
+  const RequestInfo& info = *parsed;
+  if (info.path == "/healthz" || info.path == "/livez" || info.path == "/readyz") {
+    (void)co_await out.send({200, "text/plain; charset=utf-8", "ok", {}});
+    co_return;
+  }
+  if (!req.identity.authenticated && !options_.trust_unauthenticated) {
+    (void)co_await out.send(status_response(Status::unauthorized("Unauthorized")));
+    co_return;
+  }
+  if (!info.is_resource_request) {
+    co_await discovery(info, out);
+    co_return;
+  }
+  const ResourceInfo* r = find_resource(info.api_group, info.api_version, info.resource);
+  if (r == nullptr) {
+    (void)co_await out.send(
+        status_response(Status(404, "NotFound", "the server could not find the requested resource")));
+    co_return;
+  }
+  const std::string& verb = info.verb;
+  if (!info.subresource.empty() && info.subresource != "status") {
+    (void)co_await out.send(status_response(Status::method_not_supported(group_resource(*r), verb)));
+    co_return;
+  }
+  if (!info.subresource.empty() && r->subresource(info.subresource) == nullptr) {
+    (void)co_await out.send(
+        status_response(Status(404, "NotFound", "the server could not find the requested resource")));
+    co_return;
+  }
+  if (!r->has_verb(verb) && !(verb == "update" && !info.subresource.empty())) {
+    (void)co_await out.send(status_response(Status::method_not_supported(group_resource(*r), verb)));
+    co_return;
+  }
+  if (verb == "get") {
+    co_await get(*r, info, out);
+  } else if (verb == "list") {
+    co_await list(*r, info, out);
+  } else if (verb == "watch") {
+    co_await watch(*r, info, out);
+  } else if (verb == "create") {
+    co_await create(*r, info, req, out);
+  } else if (verb == "update" || verb == "patch") {
+    co_await update(*r, info, req, out);
+  } else if (verb == "delete") {
+    co_await remove(*r, info, req, out);
+  } else {
+    (void)co_await out.send(status_response(Status::method_not_supported(group_resource(*r), verb)));
+  }
+}
+
+asio::awaitable<void> ApiServer::Impl::discovery(const RequestInfo& info, Responder& out) {
+  const std::string& p = info.path;
+  json::object body;
+  if (p == "/version") {
+    body = {{"major", "1"},
+            {"minor", "30"},
+            {"gitVersion", "v1.30.0-kernlet"},
+            {"gitCommit", ""},
+            {"gitTreeState", "clean"},
+            {"buildDate", "1970-01-01T00:00:00Z"},
+            {"goVersion", "n/a (C++20)"},
+            {"compiler", "gcc"},
+            {"platform", "linux/amd64"}};
+  } else if (p == "/api" || p == "/api/") {
+    body = core_api_versions(options_.server_address);
+  } else if (p == "/apis" || p == "/apis/") {
+    body = api_group_list();
+  } else if (info.api_prefix == "apis" && info.api_version.empty() && !info.api_group.empty()) {
+    body = api_group(info.api_group);
+  } else if (info.api_prefix == "apis" && info.api_version.empty()) {
+    // /apis/<group>: RequestInfo puts a lone segment in neither field; take it from the path.
+    body = api_group(std::string_view(p).substr(6));
+  } else if (!info.api_prefix.empty() && !info.api_version.empty()) {
+    body = api_resource_list(info.api_group, info.api_version);
+  }
+  if (body.empty()) {
+    (void)co_await out.send(
+        status_response(Status(404, "NotFound", "the server could not find the requested resource")));
+    co_return;
+  }
+  (void)co_await out.send(json_response(200, body));
+}
+
+Result<ApiServer::Impl::Selectors> ApiServer::Impl::selectors(const ResourceInfo& r, const RequestInfo& info) {
+  Selectors s;
+  if (auto ls = info.param("labelSelector"); ls && !ls->empty()) {
+    auto parsed = api::Selector::parse(*ls);
+    if (!parsed.ok()) {
+      return Error(ErrorCode::kInvalidArgument,
+                   "unable to parse requirement: " + parsed.error().message());
+    }
+    s.labels = std::move(*parsed);
+  }
+  if (auto fs = info.param("fieldSelector"); fs && !fs->empty()) {
+    auto parsed = api::FieldSelector::parse_for(r.resource, *fs);
+    if (!parsed.ok()) return Error(ErrorCode::kInvalidArgument, parsed.error().message());
+    s.fields = std::move(*parsed);
+  }
+  return s;
+}
+
+asio::awaitable<void> ApiServer::Impl::get(const ResourceInfo& r, const RequestInfo& info, Responder& out) {
+  std::string key = object_key(r, info.namespace_, info.name);
+  auto kv = co_await blocking([&] { return store_.get(key); });
+  if (!kv.ok()) {
+    (void)co_await out.send(status_response(Status::from_error(kv.error())));
+    co_return;
+  }
+  if (!kv->has_value()) {
+    (void)co_await out.send(status_response(Status::not_found(group_resource(r), info.name)));
+    co_return;
+  }
+  auto obj = from_kv(**kv);
+  if (!obj.ok()) {
+    (void)co_await out.send(status_response(Status::internal_error(obj.error().message())));
+    co_return;
+  }
+  (void)co_await out.send(json_response(200, *obj));
+}
+
+asio::awaitable<void> ApiServer::Impl::list(const ResourceInfo& r, const RequestInfo& info, Responder& out) {
+  auto sel = selectors(r, info);
+  if (!sel.ok()) {
+    (void)co_await out.send(status_response(Status::bad_request(sel.error().message())));
+    co_return;
+  }
+  auto limit = info.int_param("limit");
+  if (!limit.ok()) {
+    (void)co_await out.send(status_response(Status::bad_request(limit.error().message())));
+    co_return;
+  }
+  std::string prefix = key_prefix(r, info.namespace_);
+  store::ListOptions opts;
+  if (auto cont = info.param("continue"); cont && !cont->empty()) {
+    auto raw = unb64(*cont);
+    auto tok = raw ? json::parse_object(*raw, "continue token") : Result<json::object>(Error("bad base64"));
+    if (!tok.ok() || json::get_string(*tok, "v") != "kernlet.1") {
+      (void)co_await out.send(status_response(Status::bad_request("continue key is not valid: " +
+                                                                  std::string(*cont))));
+      co_return;
+    }
+    opts.revision = json::get_int_or(*tok, "rv", 0);
+    opts.continue_key = std::string(json::get_string(*tok, "start"));
+  } else if (auto rv = info.param("resourceVersion"); rv && !rv->empty() && *rv != "0") {
+    // resourceVersionMatch=Exact lists at that revision; NotOlderThan (the default for a
+    // set RV) is satisfied by the current state, which is never older.
+    if (info.param("resourceVersionMatch") == "Exact") opts.revision = std::atoll(std::string(*rv).c_str());
+  }
+  const int64_t want = limit->value_or(0);
+  json::array items;
+  int64_t served_at = 0;
+  std::string next_key;
+  bool more = false;
+  // Pages are filled with matching items, reading the store page by page at one revision.
+  for (;;) {
+    store::ListOptions page = opts;
+    if (want > 0) page.limit = std::max<int64_t>(want - static_cast<int64_t>(items.size()), 1) + 16;
+    auto res = co_await blocking([&] { return store_.list(prefix, page); });
+    if (!res.ok()) {
+      if (res.error().code() == ErrorCode::kCompacted) {
+        (void)co_await out.send(status_response(Status::gone(
+            "The provided continue parameter is too old to display a consistent list result. You can start a new "
+            "list without the continue parameter, or use the continue token in this response to retrieve the "
+            "remainder of the results. Continuing with the provided token results in an inconsistent list - "
+            "objects that were created, modified, or deleted between the time the first chunk was returned and now "
+            "may show up in the list.")));
+      } else {
+        (void)co_await out.send(status_response(Status::from_error(res.error())));
+      }
+      co_return;
+    }
+    served_at = res->revision;
+    opts.revision = served_at;
+    bool filled = false;
+    for (std::size_t i = 0; i < res->kvs.size(); ++i) {
+      const auto& kv = res->kvs[i];
+      if (want > 0 && static_cast<int64_t>(items.size()) == want) {
+        next_key = kv.key;
+        more = true;
+        filled = true;
+        break;
+      }
+      auto obj = from_kv(kv);
+      if (!obj.ok()) continue;
+      if (!sel->labels.matches(api::Meta(*obj).labels())) continue;
+      if (!sel->fields.matches(r.resource, *obj)) continue;
+      items.emplace_back(std::move(*obj));
+    }
+    if (filled) break;
+    if (!res->more) break;
+    opts.continue_key = res->continue_key;
+    if (want > 0 && static_cast<int64_t>(items.size()) == want) {
+      next_key = res->continue_key;
+      more = true;
+      break;
+    }
+  }
+  json::object meta{{"resourceVersion", std::to_string(served_at)}};
+  if (more) meta["continue"] = continue_token(served_at, next_key);
+  json::object body{{"kind", r.kind + "List"},
+                    {"apiVersion", r.api_version()},
+                    {"metadata", std::move(meta)},
+                    {"items", std::move(items)}};
+  (void)co_await out.send(json_response(200, body));
+}
+
+asio::awaitable<void> ApiServer::Impl::watch(const ResourceInfo& r, const RequestInfo& info, Responder& out) {
+  auto sel = selectors(r, info);
+  if (!sel.ok()) {
+    (void)co_await out.send(status_response(Status::bad_request(sel.error().message())));
+    co_return;
+  }
+  auto timeout = info.int_param("timeoutSeconds");
+  auto bookmarks = info.bool_param("allowWatchBookmarks");
+  if (!timeout.ok() || !bookmarks.ok()) {
+    (void)co_await out.send(status_response(
+        Status::bad_request(!timeout.ok() ? timeout.error().message() : bookmarks.error().message())));
+    co_return;
+  }
+  std::string prefix = key_prefix(r, info.namespace_);
+  // resourceVersion unset or "0": start with the current state as ADDED events (the
+  // informer's initial list), then changes. N: changes after N.
+  int64_t after = 0;
+  std::vector<json::object> initial;
+  auto rv = info.param("resourceVersion");
+  if (!rv || rv->empty() || *rv == "0") {
+    auto res = co_await blocking([&] { return store_.list(prefix, {}); });
+    if (!res.ok()) {
+      (void)co_await out.send(status_response(Status::from_error(res.error())));
+      co_return;
+    }
+    after = res->revision;
+    for (const auto& kv : res->kvs) {
+      auto obj = from_kv(kv);
+      if (obj.ok()) initial.push_back(std::move(*obj));
+    }
+  } else {
+    char* end = nullptr;
+    after = std::strtoll(std::string(*rv).c_str(), &end, 10);
+    if (end == nullptr || *end != '\0' || after < 0) {
+      (void)co_await out.send(status_response(Status::bad_request("invalid resourceVersion: " + std::string(*rv))));
+      co_return;
+    }
+  }
+
+  auto executor = co_await asio::this_coro::executor;
+  auto wake = std::make_shared<asio::steady_timer>(executor, std::chrono::steady_clock::time_point::max());
+  store::WatchOptions wopts;
+  wopts.on_ready = [wake, executor] {
+    asio::post(executor, [wake] { wake->cancel(); });
+  };
+  auto watcher = store_.watch(prefix, after, wopts);
+  if (!watcher.ok()) {
+    if (watcher.error().code() == ErrorCode::kCompacted) {
+      (void)co_await out.send(status_response(Status::resource_expired(after, store_.compacted_revision())));
+    } else {
+      (void)co_await out.send(status_response(Status::from_error(watcher.error())));
+    }
+    co_return;
+  }
+  if (!(co_await out.begin_stream(200, "application/json")).ok()) co_return;
+
+  auto send_event = [&](std::string_view type, const json::object& obj) -> asio::awaitable<bool> {
+    json::object ev{{"type", type}, {"object", obj}};
+    std::string line = json::dump(ev);
+    line.push_back('\n');
+    co_return (co_await out.write_chunk(line)).ok();
+  };
+  auto visible = [&](const json::object& obj) {
+    return sel->labels.matches(api::Meta(obj).labels()) && sel->fields.matches(r.resource, obj);
+  };
+  for (const auto& obj : initial) {
+    if (visible(obj) && !co_await send_event("ADDED", obj)) co_return;
+  }
+
+  int64_t limit_s = timeout->value_or(options_.max_watch_seconds);
+  limit_s = std::clamp<int64_t>(limit_s, 1, options_.max_watch_seconds);
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(limit_s);
+  int64_t last_rv = after;
+  auto next_bookmark = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  for (;;) {
+    auto batch = (*watcher)->next(std::chrono::milliseconds(0));
+    if (!batch.ok()) {
+      // The store ended the watch (compaction, overflow, shutdown): tell the client with an
+      // ERROR event as Kubernetes does, so its reflector relists.
+      Status s = batch.error().code() == ErrorCode::kCompacted
+                     ? Status::resource_expired(last_rv, store_.compacted_revision())
+                     : Status::gone(batch.error().message());
+      (void)co_await send_event("ERROR", s.to_json());
+      co_return;
+    }
+    for (const auto& ev : batch->events) {
+      last_rv = ev.revision();
+      // An object moving out of the selector is DELETED for this watcher, into it ADDED,
+      // as the watch cache does upstream.
+      std::optional<json::object> cur, prev;
+      if (ev.type == store::Event::Type::kPut) {
+        if (auto o = from_kv(ev.kv); o.ok()) cur = std::move(*o);
+      }
+      if (ev.prev_kv) {
+        if (auto o = from_kv(*ev.prev_kv); o.ok()) prev = std::move(*o);
+      }
+      bool now_in = cur && visible(*cur);
+      bool was_in = prev && visible(*prev);
+      bool ok = true;
+      if (now_in && was_in) {
+        ok = co_await send_event("MODIFIED", *cur);
+      } else if (now_in) {
+        ok = co_await send_event("ADDED", *cur);
+      } else if (was_in) {
+        json::object gone = *prev;
+        api::MutableMeta(gone).set_resource_version(std::to_string(ev.revision()));
+        ok = co_await send_event("DELETED", gone);
+      }
+      if (!ok) co_return;
+    }
+    if (batch->progress_revision > last_rv) last_rv = batch->progress_revision;
+    auto now = std::chrono::steady_clock::now();
+    if (now >= deadline) co_return;
+    if (*bookmarks && now >= next_bookmark) {
+      json::object bm{{"kind", r.kind},
+                      {"apiVersion", r.api_version()},
+                      {"metadata", json::object{{"resourceVersion", std::to_string(last_rv)}}}};
+      if (!co_await send_event("BOOKMARK", bm)) co_return;
+      next_bookmark = now + std::chrono::seconds(60);
+    }
+    if (!batch->events.empty()) continue;  // drain before sleeping
+    wake->expires_at(std::min(deadline, *bookmarks ? next_bookmark : deadline));
+    boost::system::error_code ec;
+    co_await wake->async_wait(asio::redirect_error(asio::use_awaitable, ec));
+  }
+}
+
+std::optional<Status> ApiServer::Impl::check_body(const ResourceInfo& r, const RequestInfo& info, json::object& obj) {
+  std::string_view av = api::api_version(obj);
+  std::string_view kind = api::kind(obj);
+  if (av.empty()) {
+    obj["apiVersion"] = r.api_version();
+  } else if (av != r.api_version()) {
+    return Status::bad_request("the API version in the data (" + std::string(av) +
+                               ") does not match the expected API version (" + r.api_version() + ")");
+  }
+  if (kind.empty()) {
+    obj["kind"] = r.kind;
+  } else if (kind != r.kind) {
+    return Status::bad_request("the kind in the data (" + std::string(kind) + ") does not match the expected kind (" +
+                               r.kind + ")");
+  }
+  api::MutableMeta meta(obj);
+  if (r.namespaced) {
+    if (meta.namespace_().empty()) {
+      meta.set_namespace(info.namespace_);
+    } else if (meta.namespace_() != info.namespace_) {
+      return Status::bad_request("the namespace of the provided object does not match the namespace sent on the request");
+    }
+  } else if (!meta.namespace_().empty()) {
+    meta.raw().erase("namespace");
+  }
+  if (!info.name.empty() && !meta.name().empty() && meta.name() != info.name) {
+    return Status::bad_request("the name of the object (" + std::string(meta.name()) +
+                               ") does not match the name on the URL (" + info.name + ")");
+  }
+  if (!info.name.empty() && meta.name().empty()) meta.set_name(info.name);
+  return std::nullopt;
+}
+
+asio::awaitable<std::optional<Status>> ApiServer::Impl::check_namespace(std::string_view ns) {
+  const ResourceInfo* nsr = find_resource("", "v1", "namespaces");
+  std::string key = object_key(*nsr, "", ns);
+  auto kv = co_await blocking([&] { return store_.get(key); });
+  if (!kv.ok()) co_return Status::from_error(kv.error());
+  if (!kv->has_value()) co_return Status::not_found({"", "namespaces"}, ns);
+  auto obj = from_kv(**kv);
+  if (obj.ok() && api::Meta(*obj).being_deleted()) {
+    co_return Status::forbidden({"", "namespaces"}, ns,
+                                "unable to create new content in namespace " + std::string(ns) +
+                                    " because it is being terminated")
+        .with_details(std::string(ns), "", "namespaces");
+  }
+  co_return std::nullopt;
+}
+
+asio::awaitable<void> ApiServer::Impl::create(const ResourceInfo& r, const RequestInfo& info, const Request& req,
+                                              Responder& out) {
+  if (r.namespaced && info.namespace_.empty()) {
+    (void)co_await out.send(status_response(Status(404, "NotFound", "the server could not find the requested resource")));
+    co_return;
+  }
+  auto body = parse_body(req);
+  if (!body.ok()) {
+    (void)co_await out.send(status_response(Status::bad_request(body.error().message())));
+    co_return;
+  }
+  auto shape = api::check_object_shape(*body);
+  if (!shape.ok()) {
+    (void)co_await out.send(status_response(Status::bad_request(shape.error().message())));
+    co_return;
+  }
+  json::object obj = std::move(body->as_object());
+  if (auto bad = check_body(r, info, obj)) {
+    (void)co_await out.send(status_response(*bad));
+    co_return;
+  }
+  api::MutableMeta meta(obj);
+  if (meta.name().empty()) {
+    if (meta.generate_name().empty()) {
+      // Not a braced list inside co_await: GCC 12 miscompiles initializer lists in coroutines.
+      std::vector<api::StatusCause> causes;
+      causes.push_back(api::StatusCause{"FieldValueRequired", "name or generateName is required", "metadata.name"});
+      (void)co_await out.send(status_response(Status::invalid(r.group, r.kind, "", std::move(causes))));
+      co_return;
+    }
+    meta.set_name(std::string(meta.generate_name()) + random_suffix(5));
+  }
+  if (r.namespaced) {
+    if (auto bad = co_await check_namespace(info.namespace_)) {
+      (void)co_await out.send(status_response(*bad));
+      co_return;
+    }
+  }
+  auto dry = info.param("dryRun");
+  if (dry && !dry->empty() && *dry != "All") {
+    (void)co_await out.send(status_response(Status::bad_request("Invalid dry run value: " + std::string(*dry) +
+                                                                ": valid values are \"All\"")));
+    co_return;
+  }
+  meta.set_uid(new_uid());
+  meta.set_creation_timestamp(api::now_rfc3339());
+  meta.raw().erase("resourceVersion");
+  meta.raw().erase("deletionTimestamp");
+  meta.raw().erase("deletionGracePeriodSeconds");
+  std::string name(meta.name());
+  if (dry) {
+    (void)co_await out.send(json_response(201, obj));
+    co_return;
+  }
+  std::string key = object_key(r, info.namespace_, name);
+  std::string value = to_stored(obj);
+  auto res = co_await blocking([&] { return store_.create(key, value); });
+  if (!res.ok()) {
+    (void)co_await out.send(status_response(Status::from_error(res.error())));
+    co_return;
+  }
+  if (!res->succeeded) {
+    (void)co_await out.send(status_response(Status::already_exists(group_resource(r), name)));
+    co_return;
+  }
+  meta.set_resource_version(std::to_string(res->revision));
+  (void)co_await out.send(json_response(201, obj));
+}
+
+asio::awaitable<void> ApiServer::Impl::update(const ResourceInfo& r, const RequestInfo& info, const Request& req,
+                                              Responder& out) {
+  (void)r;
+  (void)info;
+  (void)req;
+  (void)co_await out.send(status_response(Status(501, "NotImplemented", "update and patch are not implemented yet")));
+}
+
+asio::awaitable<void> ApiServer::Impl::remove(const ResourceInfo& r, const RequestInfo& info, const Request& req,
+                                              Responder& out) {
+  (void)req;
+  std::string key = object_key(r, info.namespace_, info.name);
+  for (int attempt = 0; attempt < kMaxConflictRetries; ++attempt) {
+    auto kv = co_await blocking([&] { return store_.get(key); });
+    if (!kv.ok()) {
+      (void)co_await out.send(status_response(Status::from_error(kv.error())));
+      co_return;
+    }
+    if (!kv->has_value()) {
+      (void)co_await out.send(status_response(Status::not_found(group_resource(r), info.name)));
+      co_return;
+    }
+    int64_t rev = (*kv)->mod_revision;
+    auto res = co_await blocking([&] { return store_.remove(key, rev); });
+    if (!res.ok()) {
+      (void)co_await out.send(status_response(Status::from_error(res.error())));
+      co_return;
+    }
+    if (!res->succeeded) continue;  // changed under us: read again
+    auto obj = from_kv(**kv);
+    if (!obj.ok()) {
+      (void)co_await out.send(status_response(Status::internal_error(obj.error().message())));
+      co_return;
+    }
+    (void)co_await out.send(json_response(200, *obj));
+    co_return;
+  }
+  (void)co_await out.send(status_response(Status::conflict_modified(group_resource(r), info.name)));
+}
+
+}  // namespace kernlet::apiserver

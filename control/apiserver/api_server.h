@@ -1,0 +1,50 @@
+// ApiServer: the Kubernetes-compatible request handler on top of a revisioned Store.
+//
+// It authenticates (client certificates; anonymous requests are refused except for the
+// health endpoints), parses the request (RequestInfo), serves discovery, and implements
+// the verbs for every built-in resource: get, list, watch, create, update, patch, delete.
+// Objects are stored as JSON without metadata.resourceVersion; the store's mod_revision
+// of the key is the resourceVersion clients see.
+//
+// Blocking store calls run on a thread pool of their own so that the io_context threads
+// only do I/O, and so that many writers are in flight at once for group commit.
+#pragma once
+
+#include <boost/asio/thread_pool.hpp>
+
+#include <memory>
+#include <string>
+
+#include "control/apiserver/http_server.h"
+#include "control/apiserver/request_info.h"
+#include "control/apiserver/resources.h"
+#include "control/store/store.h"
+
+namespace kernlet::apiserver {
+
+struct ApiServerOptions {
+  std::string server_address = "127.0.0.1:6443";  // advertised in /api discovery
+  int store_threads = 32;                          // concurrent blocking store calls
+  int max_watch_seconds = 1800;                    // upper bound for a watch's timeoutSeconds
+  // Treat requests without a client certificate as the admin. Only for the explicit
+  // plain-HTTP loopback mode (kernlet-control --insecure-listen).
+  bool trust_unauthenticated = false;
+};
+
+class ApiServer final : public Handler {
+ public:
+  ApiServer(store::Store& store, ApiServerOptions options);
+  ~ApiServer() override;
+
+  asio::awaitable<void> handle(Request& request, Responder& out) override;
+
+  // Creates the namespaces every cluster has (default, kube-system, kube-public,
+  // kube-node-lease) when missing. Blocking; call once at start-up.
+  Result<void> bootstrap();
+
+ private:
+  class Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace kernlet::apiserver

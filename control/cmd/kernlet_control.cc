@@ -1,0 +1,146 @@
+// kernlet-control: the control plane in one process. Thin: parse flags, build, run.
+#include <signal.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <string>
+
+#include "control/apiserver/api_server.h"
+#include "control/apiserver/http_server.h"
+#include "control/apiserver/pki.h"
+#include "control/store/sqlite_store.h"
+
+namespace {
+
+namespace fs = std::filesystem;
+using namespace kernlet;
+
+constexpr const char* kUsage = R"(Usage: kernlet-control [flags]
+
+Runs kernlet's control plane: the Kubernetes-compatible API server on the embedded
+SQLite store. On first start it creates a CA, a serving certificate and an admin client
+certificate in the data directory and writes DIR/admin.kubeconfig for kubectl.
+
+Flags:
+  --data-dir DIR          state directory (default /var/lib/kernlet/control)
+  --listen ADDR:PORT      HTTPS listen address (default 0.0.0.0:6443)
+  --advertise-address IP  address put in the kubeconfig and serving certificate
+                          (default 127.0.0.1)
+  --insecure-listen ADDR:PORT
+                          serve plain HTTP instead of HTTPS; every request is treated
+                          as the admin. Loopback addresses only, for tests.
+  -h, --help              show this help
+)";
+
+struct Flags {
+  fs::path data_dir = "/var/lib/kernlet/control";
+  std::string listen = "0.0.0.0:6443";
+  std::string advertise = "127.0.0.1";
+  std::string insecure_listen;
+};
+
+int usage_error(const std::string& msg) {
+  std::fprintf(stderr, "kernlet-control: %s\n\n%s", msg.c_str(), kUsage);
+  return 2;
+}
+
+bool split_host_port(const std::string& s, std::string& host, uint16_t& port) {
+  auto colon = s.rfind(':');
+  if (colon == std::string::npos || colon == 0) return false;
+  host = s.substr(0, colon);
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  char* end = nullptr;
+  long p = std::strtol(s.c_str() + colon + 1, &end, 10);
+  if (*end != '\0' || p < 0 || p > 65535) return false;
+  port = static_cast<uint16_t>(p);
+  return true;
+}
+
+int fail(const Error& e) {
+  std::fprintf(stderr, "kernlet-control: %s\n", e.to_string().c_str());
+  return 1;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Flags flags;
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    auto value = [&](const char* name) -> const char* {
+      if (i + 1 >= argc) return nullptr;
+      (void)name;
+      return argv[++i];
+    };
+    if (a == "-h" || a == "--help") {
+      std::fputs(kUsage, stdout);
+      return 0;
+    } else if (a == "--data-dir" || a == "--listen" || a == "--advertise-address" || a == "--insecure-listen") {
+      const char* v = value(a.c_str());
+      if (v == nullptr) return usage_error(a + " needs a value");
+      if (a == "--data-dir") flags.data_dir = v;
+      if (a == "--listen") flags.listen = v;
+      if (a == "--advertise-address") flags.advertise = v;
+      if (a == "--insecure-listen") flags.insecure_listen = v;
+    } else {
+      return usage_error("unknown flag " + a);
+    }
+  }
+
+  apiserver::HttpServerOptions http;
+  bool insecure = !flags.insecure_listen.empty();
+  if (!split_host_port(insecure ? flags.insecure_listen : flags.listen, http.address, http.port)) {
+    return usage_error("invalid address " + (insecure ? flags.insecure_listen : flags.listen) + ", want ADDR:PORT");
+  }
+  std::error_code ec;
+  fs::create_directories(flags.data_dir, ec);
+  if (ec) return fail(Error("create " + flags.data_dir.string(), ec.value()));
+
+  auto store = store::SqliteStore::open({.path = (flags.data_dir / "state.db").string()});
+  if (!store.ok()) return fail(store.error());
+
+  apiserver::ApiServerOptions api_opts;
+  api_opts.server_address = flags.advertise + ":" + std::to_string(http.port);
+  api_opts.trust_unauthenticated = insecure;
+  std::string scheme = insecure ? "http" : "https";
+  if (!insecure) {
+    apiserver::PkiOptions pki_opts;
+    pki_opts.ip_addresses = {"127.0.0.1"};
+    if (flags.advertise != "127.0.0.1") pki_opts.ip_addresses.push_back(flags.advertise);
+    auto pki = apiserver::ensure_pki(flags.data_dir / "pki", pki_opts);
+    if (!pki.ok()) return fail(pki.error());
+    auto tls = apiserver::make_server_tls_context(pki->serving.cert_pem, pki->serving.key_pem, pki->ca.cert_pem);
+    if (!tls.ok()) return fail(tls.error());
+    http.tls = *tls;
+    std::string kubeconfig = apiserver::make_kubeconfig(
+        "https://" + flags.advertise + ":" + std::to_string(http.port), pki->ca.cert_pem, pki->admin, "admin");
+    auto w = apiserver::write_file_atomic(flags.data_dir / "admin.kubeconfig", kubeconfig, 0600);
+    if (!w.ok()) return fail(w.error());
+  }
+
+  auto api = std::make_shared<apiserver::ApiServer>(**store, api_opts);
+  if (auto b = api->bootstrap(); !b.ok()) return fail(b.error());
+
+  // Signals are taken synchronously so shutdown runs in main, not in a handler.
+  sigset_t sigs;
+  sigemptyset(&sigs);
+  sigaddset(&sigs, SIGINT);
+  sigaddset(&sigs, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &sigs, nullptr);
+
+  apiserver::HttpServer server(http, api);
+  if (auto s = server.start(); !s.ok()) return fail(s.error());
+  std::fprintf(stderr, "kernlet-control: serving %s://%s:%u (data %s)\n", scheme.c_str(), http.address.c_str(),
+               server.port(), flags.data_dir.c_str());
+  if (!insecure) {
+    std::fprintf(stderr, "kernlet-control: kubectl --kubeconfig %s get namespaces\n",
+                 (flags.data_dir / "admin.kubeconfig").c_str());
+  }
+  int sig = 0;
+  sigwait(&sigs, &sig);
+  std::fprintf(stderr, "kernlet-control: %s, shutting down\n", strsignal(sig));
+  server.stop();
+  return 0;
+}
