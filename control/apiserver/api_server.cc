@@ -9,10 +9,12 @@
 #include <chrono>
 #include <optional>
 #include <random>
+#include <variant>
 
 #include "api/fields.h"
 #include "api/labels.h"
 #include "api/object.h"
+#include "api/patch.h"
 #include "api/status.h"
 #include "api/time.h"
 #include "api/yaml.h"
@@ -103,12 +105,28 @@ std::string to_stored(json::object obj) {
   return json::dump(obj);
 }
 
-// A request body as a JSON value: JSON, or YAML when the content type says so.
-Result<json::value> parse_body(const Request& req) {
+std::string_view media_type(const Request& req) {
   std::string_view ct = req.msg[http::field::content_type];
+  if (auto semi = ct.find(';'); semi != std::string_view::npos) ct = ct.substr(0, semi);
+  while (!ct.empty() && ct.back() == ' ') ct.remove_suffix(1);
+  return ct;
+}
+
+// A request body as a JSON value: JSON, or YAML when the content type says so. Other
+// media types (protobuf, CBOR) are 415, which makes client-go fall back to JSON.
+std::variant<json::value, Status> parse_body(const Request& req) {
+  std::string_view ct = media_type(req);
   const std::string& body = req.msg.body();
-  if (ct.find("yaml") != std::string_view::npos) return yaml::to_json(body);
-  return json::parse(body);
+  Result<json::value> v = Error("");
+  if (ct == "application/yaml") {
+    v = yaml::to_json(body);
+  } else if (ct.empty() || ct == "application/json") {
+    v = json::parse(body);
+  } else {
+    return Status::unsupported_media_type(ct);
+  }
+  if (!v.ok()) return Status::bad_request(v.error().message());
+  return std::move(*v);
 }
 
 std::string continue_token(int64_t rv, std::string_view next_key) {
@@ -146,6 +164,11 @@ class ApiServer::Impl {
   asio::awaitable<void> create(const ResourceInfo& r, const RequestInfo& info, const Request& req, Responder& out);
   asio::awaitable<void> update(const ResourceInfo& r, const RequestInfo& info, const Request& req, Responder& out);
   asio::awaitable<void> remove(const ResourceInfo& r, const RequestInfo& info, const Request& req, Responder& out);
+
+  // Applies a PATCH request's body to `current` according to its Content-Type.
+  // Returns the patched object, or the Status to answer with.
+  std::variant<json::object, Status> apply_patch(const ResourceInfo& r, const Request& req,
+                                                 const json::object& current);
 
   // Checks that a namespace exists and is not terminating (for creates in it).
   asio::awaitable<std::optional<Status>> check_namespace(std::string_view ns);
@@ -191,16 +214,16 @@ Result<void> ApiServer::Impl::bootstrap() {
 asio::awaitable<void> ApiServer::Impl::handle(Request& req, Responder& out) {
   auto parsed = parse_request_info(std::string(req.msg.method_string()), std::string(req.msg.target()));
   if (!parsed.ok()) {
-    (void)co_await out.send(status_response(Status::bad_request(parsed.error().message())));
+    KL_REPLY(out, status_response(Status::bad_request(parsed.error().message())));
     co_return;
   }
   const RequestInfo& info = *parsed;
   if (info.path == "/healthz" || info.path == "/livez" || info.path == "/readyz") {
-    (void)co_await out.send({200, "text/plain; charset=utf-8", "ok", {}});
+    KL_REPLY(out, Response{200, "text/plain; charset=utf-8", "ok", {}});
     co_return;
   }
   if (!req.identity.authenticated && !options_.trust_unauthenticated) {
-    (void)co_await out.send(status_response(Status::unauthorized("Unauthorized")));
+    KL_REPLY(out, status_response(Status::unauthorized("Unauthorized")));
     co_return;
   }
   if (!info.is_resource_request) {
@@ -209,22 +232,20 @@ asio::awaitable<void> ApiServer::Impl::handle(Request& req, Responder& out) {
   }
   const ResourceInfo* r = find_resource(info.api_group, info.api_version, info.resource);
   if (r == nullptr) {
-    (void)co_await out.send(
-        status_response(Status(404, "NotFound", "the server could not find the requested resource")));
+    KL_REPLY(out, status_response(Status(404, "NotFound", "the server could not find the requested resource")));
     co_return;
   }
   const std::string& verb = info.verb;
   if (!info.subresource.empty() && info.subresource != "status") {
-    (void)co_await out.send(status_response(Status::method_not_supported(group_resource(*r), verb)));
+    KL_REPLY(out, status_response(Status::method_not_supported(group_resource(*r), verb)));
     co_return;
   }
   if (!info.subresource.empty() && r->subresource(info.subresource) == nullptr) {
-    (void)co_await out.send(
-        status_response(Status(404, "NotFound", "the server could not find the requested resource")));
+    KL_REPLY(out, status_response(Status(404, "NotFound", "the server could not find the requested resource")));
     co_return;
   }
   if (!r->has_verb(verb) && !(verb == "update" && !info.subresource.empty())) {
-    (void)co_await out.send(status_response(Status::method_not_supported(group_resource(*r), verb)));
+    KL_REPLY(out, status_response(Status::method_not_supported(group_resource(*r), verb)));
     co_return;
   }
   if (verb == "get") {
@@ -240,7 +261,7 @@ asio::awaitable<void> ApiServer::Impl::handle(Request& req, Responder& out) {
   } else if (verb == "delete") {
     co_await remove(*r, info, req, out);
   } else {
-    (void)co_await out.send(status_response(Status::method_not_supported(group_resource(*r), verb)));
+    KL_REPLY(out, status_response(Status::method_not_supported(group_resource(*r), verb)));
   }
 }
 
@@ -270,11 +291,10 @@ asio::awaitable<void> ApiServer::Impl::discovery(const RequestInfo& info, Respon
     body = api_resource_list(info.api_group, info.api_version);
   }
   if (body.empty()) {
-    (void)co_await out.send(
-        status_response(Status(404, "NotFound", "the server could not find the requested resource")));
+    KL_REPLY(out, status_response(Status(404, "NotFound", "the server could not find the requested resource")));
     co_return;
   }
-  (void)co_await out.send(json_response(200, body));
+  KL_REPLY(out, json_response(200, body));
 }
 
 Result<ApiServer::Impl::Selectors> ApiServer::Impl::selectors(const ResourceInfo& r, const RequestInfo& info) {
@@ -299,30 +319,30 @@ asio::awaitable<void> ApiServer::Impl::get(const ResourceInfo& r, const RequestI
   std::string key = object_key(r, info.namespace_, info.name);
   auto kv = co_await blocking([&] { return store_.get(key); });
   if (!kv.ok()) {
-    (void)co_await out.send(status_response(Status::from_error(kv.error())));
+    KL_REPLY(out, status_response(Status::from_error(kv.error())));
     co_return;
   }
   if (!kv->has_value()) {
-    (void)co_await out.send(status_response(Status::not_found(group_resource(r), info.name)));
+    KL_REPLY(out, status_response(Status::not_found(group_resource(r), info.name)));
     co_return;
   }
   auto obj = from_kv(**kv);
   if (!obj.ok()) {
-    (void)co_await out.send(status_response(Status::internal_error(obj.error().message())));
+    KL_REPLY(out, status_response(Status::internal_error(obj.error().message())));
     co_return;
   }
-  (void)co_await out.send(json_response(200, *obj));
+  KL_REPLY(out, json_response(200, *obj));
 }
 
 asio::awaitable<void> ApiServer::Impl::list(const ResourceInfo& r, const RequestInfo& info, Responder& out) {
   auto sel = selectors(r, info);
   if (!sel.ok()) {
-    (void)co_await out.send(status_response(Status::bad_request(sel.error().message())));
+    KL_REPLY(out, status_response(Status::bad_request(sel.error().message())));
     co_return;
   }
   auto limit = info.int_param("limit");
   if (!limit.ok()) {
-    (void)co_await out.send(status_response(Status::bad_request(limit.error().message())));
+    KL_REPLY(out, status_response(Status::bad_request(limit.error().message())));
     co_return;
   }
   std::string prefix = key_prefix(r, info.namespace_);
@@ -331,7 +351,7 @@ asio::awaitable<void> ApiServer::Impl::list(const ResourceInfo& r, const Request
     auto raw = unb64(*cont);
     auto tok = raw ? json::parse_object(*raw, "continue token") : Result<json::object>(Error("bad base64"));
     if (!tok.ok() || json::get_string(*tok, "v") != "kernlet.1") {
-      (void)co_await out.send(status_response(Status::bad_request("continue key is not valid: " +
+      KL_REPLY(out, status_response(Status::bad_request("continue key is not valid: " +
                                                                   std::string(*cont))));
       co_return;
     }
@@ -354,14 +374,14 @@ asio::awaitable<void> ApiServer::Impl::list(const ResourceInfo& r, const Request
     auto res = co_await blocking([&] { return store_.list(prefix, page); });
     if (!res.ok()) {
       if (res.error().code() == ErrorCode::kCompacted) {
-        (void)co_await out.send(status_response(Status::gone(
+        KL_REPLY(out, status_response(Status::gone(
             "The provided continue parameter is too old to display a consistent list result. You can start a new "
             "list without the continue parameter, or use the continue token in this response to retrieve the "
             "remainder of the results. Continuing with the provided token results in an inconsistent list - "
             "objects that were created, modified, or deleted between the time the first chunk was returned and now "
             "may show up in the list.")));
       } else {
-        (void)co_await out.send(status_response(Status::from_error(res.error())));
+        KL_REPLY(out, status_response(Status::from_error(res.error())));
       }
       co_return;
     }
@@ -397,19 +417,19 @@ asio::awaitable<void> ApiServer::Impl::list(const ResourceInfo& r, const Request
                     {"apiVersion", r.api_version()},
                     {"metadata", std::move(meta)},
                     {"items", std::move(items)}};
-  (void)co_await out.send(json_response(200, body));
+  KL_REPLY(out, json_response(200, body));
 }
 
 asio::awaitable<void> ApiServer::Impl::watch(const ResourceInfo& r, const RequestInfo& info, Responder& out) {
   auto sel = selectors(r, info);
   if (!sel.ok()) {
-    (void)co_await out.send(status_response(Status::bad_request(sel.error().message())));
+    KL_REPLY(out, status_response(Status::bad_request(sel.error().message())));
     co_return;
   }
   auto timeout = info.int_param("timeoutSeconds");
   auto bookmarks = info.bool_param("allowWatchBookmarks");
   if (!timeout.ok() || !bookmarks.ok()) {
-    (void)co_await out.send(status_response(
+    KL_REPLY(out, status_response(
         Status::bad_request(!timeout.ok() ? timeout.error().message() : bookmarks.error().message())));
     co_return;
   }
@@ -422,7 +442,7 @@ asio::awaitable<void> ApiServer::Impl::watch(const ResourceInfo& r, const Reques
   if (!rv || rv->empty() || *rv == "0") {
     auto res = co_await blocking([&] { return store_.list(prefix, {}); });
     if (!res.ok()) {
-      (void)co_await out.send(status_response(Status::from_error(res.error())));
+      KL_REPLY(out, status_response(Status::from_error(res.error())));
       co_return;
     }
     after = res->revision;
@@ -434,7 +454,7 @@ asio::awaitable<void> ApiServer::Impl::watch(const ResourceInfo& r, const Reques
     char* end = nullptr;
     after = std::strtoll(std::string(*rv).c_str(), &end, 10);
     if (end == nullptr || *end != '\0' || after < 0) {
-      (void)co_await out.send(status_response(Status::bad_request("invalid resourceVersion: " + std::string(*rv))));
+      KL_REPLY(out, status_response(Status::bad_request("invalid resourceVersion: " + std::string(*rv))));
       co_return;
     }
   }
@@ -448,9 +468,9 @@ asio::awaitable<void> ApiServer::Impl::watch(const ResourceInfo& r, const Reques
   auto watcher = store_.watch(prefix, after, wopts);
   if (!watcher.ok()) {
     if (watcher.error().code() == ErrorCode::kCompacted) {
-      (void)co_await out.send(status_response(Status::resource_expired(after, store_.compacted_revision())));
+      KL_REPLY(out, status_response(Status::resource_expired(after, store_.compacted_revision())));
     } else {
-      (void)co_await out.send(status_response(Status::from_error(watcher.error())));
+      KL_REPLY(out, status_response(Status::from_error(watcher.error())));
     }
     co_return;
   }
@@ -579,22 +599,23 @@ asio::awaitable<std::optional<Status>> ApiServer::Impl::check_namespace(std::str
 asio::awaitable<void> ApiServer::Impl::create(const ResourceInfo& r, const RequestInfo& info, const Request& req,
                                               Responder& out) {
   if (r.namespaced && info.namespace_.empty()) {
-    (void)co_await out.send(status_response(Status(404, "NotFound", "the server could not find the requested resource")));
+    KL_REPLY(out, status_response(Status(404, "NotFound", "the server could not find the requested resource")));
     co_return;
   }
   auto body = parse_body(req);
-  if (!body.ok()) {
-    (void)co_await out.send(status_response(Status::bad_request(body.error().message())));
+  if (auto* bad = std::get_if<Status>(&body)) {
+    KL_REPLY(out, status_response(*bad));
     co_return;
   }
-  auto shape = api::check_object_shape(*body);
+  json::value& doc = std::get<json::value>(body);
+  auto shape = api::check_object_shape(doc);
   if (!shape.ok()) {
-    (void)co_await out.send(status_response(Status::bad_request(shape.error().message())));
+    KL_REPLY(out, status_response(Status::bad_request(shape.error().message())));
     co_return;
   }
-  json::object obj = std::move(body->as_object());
+  json::object obj = std::move(doc.as_object());
   if (auto bad = check_body(r, info, obj)) {
-    (void)co_await out.send(status_response(*bad));
+    KL_REPLY(out, status_response(*bad));
     co_return;
   }
   api::MutableMeta meta(obj);
@@ -603,20 +624,20 @@ asio::awaitable<void> ApiServer::Impl::create(const ResourceInfo& r, const Reque
       // Not a braced list inside co_await: GCC 12 miscompiles initializer lists in coroutines.
       std::vector<api::StatusCause> causes;
       causes.push_back(api::StatusCause{"FieldValueRequired", "name or generateName is required", "metadata.name"});
-      (void)co_await out.send(status_response(Status::invalid(r.group, r.kind, "", std::move(causes))));
+      KL_REPLY(out, status_response(Status::invalid(r.group, r.kind, "", std::move(causes))));
       co_return;
     }
     meta.set_name(std::string(meta.generate_name()) + random_suffix(5));
   }
   if (r.namespaced) {
     if (auto bad = co_await check_namespace(info.namespace_)) {
-      (void)co_await out.send(status_response(*bad));
+      KL_REPLY(out, status_response(*bad));
       co_return;
     }
   }
   auto dry = info.param("dryRun");
   if (dry && !dry->empty() && *dry != "All") {
-    (void)co_await out.send(status_response(Status::bad_request("Invalid dry run value: " + std::string(*dry) +
+    KL_REPLY(out, status_response(Status::bad_request("Invalid dry run value: " + std::string(*dry) +
                                                                 ": valid values are \"All\"")));
     co_return;
   }
@@ -627,30 +648,157 @@ asio::awaitable<void> ApiServer::Impl::create(const ResourceInfo& r, const Reque
   meta.raw().erase("deletionGracePeriodSeconds");
   std::string name(meta.name());
   if (dry) {
-    (void)co_await out.send(json_response(201, obj));
+    KL_REPLY(out, json_response(201, obj));
     co_return;
   }
   std::string key = object_key(r, info.namespace_, name);
   std::string value = to_stored(obj);
   auto res = co_await blocking([&] { return store_.create(key, value); });
   if (!res.ok()) {
-    (void)co_await out.send(status_response(Status::from_error(res.error())));
+    KL_REPLY(out, status_response(Status::from_error(res.error())));
     co_return;
   }
   if (!res->succeeded) {
-    (void)co_await out.send(status_response(Status::already_exists(group_resource(r), name)));
+    KL_REPLY(out, status_response(Status::already_exists(group_resource(r), name)));
     co_return;
   }
   meta.set_resource_version(std::to_string(res->revision));
-  (void)co_await out.send(json_response(201, obj));
+  KL_REPLY(out, json_response(201, obj));
 }
 
 asio::awaitable<void> ApiServer::Impl::update(const ResourceInfo& r, const RequestInfo& info, const Request& req,
                                               Responder& out) {
-  (void)r;
-  (void)info;
-  (void)req;
-  (void)co_await out.send(status_response(Status(501, "NotImplemented", "update and patch are not implemented yet")));
+  const bool is_patch = info.verb == "patch";
+  // PUT carries the whole object; PATCH a patch applied to the current one.
+  std::optional<json::value> put_body;
+  if (!is_patch) {
+    auto body = parse_body(req);
+    if (auto* bad = std::get_if<Status>(&body)) {
+      KL_REPLY(out, status_response(*bad));
+      co_return;
+    }
+    json::value& doc = std::get<json::value>(body);
+    if (auto shape = api::check_object_shape(doc); !shape.ok()) {
+      KL_REPLY(out, status_response(Status::bad_request(shape.error().message())));
+      co_return;
+    }
+    put_body = std::move(doc);
+  }
+  auto dry = info.param("dryRun");
+  if (dry && !dry->empty() && *dry != "All") {
+    KL_REPLY(out, status_response(Status::bad_request("Invalid dry run value: " + std::string(*dry) +
+                                                                ": valid values are \"All\"")));
+    co_return;
+  }
+  std::string key = object_key(r, info.namespace_, info.name);
+  for (int attempt = 0; attempt < kMaxConflictRetries; ++attempt) {
+    auto kv = co_await blocking([&] { return store_.get(key); });
+    if (!kv.ok()) {
+      KL_REPLY(out, status_response(Status::from_error(kv.error())));
+      co_return;
+    }
+    if (!kv->has_value()) {
+      KL_REPLY(out, status_response(Status::not_found(group_resource(r), info.name)));
+      co_return;
+    }
+    auto old = from_kv(**kv);
+    if (!old.ok()) {
+      KL_REPLY(out, status_response(Status::internal_error(old.error().message())));
+      co_return;
+    }
+    json::object obj;
+    if (is_patch) {
+      auto patched = apply_patch(r, req, *old);
+      if (auto* bad = std::get_if<Status>(&patched)) {
+        KL_REPLY(out, status_response(*bad));
+        co_return;
+      }
+      obj = std::move(std::get<json::object>(patched));
+    } else {
+      obj = put_body->as_object();
+    }
+    if (auto bad = check_body(r, info, obj)) {
+      KL_REPLY(out, status_response(*bad));
+      co_return;
+    }
+    api::MutableMeta meta(obj);
+    api::Meta old_meta(*old);
+    // A resourceVersion in the object is a precondition; without one the update is
+    // unconditional (retried on conflict), as Kubernetes allows for built-in types.
+    std::string_view want_rv = meta.resource_version();
+    const bool conditional = !want_rv.empty();
+    if (conditional && want_rv != old_meta.resource_version()) {
+      KL_REPLY(out, status_response(Status::conflict_modified(group_resource(r), info.name)));
+      co_return;
+    }
+    // System fields are the server's: uid and creationTimestamp stay, deletion state stays.
+    if (meta.uid().empty()) meta.set_uid(old_meta.uid());
+    if (meta.uid() != old_meta.uid()) {
+      std::vector<api::StatusCause> causes;
+      causes.push_back({"FieldValueInvalid", "field is immutable", "metadata.uid"});
+      KL_REPLY(out, status_response(Status::invalid(r.group, r.kind, info.name, std::move(causes))));
+      co_return;
+    }
+    meta.set_creation_timestamp(old_meta.creation_timestamp());
+    if (old_meta.being_deleted()) {
+      meta.set_deletion_timestamp(old_meta.deletion_timestamp());
+      if (auto g = old_meta.deletion_grace_period_seconds()) meta.set_deletion_grace_period_seconds(*g);
+    } else {
+      meta.raw().erase("deletionTimestamp");
+      meta.raw().erase("deletionGracePeriodSeconds");
+    }
+    meta.set_resource_version(old_meta.resource_version());
+    if (obj == *old) {  // nothing changed: no write, same resourceVersion, as upstream
+      KL_REPLY(out, json_response(200, obj));
+      co_return;
+    }
+    if (dry) {
+      KL_REPLY(out, json_response(200, obj));
+      co_return;
+    }
+    int64_t rev = (*kv)->mod_revision;
+    // Removing the last finalizer of an object being deleted completes its deletion.
+    bool finish_delete = old_meta.being_deleted() && api::Meta(obj).finalizers().empty();
+    const std::string value = to_stored(obj);
+    auto res = finish_delete ? co_await blocking([&] { return store_.remove(key, rev); })
+                             : co_await blocking([&] { return store_.update(key, value, rev); });
+    if (!res.ok()) {
+      KL_REPLY(out, status_response(Status::from_error(res.error())));
+      co_return;
+    }
+    if (!res->succeeded) {
+      if (conditional) {
+        KL_REPLY(out, status_response(Status::conflict_modified(group_resource(r), info.name)));
+        co_return;
+      }
+      continue;  // unconditional: read the new state and apply again
+    }
+    meta.set_resource_version(std::to_string(res->revision));
+    KL_REPLY(out, json_response(200, obj));
+    co_return;
+  }
+  KL_REPLY(out, status_response(Status::conflict_modified(group_resource(r), info.name)));
+}
+
+std::variant<json::object, Status> ApiServer::Impl::apply_patch(const ResourceInfo& r, const Request& req,
+                                                                const json::object& current) {
+  std::string_view ct = media_type(req);
+  auto patch = json::parse(req.msg.body());
+  if (!patch.ok()) return Status::bad_request(patch.error().message());
+  Result<json::value> out = Error("unsupported patch type");
+  const json::value original(current);
+  if (ct == "application/merge-patch+json") {
+    out = api::apply_merge_patch(original, *patch);
+  } else if (ct == "application/json-patch+json") {
+    out = api::apply_json_patch(original, *patch);
+  } else if (ct == "application/strategic-merge-patch+json") {
+    out = api::apply_strategic_merge_patch(original, *patch, r.api_version(), r.kind);
+  } else {
+    return Status::unsupported_media_type(ct);
+  }
+  if (!out.ok()) return api::patch_error_status(out.error());
+  if (!out->is_object()) return Status::bad_request("the patch did not produce an object");
+  return std::move(out->as_object());
 }
 
 asio::awaitable<void> ApiServer::Impl::remove(const ResourceInfo& r, const RequestInfo& info, const Request& req,
@@ -660,29 +808,29 @@ asio::awaitable<void> ApiServer::Impl::remove(const ResourceInfo& r, const Reque
   for (int attempt = 0; attempt < kMaxConflictRetries; ++attempt) {
     auto kv = co_await blocking([&] { return store_.get(key); });
     if (!kv.ok()) {
-      (void)co_await out.send(status_response(Status::from_error(kv.error())));
+      KL_REPLY(out, status_response(Status::from_error(kv.error())));
       co_return;
     }
     if (!kv->has_value()) {
-      (void)co_await out.send(status_response(Status::not_found(group_resource(r), info.name)));
+      KL_REPLY(out, status_response(Status::not_found(group_resource(r), info.name)));
       co_return;
     }
     int64_t rev = (*kv)->mod_revision;
     auto res = co_await blocking([&] { return store_.remove(key, rev); });
     if (!res.ok()) {
-      (void)co_await out.send(status_response(Status::from_error(res.error())));
+      KL_REPLY(out, status_response(Status::from_error(res.error())));
       co_return;
     }
     if (!res->succeeded) continue;  // changed under us: read again
     auto obj = from_kv(**kv);
     if (!obj.ok()) {
-      (void)co_await out.send(status_response(Status::internal_error(obj.error().message())));
+      KL_REPLY(out, status_response(Status::internal_error(obj.error().message())));
       co_return;
     }
-    (void)co_await out.send(json_response(200, *obj));
+    KL_REPLY(out, json_response(200, *obj));
     co_return;
   }
-  (void)co_await out.send(status_response(Status::conflict_modified(group_resource(r), info.name)));
+  KL_REPLY(out, status_response(Status::conflict_modified(group_resource(r), info.name)));
 }
 
 }  // namespace kernlet::apiserver

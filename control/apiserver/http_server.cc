@@ -106,7 +106,7 @@ class Session final : public Responder {
         api::Status s = read_ec == http::error::body_limit
                             ? api::Status::request_entity_too_large(static_cast<int64_t>(options_.body_limit))
                             : api::Status::bad_request("malformed HTTP request: " + read_ec.message());
-        (void)co_await send(status_response(s));
+        KL_REPLY(*this, status_response(s));
         break;
       }
       Request req{parser.release(), identity_, remote};
@@ -117,7 +117,7 @@ class Session final : public Responder {
       lowest(stream_).expires_never();  // a handler may stream (watch) for as long as it likes
       co_await handler.handle(req, *this);
       if (!responded_) {
-        (void)co_await send(status_response(api::Status::internal_error("handler sent no response")));
+        KL_REPLY(*this, status_response(api::Status::internal_error("handler sent no response")));
       } else if (streaming_) {
         (void)co_await end_stream();
       }

@@ -63,6 +63,16 @@ class Responder {
   virtual asio::awaitable<Result<void>> end_stream() = 0;
 };
 
+// KL_REPLY(responder, expr): sends the Response `expr` from a coroutine.
+// The Response is named before the co_await on purpose: GCC 12 destroys a temporary that
+// lives across a co_await twice (GCC PR 99576), which corrupts the heap. Never write
+// `co_await out.send(make_response())`.
+#define KL_REPLY(responder, ...)                              \
+  do {                                                        \
+    ::kernlet::apiserver::Response kl_reply_ = (__VA_ARGS__); \
+    (void)co_await (responder).send(std::move(kl_reply_));    \
+  } while (0)
+
 class Handler {
  public:
   virtual ~Handler() = default;

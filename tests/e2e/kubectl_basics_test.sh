@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# The real kubectl (oldest and newest shipped here) against a fresh kernlet-control:
+# discovery, create/get/list/delete, selectors, watch, and the HTTP error answers.
+# Objects are created from manifests (`create -f`): kubectl 1.32+ sends the
+# `kubectl create <kind>` generators' bodies as protobuf, which kernlet does not decode yet.
+# `--validate=false` because kernlet serves no OpenAPI document yet (kubectl downloads it
+# for client-side validation); the server validates on its own.
+. "$(dirname "$0")/lib.sh"
+start_control
+
+for v in 1.27 1.33; do
+  ns="e2e-$(echo $v | tr . -)"
+  expect_contains "$v: namespaces bootstrapped" "default kube-node-lease kube-public kube-system" \
+    "$(kc $v get ns -o jsonpath='{.items[*].metadata.name}' | tr ' ' '\n' | grep -v e2e | xargs)"
+  expect_eq "$v: create namespace" "namespace/$ns created" \
+    "$(echo "{\"apiVersion\":\"v1\",\"kind\":\"Namespace\",\"metadata\":{\"name\":\"$ns\"}}" | kc $v create --validate=false -f -)"
+  cm() {  # cm NAME KEY VALUE: a ConfigMap manifest
+    printf 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: %s\ndata:\n  %s: %s\n' "$1" "$2" "$3"
+  }
+  expect_eq "$v: create configmap" "configmap/cfg created" "$(cm cfg color blue | kc $v -n "$ns" create --validate=false -f -)"
+  cm other x y | kc $v -n "$ns" create --validate=false -f - >/dev/null
+  expect_eq "$v: get -o jsonpath" "blue" "$(kc $v -n "$ns" get cm cfg -o jsonpath='{.data.color}')"
+  expect_contains "$v: get -o yaml has uid" "uid: " "$(kc $v -n "$ns" get cm cfg -o yaml)"
+  expect_contains "$v: duplicate says AlreadyExists" 'configmaps "cfg" already exists' \
+    "$(cm cfg a b | kc $v -n "$ns" create --validate=false -f - 2>&1 || true)"
+  expect_eq "$v: field selector" "other" \
+    "$(kc $v -n "$ns" get cm --field-selector metadata.name=other -o jsonpath='{.items[*].metadata.name}')"
+  expect_contains "$v: unknown field selector is refused" '"spec.foo" is not a known field selector' \
+    "$(kc $v -n "$ns" get cm --field-selector spec.foo=x 2>&1 || true)"
+  expect_contains "$v: pod field selector" "field label not supported: spec.foo" \
+    "$(kc $v -n "$ns" get pods --field-selector spec.foo=x 2>&1 || true)"
+  kc $v -n "$ns" run web --image=nginx:1.25 --labels=app=web,tier=front >/dev/null
+  kc $v -n "$ns" run db --image=postgres:16 --labels=app=db >/dev/null
+  expect_eq "$v: label selector" "web" "$(kc $v -n "$ns" get pods -l 'tier in (front)' -o jsonpath='{.items[*].metadata.name}')"
+  expect_eq "$v: label selector !=" "db" "$(kc $v -n "$ns" get pods -l 'app!=web' -o jsonpath='{.items[*].metadata.name}')"
+  expect_eq "$v: pods in all namespaces" "db web" \
+    "$(kc $v get pods -A --field-selector metadata.namespace=$ns -o jsonpath='{.items[*].metadata.name}' | tr ' ' '\n' | sort | xargs)"
+  expect_eq "$v: delete" 'configmap "other" deleted' "$(kc $v -n "$ns" delete cm other)"
+  expect_fail "$v: get deleted fails" kc $v -n "$ns" get cm other
+  expect_contains "$v: NotFound message" 'configmaps "other" not found' "$(kc $v -n "$ns" get cm other 2>&1 || true)"
+done
+
+# A watch sees ADDED and DELETED for changes made after the revision it starts from.
+echo '{"apiVersion":"v1","kind":"Namespace","metadata":{"name":"watch-ns"}}' | kc 1.33 create --validate=false -f - >/dev/null
+rv=$(kc 1.33 get --raw /api/v1/namespaces/watch-ns/configmaps | python3 -c 'import json,sys; print(json.load(sys.stdin)["metadata"]["resourceVersion"])')
+printf 'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: w1}\n' | kc 1.33 -n watch-ns create --validate=false -f - >/dev/null
+kc 1.33 -n watch-ns delete configmap w1 >/dev/null
+events=$(kc 1.33 get --raw "/api/v1/namespaces/watch-ns/configmaps?watch=1&resourceVersion=$rv&timeoutSeconds=2" |
+  python3 -c 'import json,sys; print(" ".join(e["type"]+":"+e["object"]["metadata"]["name"] for e in map(json.loads, sys.stdin)))')
+expect_eq "watch from a revision replays ADDED then DELETED" "ADDED:w1 DELETED:w1" "$events"
+
+# HTTP answers, as Status objects.
+anon=$(curl -sk -o /dev/null -w '%{http_code}' "https://127.0.0.1:$PORT/api/v1/namespaces")
+expect_eq "anonymous request is refused" "401" "$anon"
+r=$(curl_admin GET /api/v1/namespaces/default/widgets)
+expect_eq "unknown resource is 404" "404" "${r%% *}"
+r=$(curl_admin POST /api/v1/namespaces/default/configmaps -H 'Content-Type: application/json' -d '{"kind":"ConfigMap",')
+expect_eq "malformed JSON is 400" "400" "${r%% *}"
+expect_contains "malformed JSON names the position" "line 1" "$r"
+r=$(curl_admin POST /api/v1/namespaces/default/configmaps -H 'Content-Type: application/json' \
+  -d '{"apiVersion":"apps/v1","kind":"ConfigMap","metadata":{"name":"x"}}')
+expect_eq "wrong apiVersion for the path is 400" "400" "${r%% *}"
+head -c 4000000 /dev/zero | tr '\0' 'a' >"$workdir/big"
+r=$(curl_admin POST /api/v1/namespaces/default/configmaps -H 'Content-Type: application/json' --data-binary @"$workdir/big")
+expect_eq "body over 3 MiB is 413" "413" "${r%% *}"
+r=$(curl_admin POST /api/v1/namespaces/nowhere/configmaps -H 'Content-Type: application/json' \
+  -d '{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"x"}}')
+expect_eq "create in a missing namespace is 404" "404" "${r%% *}"
+expect_contains "missing namespace is named" 'namespaces \"nowhere\" not found' "$r"
+r=$(curl_admin GET '/api/v1/namespaces?watch=1&resourceVersion=999999999&timeoutSeconds=1')
+expect_eq "watch from the future waits and ends" "200" "${r%% *}"
+
+finish
