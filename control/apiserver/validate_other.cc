@@ -1,0 +1,104 @@
+// Validation of the remaining groups: coordination (Lease), discovery (EndpointSlice),
+// storage (StorageClass), autoscaling (HorizontalPodAutoscaler), events.
+#include "api/object.h"
+#include "control/apiserver/validate.h"
+
+namespace kernlet::apiserver {
+namespace validate_detail {
+namespace {
+
+void validate_lease(const json::object& obj, Causes& out) {
+  const json::object& spec = api::object_or_empty(obj, "spec");
+  positive(out, spec, "leaseDurationSeconds", "spec.leaseDurationSeconds");
+  nonnegative(out, spec, "leaseTransitions", "spec.leaseTransitions");
+}
+
+void validate_endpoint_slice(const json::object& obj, Causes& out) {
+  one_of(out, obj, "addressType", "addressType", {"FQDN", "IPv4", "IPv6"}, true);
+  auto endpoints = api::get_object_array(obj, "endpoints");
+  for (std::size_t i = 0; i < endpoints.size(); ++i) {
+    std::string ep = api::index_path("endpoints", i);
+    auto addrs = api::get_string_array(*endpoints[i], "addresses");
+    if (addrs.empty()) add(out, api::field_required(ep + ".addresses", "must contain at least 1 address"));
+  }
+  auto ports = api::get_object_array(obj, "ports");
+  for (std::size_t i = 0; i < ports.size(); ++i) {
+    std::string pp = api::index_path("ports", i);
+    if (auto port = json::get_int(*ports[i], "port")) port_number(out, *port, pp + ".port");
+    one_of(out, *ports[i], "protocol", pp + ".protocol", {"SCTP", "TCP", "UDP"}, false);
+  }
+}
+
+void validate_storage_class(const json::object& obj, Causes& out) {
+  std::string_view prov = json::get_string(obj, "provisioner");
+  if (prov.empty()) {
+    add(out, api::field_required("provisioner", ""));
+  } else {
+    for (auto& msg : api::is_qualified_name(prov))
+      add(out, api::field_invalid("provisioner", json::value(prov), msg));
+  }
+  one_of(out, obj, "reclaimPolicy", "reclaimPolicy", {"Delete", "Retain"}, false);
+  one_of(out, obj, "volumeBindingMode", "volumeBindingMode", {"Immediate", "WaitForFirstConsumer"}, true);
+}
+
+void validate_storage_class_update(const json::object& obj, const json::object& old, Causes& out) {
+  auto differs = [&](std::string_view k) {
+    const json::value* a = json::find(obj, k);
+    const json::value* b = json::find(old, k);
+    if (a == nullptr || b == nullptr) return (a == nullptr) != (b == nullptr);
+    return *a != *b;
+  };
+  if (differs("parameters")) add(out, api::field_forbidden("parameters", "updates to parameters are forbidden."));
+  if (differs("provisioner")) add(out, api::field_forbidden("provisioner", "updates to provisioner are forbidden."));
+  if (differs("reclaimPolicy")) add(out, api::field_forbidden("reclaimPolicy", "updates to reclaimPolicy are forbidden."));
+  if (differs("volumeBindingMode"))
+    add(out, api::field_invalid("volumeBindingMode", json::value(json::get_string(obj, "volumeBindingMode")),
+                                "field is immutable"));
+}
+
+void validate_hpa(const json::object& obj, Causes& out) {
+  const json::object& spec = api::object_or_empty(obj, "spec");
+  const json::object& ref = api::object_or_empty(spec, "scaleTargetRef");
+  if (json::get_string(ref, "kind").empty()) add(out, api::field_required("spec.scaleTargetRef.kind", ""));
+  if (json::get_string(ref, "name").empty()) add(out, api::field_required("spec.scaleTargetRef.name", ""));
+  int64_t min_replicas = json::get_int_or(spec, "minReplicas", 1);
+  if (min_replicas < 1)
+    add(out, api::field_invalid("spec.minReplicas", min_replicas, "must be greater than or equal to 1"));
+  auto max_replicas = json::get_int(spec, "maxReplicas");
+  if (!max_replicas || *max_replicas < 1) {
+    add(out, api::field_invalid("spec.maxReplicas", max_replicas.value_or(0), "must be greater than 0"));
+  } else if (*max_replicas < min_replicas) {
+    add(out, api::field_invalid("spec.maxReplicas", *max_replicas, "must be greater than or equal to `minReplicas`"));
+  }
+  auto metrics = api::get_object_array(spec, "metrics");
+  for (std::size_t i = 0; i < metrics.size(); ++i)
+    one_of(out, *metrics[i], "type", api::index_path("spec.metrics", i) + ".type",
+           {"ContainerResource", "External", "Object", "Pods", "Resource"}, true);
+}
+
+}  // namespace
+
+bool validate_other_create(const ResourceInfo& r, const json::object& obj, Causes& out) {
+  if (r.kind == "Lease") validate_lease(obj, out);
+  else if (r.kind == "EndpointSlice") validate_endpoint_slice(obj, out);
+  else if (r.kind == "StorageClass") validate_storage_class(obj, out);
+  else if (r.kind == "HorizontalPodAutoscaler") validate_hpa(obj, out);
+  else return false;
+  return true;
+}
+
+bool validate_other_update(const ResourceInfo& r, const json::object& obj, const json::object& old, Causes& out) {
+  if (r.kind == "StorageClass") {
+    validate_storage_class_update(obj, old, out);
+  } else if (r.kind == "EndpointSlice") {
+    std::string_view t = json::get_string(obj, "addressType");
+    if (t != json::get_string(old, "addressType"))
+      add(out, api::field_invalid("addressType", json::value(t), "field is immutable"));
+  } else {
+    return false;
+  }
+  return true;
+}
+
+}  // namespace validate_detail
+}  // namespace kernlet::apiserver
