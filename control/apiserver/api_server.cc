@@ -18,6 +18,10 @@
 #include "api/status.h"
 #include "api/time.h"
 #include "api/yaml.h"
+#include "control/apiserver/defaults.h"
+#include "control/apiserver/strategy.h"
+#include "control/apiserver/tables.h"
+#include "control/apiserver/validate.h"
 
 namespace kernlet::apiserver {
 namespace {
@@ -129,6 +133,13 @@ std::variant<json::value, Status> parse_body(const Request& req) {
   return std::move(*v);
 }
 
+// True when the client asked for a meta.k8s.io Table (kubectl get does, with JSON as the
+// fallback it accepts too).
+bool wants_table(const Request& req) {
+  std::string_view accept = req.msg[http::field::accept];
+  return accept.find("as=Table") != std::string_view::npos && accept.find("g=meta.k8s.io") != std::string_view::npos;
+}
+
 std::string continue_token(int64_t rv, std::string_view next_key) {
   return b64(json::dump(json::object{{"v", "kernlet.1"}, {"rv", rv}, {"start", next_key}}));
 }
@@ -158,9 +169,9 @@ class ApiServer::Impl {
   }
 
   asio::awaitable<void> discovery(const RequestInfo& info, Responder& out);
-  asio::awaitable<void> get(const ResourceInfo& r, const RequestInfo& info, Responder& out);
-  asio::awaitable<void> list(const ResourceInfo& r, const RequestInfo& info, Responder& out);
-  asio::awaitable<void> watch(const ResourceInfo& r, const RequestInfo& info, Responder& out);
+  asio::awaitable<void> get(const ResourceInfo& r, const RequestInfo& info, const Request& req, Responder& out);
+  asio::awaitable<void> list(const ResourceInfo& r, const RequestInfo& info, const Request& req, Responder& out);
+  asio::awaitable<void> watch(const ResourceInfo& r, const RequestInfo& info, const Request& req, Responder& out);
   asio::awaitable<void> create(const ResourceInfo& r, const RequestInfo& info, const Request& req, Responder& out);
   asio::awaitable<void> update(const ResourceInfo& r, const RequestInfo& info, const Request& req, Responder& out);
   asio::awaitable<void> remove(const ResourceInfo& r, const RequestInfo& info, const Request& req, Responder& out);
@@ -249,11 +260,11 @@ asio::awaitable<void> ApiServer::Impl::handle(Request& req, Responder& out) {
     co_return;
   }
   if (verb == "get") {
-    co_await get(*r, info, out);
+    co_await get(*r, info, req, out);
   } else if (verb == "list") {
-    co_await list(*r, info, out);
+    co_await list(*r, info, req, out);
   } else if (verb == "watch") {
-    co_await watch(*r, info, out);
+    co_await watch(*r, info, req, out);
   } else if (verb == "create") {
     co_await create(*r, info, req, out);
   } else if (verb == "update" || verb == "patch") {
@@ -315,7 +326,8 @@ Result<ApiServer::Impl::Selectors> ApiServer::Impl::selectors(const ResourceInfo
   return s;
 }
 
-asio::awaitable<void> ApiServer::Impl::get(const ResourceInfo& r, const RequestInfo& info, Responder& out) {
+asio::awaitable<void> ApiServer::Impl::get(const ResourceInfo& r, const RequestInfo& info, const Request& req,
+                                           Responder& out) {
   std::string key = object_key(r, info.namespace_, info.name);
   auto kv = co_await blocking([&] { return store_.get(key); });
   if (!kv.ok()) {
@@ -331,10 +343,25 @@ asio::awaitable<void> ApiServer::Impl::get(const ResourceInfo& r, const RequestI
     KL_REPLY(out, status_response(Status::internal_error(obj.error().message())));
     co_return;
   }
+  if (wants_table(req)) {
+    auto include = parse_include_object(info.param("includeObject").value_or(""));
+    if (!include) {
+      KL_REPLY(out, status_response(Status::bad_request(
+          "invalid includeObject: \"" + std::string(info.param("includeObject").value_or("")) +
+          "\" (want None, Metadata or Object)")));
+      co_return;
+    }
+    TableOptions topts;
+    topts.include_object = *include;
+    topts.resource_version = std::string(api::Meta(*obj).resource_version());
+    KL_REPLY(out, json_response(200, make_table(r, {&*obj}, topts)));
+    co_return;
+  }
   KL_REPLY(out, json_response(200, *obj));
 }
 
-asio::awaitable<void> ApiServer::Impl::list(const ResourceInfo& r, const RequestInfo& info, Responder& out) {
+asio::awaitable<void> ApiServer::Impl::list(const ResourceInfo& r, const RequestInfo& info, const Request& req,
+                                           Responder& out) {
   auto sel = selectors(r, info);
   if (!sel.ok()) {
     KL_REPLY(out, status_response(Status::bad_request(sel.error().message())));
@@ -411,8 +438,27 @@ asio::awaitable<void> ApiServer::Impl::list(const ResourceInfo& r, const Request
       break;
     }
   }
+  std::string cont = more ? continue_token(served_at, next_key) : std::string();
+  if (wants_table(req)) {
+    auto include = parse_include_object(info.param("includeObject").value_or(""));
+    if (!include) {
+      KL_REPLY(out, status_response(Status::bad_request(
+          "invalid includeObject: \"" + std::string(info.param("includeObject").value_or("")) +
+          "\" (want None, Metadata or Object)")));
+      co_return;
+    }
+    std::vector<const json::object*> rows;
+    rows.reserve(items.size());
+    for (const auto& item : items) rows.push_back(&item.get_object());
+    TableOptions topts;
+    topts.include_object = *include;
+    topts.resource_version = std::to_string(served_at);
+    topts.continue_token = cont;
+    KL_REPLY(out, json_response(200, make_table(r, rows, topts)));
+    co_return;
+  }
   json::object meta{{"resourceVersion", std::to_string(served_at)}};
-  if (more) meta["continue"] = continue_token(served_at, next_key);
+  if (more) meta["continue"] = cont;
   json::object body{{"kind", r.kind + "List"},
                     {"apiVersion", r.api_version()},
                     {"metadata", std::move(meta)},
@@ -420,7 +466,8 @@ asio::awaitable<void> ApiServer::Impl::list(const ResourceInfo& r, const Request
   KL_REPLY(out, json_response(200, body));
 }
 
-asio::awaitable<void> ApiServer::Impl::watch(const ResourceInfo& r, const RequestInfo& info, Responder& out) {
+asio::awaitable<void> ApiServer::Impl::watch(const ResourceInfo& r, const RequestInfo& info, const Request& req,
+                                           Responder& out) {
   auto sel = selectors(r, info);
   if (!sel.ok()) {
     KL_REPLY(out, status_response(Status::bad_request(sel.error().message())));
@@ -476,8 +523,22 @@ asio::awaitable<void> ApiServer::Impl::watch(const ResourceInfo& r, const Reques
   }
   if (!(co_await out.begin_stream(200, "application/json")).ok()) co_return;
 
+  const bool table = wants_table(req);
+  auto include = parse_include_object(info.param("includeObject").value_or(""));
+  bool first_row = true;
   auto send_event = [&](std::string_view type, const json::object& obj) -> asio::awaitable<bool> {
-    json::object ev{{"type", type}, {"object", obj}};
+    json::object ev{{"type", type}};
+    if (table && type != "ERROR" && type != "BOOKMARK") {
+      // kubectl get -w: each event carries a one-row Table, headers only on the first.
+      TableOptions topts;
+      topts.include_object = include.value_or(IncludeObject::kMetadata);
+      topts.no_headers = !first_row;
+      topts.resource_version = std::string(api::Meta(obj).resource_version());
+      first_row = false;
+      ev["object"] = make_table(r, {&obj}, topts);
+    } else {
+      ev["object"] = obj;
+    }
     std::string line = json::dump(ev);
     line.push_back('\n');
     co_return (co_await out.write_chunk(line)).ok();
@@ -641,12 +702,21 @@ asio::awaitable<void> ApiServer::Impl::create(const ResourceInfo& r, const Reque
                                                                 ": valid values are \"All\"")));
     co_return;
   }
-  meta.set_uid(new_uid());
-  meta.set_creation_timestamp(api::now_rfc3339());
-  meta.raw().erase("resourceVersion");
-  meta.raw().erase("deletionTimestamp");
-  meta.raw().erase("deletionGracePeriodSeconds");
-  std::string name(meta.name());
+  apply_defaults(r, obj);
+  {
+    api::MutableMeta m(obj);  // defaulting may have created members: refresh the view
+    m.set_uid(new_uid());
+    m.set_creation_timestamp(api::now_rfc3339());
+    m.raw().erase("resourceVersion");
+    m.raw().erase("deletionTimestamp");
+    m.raw().erase("deletionGracePeriodSeconds");
+  }
+  prepare_for_create(r, obj);
+  std::string name(api::Meta(obj).name());
+  if (auto causes = validate_create(r, obj); !causes.empty()) {
+    KL_REPLY(out, status_response(Status::invalid(r.group, r.kind, name, std::move(causes))));
+    co_return;
+  }
   if (dry) {
     KL_REPLY(out, json_response(201, obj));
     co_return;
@@ -662,7 +732,7 @@ asio::awaitable<void> ApiServer::Impl::create(const ResourceInfo& r, const Reque
     KL_REPLY(out, status_response(Status::already_exists(group_resource(r), name)));
     co_return;
   }
-  meta.set_resource_version(std::to_string(res->revision));
+  api::MutableMeta(obj).set_resource_version(std::to_string(res->revision));
   KL_REPLY(out, json_response(201, obj));
 }
 
@@ -748,6 +818,12 @@ asio::awaitable<void> ApiServer::Impl::update(const ResourceInfo& r, const Reque
       meta.raw().erase("deletionGracePeriodSeconds");
     }
     meta.set_resource_version(old_meta.resource_version());
+    apply_defaults(r, obj);
+    prepare_for_update(r, obj, *old, info.subresource);
+    if (auto causes = validate_update(r, obj, *old, info.subresource); !causes.empty()) {
+      KL_REPLY(out, status_response(Status::invalid(r.group, r.kind, info.name, std::move(causes))));
+      co_return;
+    }
     if (obj == *old) {  // nothing changed: no write, same resourceVersion, as upstream
       KL_REPLY(out, json_response(200, obj));
       co_return;
@@ -773,7 +849,7 @@ asio::awaitable<void> ApiServer::Impl::update(const ResourceInfo& r, const Reque
       }
       continue;  // unconditional: read the new state and apply again
     }
-    meta.set_resource_version(std::to_string(res->revision));
+    api::MutableMeta(obj).set_resource_version(std::to_string(res->revision));
     KL_REPLY(out, json_response(200, obj));
     co_return;
   }
