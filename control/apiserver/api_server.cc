@@ -836,8 +836,13 @@ asio::awaitable<void> ApiServer::Impl::update(const ResourceInfo& r, const Reque
     // Removing the last finalizer of an object being deleted completes its deletion.
     bool finish_delete = old_meta.being_deleted() && api::Meta(obj).finalizers().empty();
     const std::string value = to_stored(obj);
-    auto res = finish_delete ? co_await blocking([&] { return store_.remove(key, rev); })
-                             : co_await blocking([&] { return store_.update(key, value, rev); });
+    // No co_await inside ?: — GCC 12 destroys the unchosen branch's result as well.
+    Result<store::TxnResult> res = Error("not run");
+    if (finish_delete) {
+      res = co_await blocking([&] { return store_.remove(key, rev); });
+    } else {
+      res = co_await blocking([&] { return store_.update(key, value, rev); });
+    }
     if (!res.ok()) {
       KL_REPLY(out, status_response(Status::from_error(res.error())));
       co_return;

@@ -40,6 +40,60 @@ for v in 1.27 1.33; do
   expect_contains "$v: NotFound message" 'configmaps "other" not found' "$(kc $v -n "$ns" get cm other 2>&1 || true)"
 done
 
+# Writes users make every day: apply (twice), label, annotate, each patch type; tables.
+cat >"$workdir/deploy.yaml" <<'YAML'
+apiVersion: v1
+kind: Namespace
+metadata: {name: apps}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web, namespace: apps}
+spec:
+  replicas: 2
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec:
+      containers:
+      - {name: web, image: "nginx:1.25"}
+YAML
+for v in 1.27 1.33; do
+  kc $v delete --ignore-not-found -f "$workdir/deploy.yaml" >/dev/null 2>&1 || true
+done
+expect_contains "apply creates" "deployment.apps/web created" "$(kc 1.33 apply --validate=false -f "$workdir/deploy.yaml")"
+expect_contains "second apply is unchanged" "deployment.apps/web unchanged" "$(kc 1.27 apply --validate=false -f "$workdir/deploy.yaml")"
+expect_eq "defaults: strategy 25%/25%" '{"rollingUpdate":{"maxSurge":"25%","maxUnavailable":"25%"},"type":"RollingUpdate"}' \
+  "$(kc 1.33 -n apps get deploy web -o jsonpath='{.spec.strategy}')"
+expect_eq "table columns for deployments" "NAME READY UP-TO-DATE AVAILABLE AGE" \
+  "$(kc 1.33 -n apps get deploy | head -1 | xargs)"
+kc 1.33 -n apps run p --image=busybox:1.36 -l app=p >/dev/null
+expect_eq "table columns for pods (wide)" "NAME READY STATUS RESTARTS AGE IP NODE NOMINATED NODE READINESS GATES" \
+  "$(kc 1.33 -n apps get pods -o wide | head -1 | xargs)"
+expect_eq "pod without a node is Pending" "Pending" "$(kc 1.27 -n apps get pod p --no-headers | awk '{print $3}')"
+kc 1.27 -n apps label pod p tier=front >/dev/null
+kc 1.33 -n apps annotate pod p note=hi >/dev/null
+kc 1.33 -n apps patch pod p --type=merge -p '{"metadata":{"labels":{"m":"1"}}}' >/dev/null
+kc 1.27 -n apps patch pod p --type=json -p '[{"op":"add","path":"/metadata/labels/j","value":"2"}]' >/dev/null
+kc 1.33 -n apps patch pod p -p '{"spec":{"containers":[{"name":"p","image":"busybox:1.37"}]}}' >/dev/null
+expect_eq "label, merge and json patches" "app=p,j=2,m=1,tier=front" \
+  "$(kc 1.33 -n apps get pod p --show-labels --no-headers | awk '{print $NF}')"
+expect_eq "annotate" "hi" "$(kc 1.33 -n apps get pod p -o jsonpath='{.metadata.annotations.note}')"
+expect_eq "strategic merge patch by container name" "busybox:1.37" \
+  "$(kc 1.33 -n apps get pod p -o jsonpath='{.spec.containers[0].image}')"
+expect_contains "an invalid pod is refused with its causes" "spec.containers: Required value" \
+  "$(printf 'apiVersion: v1\nkind: Pod\nmetadata: {name: bad}\nspec: {containers: []}\n' | kc 1.33 -n apps create --validate=false -f - 2>&1 || true)"
+rv=$(kc 1.33 -n apps get pod p -o jsonpath='{.metadata.resourceVersion}')
+kc 1.33 -n apps label pod p again=yes >/dev/null
+r=$(curl_admin PUT /api/v1/namespaces/apps/pods/p -H 'Content-Type: application/json' \
+  -d "$(kc 1.33 -n apps get pod p -o json | python3 -c "import json,sys; o=json.load(sys.stdin); o['metadata']['resourceVersion']='$rv'; print(json.dumps(o))")")
+expect_eq "update with a stale resourceVersion is 409" "409" "${r%% *}"
+expect_contains "409 says the object was modified" "the object has been modified" "$r"
+r=$(curl_admin POST /api/v1/namespaces/apps/pods -H 'Content-Type: application/json' \
+  -d '{"apiVersion":"v1","kind":"Pod","metadata":{"name":"x"},"spec":{"containers":[{"name":"c"}]}}')
+expect_eq "invalid object is 422" "422" "${r%% *}"
+expect_contains "422 names the field" '"field":"spec.containers[0].image"' "$r"
+
 # A watch sees ADDED and DELETED for changes made after the revision it starts from.
 echo '{"apiVersion":"v1","kind":"Namespace","metadata":{"name":"watch-ns"}}' | kc 1.33 create --validate=false -f - >/dev/null
 rv=$(kc 1.33 get --raw /api/v1/namespaces/watch-ns/configmaps | python3 -c 'import json,sys; print(json.load(sys.stdin)["metadata"]["resourceVersion"])')
