@@ -19,6 +19,7 @@
 #include "api/time.h"
 #include "api/yaml.h"
 #include "control/apiserver/defaults.h"
+#include "control/apiserver/openapi.h"
 #include "control/apiserver/strategy.h"
 #include "control/apiserver/tables.h"
 #include "control/apiserver/validate.h"
@@ -168,7 +169,7 @@ class ApiServer::Impl {
     co_return std::move(*result);
   }
 
-  asio::awaitable<void> discovery(const RequestInfo& info, Responder& out);
+  asio::awaitable<void> discovery(const RequestInfo& info, const Request& req, Responder& out);
   asio::awaitable<void> get(const ResourceInfo& r, const RequestInfo& info, const Request& req, Responder& out);
   asio::awaitable<void> list(const ResourceInfo& r, const RequestInfo& info, const Request& req, Responder& out);
   asio::awaitable<void> watch(const ResourceInfo& r, const RequestInfo& info, const Request& req, Responder& out);
@@ -238,7 +239,7 @@ asio::awaitable<void> ApiServer::Impl::handle(Request& req, Responder& out) {
     co_return;
   }
   if (!info.is_resource_request) {
-    co_await discovery(info, out);
+    co_await discovery(info, req, out);
     co_return;
   }
   const ResourceInfo* r = find_resource(info.api_group, info.api_version, info.resource);
@@ -276,8 +277,12 @@ asio::awaitable<void> ApiServer::Impl::handle(Request& req, Responder& out) {
   }
 }
 
-asio::awaitable<void> ApiServer::Impl::discovery(const RequestInfo& info, Responder& out) {
+asio::awaitable<void> ApiServer::Impl::discovery(const RequestInfo& info, const Request& req, Responder& out) {
   const std::string& p = info.path;
+  if (is_openapi_path(p)) {
+    KL_REPLY(out, serve_openapi(p, info.param("hash").value_or(""), req.msg[http::field::accept]));
+    co_return;
+  }
   json::object body;
   if (p == "/version") {
     body = {{"major", "1"},
