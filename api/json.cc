@@ -1,6 +1,7 @@
 #include "api/json.h"
 
 #include <algorithm>
+#include <cmath>
 
 namespace kernlet::json {
 namespace {
@@ -22,6 +23,32 @@ std::string position(std::string_view text, std::size_t offset) {
   return "line " + std::to_string(line) + ", column " + std::to_string(col);
 }
 
+// Boost.JSON 1.81 reads a number beyond the double range (1e400) as infinity and then
+// writes it as `Infinity`, which is not JSON. Kubernetes (Go) refuses such numbers, and so
+// do we; the error names where the number is. Returns false and fills `where` if found.
+bool find_non_finite(const value& v, std::string& where) {
+  if (v.is_double()) return !std::isfinite(v.get_double());
+  if (v.is_array()) {
+    const array& a = v.get_array();
+    for (std::size_t i = 0; i < a.size(); ++i) {
+      if (find_non_finite(a[i], where)) {
+        std::string index = "[" + std::to_string(i) + "]";
+        where.insert(0, where.empty() || where[0] == '[' ? index : index + ".");
+        return true;
+      }
+    }
+  } else if (v.is_object()) {
+    for (const auto& kv : v.get_object()) {
+      if (find_non_finite(kv.value(), where)) {
+        std::string key(kv.key());
+        where.insert(0, where.empty() || where[0] == '[' ? key : key + ".");
+        return true;
+      }
+    }
+  }
+  return false;
+}
+
 }  // namespace
 
 Result<value> parse(std::string_view text) {
@@ -38,7 +65,11 @@ Result<value> parse(std::string_view text) {
     }
     return Error("invalid JSON at " + position(text, consumed) + ": " + ec.message());
   }
-  return p.release();
+  value v = p.release();
+  if (std::string where; find_non_finite(v, where)) {
+    return Error("invalid JSON: number out of range at " + (where.empty() ? std::string("the top level") : where));
+  }
+  return v;
 }
 
 Result<object> parse_object(std::string_view text, std::string_view what) {

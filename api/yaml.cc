@@ -6,6 +6,7 @@
 #include <charconv>
 #include <cmath>
 #include <cstdint>
+#include <optional>
 #include <string>
 
 namespace kernlet::yaml {
@@ -147,10 +148,12 @@ class Converter {
 
   Result<json::value> map(const YAML::Node& node) {
     json::object obj;
-    const YAML::Node* merge = nullptr;
+    // A copy, not a pointer: the iterator's pair is a temporary (the fuzzer found the
+    // dangling pointer). Nodes are handles, so the copy is cheap.
+    std::optional<YAML::Node> merge;
     for (auto it = node.begin(); it != node.end(); ++it) {
       if (it->first.IsScalar() && it->first.Scalar() == "<<" && it->first.Tag() == "?") {
-        merge = &it->second;  // applied after explicit keys, which win
+        merge.emplace(it->second);  // not operator=: on a Node that assigns content
         continue;
       }
       KL_ASSIGN_OR_RETURN(std::string key, key_string(it->first));
@@ -161,9 +164,8 @@ class Converter {
       KL_ASSIGN_OR_RETURN(json::value v, convert(it->second));
       obj[key] = std::move(v);
     }
-    if (merge != nullptr) {
-      // A copy: the merged node may be an alias that other parts of the tree share.
-      YAML::Node m = *merge;
+    if (merge) {
+      const YAML::Node& m = *merge;
       if (m.IsSequence()) {
         for (const auto& item : m) KL_TRY(merge_into(obj, item));
       } else {

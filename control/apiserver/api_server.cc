@@ -19,6 +19,7 @@
 #include "api/time.h"
 #include "api/yaml.h"
 #include "control/apiserver/defaults.h"
+#include "control/apiserver/service_allocator.h"
 #include "control/apiserver/openapi.h"
 #include "control/apiserver/strategy.h"
 #include "control/apiserver/tables.h"
@@ -194,9 +195,12 @@ class ApiServer::Impl {
   };
   Result<Selectors> selectors(const ResourceInfo& r, const RequestInfo& info);
 
+  bool is_services(const ResourceInfo& r) const { return r.group.empty() && r.resource == "services"; }
+
   store::Store& store_;
   ApiServerOptions options_;
   asio::thread_pool pool_;
+  std::unique_ptr<ServiceAllocator> allocator_;  // set by bootstrap()
 };
 
 ApiServer::ApiServer(store::Store& store, ApiServerOptions options)
@@ -219,6 +223,48 @@ Result<void> ApiServer::Impl::bootstrap() {
                      {"status", json::object{{"phase", "Active"}}}};
     KL_ASSIGN_OR_RETURN(store::TxnResult r, store_.create(object_key(*ns, "", name), to_stored(std::move(obj))));
     (void)r;  // not succeeded = it already exists, which is what we want
+  }
+
+  // Service IPs and node ports are not stored apart from the services: rebuild the
+  // allocator's state from them before serving.
+  KL_ASSIGN_OR_RETURN(allocator_, ServiceAllocator::create(options_.service_cidr, options_.node_port_range));
+  const ResourceInfo* svc = find_resource("", "v1", "services");
+  std::vector<json::object> services;
+  store::ListOptions page;
+  for (;;) {
+    KL_ASSIGN_OR_RETURN(store::ListResult l, store_.list(key_prefix(*svc, ""), page));
+    for (const auto& kv : l.kvs) {
+      if (auto o = json::parse_object(kv.value, kv.key); o.ok()) services.push_back(std::move(*o));
+    }
+    if (!l.more) break;
+    page.revision = l.revision;
+    page.continue_key = l.continue_key;
+  }
+  allocator_->rebuild(services);
+
+  // default/kubernetes: the API server's own Service, on the first address of the range.
+  std::string key = object_key(*svc, "default", "kubernetes");
+  KL_ASSIGN_OR_RETURN(auto existing, store_.get(key));
+  if (!existing) {
+    json::object k{{"apiVersion", "v1"},
+                   {"kind", "Service"},
+                   {"metadata", json::object{{"name", "kubernetes"},
+                                             {"namespace", "default"},
+                                             {"uid", new_uid()},
+                                             {"creationTimestamp", api::now_rfc3339()},
+                                             {"labels", json::object{{"component", "apiserver"},
+                                                                     {"provider", "kubernetes"}}}}},
+                   {"spec", json::object{{"type", "ClusterIP"},
+                                         {"clusterIP", allocator_->kubernetes_service_ip()},
+                                         {"ports", json::array{json::object{{"name", "https"},
+                                                                            {"port", 443},
+                                                                            {"protocol", "TCP"},
+                                                                            {"targetPort", options_.secure_port}}}}}}};
+    apply_defaults(*svc, k);
+    if (auto a = allocator_->allocate(k); !a.ok()) return a.error();
+    auto created = store_.create(key, to_stored(k));
+    if (!created.ok() || !created->succeeded) allocator_->rollback_create(k);
+    if (!created.ok()) return std::move(created).error();
   }
   return Ok();
 }
@@ -726,9 +772,17 @@ asio::awaitable<void> ApiServer::Impl::create(const ResourceInfo& r, const Reque
     KL_REPLY(out, json_response(201, obj));
     co_return;
   }
+  if (is_services(r)) {
+    AllocationResult alloc = allocator_->allocate(obj);
+    if (!alloc.ok()) {
+      KL_REPLY(out, status_response(alloc.to_status(name)));
+      co_return;
+    }
+  }
   std::string key = object_key(r, info.namespace_, name);
   std::string value = to_stored(obj);
   auto res = co_await blocking([&] { return store_.create(key, value); });
+  if (is_services(r) && (!res.ok() || !res->succeeded)) allocator_->rollback_create(obj);
   if (!res.ok()) {
     KL_REPLY(out, status_response(Status::from_error(res.error())));
     co_return;
@@ -840,6 +894,14 @@ asio::awaitable<void> ApiServer::Impl::update(const ResourceInfo& r, const Reque
     int64_t rev = (*kv)->mod_revision;
     // Removing the last finalizer of an object being deleted completes its deletion.
     bool finish_delete = old_meta.being_deleted() && api::Meta(obj).finalizers().empty();
+    const bool allocates = is_services(r) && info.subresource.empty() && !finish_delete;
+    if (allocates) {
+      AllocationResult alloc = allocator_->update(obj, *old);
+      if (!alloc.ok()) {
+        KL_REPLY(out, status_response(alloc.to_status(info.name)));
+        co_return;
+      }
+    }
     const std::string value = to_stored(obj);
     // No co_await inside ?: — GCC 12 destroys the unchosen branch's result as well.
     Result<store::TxnResult> res = Error("not run");
@@ -848,6 +910,14 @@ asio::awaitable<void> ApiServer::Impl::update(const ResourceInfo& r, const Reque
     } else {
       res = co_await blocking([&] { return store_.update(key, value, rev); });
     }
+    if (allocates) {
+      if (res.ok() && res->succeeded) {
+        allocator_->commit_update(obj, *old);
+      } else {
+        allocator_->rollback_update(obj, *old);
+      }
+    }
+    if (finish_delete && is_services(r) && res.ok() && res->succeeded) allocator_->release(*old);
     if (!res.ok()) {
       KL_REPLY(out, status_response(Status::from_error(res.error())));
       co_return;
@@ -909,6 +979,7 @@ asio::awaitable<void> ApiServer::Impl::remove(const ResourceInfo& r, const Reque
     }
     if (!res->succeeded) continue;  // changed under us: read again
     auto obj = from_kv(**kv);
+    if (is_services(r) && obj.ok()) allocator_->release(*obj);
     if (!obj.ok()) {
       KL_REPLY(out, status_response(Status::internal_error(obj.error().message())));
       co_return;

@@ -29,6 +29,9 @@ struct ApiServerOptions {
   // Treat requests without a client certificate as the admin. Only for the explicit
   // plain-HTTP loopback mode (kernlet-control --insecure-listen).
   bool trust_unauthenticated = false;
+  std::string service_cidr = "10.96.0.0/12";        // ClusterIPs come from here
+  std::string node_port_range = "30000-32767";      // NodePorts come from here
+  int secure_port = 6443;                           // targetPort of default/kubernetes
 };
 
 class ApiServer final : public Handler {
@@ -39,7 +42,9 @@ class ApiServer final : public Handler {
   asio::awaitable<void> handle(Request& request, Responder& out) override;
 
   // Creates the namespaces every cluster has (default, kube-system, kube-public,
-  // kube-node-lease) when missing. Blocking; call once at start-up.
+  // kube-node-lease) and the default/kubernetes Service when missing, and rebuilds the
+  // Service IP/port allocator from the stored Services. Blocking; call once at start-up,
+  // before serving. Errors: store failures, an invalid service CIDR or port range.
   Result<void> bootstrap();
 
  private:

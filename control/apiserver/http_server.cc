@@ -107,6 +107,7 @@ class Session final : public Responder {
                             ? api::Status::request_entity_too_large(static_cast<int64_t>(options_.body_limit))
                             : api::Status::bad_request("malformed HTTP request: " + read_ec.message());
         KL_REPLY(*this, status_response(s));
+        co_await drain();
         break;
       }
       Request req{parser.release(), identity_, remote};
@@ -191,6 +192,22 @@ class Session final : public Responder {
   }
 
  private:
+  // After answering a request we will not read (413, 400), stop sending and read what the
+  // client is still sending, for a little while: closing with unread data makes the kernel
+  // send RST, and the client may lose our answer before reading it (lingering close).
+  asio::awaitable<void> drain() {
+    boost::system::error_code ec;
+    lowest(stream_).socket().shutdown(tcp::socket::shutdown_send, ec);
+    lowest(stream_).expires_after(std::chrono::seconds(2));
+    std::size_t total = 0;
+    char sink[16384];
+    while (total < 2 * options_.body_limit) {
+      auto [rec, n] = co_await lowest(stream_).async_read_some(asio::buffer(sink), kTuple);
+      if (rec) break;
+      total += n;
+    }
+  }
+
   asio::awaitable<void> shutdown() {
     boost::system::error_code ec;
     if constexpr (std::is_same_v<Stream, TlsStream>) {

@@ -28,6 +28,10 @@ Flags:
   --listen ADDR:PORT      HTTPS listen address (default 0.0.0.0:6443)
   --advertise-address IP  address put in the kubeconfig and serving certificate
                           (default 127.0.0.1)
+  --service-cluster-ip-range CIDR
+                          IPv4 range for Service ClusterIPs (default 10.96.0.0/12)
+  --service-node-port-range A-B
+                          range for NodePorts (default 30000-32767)
   --insecure-listen ADDR:PORT
                           serve plain HTTP instead of HTTPS; every request is treated
                           as the admin. Loopback addresses only, for tests.
@@ -39,6 +43,8 @@ struct Flags {
   std::string listen = "0.0.0.0:6443";
   std::string advertise = "127.0.0.1";
   std::string insecure_listen;
+  std::string service_cidr = "10.96.0.0/12";
+  std::string node_port_range = "30000-32767";
 };
 
 int usage_error(const std::string& msg) {
@@ -69,21 +75,20 @@ int main(int argc, char** argv) {
   Flags flags;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
-    auto value = [&](const char* name) -> const char* {
-      if (i + 1 >= argc) return nullptr;
-      (void)name;
-      return argv[++i];
-    };
+    auto value = [&]() -> const char* { return i + 1 < argc ? argv[++i] : nullptr; };
     if (a == "-h" || a == "--help") {
       std::fputs(kUsage, stdout);
       return 0;
-    } else if (a == "--data-dir" || a == "--listen" || a == "--advertise-address" || a == "--insecure-listen") {
-      const char* v = value(a.c_str());
+    } else if (a == "--data-dir" || a == "--listen" || a == "--advertise-address" || a == "--insecure-listen" ||
+               a == "--service-cluster-ip-range" || a == "--service-node-port-range") {
+      const char* v = value();
       if (v == nullptr) return usage_error(a + " needs a value");
       if (a == "--data-dir") flags.data_dir = v;
       if (a == "--listen") flags.listen = v;
       if (a == "--advertise-address") flags.advertise = v;
       if (a == "--insecure-listen") flags.insecure_listen = v;
+      if (a == "--service-cluster-ip-range") flags.service_cidr = v;
+      if (a == "--service-node-port-range") flags.node_port_range = v;
     } else {
       return usage_error("unknown flag " + a);
     }
@@ -104,6 +109,9 @@ int main(int argc, char** argv) {
   apiserver::ApiServerOptions api_opts;
   api_opts.server_address = flags.advertise + ":" + std::to_string(http.port);
   api_opts.trust_unauthenticated = insecure;
+  api_opts.service_cidr = flags.service_cidr;
+  api_opts.node_port_range = flags.node_port_range;
+  api_opts.secure_port = http.port;
   std::string scheme = insecure ? "http" : "https";
   if (!insecure) {
     apiserver::PkiOptions pki_opts;

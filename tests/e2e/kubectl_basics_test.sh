@@ -94,6 +94,28 @@ r=$(curl_admin POST /api/v1/namespaces/apps/pods -H 'Content-Type: application/j
 expect_eq "invalid object is 422" "422" "${r%% *}"
 expect_contains "422 names the field" '"field":"spec.containers[0].image"' "$r"
 
+# Services get a ClusterIP from the service CIDR and a NodePort from 30000-32767; both are
+# released on delete and can then be asked for by value.
+expect_eq "default/kubernetes has the first service IP" "10.96.0.1" \
+  "$(kc 1.33 -n default get svc kubernetes -o jsonpath='{.spec.clusterIP}')"
+svc() {  # svc NAME [clusterIP]
+  printf 'apiVersion: v1\nkind: Service\nmetadata: {name: %s, namespace: apps}\nspec:\n  type: NodePort\n  selector: {app: web}\n  ports: [{port: 80, targetPort: 8080}]\n' "$1"
+  [ -n "${2:-}" ] && printf '  clusterIP: %s\n' "$2"
+  return 0
+}
+svc s1 | kc 1.33 apply -f - >/dev/null
+svc s2 | kc 1.33 apply -f - >/dev/null
+ip1=$(kc 1.33 -n apps get svc s1 -o jsonpath='{.spec.clusterIP}')
+ip2=$(kc 1.33 -n apps get svc s2 -o jsonpath='{.spec.clusterIP}')
+np1=$(kc 1.33 -n apps get svc s1 -o jsonpath='{.spec.ports[0].nodePort}')
+expect_eq "ClusterIP is in 10.96.0.0/12" "yes" \
+  "$(python3 -c "import ipaddress; print('yes' if ipaddress.ip_address('$ip1') in ipaddress.ip_network('10.96.0.0/12') else 'no')")"
+expect_eq "NodePort is in range" "yes" "$( [ "$np1" -ge 30000 ] && [ "$np1" -le 32767 ] && echo yes || echo no)"
+expect_eq "two services get different IPs" "yes" "$( [ "$ip1" != "$ip2" ] && echo yes || echo no)"
+expect_contains "a taken IP is refused" "provided IP is already allocated" "$(svc s3 "$ip1" | kc 1.33 apply -f - 2>&1 || true)"
+kc 1.33 -n apps delete svc s1 >/dev/null
+expect_contains "a released IP can be asked for" "service/s3 created" "$(svc s3 "$ip1" | kc 1.33 apply -f - 2>&1)"
+
 # A watch sees ADDED and DELETED for changes made after the revision it starts from.
 echo '{"apiVersion":"v1","kind":"Namespace","metadata":{"name":"watch-ns"}}' | kc 1.33 create --validate=false -f - >/dev/null
 rv=$(kc 1.33 get --raw /api/v1/namespaces/watch-ns/configmaps | python3 -c 'import json,sys; print(json.load(sys.stdin)["metadata"]["resourceVersion"])')

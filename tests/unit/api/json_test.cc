@@ -29,6 +29,16 @@ TEST(Json, DeepNestingIsRejectedNotCrashed) {
   ASSERT_FALSE(r.ok());
 }
 
+TEST(Json, NumbersBeyondDoubleRangeAreRejectedWithTheirPath) {
+  auto r = json::parse(R"({"spec":{"ports":[{"port":1},{"port":1e400}]}})");
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().message(), "invalid JSON: number out of range at spec.ports[1].port");
+  auto top = json::parse("-24440000000004701e091750845");
+  ASSERT_FALSE(top.ok());
+  EXPECT_EQ(top.error().message(), "invalid JSON: number out of range at the top level");
+  EXPECT_TRUE(json::parse("1.7e308").ok());
+}
+
 TEST(Json, ParseObjectRejectsNonObjects) {
   auto r = json::parse_object("[1,2]", "pod");
   ASSERT_FALSE(r.ok());
