@@ -18,7 +18,8 @@ namespace kernlet::yaml {
 // documents are skipped, as kubectl skips them. Errors name the document and position:
 // `yaml: document 2, line 7, column 3: illegal map value`.
 // Alias expansion is bounded (1,000,000 nodes in all) so a "billion laughs" input fails
-// cleanly instead of exhausting memory; nesting is bounded by yaml-cpp's depth guard.
+// cleanly instead of exhausting memory; nesting deeper than 512 levels is an error.
+// Parsed with libyaml, the C parser Kubernetes' Go YAML library was ported from.
 Result<std::vector<json::value>> to_json_documents(std::string_view text);
 
 // Converts exactly one YAML document; zero or several documents are an error.

@@ -4,6 +4,14 @@ set -euo pipefail
 
 : "${KERNLET_BIN:?KERNLET_BIN must point at build/bin}"
 KUBECTL_DIR=${KUBECTL_DIR:-/usr/lib/google-cloud-sdk/bin}
+# The kubectl builds these tests drive come with the machine, not from Debian: without
+# them the tests cannot run, and say so (exit 77 = skipped, for ctest).
+for v in 1.27 1.30 1.33; do
+  if [ ! -x "$KUBECTL_DIR/kubectl.$v" ]; then
+    echo "SKIP: $KUBECTL_DIR/kubectl.$v not found; e2e needs kubectl 1.27, 1.30 and 1.33 there"
+    exit 77
+  fi
+done
 failures=0
 checks=0
 control_pid=""

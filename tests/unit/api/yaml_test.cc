@@ -116,6 +116,20 @@ TEST(Yaml, NonScalarKeyIsRejected) {
   EXPECT_NE(r.error().message().find("mapping keys must be scalars"), std::string::npos);
 }
 
+TEST(Yaml, StrayFlowEntryIsAnErrorNotAHang) {
+  // yaml-cpp 0.7 looped forever on these; the fuzzer found the second one.
+  for (const char* text : {", x", ",", "\"a\", b]", ", \"y\", 0x1f, yes]}\nm:\n  <<: *b\n  c: ~\n"}) {
+    auto r = yaml::to_json_documents(text);
+    EXPECT_FALSE(r.ok()) << text;
+  }
+}
+
+TEST(Yaml, UnknownAliasIsNamed) {
+  auto r = yaml::to_json("a: *nope\n");
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.error().message().find("unknown anchor 'nope'"), std::string::npos) << r.error().message();
+}
+
 TEST(Yaml, DeepNestingFailsCleanly) {
   std::string deep(5000, '[');
   auto r = yaml::to_json_documents(deep);

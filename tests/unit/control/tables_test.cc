@@ -17,10 +17,7 @@ namespace {
 using namespace std::chrono_literals;
 using std::chrono::system_clock;
 
-std::string testdata_path(const std::string& name) {
-  std::string here = __FILE__;  // .../tests/unit/control/tables_test.cc
-  return here.substr(0, here.rfind("/unit/control/")) + "/testdata/" + name;
-}
+std::string testdata_path(const std::string& name) { return std::string(KERNLET_TESTDATA) + "/" + name; }
 
 json::object load(const std::string& name) {
   std::ifstream in(testdata_path(name));
