@@ -125,6 +125,24 @@ events=$(kc 1.33 get --raw "/api/v1/namespaces/watch-ns/configmaps?watch=1&resou
   python3 -c 'import json,sys; print(" ".join(e["type"]+":"+e["object"]["metadata"]["name"] for e in map(json.loads, sys.stdin)))')
 expect_eq "watch from a revision replays ADDED then DELETED" "ADDED:w1 DELETED:w1" "$events"
 
+# kubectl get --watch shows ADDED, MODIFIED and DELETED as they happen.
+kc 1.33 -n watch-ns run wp --image=busybox:1.36 >/dev/null
+kc 1.33 -n watch-ns get pods --watch --output-watch-events >"$workdir/getw.out" 2>&1 &
+getw_pid=$!
+wait_for() {  # wait_for PATTERN FILE: up to 10 s
+  for _ in $(seq 1 100); do grep -q "$1" "$2" 2>/dev/null && return 0; sleep 0.1; done
+  return 1
+}
+wait_for "ADDED *wp" "$workdir/getw.out" || true
+kc 1.33 -n watch-ns label pod wp seen=yes >/dev/null
+wait_for "MODIFIED *wp" "$workdir/getw.out" || true
+kc 1.33 -n watch-ns delete pod wp >/dev/null
+wait_for "DELETED *wp" "$workdir/getw.out" || true
+kill "$getw_pid" 2>/dev/null || true
+wait "$getw_pid" 2>/dev/null || true
+expect_eq "get --watch sees ADDED, MODIFIED, DELETED" "ADDED MODIFIED DELETED" \
+  "$(awk '$2 == "wp" {print $1}' "$workdir/getw.out" | uniq | xargs)"
+
 # HTTP answers, as Status objects.
 anon=$(curl -sk -o /dev/null -w '%{http_code}' "https://127.0.0.1:$PORT/api/v1/namespaces")
 expect_eq "anonymous request is refused" "401" "$anon"
