@@ -1,4 +1,5 @@
 #include "api/fields.h"
+#include "api/utf8.h"
 
 #include <algorithm>
 #include <cstdint>
@@ -157,49 +158,11 @@ std::string read_field(const FieldDef& def, const json::object& obj) {
   return "";
 }
 
-void append_utf8(std::string& out, uint32_t r) {
-  if (r < 0x80) {
-    out += static_cast<char>(r);
-  } else if (r < 0x800) {
-    out += static_cast<char>(0xC0 | (r >> 6));
-    out += static_cast<char>(0x80 | (r & 0x3F));
-  } else if (r < 0x10000) {
-    out += static_cast<char>(0xE0 | (r >> 12));
-    out += static_cast<char>(0x80 | ((r >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (r & 0x3F));
-  } else {
-    out += static_cast<char>(0xF0 | (r >> 18));
-    out += static_cast<char>(0x80 | ((r >> 12) & 0x3F));
-    out += static_cast<char>(0x80 | ((r >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (r & 0x3F));
-  }
-}
-
 // Decodes the rune at s[i] as Go's range loop does: an invalid byte is U+FFFD, width 1.
 uint32_t next_rune(std::string_view s, std::size_t& i) {
-  auto b = static_cast<unsigned char>(s[i]);
-  std::size_t n;
-  uint32_t r, min;
-  if (b < 0x80) {
-    ++i;
-    return b;
-  } else if ((b & 0xE0) == 0xC0) {
-    n = 2, r = b & 0x1F, min = 0x80;
-  } else if ((b & 0xF0) == 0xE0) {
-    n = 3, r = b & 0x0F, min = 0x800;
-  } else if ((b & 0xF8) == 0xF0) {
-    n = 4, r = b & 0x07, min = 0x10000;
-  } else {
-    ++i;
-    return 0xFFFD;
-  }
-  bool ok = i + n <= s.size();
-  for (std::size_t k = 1; ok && k < n; ++k) {
-    auto c = static_cast<unsigned char>(s[i + k]);
-    if ((c & 0xC0) != 0x80) ok = false;
-    r = (r << 6) | (c & 0x3F);
-  }
-  if (!ok || r < min || r > 0x10FFFF || (r >= 0xD800 && r <= 0xDFFF)) {
+  uint32_t r = 0;
+  std::size_t n = decode_utf8(s, i, r);
+  if (n == 0) {
     ++i;
     return 0xFFFD;
   }
