@@ -1,12 +1,14 @@
 #include "control/apiserver/api_server.h"
 
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/detail/base64.hpp>
 
 #include <chrono>
+#include <cstdio>
 #include <optional>
 #include <random>
 #include <variant>
@@ -196,11 +198,18 @@ class ApiServer::Impl {
   Result<Selectors> selectors(const ResourceInfo& r, const RequestInfo& info);
 
   bool is_services(const ResourceInfo& r) const { return r.group.empty() && r.resource == "services"; }
+  static bool is_namespaces(const ResourceInfo& r) { return r.group.empty() && r.resource == "namespaces"; }
+
+  // Deletes everything in a Terminating namespace, then the namespace itself once no
+  // other finalizer holds it. Blocking; runs on the store pool. Idempotent, so it is
+  // simply run again for namespaces found Terminating at start-up.
+  Result<void> finalize_namespace(const std::string& name);
 
   store::Store& store_;
   ApiServerOptions options_;
   asio::thread_pool pool_;
   std::unique_ptr<ServiceAllocator> allocator_;  // set by bootstrap()
+  std::vector<std::string> terminating_at_start_;   // Terminating namespaces found by bootstrap()
 };
 
 ApiServer::ApiServer(store::Store& store, ApiServerOptions options)
@@ -225,6 +234,18 @@ Result<void> ApiServer::Impl::bootstrap() {
     (void)r;  // not succeeded = it already exists, which is what we want
   }
 
+  // Namespaces left Terminating by a previous run: finish them (level-triggered).
+  {
+    KL_ASSIGN_OR_RETURN(store::ListResult all, store_.list(key_prefix(*ns, ""), {}));
+    for (const auto& kv : all.kvs) {
+      auto o = json::parse_object(kv.value, kv.key);
+      if (o.ok() && api::Meta(*o).being_deleted()) {
+        std::string name(api::Meta(*o).name());
+        terminating_at_start_.push_back(name);
+      }
+    }
+  }
+
   // Service IPs and node ports are not stored apart from the services: rebuild the
   // allocator's state from them before serving.
   KL_ASSIGN_OR_RETURN(allocator_, ServiceAllocator::create(options_.service_cidr, options_.node_port_range));
@@ -241,6 +262,8 @@ Result<void> ApiServer::Impl::bootstrap() {
     page.continue_key = l.continue_key;
   }
   allocator_->rebuild(services);
+  for (const std::string& name : terminating_at_start_) KL_TRY(finalize_namespace(name));
+  terminating_at_start_.clear();
 
   // default/kubernetes: the API server's own Service, on the first address of the range.
   std::string key = object_key(*svc, "default", "kubernetes");
@@ -957,6 +980,42 @@ std::variant<json::object, Status> ApiServer::Impl::apply_patch(const ResourceIn
   return std::move(out->as_object());
 }
 
+Result<void> ApiServer::Impl::finalize_namespace(const std::string& name) {
+  for (const ResourceInfo& r : builtin_resources()) {
+    if (!r.namespaced || r.resource == "bindings") continue;
+    const std::string prefix = key_prefix(r, name);
+    for (;;) {
+      KL_ASSIGN_OR_RETURN(store::ListResult page, store_.list(prefix, {.revision = 0, .limit = 500, .continue_key = ""}));
+      for (const auto& kv : page.kvs) {
+        KL_ASSIGN_OR_RETURN(store::TxnResult gone, store_.remove(kv.key, 0));
+        if (gone.succeeded && is_services(r)) {
+          if (auto o = json::parse_object(kv.value, kv.key); o.ok()) allocator_->release(*o);
+        }
+      }
+      if (!page.more) break;
+    }
+  }
+  const ResourceInfo* nsr = find_resource("", "v1", "namespaces");
+  const std::string key = object_key(*nsr, "", name);
+  for (int attempt = 0; attempt < kMaxConflictRetries; ++attempt) {
+    KL_ASSIGN_OR_RETURN(auto kv, store_.get(key));
+    if (!kv) return Ok();
+    KL_ASSIGN_OR_RETURN(json::object obj, json::parse_object(kv->value, key));
+    json::array& fin = json::ensure_array(json::ensure_object(obj, "spec"), "finalizers");
+    for (auto it = fin.begin(); it != fin.end();) {
+      it = (it->is_string() && it->get_string() == "kubernetes") ? fin.erase(it) : it + 1;
+    }
+    store::TxnResult res;
+    if (fin.empty() && api::Meta(obj).finalizers().empty()) {
+      KL_ASSIGN_OR_RETURN(res, store_.remove(key, kv->mod_revision));
+    } else {
+      KL_ASSIGN_OR_RETURN(res, store_.update(key, to_stored(std::move(obj)), kv->mod_revision));
+    }
+    if (res.succeeded) return Ok();
+  }
+  return Error(ErrorCode::kConflict, "finalize namespace " + name + ": kept changing");
+}
+
 asio::awaitable<void> ApiServer::Impl::remove(const ResourceInfo& r, const RequestInfo& info, const Request& req,
                                               Responder& out) {
   (void)req;
@@ -972,18 +1031,49 @@ asio::awaitable<void> ApiServer::Impl::remove(const ResourceInfo& r, const Reque
       co_return;
     }
     int64_t rev = (*kv)->mod_revision;
+    auto obj = from_kv(**kv);
+    if (!obj.ok()) {
+      KL_REPLY(out, status_response(Status::internal_error(obj.error().message())));
+      co_return;
+    }
+    api::MutableMeta meta(*obj);
+    // Finalizers hold an object: deletion only marks it (deletionTimestamp), and whoever
+    // owns the last finalizer removes it; a Namespace's spec.finalizers hold it the same way.
+    const json::array* ns_finalizers =
+        is_namespaces(r) ? json::get_array(json::ensure_object(*obj, "spec"), "finalizers") : nullptr;
+    const bool held = !meta.finalizers().empty() || (ns_finalizers != nullptr && !ns_finalizers->empty());
+    if (held) {
+      if (!meta.being_deleted()) {
+        meta.set_deletion_timestamp(api::now_rfc3339());
+        meta.set_deletion_grace_period_seconds(0);
+        if (is_namespaces(r)) json::ensure_object(*obj, "status")["phase"] = "Terminating";
+        const std::string value = to_stored(*obj);
+        auto res = co_await blocking([&] { return store_.update(key, value, rev); });
+        if (!res.ok()) {
+          KL_REPLY(out, status_response(Status::from_error(res.error())));
+          co_return;
+        }
+        if (!res->succeeded) continue;
+        api::MutableMeta(*obj).set_resource_version(std::to_string(res->revision));
+      }
+      if (is_namespaces(r)) {
+        asio::co_spawn(pool_, [this, name = info.name]() -> asio::awaitable<void> {
+          if (auto done = finalize_namespace(name); !done.ok()) {
+            std::fprintf(stderr, "error namespace-finalizer: %s\n", done.error().to_string().c_str());
+          }
+          co_return;
+        }, asio::detached);
+      }
+      KL_REPLY(out, json_response(200, *obj));
+      co_return;
+    }
     auto res = co_await blocking([&] { return store_.remove(key, rev); });
     if (!res.ok()) {
       KL_REPLY(out, status_response(Status::from_error(res.error())));
       co_return;
     }
     if (!res->succeeded) continue;  // changed under us: read again
-    auto obj = from_kv(**kv);
-    if (is_services(r) && obj.ok()) allocator_->release(*obj);
-    if (!obj.ok()) {
-      KL_REPLY(out, status_response(Status::internal_error(obj.error().message())));
-      co_return;
-    }
+    if (is_services(r)) allocator_->release(*obj);
     KL_REPLY(out, json_response(200, *obj));
     co_return;
   }

@@ -143,6 +143,21 @@ wait "$getw_pid" 2>/dev/null || true
 expect_eq "get --watch sees ADDED, MODIFIED, DELETED" "ADDED MODIFIED DELETED" \
   "$(awk '$2 == "wp" {print $1}' "$workdir/getw.out" | uniq | xargs)"
 
+# Deleting a namespace deletes what is in it, then the namespace; a finalizer holds an
+# object (deletionTimestamp set) until its owner removes it.
+printf 'apiVersion: v1\nkind: Namespace\nmetadata: {name: doomed}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: c, namespace: doomed}\n' |
+  kc 1.33 apply -f - >/dev/null
+kc 1.33 delete namespace doomed >/dev/null
+expect_fail "deleted namespace is gone" kc 1.33 get namespace doomed
+printf 'apiVersion: v1\nkind: Namespace\nmetadata: {name: doomed}\n' | kc 1.33 apply -f - >/dev/null
+expect_eq "a recreated namespace starts empty" "" "$(kc 1.33 -n doomed get cm -o name)"
+printf 'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: held, namespace: doomed, finalizers: [example.com/hold]}\n' |
+  kc 1.33 apply -f - >/dev/null
+kc 1.33 -n doomed delete cm held --wait=false >/dev/null
+expect_contains "a finalizer holds a deleted object" "T" "$(kc 1.33 -n doomed get cm held -o jsonpath='{.metadata.deletionTimestamp}')"
+kc 1.33 -n doomed patch cm held --type=json -p '[{"op":"remove","path":"/metadata/finalizers"}]' >/dev/null
+expect_fail "removing the last finalizer completes the deletion" kc 1.33 -n doomed get cm held
+
 # HTTP answers, as Status objects.
 anon=$(curl -sk -o /dev/null -w '%{http_code}' "https://127.0.0.1:$PORT/api/v1/namespaces")
 expect_eq "anonymous request is refused" "401" "$anon"
