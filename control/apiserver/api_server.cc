@@ -1,7 +1,6 @@
 #include "control/apiserver/api_server.h"
 
 #include <boost/asio/co_spawn.hpp>
-#include <boost/asio/detached.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -179,6 +178,11 @@ class ApiServer::Impl {
   asio::awaitable<void> create(const ResourceInfo& r, const RequestInfo& info, const Request& req, Responder& out);
   asio::awaitable<void> update(const ResourceInfo& r, const RequestInfo& info, const Request& req, Responder& out);
   asio::awaitable<void> remove(const ResourceInfo& r, const RequestInfo& info, const Request& req, Responder& out);
+  asio::awaitable<void> remove_collection(const ResourceInfo& r, const RequestInfo& info, Responder& out);
+  // Deletes one object by Kubernetes' rules (finalizers mark instead of remove, Services
+  // free their IP and ports, Namespaces start finalizing). Blocking: run on the store pool.
+  std::variant<json::object, Status> delete_object(const ResourceInfo& r, const std::string& key,
+                                                   std::string_view name);
 
   // Applies a PATCH request's body to `current` according to its Content-Type.
   // Returns the patched object, or the Status to answer with.
@@ -341,6 +345,8 @@ asio::awaitable<void> ApiServer::Impl::handle(Request& req, Responder& out) {
     co_await update(*r, info, req, out);
   } else if (verb == "delete") {
     co_await remove(*r, info, req, out);
+  } else if (verb == "deletecollection") {
+    co_await remove_collection(*r, info, out);
   } else {
     KL_REPLY(out, status_response(Status::method_not_supported(group_resource(*r), verb)));
   }
@@ -1016,26 +1022,15 @@ Result<void> ApiServer::Impl::finalize_namespace(const std::string& name) {
   return Error(ErrorCode::kConflict, "finalize namespace " + name + ": kept changing");
 }
 
-asio::awaitable<void> ApiServer::Impl::remove(const ResourceInfo& r, const RequestInfo& info, const Request& req,
-                                              Responder& out) {
-  (void)req;
-  std::string key = object_key(r, info.namespace_, info.name);
+std::variant<json::object, Status> ApiServer::Impl::delete_object(const ResourceInfo& r, const std::string& key,
+                                                                  std::string_view name) {
   for (int attempt = 0; attempt < kMaxConflictRetries; ++attempt) {
-    auto kv = co_await blocking([&] { return store_.get(key); });
-    if (!kv.ok()) {
-      KL_REPLY(out, status_response(Status::from_error(kv.error())));
-      co_return;
-    }
-    if (!kv->has_value()) {
-      KL_REPLY(out, status_response(Status::not_found(group_resource(r), info.name)));
-      co_return;
-    }
-    int64_t rev = (*kv)->mod_revision;
+    auto kv = store_.get(key);
+    if (!kv.ok()) return Status::from_error(kv.error());
+    if (!kv->has_value()) return Status::not_found(group_resource(r), name);
+    const int64_t rev = (*kv)->mod_revision;
     auto obj = from_kv(**kv);
-    if (!obj.ok()) {
-      KL_REPLY(out, status_response(Status::internal_error(obj.error().message())));
-      co_return;
-    }
+    if (!obj.ok()) return Status::internal_error(obj.error().message());
     api::MutableMeta meta(*obj);
     // Finalizers hold an object: deletion only marks it (deletionTimestamp), and whoever
     // owns the last finalizer removes it; a Namespace's spec.finalizers hold it the same way.
@@ -1047,37 +1042,88 @@ asio::awaitable<void> ApiServer::Impl::remove(const ResourceInfo& r, const Reque
         meta.set_deletion_timestamp(api::now_rfc3339());
         meta.set_deletion_grace_period_seconds(0);
         if (is_namespaces(r)) json::ensure_object(*obj, "status")["phase"] = "Terminating";
-        const std::string value = to_stored(*obj);
-        auto res = co_await blocking([&] { return store_.update(key, value, rev); });
-        if (!res.ok()) {
-          KL_REPLY(out, status_response(Status::from_error(res.error())));
-          co_return;
-        }
-        if (!res->succeeded) continue;
+        auto res = store_.update(key, to_stored(*obj), rev);
+        if (!res.ok()) return Status::from_error(res.error());
+        if (!res->succeeded) continue;  // changed under us: read again
         api::MutableMeta(*obj).set_resource_version(std::to_string(res->revision));
       }
       if (is_namespaces(r)) {
-        asio::co_spawn(pool_, [this, name = info.name]() -> asio::awaitable<void> {
-          if (auto done = finalize_namespace(name); !done.ok()) {
+        asio::post(pool_, [this, ns = std::string(name)] {
+          if (auto done = finalize_namespace(ns); !done.ok()) {
             std::fprintf(stderr, "error namespace-finalizer: %s\n", done.error().to_string().c_str());
           }
-          co_return;
-        }, asio::detached);
+        });
       }
-      KL_REPLY(out, json_response(200, *obj));
-      co_return;
+      return std::move(*obj);
     }
-    auto res = co_await blocking([&] { return store_.remove(key, rev); });
-    if (!res.ok()) {
-      KL_REPLY(out, status_response(Status::from_error(res.error())));
-      co_return;
-    }
-    if (!res->succeeded) continue;  // changed under us: read again
+    auto res = store_.remove(key, rev);
+    if (!res.ok()) return Status::from_error(res.error());
+    if (!res->succeeded) continue;
     if (is_services(r)) allocator_->release(*obj);
-    KL_REPLY(out, json_response(200, *obj));
+    return std::move(*obj);
+  }
+  return Status::conflict_modified(group_resource(r), name);
+}
+
+asio::awaitable<void> ApiServer::Impl::remove(const ResourceInfo& r, const RequestInfo& info, const Request& req,
+                                              Responder& out) {
+  (void)req;
+  const std::string key = object_key(r, info.namespace_, info.name);
+  auto result = co_await blocking([&] { return delete_object(r, key, info.name); });
+  if (auto* bad = std::get_if<Status>(&result)) {
+    KL_REPLY(out, status_response(*bad));
     co_return;
   }
-  KL_REPLY(out, status_response(Status::conflict_modified(group_resource(r), info.name)));
+  KL_REPLY(out, json_response(200, std::get<json::object>(result)));
+}
+
+asio::awaitable<void> ApiServer::Impl::remove_collection(const ResourceInfo& r, const RequestInfo& info,
+                                                         Responder& out) {
+  auto sel = selectors(r, info);
+  if (!sel.ok()) {
+    KL_REPLY(out, status_response(Status::bad_request(sel.error().message())));
+    co_return;
+  }
+  // Every object matching the selectors as of one revision, deleted one by one with the
+  // same rules as a single delete (finalizers, allocations); the answer lists them.
+  auto deleted = co_await blocking([&]() -> std::variant<json::array, Status> {
+    json::array items;
+    store::ListOptions page;
+    const std::string prefix = key_prefix(r, info.namespace_);
+    std::vector<std::pair<std::string, std::string>> targets;  // key, name
+    for (;;) {
+      auto l = store_.list(prefix, page);
+      if (!l.ok()) return Status::from_error(l.error());
+      for (const auto& kv : l->kvs) {
+        auto obj = from_kv(kv);
+        if (!obj.ok() || !sel->labels.matches(api::Meta(*obj).labels()) || !sel->fields.matches(r.resource, *obj)) {
+          continue;
+        }
+        targets.emplace_back(kv.key, std::string(api::Meta(*obj).name()));
+      }
+      if (!l->more) break;
+      page.revision = l->revision;
+      page.continue_key = l->continue_key;
+    }
+    for (const auto& [key, name] : targets) {
+      auto one = delete_object(r, key, name);
+      if (auto* bad = std::get_if<Status>(&one)) {
+        if (bad->code() == 404) continue;  // deleted meanwhile: that is what was asked
+        return *bad;
+      }
+      items.emplace_back(std::move(std::get<json::object>(one)));
+    }
+    return items;
+  });
+  if (auto* bad = std::get_if<Status>(&deleted)) {
+    KL_REPLY(out, status_response(*bad));
+    co_return;
+  }
+  json::object body{{"kind", r.kind + "List"},
+                    {"apiVersion", r.api_version()},
+                    {"metadata", json::object{{"resourceVersion", std::to_string(store_.current_revision())}}},
+                    {"items", std::move(std::get<json::array>(deleted))}};
+  KL_REPLY(out, json_response(200, body));
 }
 
 }  // namespace kernlet::apiserver

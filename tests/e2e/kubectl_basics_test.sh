@@ -158,6 +158,15 @@ expect_contains "a finalizer holds a deleted object" "T" "$(kc 1.33 -n doomed ge
 kc 1.33 -n doomed patch cm held --type=json -p '[{"op":"remove","path":"/metadata/finalizers"}]' >/dev/null
 expect_fail "removing the last finalizer completes the deletion" kc 1.33 -n doomed get cm held
 
+# deletecollection deletes what the selector matches, and only that.
+for n in a b c; do
+  printf 'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: %s, namespace: doomed, labels: {batch: "%s"}}\n' \
+    "dc-$n" "$([ $n = c ] && echo keep || echo go)" | kc 1.33 apply -f - >/dev/null
+done
+r=$(curl_admin DELETE '/api/v1/namespaces/doomed/configmaps?labelSelector=batch%3Dgo')
+expect_eq "deletecollection answers 200" "200" "${r%% *}"
+expect_eq "deletecollection removed the matching ones" "configmap/dc-c" "$(kc 1.33 -n doomed get cm -o name | grep dc- | xargs)"
+
 # HTTP answers, as Status objects.
 anon=$(curl -sk -o /dev/null -w '%{http_code}' "https://127.0.0.1:$PORT/api/v1/namespaces")
 expect_eq "anonymous request is refused" "401" "$anon"
