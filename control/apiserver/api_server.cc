@@ -147,6 +147,30 @@ std::string continue_token(int64_t rv, std::string_view next_key) {
   return b64(json::dump(json::object{{"v", "kernlet.1"}, {"rv", rv}, {"start", next_key}}));
 }
 
+// The autoscaling/v1 Scale view of a Deployment or ReplicaSet (what `kubectl scale` and
+// the HPA read and write).
+json::object to_scale(const json::object& obj) {
+  api::Meta meta(obj);
+  const json::object& spec = api::object_or_empty(obj, "spec");
+  const json::object& status = api::object_or_empty(obj, "status");
+  std::string selector;
+  if (const json::value* sel = json::find(spec, "selector")) {
+    if (auto parsed = api::Selector::from_json(sel, api::Selector::NullMeans::kNothing); parsed.ok()) {
+      selector = parsed->to_string();
+    }
+  }
+  json::object m{{"name", meta.name()},
+                 {"namespace", meta.namespace_()},
+                 {"uid", meta.uid()},
+                 {"resourceVersion", meta.resource_version()},
+                 {"creationTimestamp", meta.creation_timestamp()}};
+  return {{"kind", "Scale"},
+          {"apiVersion", "autoscaling/v1"},
+          {"metadata", std::move(m)},
+          {"spec", json::object{{"replicas", json::get_int_or(spec, "replicas", 1)}}},
+          {"status", json::object{{"replicas", json::get_int_or(status, "replicas", 0)}, {"selector", selector}}}};
+}
+
 }  // namespace
 
 // ---- the handler -------------------------------------------------------------------------
@@ -179,6 +203,8 @@ class ApiServer::Impl {
   asio::awaitable<void> update(const ResourceInfo& r, const RequestInfo& info, const Request& req, Responder& out);
   asio::awaitable<void> remove(const ResourceInfo& r, const RequestInfo& info, const Request& req, Responder& out);
   asio::awaitable<void> remove_collection(const ResourceInfo& r, const RequestInfo& info, Responder& out);
+  // GET, PUT and PATCH of <resource>/scale (autoscaling/v1 Scale over spec.replicas).
+  asio::awaitable<void> scale(const ResourceInfo& r, const RequestInfo& info, const Request& req, Responder& out);
   // Deletes one object by Kubernetes' rules (finalizers mark instead of remove, Services
   // free their IP and ports, Namespaces start finalizing). Blocking: run on the store pool.
   std::variant<json::object, Status> delete_object(const ResourceInfo& r, const std::string& key,
@@ -321,7 +347,7 @@ asio::awaitable<void> ApiServer::Impl::handle(Request& req, Responder& out) {
     co_return;
   }
   const std::string& verb = info.verb;
-  if (!info.subresource.empty() && info.subresource != "status") {
+  if (!info.subresource.empty() && info.subresource != "status" && info.subresource != "scale") {
     KL_REPLY(out, status_response(Status::method_not_supported(group_resource(*r), verb)));
     co_return;
   }
@@ -333,7 +359,9 @@ asio::awaitable<void> ApiServer::Impl::handle(Request& req, Responder& out) {
     KL_REPLY(out, status_response(Status::method_not_supported(group_resource(*r), verb)));
     co_return;
   }
-  if (verb == "get") {
+  if (info.subresource == "scale") {
+    co_await scale(*r, info, req, out);
+  } else if (verb == "get") {
     co_await get(*r, info, req, out);
   } else if (verb == "list") {
     co_await list(*r, info, req, out);
@@ -1124,6 +1152,104 @@ asio::awaitable<void> ApiServer::Impl::remove_collection(const ResourceInfo& r, 
                     {"metadata", json::object{{"resourceVersion", std::to_string(store_.current_revision())}}},
                     {"items", std::move(std::get<json::array>(deleted))}};
   KL_REPLY(out, json_response(200, body));
+}
+
+asio::awaitable<void> ApiServer::Impl::scale(const ResourceInfo& r, const RequestInfo& info, const Request& req,
+                                             Responder& out) {
+  const std::string key = object_key(r, info.namespace_, info.name);
+  for (int attempt = 0; attempt < kMaxConflictRetries; ++attempt) {
+    auto kv = co_await blocking([&] { return store_.get(key); });
+    if (!kv.ok()) {
+      KL_REPLY(out, status_response(Status::from_error(kv.error())));
+      co_return;
+    }
+    if (!kv->has_value()) {
+      KL_REPLY(out, status_response(Status::not_found(group_resource(r), info.name)));
+      co_return;
+    }
+    auto old = from_kv(**kv);
+    if (!old.ok()) {
+      KL_REPLY(out, status_response(Status::internal_error(old.error().message())));
+      co_return;
+    }
+    json::object current = to_scale(*old);
+    if (info.verb == "get") {
+      KL_REPLY(out, json_response(200, current));
+      co_return;
+    }
+    json::object wanted;
+    if (info.verb == "patch") {
+      // Scale has no lists, so a strategic merge patch is a merge patch here.
+      auto patch = json::parse(req.msg.body());
+      if (!patch.ok()) {
+        KL_REPLY(out, status_response(Status::bad_request(patch.error().message())));
+        co_return;
+      }
+      std::string_view ct = media_type(req);
+      Result<json::value> patched = ct == "application/json-patch+json"
+                                        ? api::apply_json_patch(json::value(current), *patch)
+                                        : api::apply_merge_patch(json::value(current), *patch);
+      if (!patched.ok() || !patched->is_object()) {
+        KL_REPLY(out, status_response(patched.ok() ? Status::bad_request("the patch did not produce an object")
+                                                   : api::patch_error_status(patched.error())));
+        co_return;
+      }
+      wanted = std::move(patched->as_object());
+    } else {
+      auto body = parse_body(req);
+      if (auto* bad = std::get_if<Status>(&body)) {
+        KL_REPLY(out, status_response(*bad));
+        co_return;
+      }
+      json::value& doc = std::get<json::value>(body);
+      if (!doc.is_object()) {
+        KL_REPLY(out, status_response(Status::bad_request("a Scale must be a JSON object")));
+        co_return;
+      }
+      wanted = std::move(doc.as_object());
+    }
+    std::string_view want_rv = api::Meta(wanted).resource_version();
+    const bool conditional = !want_rv.empty() && info.verb != "patch";
+    if (!want_rv.empty() && want_rv != api::Meta(*old).resource_version()) {
+      KL_REPLY(out, status_response(Status::conflict_modified(group_resource(r), info.name)));
+      co_return;
+    }
+    auto replicas = json::get_int(api::object_or_empty(wanted, "spec"), "replicas");
+    if (!replicas || *replicas < 0) {
+      std::vector<api::StatusCause> causes;
+      causes.push_back({"FieldValueInvalid",
+                        replicas ? "Invalid value: " + std::to_string(*replicas) + ": must be greater than or equal to 0"
+                                 : "Required value",
+                        "spec.replicas"});
+      KL_REPLY(out, status_response(Status::invalid("autoscaling", "Scale", info.name, std::move(causes))));
+      co_return;
+    }
+    json::object updated = *old;
+    json::ensure_object(updated, "spec")["replicas"] = *replicas;
+    prepare_for_update(r, updated, *old, "");
+    if (updated == *old) {
+      KL_REPLY(out, json_response(200, current));
+      co_return;
+    }
+    const int64_t rev = (*kv)->mod_revision;
+    const std::string value = to_stored(updated);
+    auto res = co_await blocking([&] { return store_.update(key, value, rev); });
+    if (!res.ok()) {
+      KL_REPLY(out, status_response(Status::from_error(res.error())));
+      co_return;
+    }
+    if (!res->succeeded) {
+      if (conditional) {
+        KL_REPLY(out, status_response(Status::conflict_modified(group_resource(r), info.name)));
+        co_return;
+      }
+      continue;
+    }
+    api::MutableMeta(updated).set_resource_version(std::to_string(res->revision));
+    KL_REPLY(out, json_response(200, to_scale(updated)));
+    co_return;
+  }
+  KL_REPLY(out, status_response(Status::conflict_modified(group_resource(r), info.name)));
 }
 
 }  // namespace kernlet::apiserver

@@ -94,6 +94,18 @@ r=$(curl_admin POST /api/v1/namespaces/apps/pods -H 'Content-Type: application/j
 expect_eq "invalid object is 422" "422" "${r%% *}"
 expect_contains "422 names the field" '"field":"spec.containers[0].image"' "$r"
 
+# kubectl scale goes through the /scale subresource.
+for v in 1.27 1.33; do
+  kc $v -n apps scale deploy web --replicas=4 >/dev/null
+  expect_eq "$v: scale sets spec.replicas" "4" "$(kc $v -n apps get deploy web -o jsonpath='{.spec.replicas}')"
+  kc $v -n apps scale deploy web --replicas=2 >/dev/null
+done
+r=$(curl_admin GET /apis/apps/v1/namespaces/apps/deployments/web/scale)
+expect_contains "Scale carries the selector" '"selector":"app=web"' "$r"
+r=$(curl_admin PATCH /apis/apps/v1/namespaces/apps/deployments/web/scale \
+  -H 'Content-Type: application/merge-patch+json' -d '{"spec":{"replicas":-1}}')
+expect_eq "negative replicas are 422" "422" "${r%% *}"
+
 # Services get a ClusterIP from the service CIDR and a NodePort from 30000-32767; both are
 # released on delete and can then be asked for by value.
 expect_eq "default/kubernetes has the first service IP" "10.96.0.1" \
