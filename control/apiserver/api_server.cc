@@ -623,7 +623,13 @@ asio::awaitable<void> ApiServer::Impl::watch(const ResourceInfo& r, const Reques
   auto watcher = store_.watch(prefix, after, wopts);
   if (!watcher.ok()) {
     if (watcher.error().code() == ErrorCode::kCompacted) {
-      KL_REPLY(out, status_response(Status::resource_expired(after, store_.compacted_revision())));
+      // As the watch cache upstream answers: a 200 stream whose one event is an ERROR
+      // carrying 410 Expired, which makes a reflector relist.
+      if (!(co_await out.begin_stream(200, "application/json")).ok()) co_return;
+      const Status expired = Status::resource_expired(after, store_.compacted_revision());
+      std::string line = json::dump(json::object{{"type", "ERROR"}, {"object", expired.to_json()}});
+      line.push_back('\n');
+      (void)co_await out.write_chunk(line);
     } else {
       KL_REPLY(out, status_response(Status::from_error(watcher.error())));
     }

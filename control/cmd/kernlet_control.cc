@@ -2,7 +2,12 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <chrono>
+#include <condition_variable>
 #include <cstdio>
+#include <mutex>
+#include <optional>
+#include <thread>
 #include <cstdlib>
 #include <filesystem>
 #include <string>
@@ -32,6 +37,9 @@ Flags:
                           IPv4 range for Service ClusterIPs (default 10.96.0.0/12)
   --service-node-port-range A-B
                           range for NodePorts (default 30000-32767)
+  --compaction-interval DURATION
+                          compact the store's history this often, keeping what changed
+                          in the last interval (default 5m; "0" disables; units s, m, h)
   --insecure-listen ADDR:PORT
                           serve plain HTTP instead of HTTPS; every request is treated
                           as the admin. Loopback addresses only, for tests.
@@ -45,7 +53,20 @@ struct Flags {
   std::string insecure_listen;
   std::string service_cidr = "10.96.0.0/12";
   std::string node_port_range = "30000-32767";
+  std::chrono::seconds compaction_interval{300};
 };
+
+// "90s", "5m", "1h" or a plain number of seconds; nullopt when malformed.
+std::optional<std::chrono::seconds> parse_duration(const std::string& s) {
+  char* end = nullptr;
+  long n = std::strtol(s.c_str(), &end, 10);
+  if (end == s.c_str() || n < 0) return std::nullopt;
+  std::string unit(end);
+  if (unit.empty() || unit == "s") return std::chrono::seconds(n);
+  if (unit == "m") return std::chrono::seconds(n * 60);
+  if (unit == "h") return std::chrono::seconds(n * 3600);
+  return std::nullopt;
+}
 
 int usage_error(const std::string& msg) {
   std::fprintf(stderr, "kernlet-control: %s\n\n%s", msg.c_str(), kUsage);
@@ -80,7 +101,8 @@ int main(int argc, char** argv) {
       std::fputs(kUsage, stdout);
       return 0;
     } else if (a == "--data-dir" || a == "--listen" || a == "--advertise-address" || a == "--insecure-listen" ||
-               a == "--service-cluster-ip-range" || a == "--service-node-port-range") {
+               a == "--service-cluster-ip-range" || a == "--service-node-port-range" ||
+               a == "--compaction-interval") {
       const char* v = value();
       if (v == nullptr) return usage_error(a + " needs a value");
       if (a == "--data-dir") flags.data_dir = v;
@@ -89,6 +111,11 @@ int main(int argc, char** argv) {
       if (a == "--insecure-listen") flags.insecure_listen = v;
       if (a == "--service-cluster-ip-range") flags.service_cidr = v;
       if (a == "--service-node-port-range") flags.node_port_range = v;
+      if (a == "--compaction-interval") {
+        auto d = parse_duration(v);
+        if (!d) return usage_error("invalid --compaction-interval " + std::string(v) + ", want e.g. 300s or 5m");
+        flags.compaction_interval = *d;
+      }
     } else {
       return usage_error("unknown flag " + a);
     }
@@ -146,9 +173,40 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "kernlet-control: kubectl --kubeconfig %s get namespaces\n",
                  (flags.data_dir / "admin.kubeconfig").c_str());
   }
+  // Compaction, as kube-apiserver asks of etcd: every interval, drop history older than
+  // the revision seen one interval ago, so watchers that are at most one interval behind
+  // can still resume; older ones get 410 Gone and relist.
+  std::mutex stop_mu;
+  std::condition_variable stop_cv;
+  bool stopping = false;
+  std::thread compactor;
+  if (flags.compaction_interval.count() > 0) {
+    compactor = std::thread([&, st = store->get()] {
+      int64_t seen = 0;
+      std::unique_lock lock(stop_mu);
+      while (!stop_cv.wait_for(lock, flags.compaction_interval, [&] { return stopping; })) {
+        if (seen > st->compacted_revision()) {
+          if (auto c = st->compact(seen); !c.ok() && c.error().code() != ErrorCode::kCompacted) {
+            std::fprintf(stderr, "kernlet-control: compact to %lld: %s\n", static_cast<long long>(seen),
+                         c.error().to_string().c_str());
+          }
+        }
+        seen = st->current_revision();
+      }
+    });
+  }
+
   int sig = 0;
   sigwait(&sigs, &sig);
   std::fprintf(stderr, "kernlet-control: %s, shutting down\n", strsignal(sig));
   server.stop();
+  if (compactor.joinable()) {
+    {
+      std::lock_guard lock(stop_mu);
+      stopping = true;
+    }
+    stop_cv.notify_all();
+    compactor.join();
+  }
   return 0;
 }

@@ -30,10 +30,11 @@ free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
 }
 
-# start_control: runs kernlet-control on a free loopback port; sets KUBECONFIG and PORT.
+# start_control [flags...]: runs kernlet-control on a free loopback port with extra flags;
+# sets KUBECONFIG and PORT.
 start_control() {
   PORT=$(free_port)
-  "$KERNLET_BIN/kernlet-control" --data-dir "$workdir/control" --listen "127.0.0.1:$PORT" \
+  "$KERNLET_BIN/kernlet-control" --data-dir "$workdir/control" --listen "127.0.0.1:$PORT" "$@" \
     >"$workdir/control.log" 2>&1 &
   control_pid=$!
   export KUBECONFIG="$workdir/control/admin.kubeconfig"
