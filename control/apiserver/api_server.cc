@@ -203,6 +203,8 @@ class ApiServer::Impl {
   asio::awaitable<void> update(const ResourceInfo& r, const RequestInfo& info, const Request& req, Responder& out);
   asio::awaitable<void> remove(const ResourceInfo& r, const RequestInfo& info, const Request& req, Responder& out);
   asio::awaitable<void> remove_collection(const ResourceInfo& r, const RequestInfo& info, Responder& out);
+  // POST pods/<name>/binding: assigns the pod to a node, once (the scheduler's write).
+  asio::awaitable<void> bind(const ResourceInfo& r, const RequestInfo& info, const Request& req, Responder& out);
   // GET, PUT and PATCH of <resource>/scale (autoscaling/v1 Scale over spec.replicas).
   asio::awaitable<void> scale(const ResourceInfo& r, const RequestInfo& info, const Request& req, Responder& out);
   // Deletes one object by Kubernetes' rules (finalizers mark instead of remove, Services
@@ -347,7 +349,8 @@ asio::awaitable<void> ApiServer::Impl::handle(Request& req, Responder& out) {
     co_return;
   }
   const std::string& verb = info.verb;
-  if (!info.subresource.empty() && info.subresource != "status" && info.subresource != "scale") {
+  if (!info.subresource.empty() && info.subresource != "status" && info.subresource != "scale" &&
+      info.subresource != "binding") {
     KL_REPLY(out, status_response(Status::method_not_supported(group_resource(*r), verb)));
     co_return;
   }
@@ -361,6 +364,8 @@ asio::awaitable<void> ApiServer::Impl::handle(Request& req, Responder& out) {
   }
   if (info.subresource == "scale") {
     co_await scale(*r, info, req, out);
+  } else if (info.subresource == "binding") {
+    co_await bind(*r, info, req, out);
   } else if (verb == "get") {
     co_await get(*r, info, req, out);
   } else if (verb == "list") {
@@ -1256,6 +1261,78 @@ asio::awaitable<void> ApiServer::Impl::scale(const ResourceInfo& r, const Reques
     co_return;
   }
   KL_REPLY(out, status_response(Status::conflict_modified(group_resource(r), info.name)));
+}
+
+asio::awaitable<void> ApiServer::Impl::bind(const ResourceInfo& r, const RequestInfo& info, const Request& req,
+                                            Responder& out) {
+  if (info.verb != "create") {
+    KL_REPLY(out, status_response(Status::method_not_supported({"", "pods/binding"}, info.verb)));
+    co_return;
+  }
+  auto body = parse_body(req);
+  if (auto* bad = std::get_if<Status>(&body)) {
+    KL_REPLY(out, status_response(*bad));
+    co_return;
+  }
+  const json::value& doc = std::get<json::value>(body);
+  const json::object* target = doc.is_object() ? json::get_object(doc.get_object(), "target") : nullptr;
+  const std::string node = target != nullptr ? std::string(json::get_string(*target, "name")) : std::string();
+  if (node.empty()) {
+    std::vector<api::StatusCause> causes;
+    causes.push_back({"FieldValueRequired", "Required value", "target.name"});
+    KL_REPLY(out, status_response(Status::invalid("", "Binding", info.name, std::move(causes))));
+    co_return;
+  }
+  const std::string key = object_key(r, info.namespace_, info.name);
+  auto result = co_await blocking([&]() -> std::optional<Status> {
+    for (int attempt = 0; attempt < kMaxConflictRetries; ++attempt) {
+      auto kv = store_.get(key);
+      if (!kv.ok()) return Status::from_error(kv.error());
+      if (!kv->has_value()) return Status::not_found(group_resource(r), info.name);
+      auto pod = from_kv(**kv);
+      if (!pod.ok()) return Status::internal_error(pod.error().message());
+      if (api::Meta(*pod).being_deleted()) {
+        return Status::conflict(group_resource(r), info.name, "pod is being deleted, cannot be assigned to a host");
+      }
+      json::object& spec = json::ensure_object(*pod, "spec");
+      if (std::string_view current = json::get_string(spec, "nodeName"); !current.empty()) {
+        return Status::conflict(group_resource(r), info.name,
+                                "pod " + info.name + " is already assigned to node \"" + std::string(current) + "\"");
+      }
+      spec["nodeName"] = node;
+      // The PodScheduled condition, as the binding registry sets it.
+      json::array& conditions = json::ensure_array(json::ensure_object(*pod, "status"), "conditions");
+      bool found = false;
+      for (auto& c : conditions) {
+        if (c.is_object() && json::get_string(c.get_object(), "type") == "PodScheduled") {
+          c.get_object()["status"] = "True";
+          c.get_object()["lastTransitionTime"] = api::now_rfc3339();
+          c.get_object().erase("reason");
+          c.get_object().erase("message");
+          found = true;
+        }
+      }
+      if (!found) {
+        conditions.push_back(json::object{{"type", "PodScheduled"},
+                                          {"status", "True"},
+                                          {"lastProbeTime", nullptr},
+                                          {"lastTransitionTime", api::now_rfc3339()}});
+      }
+      auto res = store_.update(key, to_stored(std::move(*pod)), (*kv)->mod_revision);
+      if (!res.ok()) return Status::from_error(res.error());
+      if (res->succeeded) return std::nullopt;
+    }
+    return Status::conflict_modified(group_resource(r), info.name);
+  });
+  if (result) {
+    KL_REPLY(out, status_response(*result));
+    co_return;
+  }
+  KL_REPLY(out, json_response(201, json::object{{"kind", "Status"},
+                                                {"apiVersion", "v1"},
+                                                {"metadata", json::object{}},
+                                                {"status", "Success"},
+                                                {"code", 201}}));
 }
 
 }  // namespace kernlet::apiserver

@@ -94,6 +94,17 @@ r=$(curl_admin POST /api/v1/namespaces/apps/pods -H 'Content-Type: application/j
 expect_eq "invalid object is 422" "422" "${r%% *}"
 expect_contains "422 names the field" '"field":"spec.containers[0].image"' "$r"
 
+# pods/binding assigns a pod to a node once, as the scheduler does.
+r=$(curl_admin POST /api/v1/namespaces/apps/pods/p/binding -H 'Content-Type: application/json' \
+  -d '{"apiVersion":"v1","kind":"Binding","metadata":{"name":"p"},"target":{"kind":"Node","name":"node-1"}}')
+expect_eq "binding answers 201" "201" "${r%% *}"
+expect_eq "binding sets spec.nodeName and PodScheduled" "node-1 True" \
+  "$(kc 1.33 -n apps get pod p -o jsonpath='{.spec.nodeName} {.status.conditions[?(@.type=="PodScheduled")].status}')"
+r=$(curl_admin POST /api/v1/namespaces/apps/pods/p/binding -H 'Content-Type: application/json' \
+  -d '{"apiVersion":"v1","kind":"Binding","metadata":{"name":"p"},"target":{"kind":"Node","name":"node-2"}}')
+expect_eq "a second binding is 409" "409" "${r%% *}"
+expect_contains "409 names the node" 'already assigned to node \"node-1\"' "$r"
+
 # kubectl scale goes through the /scale subresource.
 for v in 1.27 1.33; do
   kc $v -n apps scale deploy web --replicas=4 >/dev/null
