@@ -217,6 +217,15 @@ class ApiServer::Impl {
   std::variant<json::object, Status> apply_patch(const ResourceInfo& r, const Request& req,
                                                  const json::object& current);
 
+  // An object as stored now: decoded, resourceVersion stamped, and its mod_revision.
+  struct Loaded {
+    json::object obj;
+    int64_t rev = 0;
+  };
+  // Reads and decodes `key`; the Status to answer with when it fails (404 when absent).
+  // Blocking: run on the store pool.
+  std::variant<Loaded, Status> load(const ResourceInfo& r, const std::string& key, std::string_view name);
+
   // Checks that a namespace exists and is not terminating (for creates in it).
   asio::awaitable<std::optional<Status>> check_namespace(std::string_view ns);
 
@@ -439,23 +448,25 @@ Result<ApiServer::Impl::Selectors> ApiServer::Impl::selectors(const ResourceInfo
   return s;
 }
 
+std::variant<ApiServer::Impl::Loaded, Status> ApiServer::Impl::load(const ResourceInfo& r, const std::string& key,
+                                                                    std::string_view name) {
+  auto kv = store_.get(key);
+  if (!kv.ok()) return Status::from_error(kv.error());
+  if (!kv->has_value()) return Status::not_found(group_resource(r), name);
+  auto obj = from_kv(**kv);
+  if (!obj.ok()) return Status::internal_error(obj.error().message());
+  return Loaded{std::move(*obj), (*kv)->mod_revision};
+}
+
 asio::awaitable<void> ApiServer::Impl::get(const ResourceInfo& r, const RequestInfo& info, const Request& req,
                                            Responder& out) {
   std::string key = object_key(r, info.namespace_, info.name);
-  auto kv = co_await blocking([&] { return store_.get(key); });
-  if (!kv.ok()) {
-    KL_REPLY(out, status_response(Status::from_error(kv.error())));
+  auto loaded = co_await blocking([&] { return load(r, key, info.name); });
+  if (auto* bad = std::get_if<Status>(&loaded)) {
+    KL_REPLY(out, status_response(*bad));
     co_return;
   }
-  if (!kv->has_value()) {
-    KL_REPLY(out, status_response(Status::not_found(group_resource(r), info.name)));
-    co_return;
-  }
-  auto obj = from_kv(**kv);
-  if (!obj.ok()) {
-    KL_REPLY(out, status_response(Status::internal_error(obj.error().message())));
-    co_return;
-  }
+  json::object* obj = &std::get<Loaded>(loaded).obj;
   if (wants_table(req)) {
     auto include = parse_include_object(info.param("includeObject").value_or(""));
     if (!include) {
@@ -889,20 +900,13 @@ asio::awaitable<void> ApiServer::Impl::update(const ResourceInfo& r, const Reque
   }
   std::string key = object_key(r, info.namespace_, info.name);
   for (int attempt = 0; attempt < kMaxConflictRetries; ++attempt) {
-    auto kv = co_await blocking([&] { return store_.get(key); });
-    if (!kv.ok()) {
-      KL_REPLY(out, status_response(Status::from_error(kv.error())));
+    auto loaded = co_await blocking([&] { return load(r, key, info.name); });
+    if (auto* bad = std::get_if<Status>(&loaded)) {
+      KL_REPLY(out, status_response(*bad));
       co_return;
     }
-    if (!kv->has_value()) {
-      KL_REPLY(out, status_response(Status::not_found(group_resource(r), info.name)));
-      co_return;
-    }
-    auto old = from_kv(**kv);
-    if (!old.ok()) {
-      KL_REPLY(out, status_response(Status::internal_error(old.error().message())));
-      co_return;
-    }
+    const int64_t rev = std::get<Loaded>(loaded).rev;
+    json::object* old = &std::get<Loaded>(loaded).obj;
     json::object obj;
     if (is_patch) {
       auto patched = apply_patch(r, req, *old);
@@ -959,7 +963,6 @@ asio::awaitable<void> ApiServer::Impl::update(const ResourceInfo& r, const Reque
       KL_REPLY(out, json_response(200, obj));
       co_return;
     }
-    int64_t rev = (*kv)->mod_revision;
     // Removing the last finalizer of an object being deleted completes its deletion.
     bool finish_delete = old_meta.being_deleted() && api::Meta(obj).finalizers().empty();
     const bool allocates = is_services(r) && info.subresource.empty() && !finish_delete;
@@ -1064,12 +1067,10 @@ Result<void> ApiServer::Impl::finalize_namespace(const std::string& name) {
 std::variant<json::object, Status> ApiServer::Impl::delete_object(const ResourceInfo& r, const std::string& key,
                                                                   std::string_view name) {
   for (int attempt = 0; attempt < kMaxConflictRetries; ++attempt) {
-    auto kv = store_.get(key);
-    if (!kv.ok()) return Status::from_error(kv.error());
-    if (!kv->has_value()) return Status::not_found(group_resource(r), name);
-    const int64_t rev = (*kv)->mod_revision;
-    auto obj = from_kv(**kv);
-    if (!obj.ok()) return Status::internal_error(obj.error().message());
+    auto loaded = load(r, key, name);
+    if (auto* bad = std::get_if<Status>(&loaded)) return *bad;
+    const int64_t rev = std::get<Loaded>(loaded).rev;
+    json::object* obj = &std::get<Loaded>(loaded).obj;
     api::MutableMeta meta(*obj);
     // Finalizers hold an object: deletion only marks it (deletionTimestamp), and whoever
     // owns the last finalizer removes it; a Namespace's spec.finalizers hold it the same way.
@@ -1169,20 +1170,13 @@ asio::awaitable<void> ApiServer::Impl::scale(const ResourceInfo& r, const Reques
                                              Responder& out) {
   const std::string key = object_key(r, info.namespace_, info.name);
   for (int attempt = 0; attempt < kMaxConflictRetries; ++attempt) {
-    auto kv = co_await blocking([&] { return store_.get(key); });
-    if (!kv.ok()) {
-      KL_REPLY(out, status_response(Status::from_error(kv.error())));
+    auto loaded = co_await blocking([&] { return load(r, key, info.name); });
+    if (auto* bad = std::get_if<Status>(&loaded)) {
+      KL_REPLY(out, status_response(*bad));
       co_return;
     }
-    if (!kv->has_value()) {
-      KL_REPLY(out, status_response(Status::not_found(group_resource(r), info.name)));
-      co_return;
-    }
-    auto old = from_kv(**kv);
-    if (!old.ok()) {
-      KL_REPLY(out, status_response(Status::internal_error(old.error().message())));
-      co_return;
-    }
+    const int64_t rev = std::get<Loaded>(loaded).rev;
+    json::object* old = &std::get<Loaded>(loaded).obj;
     json::object current = to_scale(*old);
     if (info.verb == "get") {
       KL_REPLY(out, json_response(200, current));
@@ -1242,7 +1236,6 @@ asio::awaitable<void> ApiServer::Impl::scale(const ResourceInfo& r, const Reques
       KL_REPLY(out, json_response(200, current));
       co_return;
     }
-    const int64_t rev = (*kv)->mod_revision;
     const std::string value = to_stored(updated);
     auto res = co_await blocking([&] { return store_.update(key, value, rev); });
     if (!res.ok()) {
@@ -1286,11 +1279,9 @@ asio::awaitable<void> ApiServer::Impl::bind(const ResourceInfo& r, const Request
   const std::string key = object_key(r, info.namespace_, info.name);
   auto result = co_await blocking([&]() -> std::optional<Status> {
     for (int attempt = 0; attempt < kMaxConflictRetries; ++attempt) {
-      auto kv = store_.get(key);
-      if (!kv.ok()) return Status::from_error(kv.error());
-      if (!kv->has_value()) return Status::not_found(group_resource(r), info.name);
-      auto pod = from_kv(**kv);
-      if (!pod.ok()) return Status::internal_error(pod.error().message());
+      auto loaded = load(r, key, info.name);
+      if (auto* bad = std::get_if<Status>(&loaded)) return *bad;
+      json::object* pod = &std::get<Loaded>(loaded).obj;
       if (api::Meta(*pod).being_deleted()) {
         return Status::conflict(group_resource(r), info.name, "pod is being deleted, cannot be assigned to a host");
       }
@@ -1318,7 +1309,7 @@ asio::awaitable<void> ApiServer::Impl::bind(const ResourceInfo& r, const Request
                                           {"lastProbeTime", nullptr},
                                           {"lastTransitionTime", api::now_rfc3339()}});
       }
-      auto res = store_.update(key, to_stored(std::move(*pod)), (*kv)->mod_revision);
+      auto res = store_.update(key, to_stored(std::move(*pod)), std::get<Loaded>(loaded).rev);
       if (!res.ok()) return Status::from_error(res.error());
       if (res->succeeded) return std::nullopt;
     }
