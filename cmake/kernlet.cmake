@@ -26,5 +26,21 @@ function(kernlet_unit_test name)
   kernlet_target(${name})
   target_link_libraries(${name} PRIVATE ${T_LIBS} GTest::gtest GTest::gtest_main)
   set_target_properties(${name} PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/tests)
-  gtest_discover_tests(${name} PROPERTIES LABELS unit DISCOVERY_TIMEOUT 30)
+  gtest_discover_tests(${name} PROPERTIES LABELS unit DISCOVERY_TIMEOUT 30
+    SKIP_REGULAR_EXPRESSION "\\[  SKIPPED \\]")
+endfunction()
+
+# kernlet_integration_test(<name> SOURCES ... LIBS ...): a GoogleTest binary labelled
+# `integration`: runs as root against the real kernel, one feature per test. A test whose
+# kernel feature or privilege is missing calls GTEST_SKIP() with the reason, and ctest
+# reports it as skipped, never as passed.
+function(kernlet_integration_test name)
+  cmake_parse_arguments(T "" "" "SOURCES;LIBS" ${ARGN})
+  add_executable(${name} ${T_SOURCES})
+  kernlet_target(${name})
+  target_link_libraries(${name} PRIVATE ${T_LIBS} GTest::gtest GTest::gtest_main)
+  set_target_properties(${name} PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/tests)
+  gtest_discover_tests(${name} PROPERTIES LABELS integration DISCOVERY_TIMEOUT 30 TIMEOUT 300
+    SKIP_REGULAR_EXPRESSION "\\[  SKIPPED \\]"
+    ENVIRONMENT "KERNLET_BIN=${CMAKE_BINARY_DIR}/bin")
 endfunction()
