@@ -20,6 +20,8 @@
 #include "api/time.h"
 #include "api/yaml.h"
 #include "control/apiserver/defaults.h"
+#include "control/apiserver/deletion.h"
+#include "control/apiserver/garbage_collector.h"
 #include "control/apiserver/service_allocator.h"
 #include "control/apiserver/openapi.h"
 #include "control/apiserver/strategy.h"
@@ -72,23 +74,6 @@ std::optional<std::string> unb64(std::string_view s) {
 }
 
 api::GroupResource group_resource(const ResourceInfo& r) { return {r.group, r.resource}; }
-
-// The store key of an object: /registry/<group>/<resource>/<namespace>/<name>; core
-// resources have no group segment, cluster-scoped ones no namespace.
-std::string key_prefix(const ResourceInfo& r, std::string_view ns) {
-  std::string k = "/registry/";
-  if (!r.group.empty()) k += r.group + "/";
-  k += r.resource + "/";
-  if (r.namespaced && !ns.empty()) {
-    k += ns;
-    k += "/";
-  }
-  return k;
-}
-
-std::string object_key(const ResourceInfo& r, std::string_view ns, std::string_view name) {
-  return key_prefix(r, ns) + std::string(name);
-}
 
 Response json_response(unsigned code, const json::object& body) {
   Response res;
@@ -175,11 +160,14 @@ json::object to_scale(const json::object& obj) {
 
 // ---- the handler -------------------------------------------------------------------------
 
-class ApiServer::Impl {
+class ApiServer::Impl final : public ObjectWriter {
  public:
   Impl(store::Store& s, ApiServerOptions o)
       : store_(s), options_(std::move(o)), pool_(static_cast<std::size_t>(std::max(1, options_.store_threads))) {}
-  ~Impl() { pool_.join(); }
+  ~Impl() override {
+    if (gc_) gc_->stop();
+    pool_.join();
+  }
 
   asio::awaitable<void> handle(Request& req, Responder& out);
   Result<void> bootstrap();
@@ -202,15 +190,31 @@ class ApiServer::Impl {
   asio::awaitable<void> create(const ResourceInfo& r, const RequestInfo& info, const Request& req, Responder& out);
   asio::awaitable<void> update(const ResourceInfo& r, const RequestInfo& info, const Request& req, Responder& out);
   asio::awaitable<void> remove(const ResourceInfo& r, const RequestInfo& info, const Request& req, Responder& out);
-  asio::awaitable<void> remove_collection(const ResourceInfo& r, const RequestInfo& info, Responder& out);
+  asio::awaitable<void> remove_collection(const ResourceInfo& r, const RequestInfo& info, const Request& req,
+                                          Responder& out);
   // POST pods/<name>/binding: assigns the pod to a node, once (the scheduler's write).
   asio::awaitable<void> bind(const ResourceInfo& r, const RequestInfo& info, const Request& req, Responder& out);
   // GET, PUT and PATCH of <resource>/scale (autoscaling/v1 Scale over spec.replicas).
   asio::awaitable<void> scale(const ResourceInfo& r, const RequestInfo& info, const Request& req, Responder& out);
-  // Deletes one object by Kubernetes' rules (finalizers mark instead of remove, Services
-  // free their IP and ports, Namespaces start finalizing). Blocking: run on the store pool.
-  std::variant<json::object, Status> delete_object(const ResourceInfo& r, const std::string& key,
-                                                   std::string_view name);
+  // Deletes one object by Kubernetes' rules: preconditions; the propagation policy's GC
+  // finalizer; finalizers and a pod's grace period mark it (deletionTimestamp) instead of
+  // removing it; Services free their IP and ports; a Namespace turns Terminating and the
+  // garbage collector empties it. Blocking: run on the store pool.
+  struct Deleted {
+    json::object obj;      // the object as deleted, or as marked
+    bool removed = false;  // gone from the store (false: marked, still there)
+  };
+  std::variant<Deleted, Status> delete_object(const ResourceInfo& r, const std::string& key, std::string_view name,
+                                              const DeleteOptions& options);
+  // True when an object being deleted has nothing left holding it: no finalizers (nor a
+  // Namespace's spec.finalizers) and no grace period still running.
+  static bool ready_to_remove(const ResourceInfo& r, const json::object& obj);
+
+  // ObjectWriter, for the garbage collector (its thread).
+  Result<bool> delete_object(const ResourceInfo& r, const std::string& key, std::string_view uid,
+                             Propagation policy) override;
+  Result<void> mutate(const ResourceInfo& r, const std::string& key, std::string_view uid,
+                      const std::function<bool(json::object&)>& change) override;
 
   // Applies a PATCH request's body to `current` according to its Content-Type.
   // Returns the patched object, or the Status to answer with.
@@ -241,16 +245,11 @@ class ApiServer::Impl {
   bool is_services(const ResourceInfo& r) const { return r.group.empty() && r.resource == "services"; }
   static bool is_namespaces(const ResourceInfo& r) { return r.group.empty() && r.resource == "namespaces"; }
 
-  // Deletes everything in a Terminating namespace, then the namespace itself once no
-  // other finalizer holds it. Blocking; runs on the store pool. Idempotent, so it is
-  // simply run again for namespaces found Terminating at start-up.
-  Result<void> finalize_namespace(const std::string& name);
-
   store::Store& store_;
   ApiServerOptions options_;
   asio::thread_pool pool_;
   std::unique_ptr<ServiceAllocator> allocator_;  // set by bootstrap()
-  std::vector<std::string> terminating_at_start_;   // Terminating namespaces found by bootstrap()
+  std::unique_ptr<GarbageCollector> gc_;           // started by bootstrap()
 };
 
 ApiServer::ApiServer(store::Store& store, ApiServerOptions options)
@@ -275,18 +274,6 @@ Result<void> ApiServer::Impl::bootstrap() {
     (void)r;  // not succeeded = it already exists, which is what we want
   }
 
-  // Namespaces left Terminating by a previous run: finish them (level-triggered).
-  {
-    KL_ASSIGN_OR_RETURN(store::ListResult all, store_.list(key_prefix(*ns, ""), {}));
-    for (const auto& kv : all.kvs) {
-      auto o = json::parse_object(kv.value, kv.key);
-      if (o.ok() && api::Meta(*o).being_deleted()) {
-        std::string name(api::Meta(*o).name());
-        terminating_at_start_.push_back(name);
-      }
-    }
-  }
-
   // Service IPs and node ports are not stored apart from the services: rebuild the
   // allocator's state from them before serving.
   KL_ASSIGN_OR_RETURN(allocator_, ServiceAllocator::create(options_.service_cidr, options_.node_port_range));
@@ -303,8 +290,6 @@ Result<void> ApiServer::Impl::bootstrap() {
     page.continue_key = l.continue_key;
   }
   allocator_->rebuild(services);
-  for (const std::string& name : terminating_at_start_) KL_TRY(finalize_namespace(name));
-  terminating_at_start_.clear();
 
   // default/kubernetes: the API server's own Service, on the first address of the range.
   std::string key = object_key(*svc, "default", "kubernetes");
@@ -330,6 +315,10 @@ Result<void> ApiServer::Impl::bootstrap() {
     if (!created.ok() || !created->succeeded) allocator_->rollback_create(k);
     if (!created.ok()) return std::move(created).error();
   }
+
+  // Owner references and Terminating namespaces (also those a previous run left behind).
+  gc_ = std::make_unique<GarbageCollector>(store_, *this);
+  gc_->start();
   return Ok();
 }
 
@@ -388,7 +377,7 @@ asio::awaitable<void> ApiServer::Impl::handle(Request& req, Responder& out) {
   } else if (verb == "delete") {
     co_await remove(*r, info, req, out);
   } else if (verb == "deletecollection") {
-    co_await remove_collection(*r, info, out);
+    co_await remove_collection(*r, info, req, out);
   } else {
     KL_REPLY(out, status_response(Status::method_not_supported(group_resource(*r), verb)));
   }
@@ -964,7 +953,7 @@ asio::awaitable<void> ApiServer::Impl::update(const ResourceInfo& r, const Reque
       co_return;
     }
     // Removing the last finalizer of an object being deleted completes its deletion.
-    bool finish_delete = old_meta.being_deleted() && api::Meta(obj).finalizers().empty();
+    bool finish_delete = old_meta.being_deleted() && ready_to_remove(r, obj);
     const bool allocates = is_services(r) && info.subresource.empty() && !finish_delete;
     if (allocates) {
       AllocationResult alloc = allocator_->update(obj, *old);
@@ -1028,102 +1017,193 @@ std::variant<json::object, Status> ApiServer::Impl::apply_patch(const ResourceIn
   return std::move(out->as_object());
 }
 
-Result<void> ApiServer::Impl::finalize_namespace(const std::string& name) {
-  for (const ResourceInfo& r : builtin_resources()) {
-    if (!r.namespaced || r.resource == "bindings") continue;
-    const std::string prefix = key_prefix(r, name);
-    for (;;) {
-      KL_ASSIGN_OR_RETURN(store::ListResult page, store_.list(prefix, {.revision = 0, .limit = 500, .continue_key = ""}));
-      for (const auto& kv : page.kvs) {
-        KL_ASSIGN_OR_RETURN(store::TxnResult gone, store_.remove(kv.key, 0));
-        if (gone.succeeded && is_services(r)) {
-          if (auto o = json::parse_object(kv.value, kv.key); o.ok()) allocator_->release(*o);
-        }
-      }
-      if (!page.more) break;
-    }
+bool ApiServer::Impl::ready_to_remove(const ResourceInfo& r, const json::object& obj) {
+  api::Meta meta(obj);
+  if (!meta.finalizers().empty()) return false;
+  if (meta.deletion_grace_period_seconds().value_or(0) > 0) return false;  // the agent's to finish
+  if (is_namespaces(r)) {
+    const json::array* fin = json::get_array(api::object_or_empty(obj, "spec"), "finalizers");
+    if (fin != nullptr && !fin->empty()) return false;
   }
-  const ResourceInfo* nsr = find_resource("", "v1", "namespaces");
-  const std::string key = object_key(*nsr, "", name);
-  for (int attempt = 0; attempt < kMaxConflictRetries; ++attempt) {
-    KL_ASSIGN_OR_RETURN(auto kv, store_.get(key));
-    if (!kv) return Ok();
-    KL_ASSIGN_OR_RETURN(json::object obj, json::parse_object(kv->value, key));
-    json::array& fin = json::ensure_array(json::ensure_object(obj, "spec"), "finalizers");
-    for (auto it = fin.begin(); it != fin.end();) {
-      it = (it->is_string() && it->get_string() == "kubernetes") ? fin.erase(it) : it + 1;
-    }
-    store::TxnResult res;
-    if (fin.empty() && api::Meta(obj).finalizers().empty()) {
-      KL_ASSIGN_OR_RETURN(res, store_.remove(key, kv->mod_revision));
-    } else {
-      KL_ASSIGN_OR_RETURN(res, store_.update(key, to_stored(std::move(obj)), kv->mod_revision));
-    }
-    if (res.succeeded) return Ok();
-  }
-  return Error(ErrorCode::kConflict, "finalize namespace " + name + ": kept changing");
+  return true;
 }
 
-std::variant<json::object, Status> ApiServer::Impl::delete_object(const ResourceInfo& r, const std::string& key,
-                                                                  std::string_view name) {
+std::variant<ApiServer::Impl::Deleted, Status> ApiServer::Impl::delete_object(const ResourceInfo& r,
+                                                                            const std::string& key,
+                                                                            std::string_view name,
+                                                                            const DeleteOptions& options) {
   for (int attempt = 0; attempt < kMaxConflictRetries; ++attempt) {
     auto loaded = load(r, key, name);
     if (auto* bad = std::get_if<Status>(&loaded)) return *bad;
     const int64_t rev = std::get<Loaded>(loaded).rev;
-    json::object* obj = &std::get<Loaded>(loaded).obj;
-    api::MutableMeta meta(*obj);
-    // Finalizers hold an object: deletion only marks it (deletionTimestamp), and whoever
-    // owns the last finalizer removes it; a Namespace's spec.finalizers hold it the same way.
-    const json::array* ns_finalizers =
-        is_namespaces(r) ? json::get_array(json::ensure_object(*obj, "spec"), "finalizers") : nullptr;
-    const bool held = !meta.finalizers().empty() || (ns_finalizers != nullptr && !ns_finalizers->empty());
-    if (held) {
-      if (!meta.being_deleted()) {
-        meta.set_deletion_timestamp(api::now_rfc3339());
-        meta.set_deletion_grace_period_seconds(0);
-        if (is_namespaces(r)) json::ensure_object(*obj, "status")["phase"] = "Terminating";
-        auto res = store_.update(key, to_stored(*obj), rev);
-        if (!res.ok()) return Status::from_error(res.error());
-        if (!res->succeeded) continue;  // changed under us: read again
-        api::MutableMeta(*obj).set_resource_version(std::to_string(res->revision));
-      }
-      if (is_namespaces(r)) {
-        asio::post(pool_, [this, ns = std::string(name)] {
-          if (auto done = finalize_namespace(ns); !done.ok()) {
-            std::fprintf(stderr, "error namespace-finalizer: %s\n", done.error().to_string().c_str());
-          }
-        });
-      }
-      return std::move(*obj);
+    json::object& obj = std::get<Loaded>(loaded).obj;
+    api::MutableMeta meta(obj);
+    if (options.precondition_uid && *options.precondition_uid != meta.uid()) {
+      return Status::conflict(group_resource(r), name,
+                              "Precondition failed: UID in precondition: " + *options.precondition_uid +
+                                  ", UID in object meta: " + std::string(meta.uid()));
     }
-    auto res = store_.remove(key, rev);
+    if (options.precondition_resource_version && *options.precondition_resource_version != meta.resource_version()) {
+      return Status::conflict(group_resource(r), name,
+                              "Precondition failed: ResourceVersion in precondition: " +
+                                  *options.precondition_resource_version +
+                                  ", ResourceVersion in object meta: " + std::string(meta.resource_version()));
+    }
+
+    // A pod on a node gets its grace period: the agent stops it, then deletes it for good.
+    int64_t grace = 0;
+    if (r.group.empty() && r.resource == "pods") {
+      const std::string node(json::get_string(api::object_or_empty(obj, "spec"), "nodeName"));
+      bool node_exists = false;
+      if (!node.empty()) {
+        auto kv = store_.get(object_key(*find_resource("", "v1", "nodes"), "", node));
+        if (!kv.ok()) return Status::from_error(kv.error());
+        node_exists = kv->has_value();
+      }
+      grace = pod_grace_period(obj, options.grace_period_seconds, node_exists);
+    }
+
+    // The propagation policy is carried by a finalizer the garbage collector acts on.
+    bool changed = false;
+    switch (effective_propagation(r, obj, options.propagation)) {
+      case Propagation::kOrphan:
+        changed |= meta.remove_finalizer(kForegroundFinalizer);
+        if (!meta.has_finalizer(kOrphanFinalizer)) {
+          meta.add_finalizer(kOrphanFinalizer);
+          changed = true;
+        }
+        break;
+      case Propagation::kForeground:
+        changed |= meta.remove_finalizer(kOrphanFinalizer);
+        if (!meta.has_finalizer(kForegroundFinalizer)) {
+          meta.add_finalizer(kForegroundFinalizer);
+          changed = true;
+        }
+        break;
+      case Propagation::kBackground:
+      case Propagation::kUnset:
+        changed |= meta.remove_finalizer(kOrphanFinalizer);
+        changed |= meta.remove_finalizer(kForegroundFinalizer);
+        break;
+    }
+
+    if (!meta.being_deleted() || grace < meta.deletion_grace_period_seconds().value_or(0)) {
+      // First deletion, or a shorter grace period than the running one (kubectl
+      // --grace-period=N, --force): the deadline moves closer, never further.
+      meta.set_deletion_timestamp(api::format_rfc3339(std::chrono::system_clock::now() + std::chrono::seconds(grace)));
+      meta.set_deletion_grace_period_seconds(grace);
+      if (is_namespaces(r)) json::ensure_object(obj, "status")["phase"] = "Terminating";
+      changed = true;
+    }
+
+    if (ready_to_remove(r, obj)) {
+      if (options.dry_run) return Deleted{std::move(obj), true};
+      auto res = store_.remove(key, rev);
+      if (!res.ok()) return Status::from_error(res.error());
+      if (!res->succeeded) continue;  // changed under us: read again
+      if (is_services(r)) allocator_->release(obj);
+      return Deleted{std::move(obj), true};
+    }
+    if (options.dry_run || !changed) return Deleted{std::move(obj), false};
+    auto res = store_.update(key, to_stored(obj), rev);
     if (!res.ok()) return Status::from_error(res.error());
     if (!res->succeeded) continue;
-    if (is_services(r)) allocator_->release(*obj);
-    return std::move(*obj);
+    api::MutableMeta(obj).set_resource_version(std::to_string(res->revision));
+    return Deleted{std::move(obj), false};
   }
   return Status::conflict_modified(group_resource(r), name);
 }
 
+Result<bool> ApiServer::Impl::delete_object(const ResourceInfo& r, const std::string& key, std::string_view uid,
+                                            Propagation policy) {
+  auto parts = parse_key(key);
+  if (!parts) return Error(ErrorCode::kInvalidArgument, "delete " + key + ": not an object key");
+  DeleteOptions options;
+  options.propagation = policy;
+  if (!uid.empty()) options.precondition_uid = std::string(uid);
+  auto result = delete_object(r, key, parts->name, options);
+  if (auto* bad = std::get_if<Status>(&result)) {
+    // Gone, or replaced by a new incarnation under the same name: the one meant is gone.
+    if (bad->code() == 404 || (bad->code() == 409 && bad->message().find("Precondition failed: UID") != std::string::npos)) {
+      return true;
+    }
+    return Error("delete " + key + ": " + bad->message());
+  }
+  return std::get<Deleted>(result).removed;
+}
+
+Result<void> ApiServer::Impl::mutate(const ResourceInfo& r, const std::string& key, std::string_view uid,
+                                     const std::function<bool(json::object&)>& change) {
+  auto parts = parse_key(key);
+  if (!parts) return Error(ErrorCode::kInvalidArgument, "update " + key + ": not an object key");
+  for (int attempt = 0; attempt < kMaxConflictRetries; ++attempt) {
+    auto loaded = load(r, key, parts->name);
+    if (auto* bad = std::get_if<Status>(&loaded)) {
+      if (bad->code() == 404) return Ok();
+      return Error("update " + key + ": " + bad->message());
+    }
+    const int64_t rev = std::get<Loaded>(loaded).rev;
+    json::object& obj = std::get<Loaded>(loaded).obj;
+    if (!uid.empty() && api::Meta(obj).uid() != uid) return Ok();
+    if (!change(obj)) return Ok();
+    Result<store::TxnResult> res = Error("not run");
+    const bool remove = api::Meta(obj).being_deleted() && ready_to_remove(r, obj);
+    if (remove) {
+      res = store_.remove(key, rev);
+    } else {
+      res = store_.update(key, to_stored(obj), rev);
+    }
+    if (!res.ok()) return std::move(res).error().context("update " + key);
+    if (!res->succeeded) continue;
+    if (remove && is_services(r)) allocator_->release(obj);
+    return Ok();
+  }
+  return Error(ErrorCode::kConflict, "update " + key + ": kept changing");
+}
+
+// The options of a DELETE: its DeleteOptions body, if any, and the query.
+static std::variant<DeleteOptions, Status> delete_options(const RequestInfo& info, const Request& req) {
+  std::optional<json::value> body;
+  if (!req.msg.body().empty()) {
+    auto parsed = parse_body(req);
+    if (auto* bad = std::get_if<Status>(&parsed)) return *bad;
+    body = std::move(std::get<json::value>(parsed));
+  }
+  return parse_delete_options(info, body ? &*body : nullptr);
+}
+
 asio::awaitable<void> ApiServer::Impl::remove(const ResourceInfo& r, const RequestInfo& info, const Request& req,
                                               Responder& out) {
-  (void)req;
+  auto options = delete_options(info, req);
+  if (auto* bad = std::get_if<Status>(&options)) {
+    KL_REPLY(out, status_response(*bad));
+    co_return;
+  }
+  const DeleteOptions& opts = std::get<DeleteOptions>(options);
   const std::string key = object_key(r, info.namespace_, info.name);
-  auto result = co_await blocking([&] { return delete_object(r, key, info.name); });
+  auto result = co_await blocking([&] { return delete_object(r, key, info.name, opts); });
   if (auto* bad = std::get_if<Status>(&result)) {
     KL_REPLY(out, status_response(*bad));
     co_return;
   }
-  KL_REPLY(out, json_response(200, std::get<json::object>(result)));
+  Response res = json_response(200, std::get<Deleted>(result).obj);
+  if (auto w = delete_warning(r, opts.propagation)) res.headers.emplace_back("Warning", "299 - " + json::dump(json::value(*w)));
+  KL_REPLY(out, std::move(res));
 }
 
 asio::awaitable<void> ApiServer::Impl::remove_collection(const ResourceInfo& r, const RequestInfo& info,
-                                                         Responder& out) {
+                                                         const Request& req, Responder& out) {
   auto sel = selectors(r, info);
   if (!sel.ok()) {
     KL_REPLY(out, status_response(Status::bad_request(sel.error().message())));
     co_return;
   }
+  auto options = delete_options(info, req);
+  if (auto* bad = std::get_if<Status>(&options)) {
+    KL_REPLY(out, status_response(*bad));
+    co_return;
+  }
+  const DeleteOptions& opts = std::get<DeleteOptions>(options);
   // Every object matching the selectors as of one revision, deleted one by one with the
   // same rules as a single delete (finalizers, allocations); the answer lists them.
   auto deleted = co_await blocking([&]() -> std::variant<json::array, Status> {
@@ -1146,12 +1226,12 @@ asio::awaitable<void> ApiServer::Impl::remove_collection(const ResourceInfo& r, 
       page.continue_key = l->continue_key;
     }
     for (const auto& [key, name] : targets) {
-      auto one = delete_object(r, key, name);
+      auto one = delete_object(r, key, name, opts);
       if (auto* bad = std::get_if<Status>(&one)) {
         if (bad->code() == 404) continue;  // deleted meanwhile: that is what was asked
         return *bad;
       }
-      items.emplace_back(std::move(std::get<json::object>(one)));
+      items.emplace_back(std::move(std::get<Deleted>(one).obj));
     }
     return items;
   });
@@ -1163,7 +1243,9 @@ asio::awaitable<void> ApiServer::Impl::remove_collection(const ResourceInfo& r, 
                     {"apiVersion", r.api_version()},
                     {"metadata", json::object{{"resourceVersion", std::to_string(store_.current_revision())}}},
                     {"items", std::move(std::get<json::array>(deleted))}};
-  KL_REPLY(out, json_response(200, body));
+  Response res = json_response(200, body);
+  if (auto w = delete_warning(r, opts.propagation)) res.headers.emplace_back("Warning", "299 - " + json::dump(json::value(*w)));
+  KL_REPLY(out, std::move(res));
 }
 
 asio::awaitable<void> ApiServer::Impl::scale(const ResourceInfo& r, const RequestInfo& info, const Request& req,

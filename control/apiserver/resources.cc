@@ -132,6 +132,40 @@ const ResourceInfo* find_kind(std::string_view api_version, std::string_view kin
   return nullptr;
 }
 
+std::string key_prefix(const ResourceInfo& r, std::string_view ns) {
+  std::string k = "/registry/";
+  if (!r.group.empty()) k += r.group + "/";
+  k += r.resource + "/";
+  if (r.namespaced && !ns.empty()) {
+    k += ns;
+    k += "/";
+  }
+  return k;
+}
+
+std::string object_key(const ResourceInfo& r, std::string_view ns, std::string_view name) {
+  return key_prefix(r, ns) + std::string(name);
+}
+
+std::optional<KeyParts> parse_key(std::string_view key) {
+  for (const auto& r : builtin_resources()) {
+    if (r.resource == "bindings") continue;
+    const std::string prefix = key_prefix(r, "");
+    if (!key.starts_with(prefix)) continue;
+    std::string_view rest = key.substr(prefix.size());
+    KeyParts parts{&r, {}, rest};
+    if (r.namespaced) {
+      const auto slash = rest.find('/');
+      if (slash == std::string_view::npos) return std::nullopt;
+      parts.namespace_ = rest.substr(0, slash);
+      parts.name = rest.substr(slash + 1);
+    }
+    if (parts.name.empty() || parts.name.find('/') != std::string_view::npos) return std::nullopt;
+    return parts;
+  }
+  return std::nullopt;
+}
+
 json::object core_api_versions(std::string_view server_address) {
   return {{"kind", "APIVersions"},
           {"versions", json::array{"v1"}},

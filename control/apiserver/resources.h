@@ -3,6 +3,7 @@
 // expects them (`kubectl api-resources`, `kubectl get all`, short names like `po`, `deploy`).
 #pragma once
 
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -45,6 +46,20 @@ const ResourceInfo* find_resource(std::string_view group, std::string_view versi
                                   std::string_view resource);
 // The resource for an apiVersion + kind pair ("apps/v1", "Deployment"), or nullptr.
 const ResourceInfo* find_kind(std::string_view api_version, std::string_view kind);
+
+// Store keys. An object lives at /registry/<group>/<resource>/<namespace>/<name>; core
+// resources have no group segment, cluster-scoped ones no namespace. key_prefix with an
+// empty namespace is the prefix of the whole resource.
+std::string key_prefix(const ResourceInfo& r, std::string_view ns);
+std::string object_key(const ResourceInfo& r, std::string_view ns, std::string_view name);
+
+// A key split back into its parts, or nullopt for a key of no served resource.
+struct KeyParts {
+  const ResourceInfo* resource = nullptr;
+  std::string_view namespace_;  // empty for cluster-scoped resources
+  std::string_view name;
+};
+std::optional<KeyParts> parse_key(std::string_view key);
 
 // Discovery documents (legacy, per Kubernetes' APIVersions / APIGroupList / APIResourceList).
 json::object core_api_versions(std::string_view server_address);  // GET /api

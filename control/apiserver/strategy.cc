@@ -2,6 +2,7 @@
 
 #include <array>
 #include <string>
+#include <vector>
 
 #include "api/object.h"
 #include "api/objects/pod.h"
@@ -137,6 +138,60 @@ void keep_allocated_cluster_ip(json::object& obj, const json::object& old) {
     if (const json::value* v = member(*old_spec, k)) (*spec)[k] = *v;
 }
 
+bool needs_node_ports(const json::object& spec) {
+  const std::string_view t = json::get_string(spec, "type");
+  return t == "NodePort" || t == "LoadBalancer";
+}
+
+bool needs_cluster_ip(const json::object& spec) { return json::get_string(spec, "type") != "ExternalName"; }
+
+// The nodePorts of a Service's ports in order; 0 where unset.
+std::vector<int64_t> node_ports(const json::object& spec) {
+  std::vector<int64_t> out;
+  if (const json::array* ports = json::get_array(spec, "ports")) {
+    for (const json::value& p : *ports) out.push_back(p.is_object() ? json::get_int_or(p.as_object(), "nodePort", 0) : 0);
+  }
+  return out;
+}
+
+// Service: fields that the new type no longer uses are cleared when the user left them as
+// they were (they were allocated, not asked for), as the registry's dropTypeDependentFields
+// does: NodePort → ClusterIP frees the node ports, ClusterIP → ExternalName the cluster IP.
+void drop_type_dependent_fields(json::object& obj, const json::object& old) {
+  json::object* spec = json::get_object(obj, "spec");
+  const json::object* old_spec = json::get_object(old, "spec");
+  if (spec == nullptr || old_spec == nullptr) return;
+  if (needs_node_ports(*old_spec) && !needs_node_ports(*spec) && node_ports(*spec) == node_ports(*old_spec)) {
+    if (json::array* ports = json::get_array(*spec, "ports")) {
+      for (json::value& p : *ports) {
+        if (p.is_object()) p.as_object().erase("nodePort");
+      }
+    }
+  }
+  if (needs_node_ports(*old_spec) && !needs_node_ports(*spec) &&
+      json::get_int_or(*spec, "healthCheckNodePort", 0) == json::get_int_or(*old_spec, "healthCheckNodePort", 0)) {
+    spec->erase("healthCheckNodePort");
+  }
+  if (json::get_string(*spec, "type") != "LoadBalancer" && json::get_string(*old_spec, "type") == "LoadBalancer") {
+    const json::value* a = member(*spec, "allocateLoadBalancerNodePorts");
+    const json::value* b = member(*old_spec, "allocateLoadBalancerNodePorts");
+    if (a != nullptr && b != nullptr && *a == *b) spec->erase("allocateLoadBalancerNodePorts");
+  }
+  if (needs_cluster_ip(*old_spec) && !needs_cluster_ip(*spec)) {
+    auto same = [&](std::string_view k) {
+      const json::value* a = member(*spec, k);
+      const json::value* b = member(*old_spec, k);
+      return (a == nullptr && b == nullptr) || (a != nullptr && b != nullptr && *a == *b);
+    };
+    if (same("clusterIP") && same("clusterIPs")) {
+      spec->erase("clusterIP");
+      spec->erase("clusterIPs");
+    }
+    if (same("ipFamilies")) spec->erase("ipFamilies");
+    if (same("ipFamilyPolicy")) spec->erase("ipFamilyPolicy");
+  }
+}
+
 }  // namespace
 
 bool tracks_generation(const ResourceInfo& r) {
@@ -210,6 +265,7 @@ void prepare_for_update(const ResourceInfo& r, json::object& obj, const json::ob
     fold_string_data(obj);
   } else if (k == "Service") {
     keep_allocated_cluster_ip(obj, old);
+    drop_type_dependent_fields(obj, old);
   }
   if (tracks_generation(r)) {
     bool bump = spec_changed(obj, old) || (k == "Deployment" && annotations_changed(obj, old));

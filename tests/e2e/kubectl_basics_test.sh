@@ -138,6 +138,14 @@ expect_eq "two services get different IPs" "yes" "$( [ "$ip1" != "$ip2" ] && ech
 expect_contains "a taken IP is refused" "provided IP is already allocated" "$(svc s3 "$ip1" | kc 1.33 apply -f - 2>&1 || true)"
 kc 1.33 -n apps delete svc s1 >/dev/null
 expect_contains "a released IP can be asked for" "service/s3 created" "$(svc s3 "$ip1" | kc 1.33 apply -f - 2>&1)"
+# NodePort → ClusterIP frees the node port: another service can take it by value.
+np2=$(kc 1.33 -n apps get svc s2 -o jsonpath='{.spec.ports[0].nodePort}')
+expect_contains "NodePort → ClusterIP is accepted" "patched" \
+  "$(kc 1.33 -n apps patch svc s2 -p '{"spec":{"type":"ClusterIP"}}' 2>&1)"
+expect_eq "...and drops the node port" "" "$(kc 1.33 -n apps get svc s2 -o jsonpath='{.spec.ports[0].nodePort}')"
+printf 'apiVersion: v1\nkind: Service\nmetadata: {name: s4, namespace: apps}\nspec:\n  type: NodePort\n  ports: [{port: 80, nodePort: %s}]\n' "$np2" |
+  kc 1.33 apply -f - >/dev/null 2>&1
+expect_eq "the freed node port can be asked for" "$np2" "$(kc 1.33 -n apps get svc s4 -o jsonpath='{.spec.ports[0].nodePort}' 2>&1)"
 
 # A watch sees ADDED and DELETED for changes made after the revision it starts from.
 echo '{"apiVersion":"v1","kind":"Namespace","metadata":{"name":"watch-ns"}}' | kc 1.33 create --validate=false -f - >/dev/null

@@ -115,6 +115,28 @@ TEST(Strategy, ServiceUpdateKeepsStatusAndAllocatedClusterIP) {
   EXPECT_FALSE(upd.at("metadata").as_object().contains("generation"));
 }
 
+TEST(Strategy, ServiceTypeChangeDropsWhatTheNewTypeDoesNotUse) {
+  json::object old = parse(R"({"spec":{"type":"NodePort","clusterIP":"10.96.0.10","clusterIPs":["10.96.0.10"],
+      "ports":[{"port":80,"nodePort":30080},{"port":443,"nodePort":30443}]}})");
+  // `kubectl patch -p '{"spec":{"type":"ClusterIP"}}'`: the allocated node ports go.
+  json::object to_cluster_ip = parse(R"({"spec":{"type":"ClusterIP","clusterIP":"10.96.0.10","clusterIPs":["10.96.0.10"],
+      "ports":[{"port":80,"nodePort":30080},{"port":443,"nodePort":30443}]}})");
+  prepare_for_update(kind("v1", "Service"), to_cluster_ip, old, "");
+  EXPECT_EQ(to_cluster_ip.at("spec").at("ports"), parse(R"({"p":[{"port":80},{"port":443}]})").at("p"));
+  EXPECT_EQ(to_cluster_ip.at("spec").at("clusterIP"), "10.96.0.10");
+  // A node port the user changed in the same write is theirs: kept (validation judges it).
+  json::object changed = parse(R"({"spec":{"type":"ClusterIP","ports":[{"port":80,"nodePort":30081},{"port":443,"nodePort":30443}]}})");
+  prepare_for_update(kind("v1", "Service"), changed, old, "");
+  EXPECT_EQ(changed.at("spec").at("ports").at(0).at("nodePort"), 30081);
+  // To ExternalName: the allocated cluster IP goes too.
+  json::object to_external = parse(R"({"spec":{"type":"ExternalName","externalName":"db.example.com",
+      "clusterIP":"10.96.0.10","clusterIPs":["10.96.0.10"],"ports":[{"port":80,"nodePort":30080},{"port":443,"nodePort":30443}]}})");
+  prepare_for_update(kind("v1", "Service"), to_external, old, "");
+  EXPECT_FALSE(to_external.at("spec").as_object().contains("clusterIP"));
+  EXPECT_FALSE(to_external.at("spec").as_object().contains("clusterIPs"));
+  EXPECT_FALSE(to_external.at("spec").at("ports").at(0).as_object().contains("nodePort"));
+}
+
 TEST(Strategy, ConfigMapHasNoGeneration) {
   json::object cm = parse(R"({"metadata":{"name":"x"},"data":{}})");
   prepare_for_create(kind("v1", "ConfigMap"), cm);
