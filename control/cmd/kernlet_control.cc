@@ -15,6 +15,7 @@
 #include "control/apiserver/api_server.h"
 #include "control/apiserver/http_server.h"
 #include "control/apiserver/pki.h"
+#include "control/scheduler/scheduler.h"
 #include "control/store/sqlite_store.h"
 
 namespace {
@@ -43,6 +44,8 @@ Flags:
   --insecure-listen ADDR:PORT
                           serve plain HTTP instead of HTTPS; every request is treated
                           as the admin. Loopback addresses only, for tests.
+  --disable-scheduler     do not run the scheduler (pods stay unbound unless something
+                          else binds them)
   -h, --help              show this help
 )";
 
@@ -54,6 +57,7 @@ struct Flags {
   std::string service_cidr = "10.96.0.0/12";
   std::string node_port_range = "30000-32767";
   std::chrono::seconds compaction_interval{300};
+  bool scheduler = true;
 };
 
 // "90s", "5m", "1h" or a plain number of seconds; nullopt when malformed.
@@ -97,7 +101,9 @@ int main(int argc, char** argv) {
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     auto value = [&]() -> const char* { return i + 1 < argc ? argv[++i] : nullptr; };
-    if (a == "-h" || a == "--help") {
+    if (a == "--disable-scheduler") {
+      flags.scheduler = false;
+    } else if (a == "-h" || a == "--help") {
       std::fputs(kUsage, stdout);
       return 0;
     } else if (a == "--data-dir" || a == "--listen" || a == "--advertise-address" || a == "--insecure-listen" ||
@@ -140,6 +146,8 @@ int main(int argc, char** argv) {
   api_opts.node_port_range = flags.node_port_range;
   api_opts.secure_port = http.port;
   std::string scheme = insecure ? "http" : "https";
+  client::ClientConfig self;  // how the in-process components reach this server
+  self.user_agent = "kernlet-control";
   if (!insecure) {
     apiserver::PkiOptions pki_opts;
     pki_opts.ip_addresses = {"127.0.0.1"};
@@ -149,6 +157,9 @@ int main(int argc, char** argv) {
     auto tls = apiserver::make_server_tls_context(pki->serving.cert_pem, pki->serving.key_pem, pki->ca.cert_pem);
     if (!tls.ok()) return fail(tls.error());
     http.tls = *tls;
+    self.ca_pem = pki->ca.cert_pem;
+    self.client_cert_pem = pki->admin.cert_pem;
+    self.client_key_pem = pki->admin.key_pem;
     std::string kubeconfig = apiserver::make_kubeconfig(
         "https://" + flags.advertise + ":" + std::to_string(http.port), pki->ca.cert_pem, pki->admin, "admin");
     auto w = apiserver::write_file_atomic(flags.data_dir / "admin.kubeconfig", kubeconfig, 0600);
@@ -173,6 +184,17 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "kernlet-control: kubectl --kubeconfig %s get namespaces\n",
                  (flags.data_dir / "admin.kubeconfig").c_str());
   }
+  // The scheduler talks to this server over loopback like any client (it could run apart).
+  const std::string self_host = http.address == "0.0.0.0" || http.address.empty() ? "127.0.0.1" : http.address;
+  self.server = scheme + "://" + self_host + ":" + std::to_string(server.port());
+  std::unique_ptr<scheduler::Scheduler> sched;
+  if (flags.scheduler) {
+    auto c = client::RestClient::create(self);
+    if (!c.ok()) return fail(c.error());
+    sched = std::make_unique<scheduler::Scheduler>(*c);
+    if (auto st = sched->start(); !st.ok()) return fail(st.error());
+  }
+
   // Compaction, as kube-apiserver asks of etcd: every interval, drop history older than
   // the revision seen one interval ago, so watchers that are at most one interval behind
   // can still resume; older ones get 410 Gone and relist.
@@ -199,6 +221,7 @@ int main(int argc, char** argv) {
   int sig = 0;
   sigwait(&sigs, &sig);
   std::fprintf(stderr, "kernlet-control: %s, shutting down\n", strsignal(sig));
+  if (sched) sched->stop();
   server.stop();
   if (compactor.joinable()) {
     {

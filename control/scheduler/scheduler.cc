@@ -1,0 +1,299 @@
+#include "control/scheduler/scheduler.h"
+
+#include <chrono>
+#include <cstdio>
+#include <random>
+
+#include "api/object.h"
+#include "api/objects/pod.h"
+#include "api/time.h"
+
+namespace kernlet::scheduler {
+namespace {
+
+using client::ObjectPtr;
+
+client::ResourceRef pods_ref(std::string ns = {}, std::string name = {}, std::string sub = {}) {
+  return client::ResourceRef("", "v1", "pods", std::move(ns), std::move(name), std::move(sub));
+}
+
+std::string event_name(std::string_view object_name) {
+  // Kubernetes names events <object>.<unique hex>; the time in nanoseconds plus a random
+  // part keeps two events of one instant apart.
+  thread_local std::mt19937_64 rng{std::random_device{}()};
+  char buf[40];
+  const auto ns = std::chrono::system_clock::now().time_since_epoch().count();
+  std::snprintf(buf, sizeof buf, ".%llx%04x", static_cast<unsigned long long>(ns), static_cast<unsigned>(rng() & 0xffff));
+  return std::string(object_name) + buf;
+}
+
+json::object pod_event(const json::object& pod, std::string_view type, std::string_view reason, std::string_view message,
+                       std::string_view component) {
+  api::Meta m(pod);
+  const std::string now = api::now_rfc3339();
+  return {{"apiVersion", "v1"},
+          {"kind", "Event"},
+          {"metadata", json::object{{"name", event_name(m.name())}, {"namespace", m.namespace_()}}},
+          {"involvedObject", json::object{{"apiVersion", "v1"},
+                                          {"kind", "Pod"},
+                                          {"name", m.name()},
+                                          {"namespace", m.namespace_()},
+                                          {"uid", m.uid()},
+                                          {"resourceVersion", m.resource_version()}}},
+          {"reason", reason},
+          {"message", message},
+          {"type", type},
+          {"source", json::object{{"component", component}}},
+          {"firstTimestamp", now},
+          {"lastTimestamp", now},
+          {"count", 1},
+          {"reportingComponent", component},
+          {"reportingInstance", "kernlet-control"}};
+}
+
+}  // namespace
+
+Scheduler::Scheduler(std::shared_ptr<client::RestClient> client, SchedulerConfig config)
+    : client_(std::move(client)),
+      config_(std::move(config)),
+      queue_(nullptr, std::make_unique<client::ItemExponentialRateLimiter>(std::chrono::seconds(1),
+                                                                           std::chrono::seconds(10))),
+      algorithm_(std::make_unique<GenericScheduler>(SchedulerOptions{.parallelism = config_.parallelism})) {}
+
+Scheduler::~Scheduler() { stop(); }
+
+bool Scheduler::ours_to_schedule(const json::object& pod) const {
+  api::PodView p(pod);
+  return p.spec().node_name().empty() && !p.meta().being_deleted() && !api::pod_is_terminal(p) &&
+         p.spec().scheduler_name() == config_.name;
+}
+
+Result<void> Scheduler::start(std::chrono::milliseconds sync_timeout) {
+  pods_ = std::make_unique<client::Informer>(std::make_shared<client::RestListerWatcher>(client_, pods_ref()),
+                                             client::InformerOptions{.name = "scheduler pods"});
+  nodes_ = std::make_unique<client::Informer>(
+      std::make_shared<client::RestListerWatcher>(client_, client::ResourceRef("", "v1", "nodes")),
+      client::InformerOptions{.name = "scheduler nodes"});
+  nodes_->add_handler({.on_add = [this](const ObjectPtr& n) { on_node(n); },
+                       .on_update = [this](const ObjectPtr&, const ObjectPtr& n) { on_node(n); },
+                       .on_delete = [this](const ObjectPtr& n, bool) { on_node_deleted(n); },
+                       .on_synced = nullptr});
+  pods_->add_handler({.on_add = [this](const ObjectPtr& p) { on_pod(p); },
+                      .on_update = [this](const ObjectPtr&, const ObjectPtr& p) { on_pod(p); },
+                      .on_delete = [this](const ObjectPtr& p, bool) { on_pod_deleted(p); },
+                      .on_synced = nullptr});
+  // Nodes first, so that the first decisions see the whole cluster.
+  nodes_->start();
+  if (!nodes_->wait_for_sync(sync_timeout)) return Error(ErrorCode::kUnavailable, "scheduler: nodes did not sync");
+  pods_->start();
+  if (!pods_->wait_for_sync(sync_timeout)) return Error(ErrorCode::kUnavailable, "scheduler: pods did not sync");
+  scheduler_thread_ = std::thread([this] { schedule_loop(); });
+  for (int i = 0; i < std::max(1, config_.binders); ++i) binder_threads_.emplace_back([this] { bind_loop(); });
+  return Ok();
+}
+
+void Scheduler::stop() {
+  if (pods_) pods_->stop();
+  if (nodes_) nodes_->stop();
+  queue_.shut_down();
+  {
+    std::lock_guard lk(bind_mu_);
+    stopping_ = true;
+  }
+  bind_cv_.notify_all();
+  if (scheduler_thread_.joinable()) scheduler_thread_.join();
+  for (auto& t : binder_threads_) {
+    if (t.joinable()) t.join();
+  }
+  binder_threads_.clear();
+}
+
+SchedulerStats Scheduler::stats() const {
+  return {scheduled_.load(), unschedulable_attempts_.load(), bind_failures_.load()};
+}
+
+void Scheduler::on_pod(const ObjectPtr& obj) {
+  const std::string key = client::object_key(*obj);
+  api::PodView pod(*obj);
+  if (!pod.spec().node_name().empty()) {
+    auto info = parse_pod(*obj);
+    if (!info.ok()) {
+      std::fprintf(stderr, "warning scheduler: pod %s: %s\n", key.c_str(), info.error().to_string().c_str());
+      return;
+    }
+    std::lock_guard lk(state_mu_);
+    state_.add_pod(std::make_shared<PodInfo>(std::move(*info)));  // replaces an assumption
+    unschedulable_.erase(key);
+    last_message_.erase(key);
+    return;
+  }
+  if (ours_to_schedule(*obj)) {
+    {
+      std::lock_guard lk(state_mu_);
+      if (unschedulable_.contains(key)) return;  // waits for a cluster change or its back-off
+    }
+    queue_.add(key);
+  }
+}
+
+void Scheduler::on_pod_deleted(const ObjectPtr& obj) {
+  const std::string key = client::object_key(*obj);
+  bool freed = false;
+  {
+    std::lock_guard lk(state_mu_);
+    freed = state_.remove_pod(key);
+    unschedulable_.erase(key);
+    last_message_.erase(key);
+  }
+  queue_.forget(key);
+  if (freed) cluster_changed();
+}
+
+void Scheduler::on_node(const ObjectPtr& obj) {
+  auto info = parse_node(*obj);
+  if (!info.ok()) {
+    std::fprintf(stderr, "warning scheduler: %s\n", info.error().to_string().c_str());
+    return;
+  }
+  {
+    std::lock_guard lk(state_mu_);
+    state_.upsert_node(std::move(*info));
+  }
+  cluster_changed();
+}
+
+void Scheduler::on_node_deleted(const ObjectPtr& obj) {
+  std::lock_guard lk(state_mu_);
+  state_.remove_node(api::Meta(*obj).name());
+}
+
+void Scheduler::cluster_changed() {
+  std::set<std::string> retry;
+  {
+    std::lock_guard lk(state_mu_);
+    retry.swap(unschedulable_);
+  }
+  for (const std::string& key : retry) queue_.add(key);
+}
+
+void Scheduler::schedule_loop() {
+  while (auto key = queue_.get()) {
+    schedule_one(*key);
+    queue_.done(*key);
+  }
+}
+
+void Scheduler::schedule_one(const std::string& key) {
+  ObjectPtr obj = pods_->cache().get(key);
+  if (!obj || !ours_to_schedule(*obj)) {
+    queue_.forget(key);
+    return;
+  }
+  auto info = parse_pod(*obj);
+  if (!info.ok()) {
+    record_unschedulable(obj, info.error().message());
+    queue_.forget(key);
+    return;
+  }
+  std::shared_ptr<PodInfo> assumed;
+  std::string failure;
+  {
+    std::lock_guard lk(state_mu_);
+    auto result = algorithm_->schedule(*info, state_);
+    if (auto* d = std::get_if<Decision>(&result)) {
+      assumed = std::make_shared<PodInfo>(std::move(*info));
+      assumed->node_name = d->node;
+      state_.add_pod(assumed);  // the next decision sees it
+    } else {
+      failure = std::get<FitError>(result).message();
+      unschedulable_.insert(key);
+    }
+  }
+  if (assumed) {
+    queue_.forget(key);
+    {
+      std::lock_guard lk(bind_mu_);
+      to_bind_.emplace_back(assumed, obj);
+    }
+    bind_cv_.notify_one();
+    return;
+  }
+  ++unschedulable_attempts_;
+  record_unschedulable(obj, failure);
+  queue_.add_rate_limited(key);  // also retried at once when the cluster changes
+}
+
+void Scheduler::bind_loop() {
+  for (;;) {
+    std::pair<std::shared_ptr<PodInfo>, ObjectPtr> job;
+    {
+      std::unique_lock lk(bind_mu_);
+      bind_cv_.wait(lk, [&] { return stopping_ || !to_bind_.empty(); });
+      if (to_bind_.empty()) return;
+      job = std::move(to_bind_.front());
+      to_bind_.pop_front();
+    }
+    bind(job.first, job.second);
+  }
+}
+
+void Scheduler::bind(const std::shared_ptr<PodInfo>& pod, const ObjectPtr& obj) {
+  json::object binding{{"apiVersion", "v1"},
+                       {"kind", "Binding"},
+                       {"metadata", json::object{{"name", pod->name}, {"namespace", pod->namespace_}, {"uid", pod->uid}}},
+                       {"target", json::object{{"apiVersion", "v1"}, {"kind", "Node"}, {"name", pod->node_name}}}};
+  const std::string key = pod->key();
+  auto res = client_->request("POST", pods_ref(pod->namespace_, pod->name, "binding").path(), json::dump(binding));
+  if (res.ok() && res->status / 100 == 2) {
+    ++scheduled_;
+    if (config_.emit_scheduled_events) {
+      json::object ev = pod_event(*obj, "Normal", "Scheduled",
+                                  "Successfully assigned " + key + " to " + pod->node_name, config_.name);
+      (void)client_->create(client::ResourceRef("", "v1", "events", pod->namespace_), ev);
+    }
+    return;
+  }
+  // The binding did not happen: drop the assumption so the node's share is free again;
+  // the informer brings the pod back if it still needs a node.
+  const int status = res.ok() ? res->status : 0;
+  {
+    std::lock_guard lk(state_mu_);
+    state_.remove_pod(key);
+  }
+  if (status == 404 || status == 409) {
+    // Gone, or bound meanwhile (by someone else): the informer's view wins.
+    queue_.add(key);
+    return;
+  }
+  ++bind_failures_;
+  std::fprintf(stderr, "warning scheduler: binding %s to %s failed: %s\n", key.c_str(), pod->node_name.c_str(),
+               res.ok() ? res->body.substr(0, 200).c_str() : res.error().to_string().c_str());
+  queue_.add_rate_limited(key);
+}
+
+void Scheduler::record_unschedulable(const ObjectPtr& obj, const std::string& message) {
+  const std::string key = client::object_key(*obj);
+  {
+    std::lock_guard lk(state_mu_);
+    auto [it, inserted] = last_message_.try_emplace(key, message);
+    if (!inserted && it->second == message) return;  // said already: no write storm on retries
+    it->second = message;
+  }
+  api::Meta m(*obj);
+  json::object patch{
+      {"status", json::object{{"conditions", json::array{json::object{{"type", "PodScheduled"},
+                                                                       {"status", "False"},
+                                                                       {"reason", "Unschedulable"},
+                                                                       {"message", message},
+                                                                       {"lastProbeTime", nullptr},
+                                                                       {"lastTransitionTime", api::now_rfc3339()}}}}}}};
+  auto patched = client_->patch(pods_ref(std::string(m.namespace_()), std::string(m.name()), "status"),
+                                client::PatchType::kStrategicMerge, json::value(std::move(patch)));
+  if (!patched.ok() && patched.error().code() != ErrorCode::kNotFound) {
+    std::fprintf(stderr, "warning scheduler: pod %s status: %s\n", key.c_str(), patched.error().to_string().c_str());
+  }
+  json::object ev = pod_event(*obj, "Warning", "FailedScheduling", message, config_.name);
+  (void)client_->create(client::ResourceRef("", "v1", "events", std::string(m.namespace_())), ev);
+}
+
+}  // namespace kernlet::scheduler

@@ -1,0 +1,97 @@
+// Scheduler: the loop around GenericScheduler, as kube-scheduler runs it.
+//
+// Two informers (all pods, all nodes) keep the ClusterState current: bound pods are
+// accounted on their nodes, pending pods whose spec.schedulerName is ours and that are not
+// being deleted are queued. One thread takes pods from the queue and decides; the pod is
+// assumed on its node at once (the next decision sees it) and bound through
+// `pods/{name}/binding` on a small pool of binder threads, so deciding never waits for the
+// API. A failed binding forgets the assumption and retries the pod with back-off. A pod
+// that fits nowhere gets `PodScheduled=False` (reason Unschedulable, upstream's message)
+// and a FailedScheduling Event, and is retried when the cluster changes (a node added or
+// changed, a pod deleted) or after its back-off (1 s doubling to 10 s).
+//
+// Thread-safety: start()/stop() from one thread; the rest is internal.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "api/client/informer.h"
+#include "api/client/rest_client.h"
+#include "api/client/work_queue.h"
+#include "control/scheduler/scheduler_algorithm.h"
+
+namespace kernlet::scheduler {
+
+struct SchedulerConfig {
+  std::string name = "default-scheduler";  // pods with this spec.schedulerName are ours
+  int parallelism = 2;                     // filter/score threads
+  int binders = 16;                        // concurrent binding requests
+  bool emit_scheduled_events = true;       // a Normal "Scheduled" Event per bound pod
+};
+
+struct SchedulerStats {
+  int64_t scheduled = 0;
+  int64_t unschedulable_attempts = 0;
+  int64_t bind_failures = 0;
+};
+
+class Scheduler {
+ public:
+  Scheduler(std::shared_ptr<client::RestClient> client, SchedulerConfig config = {});
+  ~Scheduler();
+  Scheduler(const Scheduler&) = delete;
+  Scheduler& operator=(const Scheduler&) = delete;
+
+  // Starts the informers, waits for their first lists (up to `sync_timeout`), then the
+  // scheduling and binding threads. Errors: the informers did not sync in time.
+  Result<void> start(std::chrono::milliseconds sync_timeout = std::chrono::seconds(30));
+  void stop();
+  SchedulerStats stats() const;
+
+ private:
+  void on_pod(const client::ObjectPtr& pod);
+  void on_pod_deleted(const client::ObjectPtr& pod);
+  void on_node(const client::ObjectPtr& node);
+  void on_node_deleted(const client::ObjectPtr& node);
+  void cluster_changed();
+  bool ours_to_schedule(const json::object& pod) const;
+  void schedule_loop();
+  void schedule_one(const std::string& key);
+  void bind_loop();
+  void bind(const std::shared_ptr<PodInfo>& pod, const client::ObjectPtr& obj);
+  void record_unschedulable(const client::ObjectPtr& pod, const std::string& message);
+
+  std::shared_ptr<client::RestClient> client_;
+  SchedulerConfig config_;
+  std::unique_ptr<client::Informer> pods_;
+  std::unique_ptr<client::Informer> nodes_;
+  client::WorkQueue queue_;
+
+  std::mutex state_mu_;  // guards state_, algorithm_, unschedulable_, last_message_
+  ClusterState state_;
+  std::unique_ptr<GenericScheduler> algorithm_;
+  std::set<std::string> unschedulable_;                        // keys waiting for a change
+  std::unordered_map<std::string, std::string> last_message_;  // key → last FailedScheduling
+
+  std::mutex bind_mu_;
+  std::condition_variable bind_cv_;
+  std::deque<std::pair<std::shared_ptr<PodInfo>, client::ObjectPtr>> to_bind_;
+  bool stopping_ = false;
+
+  std::atomic<int64_t> scheduled_{0};
+  std::atomic<int64_t> unschedulable_attempts_{0};
+  std::atomic<int64_t> bind_failures_{0};
+  std::thread scheduler_thread_;
+  std::vector<std::thread> binder_threads_;
+};
+
+}  // namespace kernlet::scheduler
