@@ -314,6 +314,36 @@ TEST_F(CgroupV2DriverIT, RemoveKillsWaitsAndRemovesThePod) {
   EXPECT_TRUE(driver_->remove(pod, 1s).ok());  // already gone
 }
 
+TEST_F(CgroupV2DriverIT, RemoveWinsAgainstForkChurnAndFrozenProcesses) {
+  ASSERT_TRUE(driver_->ensure_pod("p", Resources{}).ok());
+  ASSERT_TRUE(driver_->ensure_container("p", "churn", Resources{}).ok());
+  ASSERT_TRUE(driver_->ensure_container("p", "frozen", Resources{}).ok());
+  // One leaf forks and reaps short-lived children without pause (at most two processes
+  // alive at a time: no pids controller guards this host); forks racing cgroup.kill must
+  // not leave survivors.
+  pid_t churn = spawn_in("p", "churn", [] {
+    for (;;) {
+      pid_t c = ::fork();
+      if (c == 0) ::_exit(0);
+      if (c > 0) ::waitpid(c, nullptr, 0);
+    }
+  });
+  pid_t still = spawn_in("p", "frozen", [] {
+    for (;;) ::pause();
+  });
+  ASSERT_GT(churn, 0);
+  ASSERT_GT(still, 0);
+  ASSERT_TRUE(driver_->freeze(ctr("p", "frozen"), 5s).ok());
+  std::string pod = *driver_->pod_path("p");
+  auto r = driver_->remove(pod, 10s);
+  ASSERT_TRUE(r.ok()) << r.error().to_string();
+  EXPECT_FALSE(*fs_.exists(pod));
+  for (pid_t p : {churn, still}) {
+    int st = reap(p);
+    EXPECT_TRUE(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL) << "pid " << p << " status " << st;
+  }
+}
+
 TEST_F(CgroupV2DriverIT, ReportsWhatThisHostCannotEnforce) {
   // What the kernel offers, read independently of the driver.
   auto offered = parse_controllers(*fs_.read(mount_ + "/cgroup.controllers"));
