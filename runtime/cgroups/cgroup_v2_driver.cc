@@ -345,6 +345,14 @@ Result<std::vector<pid_t>> CgroupV2Driver::procs(const std::string& path) {
   return parse_procs(text);
 }
 
+Result<void> CgroupV2Driver::move_process(const std::string& path, pid_t pid) {
+  KL_TRY(check_owned(path));
+  if (pid <= 0)
+    return Error(ErrorCode::kInvalidArgument,
+                 "move pid " + std::to_string(pid) + " to " + path + ": not a pid");
+  return fs_->write(path + "/cgroup.procs", std::to_string(pid));
+}
+
 Result<Usage> CgroupV2Driver::usage(const std::string& path) {
   KL_TRY(check_owned(path));
   Usage u;

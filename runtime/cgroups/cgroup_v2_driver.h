@@ -147,6 +147,10 @@ class CgroupV2Driver {
   Result<CgroupEvents> events(const std::string& path);
   Result<EventsWatch> watch(const std::string& path);
   Result<std::vector<pid_t>> procs(const std::string& path);
+  // Moves a running process into a leaf (write to cgroup.procs), for processes that could not
+  // be cloned into it. Errors keep the kernel's errno (ESRCH: no such process; EBUSY: the
+  // target is not a leaf).
+  Result<void> move_process(const std::string& path, pid_t pid);
   Result<Usage> usage(const std::string& path);
   // Whether the OOM killer killed a process in this cgroup (memory.events oom_kill > 0);
   // nullopt when the memory controller is missing and OOM kills cannot be observed.

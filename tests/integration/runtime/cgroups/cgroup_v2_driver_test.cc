@@ -197,6 +197,28 @@ TEST_F(CgroupV2DriverIT, ChildClonedIntoLeafIsAMemberFromTheStart) {
   EXPECT_TRUE(WIFEXITED(reap(pid)));
 }
 
+TEST_F(CgroupV2DriverIT, MoveProcessIntoALeaf) {
+  ASSERT_TRUE(driver_->ensure_pod("p", Resources{}).ok());
+  ASSERT_TRUE(driver_->ensure_container("p", "c", Resources{}).ok());
+  pid_t pid = ::fork();  // born in the test's own cgroup
+  if (pid == 0) {
+    for (;;) ::pause();
+  }
+  ASSERT_GT(pid, 0);
+  children_.push_back(pid);
+  auto m = driver_->move_process(ctr("p", "c"), pid);
+  ASSERT_TRUE(m.ok()) << m.error().to_string();
+  EXPECT_EQ(*driver_->procs(ctr("p", "c")), std::vector<pid_t>{pid});
+  std::ifstream f("/proc/" + std::to_string(pid) + "/cgroup");
+  std::string line, unified;
+  while (std::getline(f, line))
+    if (line.rfind("0::", 0) == 0) unified = line.substr(3);
+  EXPECT_EQ(unified, ctr("p", "c").substr(mount_.size()));
+  ASSERT_TRUE(driver_->remove(*driver_->pod_path("p"), 10s).ok());
+  int st = reap(pid);
+  EXPECT_TRUE(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
+}
+
 TEST_F(CgroupV2DriverIT, EventsFdWakesWhenLeafBecomesEmpty) {
   ASSERT_TRUE(driver_->ensure_pod("p", Resources{}).ok());
   ASSERT_TRUE(driver_->ensure_container("p", "c", Resources{}).ok());

@@ -246,6 +246,19 @@ TEST(Driver, OnlyOwnedPathsAreTouched) {
   }
 }
 
+TEST(Driver, MoveProcessWritesCgroupProcs) {
+  FakeCgroupFs fs(kMount, {"cpu", "memory", "pids"});
+  auto d = CgroupV2Driver::open(fs, opts());
+  ASSERT_TRUE(d.ok());
+  ASSERT_TRUE(d->ensure_pod("p", Resources{}).ok());
+  ASSERT_TRUE(d->ensure_container("p", "c", Resources{}).ok());
+  std::string cp = *d->container_path("p", "c");
+  ASSERT_TRUE(d->move_process(cp, 4242).ok());
+  EXPECT_EQ(fs.writes().back(), cp + "/cgroup.procs=4242");
+  EXPECT_EQ(d->move_process(cp, 0).error().code(), ErrorCode::kInvalidArgument);
+  EXPECT_EQ(d->move_process("/sys/fs/cgroup", 1).error().code(), ErrorCode::kInvalidArgument);
+}
+
 TEST(Driver, OomKilledFromMemoryEvents) {
   FakeCgroupFs fs(kMount, {"cpu", "memory", "pids"});
   auto d = CgroupV2Driver::open(fs, opts());
