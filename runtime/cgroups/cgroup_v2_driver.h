@@ -153,9 +153,11 @@ class CgroupV2Driver {
   Result<void> move_process(const std::string& path, pid_t pid);
   Result<Usage> usage(const std::string& path);
   // Whether the OOM killer killed a process in this cgroup (memory.events oom_kill > 0);
-  // nullopt when the memory controller is missing and OOM kills cannot be observed.
+  // nullopt when the memory controller is missing and OOM kills cannot be observed. The
+  // counters die with the cgroup: ask before remove().
   Result<std::optional<bool>> oom_killed(const std::string& path);
-  // SIGKILLs every process in the subtree at once (cgroup.kill); returns without waiting.
+  // SIGKILLs every process in the subtree at once (cgroup.kill, Linux 5.14+); returns
+  // without waiting.
   Result<void> kill(const std::string& path);
   // cgroup.freeze = 1 / 0, then waits until cgroup.events says frozen / thawed.
   Result<void> freeze(const std::string& path, std::chrono::milliseconds timeout);

@@ -299,6 +299,33 @@ void case_cgroup_kill(CgroupV2Driver& d) {
   (void)rm;
 }
 
+// Why pods are interior nodes: with domain controllers enabled below it, the kernel refuses
+// to put a process into the pod cgroup itself (no-internal-processes rule).
+void case_pod_is_interior(CgroupV2Driver& d, RealCgroupFs& fs) {
+  if (!d.ensure_pod("interior", Resources{}).ok() ||
+      !d.ensure_container("interior", "c", Resources{}).ok()) {
+    report("pod_is_interior", false, "", "ensure failed");
+    return;
+  }
+  std::string pod = *d.pod_path("interior");
+  auto fd = fs.open_dir(pod);
+  int err = 0;
+  if (fd.ok()) {
+    auto c = clone_into_cgroup(fd->get());
+    if (c.ok() && c->pid == 0) ::_exit(0);
+    if (c.ok()) {
+      ::waitpid(c->pid, nullptr, 0);
+    } else {
+      err = c.error().sys_errno();
+    }
+  }
+  report("pod_is_interior", err == EBUSY,
+         std::string("clone_into_pod_errno=") + (err ? ::strerrorname_np(err) : "none") +
+             " pod.subtree_control=" + read_file(fs, pod + "/cgroup.subtree_control"),
+         "containers get leaves; the pod cgroup only distributes resources");
+  (void)d.remove(pod, 10s);
+}
+
 void case_remove(CgroupV2Driver& d) {
   auto pods = d.list_pods();
   report("remove", pods.ok() && pods->empty(),
@@ -323,6 +350,7 @@ int run() {
   case_cpu_throttle(*d, fs);
   case_pids_forkbomb(*d, fs);
   case_cgroup_kill(*d);
+  case_pod_is_interior(*d, fs);
   case_remove(*d);
   return 0;
 }
