@@ -84,7 +84,7 @@ class CgroupV2DriverIT : public ::testing::Test {
       GTEST_SKIP() << "kernel without cgroup.kill (needs 5.14+)";
     sweep_leftovers();
     static std::atomic<int> seq{0};
-    root_ = mount_ + "/kernlet-it-" + std::to_string(::getpid()) + "-" + std::to_string(seq++);
+    root_ = mount_ + "/kernlet-cgroups-it-" + std::to_string(::getpid()) + "-" + std::to_string(seq++);
     CgroupV2Options o;
     o.root = root_;
     o.memory_qos.node_allocatable_bytes = 1LL << 30;
@@ -107,7 +107,7 @@ class CgroupV2DriverIT : public ::testing::Test {
 
   // cgroup.kill exists only in non-root cgroups; probe with a scratch child.
   bool probe_kill() {
-    std::string probe = mount_ + "/kernlet-it-probe-" + std::to_string(::getpid());
+    std::string probe = mount_ + "/kernlet-cgroups-probe-" + std::to_string(::getpid());
     if (!fs_.mkdir(probe).ok()) return false;
     bool has = *fs_.exists(probe + "/cgroup.kill");
     (void)fs_.rmdir(probe);
@@ -128,8 +128,8 @@ class CgroupV2DriverIT : public ::testing::Test {
     auto dirs = fs_.subdirs(mount_);
     if (!dirs.ok()) return;
     for (const auto& d : *dirs) {
-      if (d.rfind("kernlet-it-", 0) != 0) continue;
-      pid_t owner = static_cast<pid_t>(std::atol(d.c_str() + std::strlen("kernlet-it-")));
+      if (d.rfind("kernlet-cgroups-it-", 0) != 0) continue;
+      pid_t owner = static_cast<pid_t>(std::atol(d.c_str() + std::strlen("kernlet-cgroups-it-")));
       if (owner > 0 && owner != ::getpid() && !pid_alive(owner)) (void)remove_all(mount_ + "/" + d);
     }
   }
