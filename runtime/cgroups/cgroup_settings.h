@@ -5,7 +5,9 @@
 //
 //   cpu shares  = clamp(milliCPU * 1024 / 1000, 2, 262144)        (kubelet MilliCPUToShares;
 //                 no request -> 2)
-//   cpu.weight  = 1 + ((shares - 2) * 9999) / 262142              (runc's v1 shares -> v2 weight)
+//   cpu.weight  = 1 + ((shares - 2) * 9999) / 262142              (runc's v1 shares -> v2 weight;
+//                 the linear one of runc < 1.3.2, as Debian 12's runc 1.1.5 — not the
+//                 log-quadratic one newer runc/crun use)
 //   cpu.max     = "<quota> 100000", quota = milliCPU * 100000 / 1000, at least 1000 us
 //                 (kubelet MilliCPUToQuota, 100 ms period); no limit -> "max 100000"
 //   memory.max  = limits.memory, or "max"
