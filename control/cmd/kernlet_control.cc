@@ -15,6 +15,8 @@
 #include "control/apiserver/api_server.h"
 #include "control/apiserver/http_server.h"
 #include "control/apiserver/pki.h"
+#include "control/controllers/deployment_controller.h"
+#include "control/controllers/replicaset_controller.h"
 #include "control/scheduler/scheduler.h"
 #include "control/store/sqlite_store.h"
 
@@ -46,6 +48,7 @@ Flags:
                           as the admin. Loopback addresses only, for tests.
   --disable-scheduler     do not run the scheduler (pods stay unbound unless something
                           else binds them)
+  --disable-controllers   do not run the workload controllers (Deployment, ReplicaSet)
   -h, --help              show this help
 )";
 
@@ -58,6 +61,7 @@ struct Flags {
   std::string node_port_range = "30000-32767";
   std::chrono::seconds compaction_interval{300};
   bool scheduler = true;
+  bool controllers = true;
 };
 
 // "90s", "5m", "1h" or a plain number of seconds; nullopt when malformed.
@@ -103,6 +107,8 @@ int main(int argc, char** argv) {
     auto value = [&]() -> const char* { return i + 1 < argc ? argv[++i] : nullptr; };
     if (a == "--disable-scheduler") {
       flags.scheduler = false;
+    } else if (a == "--disable-controllers") {
+      flags.controllers = false;
     } else if (a == "-h" || a == "--help") {
       std::fputs(kUsage, stdout);
       return 0;
@@ -188,11 +194,25 @@ int main(int argc, char** argv) {
   const std::string self_host = http.address == "0.0.0.0" || http.address.empty() ? "127.0.0.1" : http.address;
   self.server = scheme + "://" + self_host + ":" + std::to_string(server.port());
   std::unique_ptr<scheduler::Scheduler> sched;
-  if (flags.scheduler) {
+  std::unique_ptr<controllers::SharedInformers> informers;
+  std::vector<std::unique_ptr<controllers::Controller>> running;
+  if (flags.scheduler || flags.controllers) {
     auto c = client::RestClient::create(self);
     if (!c.ok()) return fail(c.error());
-    sched = std::make_unique<scheduler::Scheduler>(*c);
-    if (auto st = sched->start(); !st.ok()) return fail(st.error());
+    if (flags.scheduler) {
+      sched = std::make_unique<scheduler::Scheduler>(*c);
+      if (auto st = sched->start(); !st.ok()) return fail(st.error());
+    }
+    if (flags.controllers) {
+      informers = std::make_unique<controllers::SharedInformers>(*c);
+      running.push_back(std::make_unique<controllers::ReplicaSetController>(*informers));
+      running.push_back(std::make_unique<controllers::DeploymentController>(*informers));
+      informers->start();
+      if (!informers->wait_for_sync(std::chrono::seconds(30))) {
+        return fail(Error(ErrorCode::kUnavailable, "controllers: informers did not sync"));
+      }
+      for (auto& ctl : running) ctl->run();
+    }
   }
 
   // Compaction, as kube-apiserver asks of etcd: every interval, drop history older than
@@ -221,6 +241,8 @@ int main(int argc, char** argv) {
   int sig = 0;
   sigwait(&sigs, &sig);
   std::fprintf(stderr, "kernlet-control: %s, shutting down\n", strsignal(sig));
+  for (auto& ctl : running) ctl->stop();
+  if (informers) informers->stop();
   if (sched) sched->stop();
   server.stop();
   if (compactor.joinable()) {

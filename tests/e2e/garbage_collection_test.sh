@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# Deletion as users see it: propagation policies (Background, Foreground, Orphan) through
+# kernlet-control runs without its controllers here, so that the ownership chains below
+# are exactly the ones the test builds. Deletion as users see it: propagation policies (Background, Foreground, Orphan) through
 # ownerReferences, dangling references, preconditions, graceful pod deletion, and a
 # namespace that waits for what is still stopping in it. Driven by the real kubectl.
 source "$(dirname "$0")/lib.sh"
-start_control
+start_control --disable-controllers
 
 # (kubectl 1.32+ `create <kind>` sends protobuf; namespaces are applied as YAML here.)
 mkns() { printf 'apiVersion: v1\nkind: Namespace\nmetadata: {name: %s}\n' "$1" | kc 1.33 apply -f - >/dev/null; }
@@ -19,6 +20,7 @@ apiVersion: apps/v1
 kind: Deployment
 metadata: {name: web}
 spec:
+  replicas: 2
   selector: {matchLabels: {app: web}}
   template:
     metadata: {labels: {app: web}}
@@ -32,6 +34,7 @@ metadata:
   name: web-rs
   ownerReferences: [{apiVersion: apps/v1, kind: Deployment, name: web, uid: $d, controller: true, blockOwnerDeletion: true}]
 spec:
+  replicas: 2
   selector: {matchLabels: {app: web}}
   template:
     metadata: {labels: {app: web}}
@@ -196,7 +199,7 @@ metadata: {name: c, finalizers: [example.com/hold]}
 YAML
 kc 1.33 delete namespace held --wait=false >/dev/null
 kill "$control_pid"; wait "$control_pid" 2>/dev/null || true
-start_control
+start_control --disable-controllers
 kc 1.33 -n held patch cm c --type=merge -p '{"metadata":{"finalizers":null}}' >/dev/null
 kc 1.33 wait --for=delete namespace/held --timeout=20s >/dev/null 2>&1 && ok "a namespace left Terminating finishes after a restart" ||
   not_ok "a namespace left Terminating finishes after a restart" "$(kc 1.33 get namespace held -o yaml 2>&1)"

@@ -1,0 +1,45 @@
+// ReplicaSetController: keeps spec.replicas active pods for each ReplicaSet, as Kubernetes'
+// does — adopting matching orphans and releasing owned pods whose labels no longer match,
+// creating missing pods in slow-start batches (1, 2, 4, …: a broken template fails fast),
+// deleting the surplus least valuable first (unscheduled, pending, not ready, then the
+// newest), and writing status (replicas, fullyLabeled, ready, available,
+// observedGeneration). Expectations keep it from acting twice on pods its informer has
+// not seen yet.
+#pragma once
+
+#include "api/labels.h"
+#include "control/controllers/controller.h"
+
+namespace kernlet::controllers {
+
+class ReplicaSetController final : public Controller {
+ public:
+  explicit ReplicaSetController(SharedInformers& informers, int workers = 2);
+
+ protected:
+  Result<void> reconcile(const std::string& key) override;
+
+ private:
+  void on_pod(const client::ObjectPtr& pod, bool deleted);
+  void enqueue_matching(const json::object& pod);
+  Result<void> manage(const json::object& rs, const std::string& key, std::vector<client::ObjectPtr>& active);
+  Result<void> write_status(const json::object& rs, const std::vector<client::ObjectPtr>& owned);
+
+  std::shared_ptr<client::RestClient> client_;
+  client::Informer& rss_;
+  client::Informer& pods_;
+  Expectations expectations_;
+};
+
+// The pod a workload creates from its template: generateName `<owner>-`, the template's
+// labels, annotations and finalizers, the owner as controller, the template's spec.
+json::object pod_from_template(const json::object& pod_template, const json::object& owner, std::string_view api_version,
+                               std::string_view kind);
+
+// Which pods to delete first when scaling down (upstream's ActivePodsWithRanks, without
+// co-location ranking): unscheduled before scheduled, Pending before Unknown before
+// Running, not ready before ready, recently ready before long ready, more restarts first,
+// newer before older. Sorts in place.
+void sort_for_deletion(std::vector<client::ObjectPtr>& pods);
+
+}  // namespace kernlet::controllers
