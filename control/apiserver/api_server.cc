@@ -67,7 +67,10 @@ std::optional<std::string> unb64(std::string_view s) {
   namespace b = boost::beast::detail::base64;
   std::string out(b::decoded_size(s.size()), '\0');
   auto [written, read] = b::decode(out.data(), s.data(), s.size());
-  if (read != s.size()) return std::nullopt;
+  // decode() stops at the padding: everything before it must have been read.
+  std::string_view unpadded = s;
+  while (!unpadded.empty() && unpadded.back() == '=') unpadded.remove_suffix(1);
+  if (read != unpadded.size()) return std::nullopt;
   out.resize(written);
   return out;
 }

@@ -145,7 +145,7 @@ class WatchCache {
     // Events after this revision. nullopt: first the current state as ADDED events, then
     // changes after the revision of that state.
     std::optional<int64_t> after;
-    std::function<void()> on_ready;  // called (from the cache's thread) when next() has news
+    std::function<void()> on_ready = nullptr;  // called (from the cache's thread) when next() has news
   };
   // Starts a watch. Errors: kCompacted for `after` older than the window or the store's
   // compacted revision ("too old resource version: N (M)"), kNotFound for an uncached prefix.
