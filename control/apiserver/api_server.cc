@@ -1039,6 +1039,11 @@ std::optional<Status> ApiServer::Impl::check_body(const ResourceInfo& r, const R
 asio::awaitable<std::optional<Status>> ApiServer::Impl::check_namespace(std::string_view ns) {
   const ResourceInfo* nsr = find_resource("", "v1", "namespaces");
   std::string key = object_key(*nsr, "", ns);
+  // An Active namespace in the watch cache needs no store read (upstream's lifecycle
+  // admission reads its informer cache too); a miss or a Terminating one is checked live.
+  if (cache_) {
+    if (ObjectPtr cached = cache_->get(key); cached && !cached->being_deleted) co_return std::nullopt;
+  }
   auto kv = co_await blocking([&] { return store_.get(key); });
   if (!kv.ok()) co_return Status::from_error(kv.error());
   if (!kv->has_value()) co_return Status::not_found({"", "namespaces"}, ns);

@@ -24,7 +24,9 @@ namespace kernlet::apiserver {
 
 struct ApiServerOptions {
   std::string server_address = "127.0.0.1:6443";  // advertised in /api discovery
-  int store_threads = 32;                          // concurrent blocking store calls
+  // Concurrent blocking store calls. A pool thread waits through its write's group commit,
+  // so this bounds how many writes one commit can carry: keep it above the client count.
+  int store_threads = 128;
   int max_watch_seconds = 1800;                    // upper bound for a watch's timeoutSeconds
   // Treat requests without a client certificate as the admin. Only for the explicit
   // plain-HTTP loopback mode (kernlet-control --insecure-listen).

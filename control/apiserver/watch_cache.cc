@@ -110,6 +110,7 @@ Result<ObjectPtr> CachedObject::make(const store::KeyValue& kv, std::string_view
     }
   }
   o->fields = api::selectable_fields(resource, obj);
+  o->being_deleted = meta.being_deleted();
   // A stored resourceVersion would be duplicated by the splice: take the slow path then.
   if (meta.resource_version().empty()) o->metadata_body = find_metadata_body(o->value);
   return ObjectPtr(std::move(o));
@@ -524,6 +525,14 @@ Result<std::optional<WatchCache::ListResult>> WatchCache::list(const CacheFilter
     out.objects.push_back(it->second);
   }
   return std::optional<ListResult>(std::move(out));
+}
+
+ObjectPtr WatchCache::get(std::string_view key) const {
+  ResourceCache* rc = impl_->find_for_key(key);
+  if (rc == nullptr) return nullptr;
+  std::shared_lock lk(impl_->mu_);
+  auto it = rc->objects.find(key);
+  return it != rc->objects.end() ? it->second : nullptr;
 }
 
 Result<std::unique_ptr<CacheWatch>> WatchCache::watch(WatchRequest request) {

@@ -49,6 +49,7 @@ struct CachedObject {
   // Offset in `value` just after the top-level `"metadata":{`; npos when the object has
   // no metadata object (then resourceVersion cannot be stamped by splicing).
   size_t metadata_body = std::string::npos;
+  bool being_deleted = false;  // metadata.deletionTimestamp is set
 
   // Builds a CachedObject from a store value; decodes it once to read labels and fields.
   // Errors: the value is not a JSON object.
@@ -139,6 +140,11 @@ class WatchCache {
   // no cached resource.
   Result<std::optional<ListResult>> list(const CacheFilter& filter, std::string_view start_key, int64_t limit,
                                          int64_t exact_revision = 0) const;
+
+  // The cached object at `key` (at revision()), or null when the cache has none — which
+  // may only mean the cache has not applied its creation yet: callers that need certainty
+  // read the store.
+  ObjectPtr get(std::string_view key) const;
 
   struct WatchRequest {
     CacheFilter filter;

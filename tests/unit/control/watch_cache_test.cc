@@ -167,6 +167,10 @@ TEST_F(WatchCacheTest, ListsFromMemoryConsistentWithTheStore) {
   ASSERT_TRUE(store_->remove(pod_key("a", "p1"), 0).ok());
   sync();
   EXPECT_EQ(names({"/registry/pods/a/", {}, {}}), (std::vector<std::string>{"p2", "p4"}));
+  ASSERT_NE(cache_->get(pod_key("a", "p2")), nullptr);
+  EXPECT_EQ(cache_->get(pod_key("a", "p2"))->labels, (api::LabelSet{{"app", "db"}}));
+  EXPECT_EQ(cache_->get(pod_key("a", "p1")), nullptr);
+  EXPECT_EQ(cache_->get("/registry/secrets/a/s"), nullptr);
   EXPECT_FALSE(cache_->list({"/registry/secrets/", {}, {}}, "", 0).ok());
 }
 
