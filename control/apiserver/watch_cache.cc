@@ -129,7 +129,6 @@ void CachedObject::append_json(std::string& out, int64_t rv) const {
     return;
   }
   std::string_view v(value);
-  out.reserve(out.size() + v.size() + rv_text.size() + 24);
   out.append(v.substr(0, metadata_body));
   out += "\"resourceVersion\":\"";
   out += rv_text;
