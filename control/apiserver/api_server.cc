@@ -485,7 +485,22 @@ std::variant<ApiServer::Impl::Loaded, Status> ApiServer::Impl::load(const Resour
 asio::awaitable<void> ApiServer::Impl::get(const ResourceInfo& r, const RequestInfo& info, const Request& req,
                                            Responder& out) {
   std::string key = object_key(r, info.namespace_, info.name);
-  auto loaded = co_await blocking([&] { return load(r, key, info.name); });
+  // resourceVersion=0 ("any") is served from the watch cache, as upstream does; without it
+  // a GET reads the store (upstream reads etcd), so it always sees the latest write.
+  std::optional<Loaded> cached;
+  if (cache_ && info.param("resourceVersion") == "0") {
+    if (ObjectPtr o = cache_->get(key)) {
+      if (auto decoded = json::parse_object(o->json(o->mod_revision), key); decoded.ok()) {
+        cached = Loaded{std::move(*decoded), o->mod_revision};
+      }
+    }
+  }
+  std::variant<Loaded, Status> loaded = Status::internal_error("not loaded");
+  if (cached) {
+    loaded = std::move(*cached);
+  } else {
+    loaded = co_await blocking([&] { return load(r, key, info.name); });
+  }
   if (auto* bad = std::get_if<Status>(&loaded)) {
     KL_REPLY(out, status_response(*bad));
     co_return;

@@ -70,6 +70,14 @@ expect_eq "resourceVersion=N (not older than) is served" "200" "${r%% *}"
 r=$(curl_admin GET "/api/v1/namespaces/wc/configmaps?resourceVersion=99999999")
 expect_eq "a resourceVersion the store never reached is 504" "504" "${r%% *}"
 expect_contains "504 says too large" "Too large resource version" "$r"
+# GET with resourceVersion=0 comes from the cache: the same object and resourceVersion.
+live=$(curl_admin GET /api/v1/namespaces/wc/configmaps/c3 | sed 's/^[0-9]* //' |
+  python3 -c 'import json,sys; o=json.load(sys.stdin); print(o["metadata"]["resourceVersion"], o["data"]["k"])')
+cached=$(curl_admin GET "/api/v1/namespaces/wc/configmaps/c3?resourceVersion=0" | sed 's/^[0-9]* //' |
+  python3 -c 'import json,sys; o=json.load(sys.stdin); print(o["metadata"]["resourceVersion"], o["data"]["k"])')
+expect_eq "GET resourceVersion=0 serves the cached object" "$live" "$cached"
+r=$(curl_admin GET "/api/v1/namespaces/wc/configmaps/nope?resourceVersion=0")
+expect_eq "GET resourceVersion=0 of a missing object is 404" "404" "${r%% *}"
 r=$(curl_admin GET "/api/v1/namespaces/wc/configmaps?watch=1&resourceVersion=abc")
 expect_eq "a malformed resourceVersion on a watch is 400" "400" "${r%% *}"
 finish
