@@ -392,6 +392,7 @@ WatchResult run_watchers(uint16_t port, int n, const std::string& rv, int trials
         }
       }
     }
+    if (ws.empty()) break;
     if (got < ws.size()) {
       res.last_ms.push_back(-1);
       continue;
