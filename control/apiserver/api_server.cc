@@ -27,6 +27,7 @@
 #include "control/apiserver/strategy.h"
 #include "control/apiserver/tables.h"
 #include "control/apiserver/validate.h"
+#include "control/apiserver/watch_cache.h"
 
 namespace kernlet::apiserver {
 namespace {
@@ -68,7 +69,10 @@ std::optional<std::string> unb64(std::string_view s) {
   namespace b = boost::beast::detail::base64;
   std::string out(b::decoded_size(s.size()), '\0');
   auto [written, read] = b::decode(out.data(), s.data(), s.size());
-  if (read != s.size()) return std::nullopt;
+  // decode() stops at the padding: everything before it must have been read.
+  std::string_view unpadded = s;
+  while (!unpadded.empty() && unpadded.back() == '=') unpadded.remove_suffix(1);
+  if (read != unpadded.size()) return std::nullopt;
   out.resize(written);
   return out;
 }
@@ -187,6 +191,14 @@ class ApiServer::Impl final : public ObjectWriter {
   asio::awaitable<void> get(const ResourceInfo& r, const RequestInfo& info, const Request& req, Responder& out);
   asio::awaitable<void> list(const ResourceInfo& r, const RequestInfo& info, const Request& req, Responder& out);
   asio::awaitable<void> watch(const ResourceInfo& r, const RequestInfo& info, const Request& req, Responder& out);
+  // LIST from the watch cache; false when the cache cannot answer (the store path does).
+  asio::awaitable<bool> list_cached(const ResourceInfo& r, const RequestInfo& info, const Request& req,
+                                    const api::Selector& labels, const api::FieldSelector& fields, int64_t limit,
+                                    Responder& out);
+  // WATCH from the watch cache (one store watch fanned out to every HTTP watcher).
+  asio::awaitable<void> watch_cached(const ResourceInfo& r, const RequestInfo& info, const Request& req,
+                                     const api::Selector& labels, const api::FieldSelector& fields,
+                                     int64_t timeout_s, bool bookmarks, Responder& out);
   asio::awaitable<void> create(const ResourceInfo& r, const RequestInfo& info, const Request& req, Responder& out);
   asio::awaitable<void> update(const ResourceInfo& r, const RequestInfo& info, const Request& req, Responder& out);
   asio::awaitable<void> remove(const ResourceInfo& r, const RequestInfo& info, const Request& req, Responder& out);
@@ -249,6 +261,7 @@ class ApiServer::Impl final : public ObjectWriter {
   ApiServerOptions options_;
   asio::thread_pool pool_;
   std::unique_ptr<ServiceAllocator> allocator_;  // set by bootstrap()
+  std::unique_ptr<WatchCache> cache_;              // set by bootstrap() unless disabled
   std::unique_ptr<GarbageCollector> gc_;           // started by bootstrap()
 };
 
@@ -314,6 +327,17 @@ Result<void> ApiServer::Impl::bootstrap() {
     auto created = store_.create(key, to_stored(k));
     if (!created.ok() || !created->succeeded) allocator_->rollback_create(k);
     if (!created.ok()) return std::move(created).error();
+  }
+  if (options_.watch_cache && !cache_) {
+    std::vector<WatchCache::Resource> cached;
+    for (const ResourceInfo& r : builtin_resources()) {
+      if (r.resource == "bindings") continue;  // not stored: a subresource of pods
+      cached.push_back({key_prefix(r, ""), r.resource});
+    }
+    WatchCacheOptions wopts;
+    wopts.window_events = options_.watch_cache_window;
+    wopts.watcher_buffer_events = options_.watcher_buffer_events;
+    KL_ASSIGN_OR_RETURN(cache_, WatchCache::start(store_, std::move(cached), wopts));
   }
 
   // Owner references and Terminating namespaces (also those a previous run left behind).
@@ -450,7 +474,22 @@ std::variant<ApiServer::Impl::Loaded, Status> ApiServer::Impl::load(const Resour
 asio::awaitable<void> ApiServer::Impl::get(const ResourceInfo& r, const RequestInfo& info, const Request& req,
                                            Responder& out) {
   std::string key = object_key(r, info.namespace_, info.name);
-  auto loaded = co_await blocking([&] { return load(r, key, info.name); });
+  // resourceVersion=0 ("any") is served from the watch cache, as upstream does; without it
+  // a GET reads the store (upstream reads etcd), so it always sees the latest write.
+  std::optional<Loaded> cached;
+  if (cache_ && info.param("resourceVersion") == "0") {
+    if (ObjectPtr o = cache_->get(key)) {
+      if (auto decoded = json::parse_object(o->json(o->mod_revision), key); decoded.ok()) {
+        cached = Loaded{std::move(*decoded), o->mod_revision};
+      }
+    }
+  }
+  std::variant<Loaded, Status> loaded = Status::internal_error("not loaded");
+  if (cached) {
+    loaded = std::move(*cached);
+  } else {
+    loaded = co_await blocking([&] { return load(r, key, info.name); });
+  }
   if (auto* bad = std::get_if<Status>(&loaded)) {
     KL_REPLY(out, status_response(*bad));
     co_return;
@@ -484,6 +523,11 @@ asio::awaitable<void> ApiServer::Impl::list(const ResourceInfo& r, const Request
   if (!limit.ok()) {
     KL_REPLY(out, status_response(Status::bad_request(limit.error().message())));
     co_return;
+  }
+  if (cache_) {
+    // Not inside &&: GCC 12 mishandles co_await in short-circuit conditions like in ?:.
+    const bool served = co_await list_cached(r, info, req, sel->labels, sel->fields, limit->value_or(0), out);
+    if (served) co_return;
   }
   std::string prefix = key_prefix(r, info.namespace_);
   store::ListOptions opts;
@@ -591,6 +635,11 @@ asio::awaitable<void> ApiServer::Impl::watch(const ResourceInfo& r, const Reques
   if (!timeout.ok() || !bookmarks.ok()) {
     KL_REPLY(out, status_response(
         Status::bad_request(!timeout.ok() ? timeout.error().message() : bookmarks.error().message())));
+    co_return;
+  }
+  if (cache_) {
+    co_await watch_cached(r, info, req, sel->labels, sel->fields,
+                          timeout->value_or(options_.max_watch_seconds), *bookmarks, out);
     co_return;
   }
   std::string prefix = key_prefix(r, info.namespace_);
@@ -727,6 +776,237 @@ asio::awaitable<void> ApiServer::Impl::watch(const ResourceInfo& r, const Reques
   }
 }
 
+asio::awaitable<bool> ApiServer::Impl::list_cached(const ResourceInfo& r, const RequestInfo& info, const Request& req,
+                                                   const api::Selector& labels, const api::FieldSelector& fields,
+                                                   int64_t limit, Responder& out) {
+  // resourceVersion semantics as upstream's watch cache serves them: unset = consistent
+  // (the cache first catches up with the store's current revision), "0" = any (the cache
+  // as it is), N = not older than N (wait for the cache to reach N), Exact N and continue
+  // tokens = the state at exactly N (from the cache when it is at N, else the store).
+  std::string start;
+  int64_t exact = 0;
+  int64_t min_rv = 0;
+  bool explicit_min = false;
+  if (auto cont = info.param("continue"); cont && !cont->empty()) {
+    auto raw = unb64(*cont);
+    auto tok = raw ? json::parse_object(*raw, "continue token") : Result<json::object>(Error("bad base64"));
+    if (!tok.ok() || json::get_string(*tok, "v") != "kernlet.1") co_return false;  // the store path answers 400
+    exact = json::get_int_or(*tok, "rv", 0);
+    start = std::string(json::get_string(*tok, "start"));
+    if (exact <= 0) co_return false;
+  } else if (auto rv = info.param("resourceVersion"); !rv || rv->empty()) {
+    min_rv = store_.current_revision();
+  } else if (*rv != "0") {
+    const std::string text(*rv);
+    char* end = nullptr;
+    const long long n = std::strtoll(text.c_str(), &end, 10);
+    if (end == text.c_str() || *end != '\0' || n <= 0) co_return false;
+    if (info.param("resourceVersionMatch") == "Exact") {
+      exact = n;
+    } else {
+      min_rv = n;
+      explicit_min = true;
+    }
+  }
+  const int64_t wait_for = std::max(min_rv, exact);
+  if (wait_for > cache_->revision()) {
+    const auto wait = std::chrono::milliseconds(options_.consistent_read_wait_ms);
+    const bool fresh = co_await blocking([&] { return cache_->wait_fresh(wait_for, wait); });
+    if (!fresh) {
+      const int64_t current = store_.current_revision();
+      if (explicit_min && min_rv > current) {
+        // As upstream: a resourceVersion the store has not reached is 504 after the wait.
+        KL_REPLY(out, status_response(Status::timeout("Too large resource version: " + std::to_string(min_rv) +
+                                                          ", current: " + std::to_string(current),
+                                                      1)));
+        co_return true;
+      }
+      co_return false;  // the cache lags: read the store, as upstream falls back to etcd
+    }
+  }
+  const bool table = wants_table(req);
+  std::optional<IncludeObject> include;
+  if (table) {
+    include = parse_include_object(info.param("includeObject").value_or(""));
+    if (!include) co_return false;  // the store path answers 400
+  }
+  const CacheFilter filter{key_prefix(r, info.namespace_), labels, fields};
+  // Serializing a large list is CPU work: keep it off the I/O threads.
+  auto response = co_await blocking([&]() -> std::optional<Response> {
+    auto listed = cache_->list(filter, start, limit, exact);
+    if (!listed.ok() || !*listed) return std::nullopt;
+    const WatchCache::ListResult& l = **listed;
+    const std::string cont = l.more ? continue_token(l.revision, l.continue_key) : std::string();
+    if (table) {
+      std::vector<json::object> objs;
+      objs.reserve(l.objects.size());
+      for (const ObjectPtr& o : l.objects) {
+        if (auto obj = json::parse_object(o->json(o->mod_revision), o->key); obj.ok()) objs.push_back(std::move(*obj));
+      }
+      std::vector<const json::object*> rows;
+      rows.reserve(objs.size());
+      for (const auto& o : objs) rows.push_back(&o);
+      TableOptions topts;
+      topts.include_object = *include;
+      topts.resource_version = std::to_string(l.revision);
+      topts.continue_token = cont;
+      return json_response(200, make_table(r, rows, topts));
+    }
+    // The list is assembled from the cached bytes; no object is decoded or re-encoded.
+    std::string body;
+    size_t bytes = 128;
+    for (const ObjectPtr& o : l.objects) bytes += o->value.size() + 32;
+    body.reserve(bytes);
+    body += "{\"kind\":\"" + r.kind + "List\",\"apiVersion\":\"" + r.api_version() +
+            "\",\"metadata\":{\"resourceVersion\":\"" + std::to_string(l.revision) + "\"";
+    if (l.more) body += ",\"continue\":\"" + cont + "\"";
+    body += "},\"items\":[";
+    for (size_t i = 0; i < l.objects.size(); ++i) {
+      if (i != 0) body.push_back(',');
+      l.objects[i]->append_json(body, l.objects[i]->mod_revision);
+    }
+    body += "]}";
+    Response res;
+    res.body = std::move(body);
+    return res;
+  });
+  if (!response) co_return false;
+  KL_REPLY(out, std::move(*response));
+  co_return true;
+}
+
+asio::awaitable<void> ApiServer::Impl::watch_cached(const ResourceInfo& r, const RequestInfo& info,
+                                                    const Request& req, const api::Selector& labels,
+                                                    const api::FieldSelector& fields, int64_t timeout_s,
+                                                    bool bookmarks, Responder& out) {
+  WatchCache::WatchRequest wr;
+  wr.filter = CacheFilter{key_prefix(r, info.namespace_), labels, fields};
+  auto rv = info.param("resourceVersion");
+  const bool rv_unset = !rv || rv->empty();
+  if (!rv_unset && *rv != "0") {
+    const std::string text(*rv);
+    char* end = nullptr;
+    const long long n = std::strtoll(text.c_str(), &end, 10);
+    if (end == text.c_str() || *end != '\0' || n < 0) {
+      KL_REPLY(out, status_response(Status::bad_request("invalid resourceVersion: " + text)));
+      co_return;
+    }
+    wr.after = n;
+  }
+  // resourceVersion unset or "0": the current state as ADDED events first (unset: after
+  // the cache caught up with the store), then changes; N: changes after N, replayed from
+  // the window. sendInitialEvents=true (watch-list): the state at least as new as N, then
+  // a BOOKMARK marked k8s.io/initial-events-end; sendInitialEvents=false with no N: only
+  // changes from now on.
+  auto initial_param = info.param("sendInitialEvents");
+  const bool send_initial = initial_param && *initial_param == "true";
+  int64_t wait_for = 0;
+  if (send_initial) {
+    wait_for = rv_unset ? store_.current_revision() : wr.after.value_or(0);
+    wr.after.reset();
+  } else if (!wr.after) {
+    if (initial_param && *initial_param == "false") {
+      wr.after = cache_->revision();
+    } else if (rv_unset) {
+      wait_for = store_.current_revision();
+    }
+  }
+  if (wait_for > cache_->revision()) {
+    const auto wait = std::chrono::milliseconds(options_.consistent_read_wait_ms);
+    (void)co_await blocking([&] { return cache_->wait_fresh(wait_for, wait); });
+  }
+
+  auto executor = co_await asio::this_coro::executor;
+  auto wake = std::make_shared<asio::steady_timer>(executor, std::chrono::steady_clock::time_point::max());
+  // The connection's executor is a strand: the cancel runs only while this coroutine is
+  // suspended, so a wake-up can only be lost while it is suspended elsewhere (writing),
+  // and the loop below always looks at the queue again after any suspension.
+  wr.on_ready = [wake, executor] { asio::post(executor, [wake] { wake->cancel(); }); };
+  auto watch = cache_->watch(std::move(wr));
+  if (!watch.ok()) {
+    if (watch.error().code() == ErrorCode::kCompacted) {
+      // As the watch cache upstream answers: a 200 stream whose one event is an ERROR
+      // carrying 410 Expired ("too old resource version"), which makes a reflector relist.
+      if (!(co_await out.begin_stream(200, "application/json")).ok()) co_return;
+      const Status expired = Status::gone(watch.error().message());
+      std::string line = json::dump(json::object{{"type", "ERROR"}, {"object", expired.to_json()}});
+      line.push_back('\n');
+      (void)co_await out.write_chunk(line);
+    } else {
+      KL_REPLY(out, status_response(Status::from_error(watch.error())));
+    }
+    co_return;
+  }
+  if (!(co_await out.begin_stream(200, "application/json")).ok()) co_return;
+
+  const bool table = wants_table(req);
+  const IncludeObject include = parse_include_object(info.param("includeObject").value_or("")).value_or(IncludeObject::kMetadata);
+  bool first_row = true;
+  auto append_bookmark = [&](std::string& line, int64_t rev, bool initial_end) {
+    json::object meta{{"resourceVersion", std::to_string(rev)}};
+    if (initial_end) meta["annotations"] = json::object{{"k8s.io/initial-events-end", "true"}};
+    line += json::dump(json::object{{"type", "BOOKMARK"},
+                                    {"object", json::object{{"kind", r.kind},
+                                                            {"apiVersion", r.api_version()},
+                                                            {"metadata", std::move(meta)}}}});
+    line.push_back('\n');
+  };
+  const int64_t limit_s = std::clamp<int64_t>(timeout_s, 1, options_.max_watch_seconds);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(limit_s);
+  const auto bookmark_every = std::chrono::seconds(std::max(1, options_.bookmark_interval_seconds));
+  auto next_bookmark = std::chrono::steady_clock::now() + bookmark_every;
+  bool initial_end_pending = send_initial && bookmarks;
+  std::string line;
+  for (;;) {
+    auto batch = (*watch)->next();
+    // Ended: dropped for falling behind, or the cache re-listed. The stream just ends, as
+    // upstream ends a terminated watcher's; the client watches again from its last RV.
+    if (!batch.ok()) co_return;
+    line.clear();
+    for (const CacheEvent& ev : batch->events) {
+      const char* type = ev.type == CacheEvent::Type::kAdded      ? "ADDED"
+                         : ev.type == CacheEvent::Type::kModified ? "MODIFIED"
+                                                                  : "DELETED";
+      if (table) {
+        // kubectl get -w: each event carries a one-row Table, headers only on the first.
+        auto obj = json::parse_object(ev.object->json(ev.revision), ev.object->key);
+        if (!obj.ok()) continue;
+        TableOptions topts;
+        topts.include_object = include;
+        topts.no_headers = !first_row;
+        topts.resource_version = std::to_string(ev.revision);
+        first_row = false;
+        line += json::dump(json::object{{"type", type}, {"object", make_table(r, {&*obj}, topts)}});
+      } else {
+        line += "{\"type\":\"";
+        line += type;
+        line += "\",\"object\":";
+        ev.object->append_json(line, ev.revision);
+        line += "}";
+      }
+      line.push_back('\n');
+    }
+    if (initial_end_pending) {
+      append_bookmark(line, batch->progress_revision, true);
+      initial_end_pending = false;
+    }
+    const auto now = std::chrono::steady_clock::now();
+    if (bookmarks && now >= next_bookmark) {
+      append_bookmark(line, batch->progress_revision, false);
+      next_bookmark = now + bookmark_every;
+    }
+    if (!line.empty()) {
+      if (!(co_await out.write_chunk(line)).ok()) co_return;
+      if (std::chrono::steady_clock::now() >= deadline) co_return;
+      continue;  // suspended while writing: look at the queue again before sleeping
+    }
+    if (now >= deadline) co_return;
+    wake->expires_at(std::min(deadline, bookmarks ? next_bookmark : deadline));
+    boost::system::error_code ec;
+    co_await wake->async_wait(asio::redirect_error(asio::use_awaitable, ec));
+  }
+}
+
 std::optional<Status> ApiServer::Impl::check_body(const ResourceInfo& r, const RequestInfo& info, json::object& obj) {
   std::string_view av = api::api_version(obj);
   std::string_view kind = api::kind(obj);
@@ -763,6 +1043,11 @@ std::optional<Status> ApiServer::Impl::check_body(const ResourceInfo& r, const R
 asio::awaitable<std::optional<Status>> ApiServer::Impl::check_namespace(std::string_view ns) {
   const ResourceInfo* nsr = find_resource("", "v1", "namespaces");
   std::string key = object_key(*nsr, "", ns);
+  // An Active namespace in the watch cache needs no store read (upstream's lifecycle
+  // admission reads its informer cache too); a miss or a Terminating one is checked live.
+  if (cache_) {
+    if (ObjectPtr cached = cache_->get(key); cached && !cached->being_deleted) co_return std::nullopt;
+  }
   auto kv = co_await blocking([&] { return store_.get(key); });
   if (!kv.ok()) co_return Status::from_error(kv.error());
   if (!kv->has_value()) co_return Status::not_found({"", "namespaces"}, ns);

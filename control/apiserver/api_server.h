@@ -24,7 +24,9 @@ namespace kernlet::apiserver {
 
 struct ApiServerOptions {
   std::string server_address = "127.0.0.1:6443";  // advertised in /api discovery
-  int store_threads = 32;                          // concurrent blocking store calls
+  // Concurrent blocking store calls. A pool thread waits through its write's group commit,
+  // so this bounds how many writes one commit can carry: keep it above the client count.
+  int store_threads = 128;
   int max_watch_seconds = 1800;                    // upper bound for a watch's timeoutSeconds
   // Treat requests without a client certificate as the admin. Only for the explicit
   // plain-HTTP loopback mode (kernlet-control --insecure-listen).
@@ -32,6 +34,13 @@ struct ApiServerOptions {
   std::string service_cidr = "10.96.0.0/12";        // ClusterIPs come from here
   std::string node_port_range = "30000-32767";      // NodePorts come from here
   int secure_port = 6443;                           // targetPort of default/kubernetes
+  // Serve list and watch from the in-memory watch cache (started by bootstrap()). Off:
+  // every list and watch reads the store.
+  bool watch_cache = true;
+  size_t watch_cache_window = 4096;          // recent events kept per resource
+  size_t watcher_buffer_events = 1024;       // a watcher further behind is dropped
+  int bookmark_interval_seconds = 60;        // BOOKMARK cadence with allowWatchBookmarks
+  int consistent_read_wait_ms = 3000;        // how long a list waits for the cache to catch up
 };
 
 class ApiServer final : public Handler {
@@ -44,7 +53,8 @@ class ApiServer final : public Handler {
   // Creates the namespaces every cluster has (default, kube-system, kube-public,
   // kube-node-lease) and the default/kubernetes Service when missing, and rebuilds the
   // Service IP/port allocator from the stored Services. Blocking; call once at start-up,
-  // before serving. Errors: store failures, an invalid service CIDR or port range.
+  // before serving; it also fills the watch cache. Errors: store failures, an invalid
+  // service CIDR or port range.
   Result<void> bootstrap();
 
  private:

@@ -1,0 +1,600 @@
+// End-to-end API server benchmark, with Debian's etcd-server side by side in the same run.
+//
+// kernlet-control is started on a fresh data directory (durable SQLite: WAL,
+// synchronous=FULL, group commit) with --insecure-listen on a free 127.0.0.1 port (plain
+// HTTP on loopback, so the figures are the server's and not TLS's). Measured:
+//   - creates/s and p50/p99/max latency of ConfigMap creates with 1, 16 and 64 clients,
+//     each a keep-alive HTTP/1.1 connection doing POST after POST (201 = acknowledged,
+//     i.e. durable);
+//   - one Pod create delivered to N concurrent watchers (default 1,000 HTTP watch
+//     streams): the time from sending the create until the last watcher has the event;
+//   - server RSS idle (after start-up) and holding 10,000 Pods (created through the API).
+// The peer: /usr/bin/etcd (3.4) on 127.0.0.1 free ports with its own data directory doing
+// the same creates through its gRPC-gateway JSON API (POST /v3/kv/txn, create-if-absent as
+// the Kubernetes etcd3 storage does it) at 1/16/64 clients, and its RSS. Processes are
+// started and killed by pid; directories are removed. Prints one JSON document.
+//
+//   kernlet-bench-api [--control PATH] [--etcd PATH] [--dir DIR] [--seconds S]
+//                     [--watchers N] [--pods N]
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <signal.h>
+#include <sys/epoll.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/utsname.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+namespace fs = std::filesystem;
+
+// ---- a minimal blocking HTTP/1.1 client ------------------------------------------------
+
+int connect_loopback(uint16_t port) {
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return -1;
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(port);
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
+    close(fd);
+    return -1;
+  }
+  int one = 1;
+  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  return fd;
+}
+
+uint16_t free_port() {
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
+  socklen_t len = sizeof a;
+  getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+  close(fd);
+  return ntohs(a.sin_port);
+}
+
+class HttpConn {
+ public:
+  explicit HttpConn(uint16_t port) : port_(port), fd_(connect_loopback(port)) {}
+  ~HttpConn() {
+    if (fd_ >= 0) close(fd_);
+  }
+  HttpConn(const HttpConn&) = delete;
+  HttpConn& operator=(const HttpConn&) = delete;
+  bool ok() const { return fd_ >= 0; }
+  int fd() const { return fd_; }
+
+  // Sends one request; returns the status (0 on a transport error) and the body.
+  int request(const std::string& method, const std::string& path, const std::string& body, std::string* out_body) {
+    std::string req = method + " " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n";
+    if (!body.empty() || method == "POST") req += "Content-Length: " + std::to_string(body.size()) + "\r\n";
+    req += "\r\n";
+    req += body;
+    if (!send_all(req)) return 0;
+    return read_response(out_body);
+  }
+
+  // Sends a request whose response is a stream; returns the status once headers arrived.
+  int start_stream(const std::string& path) {
+    std::string req = "GET " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
+    if (!send_all(req)) return 0;
+    size_t end;
+    while ((end = buf_.find("\r\n\r\n")) == std::string::npos) {
+      if (!fill()) return 0;
+    }
+    int status = std::atoi(buf_.c_str() + 9);
+    buf_.erase(0, end + 4);
+    return status;
+  }
+  std::string& buffer() { return buf_; }
+
+ private:
+  bool send_all(const std::string& s) {
+    size_t off = 0;
+    while (off < s.size()) {
+      ssize_t n = ::send(fd_, s.data() + off, s.size() - off, MSG_NOSIGNAL);
+      if (n <= 0) return false;
+      off += static_cast<size_t>(n);
+    }
+    return true;
+  }
+  bool fill() {
+    char tmp[65536];
+    ssize_t n = ::recv(fd_, tmp, sizeof tmp, 0);
+    if (n <= 0) return false;
+    buf_.append(tmp, static_cast<size_t>(n));
+    return true;
+  }
+  int read_response(std::string* out_body) {
+    size_t end;
+    while ((end = buf_.find("\r\n\r\n")) == std::string::npos) {
+      if (!fill()) return 0;
+    }
+    std::string head = buf_.substr(0, end);
+    buf_.erase(0, end + 4);
+    int status = std::atoi(head.c_str() + 9);
+    std::string lower = head;
+    std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char c) { return std::tolower(c); });
+    std::string body;
+    if (auto cl = lower.find("content-length:"); cl != std::string::npos) {
+      size_t len = std::strtoul(lower.c_str() + cl + 15, nullptr, 10);
+      while (buf_.size() < len) {
+        if (!fill()) return 0;
+      }
+      body = buf_.substr(0, len);
+      buf_.erase(0, len);
+    } else if (lower.find("transfer-encoding: chunked") != std::string::npos) {
+      for (;;) {
+        size_t le;
+        while ((le = buf_.find("\r\n")) == std::string::npos) {
+          if (!fill()) return 0;
+        }
+        size_t len = std::strtoul(buf_.c_str(), nullptr, 16);
+        while (buf_.size() < le + 2 + len + 2) {
+          if (!fill()) return 0;
+        }
+        body.append(buf_, le + 2, len);
+        buf_.erase(0, le + 2 + len + 2);
+        if (len == 0) break;
+      }
+    }
+    if (out_body != nullptr) *out_body = std::move(body);
+    return status;
+  }
+
+  uint16_t port_;
+  int fd_;
+  std::string buf_;
+};
+
+// ---- processes -----------------------------------------------------------------------------
+
+pid_t spawn(const std::vector<std::string>& argv, const std::string& log) {
+  pid_t pid = fork();
+  if (pid == 0) {
+    int fd = open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd >= 0) {
+      dup2(fd, 1);
+      dup2(fd, 2);
+    }
+    std::vector<char*> args;
+    for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+    args.push_back(nullptr);
+    execv(args[0], args.data());
+    _exit(127);
+  }
+  return pid;
+}
+
+void stop(pid_t pid) {
+  if (pid <= 0) return;
+  kill(pid, SIGTERM);
+  for (int i = 0; i < 100; ++i) {
+    if (waitpid(pid, nullptr, WNOHANG) == pid) return;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  kill(pid, SIGKILL);
+  waitpid(pid, nullptr, 0);
+}
+
+double rss_mb(pid_t pid) {
+  std::ifstream f("/proc/" + std::to_string(pid) + "/status");
+  std::string line;
+  while (std::getline(f, line)) {
+    if (line.rfind("VmRSS:", 0) == 0) return std::strtod(line.c_str() + 6, nullptr) / 1024.0;
+  }
+  return 0;
+}
+
+bool wait_ready(uint16_t port, const std::string& path, const std::string& method, const std::string& body,
+                pid_t pid) {
+  const auto deadline = Clock::now() + std::chrono::seconds(30);
+  while (Clock::now() < deadline) {
+    if (waitpid(pid, nullptr, WNOHANG) == pid) return false;
+    HttpConn c(port);
+    if (c.ok() && c.request(method, path, body, nullptr) == 200) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return false;
+}
+
+std::string b64(const std::string& in) {
+  static const char* t = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string out;
+  size_t i = 0;
+  for (; i + 2 < in.size(); i += 3) {
+    uint32_t v = (uint8_t(in[i]) << 16) | (uint8_t(in[i + 1]) << 8) | uint8_t(in[i + 2]);
+    out += t[v >> 18];
+    out += t[(v >> 12) & 63];
+    out += t[(v >> 6) & 63];
+    out += t[v & 63];
+  }
+  if (i + 1 == in.size()) {
+    uint32_t v = uint8_t(in[i]) << 16;
+    out += t[v >> 18];
+    out += t[(v >> 12) & 63];
+    out += "==";
+  } else if (i + 2 == in.size()) {
+    uint32_t v = (uint8_t(in[i]) << 16) | (uint8_t(in[i + 1]) << 8);
+    out += t[v >> 18];
+    out += t[(v >> 12) & 63];
+    out += t[(v >> 6) & 63];
+    out += '=';
+  }
+  return out;
+}
+
+// ---- load ------------------------------------------------------------------------------------
+
+struct CaseResult {
+  int clients = 0;
+  int64_t creates = 0;
+  int64_t failures = 0;
+  double seconds = 0, per_second = 0, p50_ms = 0, p99_ms = 0, max_ms = 0;
+};
+
+double pct(const std::vector<int64_t>& sorted, double p) {
+  if (sorted.empty()) return 0;
+  size_t i = std::min(sorted.size() - 1, static_cast<size_t>(p * static_cast<double>(sorted.size())));
+  return static_cast<double>(sorted[i]) / 1e6;
+}
+
+// Runs `clients` connections, each issuing make_request(client, i) → (path, body) until
+// `seconds` pass or `total` requests (0 = no count limit) are done. `acked` tells a
+// success from the status and body.
+CaseResult run_load(uint16_t port, int clients, double seconds, int64_t total,
+                    const std::function<std::pair<std::string, std::string>(int, int64_t)>& make_request,
+                    const std::function<bool(int, const std::string&)>& acked) {
+  std::vector<std::vector<int64_t>> lat(static_cast<size_t>(clients));
+  std::atomic<int64_t> failures{0}, next{0};
+  std::vector<std::thread> ts;
+  const auto start = Clock::now();
+  const auto deadline =
+      start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(seconds));
+  for (int c = 0; c < clients; ++c) {
+    ts.emplace_back([&, c] {
+      HttpConn conn(port);
+      if (!conn.ok()) {
+        ++failures;
+        return;
+      }
+      std::string body;
+      for (int64_t i = 0; Clock::now() < deadline; ++i) {
+        if (total > 0 && next.fetch_add(1) >= total) break;
+        auto [path, req] = make_request(c, i);
+        auto t0 = Clock::now();
+        int status = conn.request("POST", path, req, &body);
+        auto t1 = Clock::now();
+        if (!acked(status, body)) {
+          ++failures;
+          if (status == 0) return;
+          continue;
+        }
+        lat[static_cast<size_t>(c)].push_back(std::chrono::duration_cast<std::chrono::nanoseconds>(t1 - t0).count());
+      }
+    });
+  }
+  for (auto& t : ts) t.join();
+  CaseResult r;
+  r.clients = clients;
+  r.seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  std::vector<int64_t> all;
+  for (auto& l : lat) all.insert(all.end(), l.begin(), l.end());
+  std::sort(all.begin(), all.end());
+  r.creates = static_cast<int64_t>(all.size());
+  r.failures = failures.load();
+  r.per_second = static_cast<double>(r.creates) / r.seconds;
+  r.p50_ms = pct(all, 0.50);
+  r.p99_ms = pct(all, 0.99);
+  r.max_ms = all.empty() ? 0 : static_cast<double>(all.back()) / 1e6;
+  return r;
+}
+
+std::string case_json(const CaseResult& r) {
+  char buf[512];
+  std::snprintf(buf, sizeof buf,
+                "{\"clients\": %d, \"creates\": %lld, \"failures\": %lld, \"seconds\": %.2f, \"creates_per_s\": %.0f, "
+                "\"p50_ms\": %.2f, \"p99_ms\": %.2f, \"max_ms\": %.2f}",
+                r.clients, static_cast<long long>(r.creates), static_cast<long long>(r.failures), r.seconds,
+                r.per_second, r.p50_ms, r.p99_ms, r.max_ms);
+  return buf;
+}
+
+std::string configmap(const std::string& name) {
+  return "{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{\"name\":\"" + name +
+         "\",\"labels\":{\"app\":\"bench\"}},\"data\":{\"v\":\"" + std::string(1024, 'x') + "\"}}";
+}
+
+std::string pod(const std::string& name) {
+  return "{\"apiVersion\":\"v1\",\"kind\":\"Pod\",\"metadata\":{\"name\":\"" + name +
+         "\",\"labels\":{\"app\":\"bench\",\"tier\":\"web\"}},\"spec\":{\"containers\":[{\"name\":\"c\","
+         "\"image\":\"registry.example/app:1.0\",\"ports\":[{\"containerPort\":8080}],"
+         "\"resources\":{\"requests\":{\"cpu\":\"100m\",\"memory\":\"64Mi\"}}}]}}";
+}
+
+// Opens `n` watch streams on pods in `ns` from revision `rv`, then creates pods one at a
+// time and measures, per trial, when every watcher has seen it. Returns the per-trial
+// time-to-last (ms) and the median per-watcher delivery of the last trial.
+struct WatchResult {
+  int watchers = 0;
+  int established = 0;
+  std::vector<double> last_ms;
+  double p50_ms = 0;
+};
+
+WatchResult run_watchers(uint16_t port, int n, const std::string& rv, int trials) {
+  WatchResult res;
+  res.watchers = n;
+  std::vector<std::unique_ptr<HttpConn>> ws;
+  for (int i = 0; i < n; ++i) {
+    auto c = std::make_unique<HttpConn>(port);
+    if (!c->ok()) break;
+    if (c->start_stream("/api/v1/namespaces/bench/pods?watch=1&resourceVersion=" + rv + "&timeoutSeconds=600") != 200)
+      break;
+    ws.push_back(std::move(c));
+  }
+  res.established = static_cast<int>(ws.size());
+  int ep = epoll_create1(EPOLL_CLOEXEC);
+  for (size_t i = 0; i < ws.size(); ++i) {
+    fcntl(ws[i]->fd(), F_SETFL, fcntl(ws[i]->fd(), F_GETFL) | O_NONBLOCK);
+    epoll_event e{};
+    e.events = EPOLLIN;
+    e.data.u64 = i;
+    epoll_ctl(ep, EPOLL_CTL_ADD, ws[i]->fd(), &e);
+  }
+  HttpConn writer(port);
+  std::vector<epoll_event> evs(1024);
+  for (int t = 0; t < trials; ++t) {
+    const std::string name = "watched-" + std::to_string(t);
+    const std::string needle = "\"" + name + "\"";
+    std::vector<char> seen(ws.size(), 0);
+    std::vector<double> when;
+    size_t got = 0;
+    for (auto& w : ws) w->buffer().clear();
+    const auto t0 = Clock::now();
+    if (writer.request("POST", "/api/v1/namespaces/bench/pods", pod(name), nullptr) != 201) break;
+    const auto deadline = t0 + std::chrono::seconds(30);
+    while (got < ws.size() && Clock::now() < deadline) {
+      int k = epoll_wait(ep, evs.data(), static_cast<int>(evs.size()), 100);
+      for (int j = 0; j < k; ++j) {
+        size_t i = evs[static_cast<size_t>(j)].data.u64;
+        char tmp[65536];
+        ssize_t r;
+        while ((r = ::recv(ws[i]->fd(), tmp, sizeof tmp, 0)) > 0) ws[i]->buffer().append(tmp, static_cast<size_t>(r));
+        if (!seen[i] && ws[i]->buffer().find(needle) != std::string::npos) {
+          seen[i] = 1;
+          ++got;
+          when.push_back(std::chrono::duration<double, std::milli>(Clock::now() - t0).count());
+        }
+      }
+    }
+    if (ws.empty()) break;
+    if (got < ws.size()) {
+      res.last_ms.push_back(-1);
+      continue;
+    }
+    std::sort(when.begin(), when.end());
+    res.last_ms.push_back(when.back());
+    res.p50_ms = when[when.size() / 2];
+  }
+  close(ep);
+  return res;
+}
+
+std::string machine() {
+  std::ifstream f("/proc/cpuinfo");
+  std::string line, model;
+  while (std::getline(f, line)) {
+    if (line.rfind("model name", 0) == 0) {
+      model = line.substr(line.find(':') + 2);
+      break;
+    }
+  }
+  utsname u{};
+  uname(&u);
+  // Other work on the machine skews every figure: say how busy it was.
+  std::ifstream la("/proc/loadavg");
+  double load1 = 0;
+  la >> load1;
+  char load[32];
+  std::snprintf(load, sizeof load, "%.1f", load1);
+  return "{\"cpus\": " + std::to_string(std::thread::hardware_concurrency()) + ", \"cpu\": \"" + model +
+         "\", \"kernel\": \"" + u.release + "\", \"loadavg_1m_at_start\": " + load + "}";
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::string control = (fs::read_symlink("/proc/self/exe").parent_path() / "kernlet-control").string();
+  std::string etcd = "/usr/bin/etcd";
+  std::string dir = "/var/tmp";
+  double seconds = 3;
+  int watchers = 1000;
+  int pods = 10000;
+  for (int i = 1; i + 1 < argc; i += 2) {
+    std::string a = argv[i];
+    if (a == "--control") control = argv[i + 1];
+    else if (a == "--etcd") etcd = argv[i + 1];
+    else if (a == "--dir") dir = argv[i + 1];
+    else if (a == "--seconds") seconds = std::atof(argv[i + 1]);
+    else if (a == "--watchers") watchers = std::atoi(argv[i + 1]);
+    else if (a == "--pods") pods = std::atoi(argv[i + 1]);
+    else {
+      std::fprintf(stderr, "kernlet-bench-api: unknown flag %s\n", a.c_str());
+      return 2;
+    }
+  }
+  // 1,000 watch connections on each side: raise the descriptor limit (children inherit it).
+  rlimit rl{};
+  getrlimit(RLIMIT_NOFILE, &rl);
+  rl.rlim_cur = rl.rlim_max;
+  setrlimit(RLIMIT_NOFILE, &rl);
+
+  std::string work = dir + "/kl-bench-api-XXXXXX";
+  if (mkdtemp(work.data()) == nullptr) {
+    std::fprintf(stderr, "kernlet-bench-api: mkdtemp in %s failed\n", dir.c_str());
+    return 2;
+  }
+  std::string out = "{\n  \"machine\": " + machine() + ",\n";
+
+  // ---- kernlet-control ----
+  const uint16_t port = free_port();
+  pid_t cp = spawn({control, "--data-dir", work + "/control", "--insecure-listen", "127.0.0.1:" + std::to_string(port)},
+                   work + "/control.log");
+  if (!wait_ready(port, "/readyz", "GET", "", cp)) {
+    std::fprintf(stderr, "kernlet-bench-api: kernlet-control did not start (log in %s/control.log)\n", work.c_str());
+    stop(cp);
+    return 1;
+  }
+  std::this_thread::sleep_for(std::chrono::seconds(1));
+  const double idle_rss = rss_mb(cp);
+  {
+    HttpConn c(port);
+    c.request("POST", "/api/v1/namespaces", "{\"apiVersion\":\"v1\",\"kind\":\"Namespace\",\"metadata\":{\"name\":\"bench\"}}",
+              nullptr);
+  }
+  auto created = [](int status, const std::string&) { return status == 201; };
+  std::vector<CaseResult> kl;
+  for (int clients : {1, 16, 64}) {
+    kl.push_back(run_load(
+        port, clients, seconds, 0,
+        [clients](int c, int64_t i) {
+          return std::make_pair(std::string("/api/v1/namespaces/bench/configmaps"),
+                                configmap("c" + std::to_string(clients) + "-" + std::to_string(c) + "-" +
+                                          std::to_string(i)));
+        },
+        created));
+  }
+  std::string rv;
+  {
+    HttpConn c(port);
+    std::string body;
+    c.request("GET", "/api/v1/namespaces/bench/pods?limit=1", "", &body);
+    auto p = body.find("\"resourceVersion\":\"");
+    if (p != std::string::npos) rv = body.substr(p + 19, body.find('"', p + 19) - p - 19);
+  }
+  WatchResult wr = run_watchers(port, watchers, rv, 5);
+  const double watch_rss = rss_mb(cp);
+  // 10,000 Pods, created through the API by 64 clients.
+  CaseResult pod_load = run_load(
+      port, 64, 600, pods,
+      [](int c, int64_t i) {
+        return std::make_pair(std::string("/api/v1/namespaces/bench/pods"),
+                              pod("p-" + std::to_string(c) + "-" + std::to_string(i)));
+      },
+      created);
+  // A consistent list (waits for the watch cache to apply the last create), then the same
+  // list again from the cache as it is (resourceVersion=0): the serving cost alone.
+  double list_ms = 0, list_rv0_ms = 0;
+  size_t list_bytes = 0;
+  {
+    HttpConn c(port);
+    std::string body;
+    auto t0 = Clock::now();
+    c.request("GET", "/api/v1/pods", "", &body);
+    list_ms = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+    list_bytes = body.size();
+    t0 = Clock::now();
+    c.request("GET", "/api/v1/pods?resourceVersion=0", "", &body);
+    list_rv0_ms = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+  }
+  std::this_thread::sleep_for(std::chrono::seconds(1));
+  const double pods_rss = rss_mb(cp);
+  stop(cp);
+
+  out += "  \"kernlet\": {\n    \"transport\": \"plain HTTP/1.1 keep-alive on 127.0.0.1 (--insecure-listen)\",\n";
+  out += "    \"store\": \"SQLite WAL synchronous=FULL, group commit\",\n    \"creates\": [\n";
+  for (size_t i = 0; i < kl.size(); ++i) out += "      " + case_json(kl[i]) + (i + 1 < kl.size() ? ",\n" : "\n");
+  out += "    ],\n";
+  char buf[1024];
+  std::string trials;
+  for (size_t i = 0; i < wr.last_ms.size(); ++i) {
+    std::snprintf(buf, sizeof buf, "%s%.2f", i ? ", " : "", wr.last_ms[i]);
+    trials += buf;
+  }
+  std::snprintf(buf, sizeof buf,
+                "    \"watch_fanout\": {\"watchers\": %d, \"established\": %d, \"last_watcher_ms_per_trial\": [%s], "
+                "\"median_watcher_ms_last_trial\": %.2f},\n",
+                wr.watchers, wr.established, trials.c_str(), wr.p50_ms);
+  out += buf;
+  out += "    \"pods\": " + case_json(pod_load) + ",\n";
+  std::snprintf(buf, sizeof buf,
+                "    \"list_all_pods\": {\"consistent_ms\": %.1f, \"rv0_ms\": %.1f, \"bytes\": %zu},\n"
+                "    \"rss_mb\": {\"idle\": %.1f, \"with_watchers\": %.1f, \"holding_pods\": %.1f, \"pods\": %lld}\n  },\n",
+                list_ms, list_rv0_ms, list_bytes, idle_rss, watch_rss, pods_rss, static_cast<long long>(pod_load.creates));
+  out += buf;
+
+  // ---- etcd, side by side ----
+  const uint16_t eport = free_port(), pport = free_port();
+  const std::string curl = "http://127.0.0.1:" + std::to_string(eport);
+  const std::string purl = "http://127.0.0.1:" + std::to_string(pport);
+  pid_t ep = -1;
+  if (access(etcd.c_str(), X_OK) == 0) {
+    ep = spawn({etcd, "--name", "bench", "--data-dir", work + "/etcd", "--listen-client-urls", curl,
+                "--advertise-client-urls", curl, "--listen-peer-urls", purl, "--initial-advertise-peer-urls", purl,
+                "--initial-cluster", "bench=" + purl},
+               work + "/etcd.log");
+  }
+  if (ep > 0 && wait_ready(eport, "/v3/kv/range", "POST", "{\"key\":\"" + b64("x") + "\"}", ep)) {
+    std::this_thread::sleep_for(std::chrono::seconds(1));
+    const double e_idle = rss_mb(ep);
+    std::vector<CaseResult> er;
+    auto txn_ok = [](int status, const std::string& body) {
+      return status == 200 && body.find("\"succeeded\":true") != std::string::npos;
+    };
+    for (int clients : {1, 16, 64}) {
+      er.push_back(run_load(
+          eport, clients, seconds, 0,
+          [clients](int c, int64_t i) {
+            const std::string name = "c" + std::to_string(clients) + "-" + std::to_string(c) + "-" + std::to_string(i);
+            const std::string key = b64("/registry/configmaps/bench/" + name);
+            return std::make_pair(
+                std::string("/v3/kv/txn"),
+                "{\"compare\":[{\"key\":\"" + key +
+                    "\",\"result\":\"EQUAL\",\"target\":\"MOD\",\"mod_revision\":\"0\"}],\"success\":[{\"request_put\":{\"key\":\"" +
+                    key + "\",\"value\":\"" + b64(configmap(name)) + "\"}}]}");
+          },
+          txn_ok));
+    }
+    const double e_after = rss_mb(ep);
+    stop(ep);
+    out += "  \"etcd\": {\n    \"version\": \"Debian etcd-server 3.4 (/usr/bin/etcd), gRPC-gateway JSON /v3/kv/txn\",\n";
+    out += "    \"creates\": [\n";
+    for (size_t i = 0; i < er.size(); ++i) out += "      " + case_json(er[i]) + (i + 1 < er.size() ? ",\n" : "\n");
+    std::snprintf(buf, sizeof buf, "    ],\n    \"rss_mb\": {\"idle\": %.1f, \"after_creates\": %.1f}\n  }\n", e_idle,
+                  e_after);
+    out += buf;
+  } else {
+    stop(ep);
+    out += "  \"etcd\": {\"skipped\": \"" + etcd + " not runnable (see etcd.log)\"}\n";
+  }
+  out += "}\n";
+  std::fputs(out.c_str(), stdout);
+  std::error_code ec;
+  fs::remove_all(work, ec);
+  return 0;
+}
