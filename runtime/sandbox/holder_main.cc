@@ -104,6 +104,7 @@ int holder_main() {
   // Non-dumpable: containers sharing our PID namespace must not reach our fds, root or cwd
   // (host paths) through /proc/1/{fd,root,cwd}.
   prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+  prctl(PR_SET_NAME, "kernlet-holder", 0, 0, 0);
   sigset_t set;
   sigemptyset(&set);
   sigaddset(&set, SIGCHLD);

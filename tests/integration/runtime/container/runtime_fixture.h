@@ -45,12 +45,35 @@ class BusyboxRootfs {
     for (const char* d : {"", "/bin", "/etc", "/proc", "/sys", "/dev", "/tmp", "/root", "/home"})
       ::mkdir((dir_ + d).c_str(), 0755);
     ::chmod((dir_ + "/tmp").c_str(), 01777);
-    std::string cmd = "cp /bin/busybox " + dir_ + "/bin/busybox && cd " + dir_ +
-                      "/bin && for a in $(./busybox --list); do [ -e $a ] || ln -s busybox $a; done";
+    std::string cmd = "cp /bin/busybox " + dir_ + "/bin/busybox";
     if (std::system(cmd.c_str()) != 0) dir_.clear();
+    FILE* list = ::popen("/bin/busybox --list", "r");
+    char applet[128];
+    while (list != nullptr && std::fgets(applet, sizeof(applet), list) != nullptr) {
+      std::string name(applet);
+      while (!name.empty() && name.back() == '\n') name.pop_back();
+      if (!name.empty() && name != "busybox")
+        (void)::symlink("busybox", (dir_ + "/bin/" + name).c_str());
+    }
+    if (list != nullptr) ::pclose(list);
     (void)write_file_atomic(dir_ + "/etc/passwd", "root:x:0:0:root:/root:/bin/sh\n");
   }
   std::string dir_;
+};
+
+// Removes the shared busybox rootfs when the test binary ends.
+class RootfsCleanup : public ::testing::Environment {
+ public:
+  void TearDown() override { BusyboxRootfs::cleanup(); }
+};
+inline ::testing::Environment* const kRootfsCleanup =
+    ::testing::AddGlobalTestEnvironment(new RootfsCleanup);
+
+// A small extra lower layer (topmost) made of the given symlinks and files, removed with the
+// state root.
+struct Layer {
+  std::vector<std::pair<std::string, std::string>> symlinks;  // path -> target
+  std::vector<std::pair<std::string, std::string>> files;     // path -> content
 };
 
 class RuntimeTest : public ::testing::Test {
@@ -108,7 +131,8 @@ class RuntimeTest : public ::testing::Test {
     s.process.args = std::move(args);
     out_path_ = root_ + "/" + s.id + ".out";
     s.process.stdout_path = out_path_;
-    s.process.stderr_path = out_path_;
+    err_path_ = root_ + "/" + s.id + ".err";
+    s.process.stderr_path = err_path_;
     return s;
   }
 
@@ -125,8 +149,38 @@ class RuntimeTest : public ::testing::Test {
   }
 
   std::string output() { return read_all(out_path_); }
+  std::string errors() { return read_all(err_path_); }
 
-  std::string lower_, root_, out_path_;
+  // Makes a layer dir under the state root and returns its path.
+  std::string make_layer(const Layer& layer) {
+    std::string dir = root_ + "/" + unique_name("layer");
+    EXPECT_TRUE(make_dirs(dir).ok());
+    for (const auto& [path, target] : layer.symlinks) {
+      std::string full = dir + path;
+      EXPECT_TRUE(make_dirs(full.substr(0, full.rfind('/'))).ok());
+      EXPECT_EQ(::symlink(target.c_str(), full.c_str()), 0) << full;
+    }
+    for (const auto& [path, content] : layer.files) {
+      std::string full = dir + path;
+      EXPECT_TRUE(make_dirs(full.substr(0, full.rfind('/'))).ok());
+      EXPECT_TRUE(write_file_atomic(full, content, 0755).ok());
+    }
+    return dir;
+  }
+
+  // Status fields of a host pid ("PPid", "VmRSS", ...).
+  static std::string proc_status_field(pid_t pid, const std::string& key) {
+    std::string s = read_all("/proc/" + std::to_string(pid) + "/status");
+    size_t at = s.find("\n" + key + ":");
+    if (at == std::string::npos) return "";
+    at += key.size() + 2;
+    size_t end = s.find('\n', at);
+    std::string v = s.substr(at, end - at);
+    size_t b = v.find_first_not_of(" \t");
+    return b == std::string::npos ? "" : v.substr(b);
+  }
+
+  std::string lower_, root_, out_path_, err_path_;
   std::unique_ptr<ContainerRuntime> rt_;
   std::vector<std::string> sandboxes_, cgroups_;
 };
