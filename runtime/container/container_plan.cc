@@ -141,8 +141,10 @@ int open_in_root(int rootfd, const char* path, bool no_symlinks, int flags) {
 }
 
 // mkdir -p of `path` inside the root: each missing component is created in its parent as
-// resolved in the root, so a symlink on the way can never lead outside.
-int mkdir_in_root(int rootfd, const char* path, bool no_symlinks, bool last_is_file) {
+// resolved in the root, so a symlink on the way can never lead outside. A dangling symlink
+// on the way is followed (inside the root, as the kernel would) and its target created.
+int mkdir_in_root_depth(int rootfd, const char* path, bool no_symlinks, bool last_is_file, int depth) {
+  if (depth > 40) return -ELOOP;
   char buf[4096];
   size_t len = strlen(path);
   if (len >= sizeof(buf)) return -ENAMETOOLONG;
@@ -160,7 +162,6 @@ int mkdir_in_root(int rootfd, const char* path, bool no_symlinks, bool last_is_f
     if (fd >= 0) {
       ::close(fd);
     } else if (errno == ENOENT) {
-      // parent = buf[0..start)
       char psaved = buf[start];
       buf[start] = '\0';
       int parent = open_in_root(rootfd, start == 0 ? "/" : buf, no_symlinks, O_PATH | O_DIRECTORY);
@@ -175,14 +176,42 @@ int mkdir_in_root(int rootfd, const char* path, bool no_symlinks, bool last_is_f
         rc = ::mkdirat(parent, buf + start, 0755);
       }
       int e = errno;
+      if (rc != 0 && e == EEXIST) {
+        // It exists but does not resolve: a dangling symlink. Continue at its target.
+        char target[4096];
+        ssize_t n = ::readlinkat(parent, buf + start, target, sizeof(target) - 1);
+        ::close(parent);
+        if (n < 0) return -ENOENT;
+        if (no_symlinks) return -ELOOP;
+        target[n] = '\0';
+        char next[4096];
+        size_t k = 0;
+        auto put = [&](const char* str, size_t m) {
+          if (k + m >= sizeof(next)) return false;
+          memcpy(next + k, str, m);
+          k += m;
+          return true;
+        };
+        bool ok = true;
+        if (target[0] != '/') ok = put(buf, start) && put("/", 1);
+        ok = ok && put(target, static_cast<size_t>(n));
+        if (!last) ok = ok && put("/", 1) && put(buf + i + 1, len - i - 1);
+        if (!ok) return -ENAMETOOLONG;
+        next[k] = '\0';
+        return mkdir_in_root_depth(rootfd, next, no_symlinks, last_is_file, depth + 1);
+      }
       ::close(parent);
-      if (rc != 0 && e != EEXIST) return -e;
+      if (rc != 0) return -e;
     } else {
       return -errno;
     }
     buf[i] = saved;
   }
   return 0;
+}
+
+int mkdir_in_root(int rootfd, const char* path, bool no_symlinks, bool last_is_file) {
+  return mkdir_in_root_depth(rootfd, path, no_symlinks, last_is_file, 0);
 }
 
 int new_fs_mount(const MountStep& s) {
