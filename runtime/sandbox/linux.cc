@@ -101,7 +101,8 @@ Result<std::string> read_file(const std::string& path) {
   return out;
 }
 
-Result<void> write_file_atomic(const std::string& path, std::string_view data, mode_t mode) {
+Result<void> write_file_atomic(const std::string& path, std::string_view data, mode_t mode,
+                               bool durable) {
   std::string tmp = path + ".tmp";
   UniqueFd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode));
   if (!fd.valid()) return Error::from_errno("create " + tmp);
@@ -112,7 +113,7 @@ Result<void> write_file_atomic(const std::string& path, std::string_view data, m
     if (n < 0) return Error::from_errno("write " + tmp);
     off += static_cast<size_t>(n);
   }
-  if (::fsync(fd.get()) != 0) return Error::from_errno("fsync " + tmp);
+  if (durable && ::fsync(fd.get()) != 0) return Error::from_errno("fsync " + tmp);
   fd.reset();
   if (::rename(tmp.c_str(), path.c_str()) != 0) return Error::from_errno("rename to " + path);
   return Ok();

@@ -89,10 +89,13 @@ Result<std::vector<pid_t>> pidfd_nspids(int pidfd);
 // Returns true if it exited.
 Result<bool> pidfd_wait_exit(int pidfd, int timeout_ms);
 
-// Files: whole-file read, atomic replace (temp + fsync + rename), recursive removal that
-// never follows symlinks and stays on one filesystem.
+// Files: whole-file read, atomic replace (temp + rename; + fsync when durable), recursive
+// removal that never follows symlinks and stays on one filesystem.
+// The runtime's state files are not durable on purpose: after a machine crash every
+// container is gone anyway, and an fsync per state change cost milliseconds per container.
 Result<std::string> read_file(const std::string& path);
-Result<void> write_file_atomic(const std::string& path, std::string_view data, mode_t mode = 0644);
+Result<void> write_file_atomic(const std::string& path, std::string_view data, mode_t mode = 0644,
+                               bool durable = false);
 Result<void> remove_tree(const std::string& path);
 Result<void> make_dirs(const std::string& path, mode_t mode = 0755);
 
