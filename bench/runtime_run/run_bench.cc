@@ -161,6 +161,7 @@ int main(int argc, char** argv) {
     }
   }
   if (::geteuid() != 0) die("needs root");
+  auto load_start = kr::read_file("/proc/loadavg");
   std::string base = "/tmp/kl-bench-run-" + std::to_string(::getpid());
   std::string rootfs = make_rootfs(base + "-rootfs");
   std::string bundle = base + "-bundle";
@@ -254,7 +255,13 @@ int main(int argc, char** argv) {
   (void)kr::remove_tree(runc_root);
 
   Stats runc_s = stats(t_runc), full_s = stats(t_full), ctr_s = stats(t_ctr), start_s = stats(t_start);
+  auto load_end = kr::read_file("/proc/loadavg");
+  auto first_field = [](const kernlet::Result<std::string>& r) {
+    return r.ok() ? r->substr(0, r->find(' ')) : std::string("?");
+  };
   std::printf("{\n  \"runs\": %d,\n", runs);
+  std::printf("  \"loadavg_1m_start\": \"%s\",\n  \"loadavg_1m_end\": \"%s\",\n",
+              first_field(load_start).c_str(), first_field(load_end).c_str());
   std::printf("  \"runc_run_true\": %s,\n", json(runc_s).c_str());
   std::printf("  \"kernlet_pod_and_container_true\": %s,\n", json(full_s).c_str());
   std::printf("  \"kernlet_container_in_running_pod_true\": %s,\n", json(ctr_s).c_str());

@@ -622,6 +622,12 @@ Result<std::unique_ptr<ExecSession>> ContainerRuntime::exec(const std::string& i
   return session;
 }
 
+ExecSession::~ExecSession() {
+  if (reaped_ || !pidfd_.valid()) return;
+  (void)kill(SIGKILL);
+  (void)wait(10000);
+}
+
 Result<int> ExecSession::wait(int timeout_ms) {
   if (reaped_) return exit_code_;
   KL_ASSIGN_OR_RETURN(bool exited, pidfd_wait_exit(pidfd_.get(), timeout_ms));

@@ -37,9 +37,12 @@ struct ContainerStatus {
 // Kubernetes' reason for an exited container. Pure.
 std::string exit_reason(int exit_code, bool oom_killed, bool cannot_run);
 
-// A process started by ContainerRuntime::exec. Not thread-safe.
+// A process started by ContainerRuntime::exec. Not thread-safe. The session owns the
+// process: destroying it before wait() kills and reaps it (it is the driver's child, and
+// nobody else would reap it).
 class ExecSession {
  public:
+  ~ExecSession();
   pid_t pid() const { return pid_; }
   // The pty master when the exec has a TTY, else -1 (owned by the session).
   int tty_master() const { return master_.get(); }

@@ -1,8 +1,12 @@
 // The container escapes of the issue, each a test that fails when its defence is removed.
 #include <fcntl.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include <atomic>
+#include <thread>
 
 #include "tests/integration/runtime/container/runtime_fixture.h"
 
@@ -154,6 +158,58 @@ TEST_F(SecurityTest, DefaultCapabilitiesRefuseMountAndUnshare) {
       "mount -t tmpfs none /tmp 2>/dev/null && echo mounted; unshare -m true 2>/dev/null && echo unshared; echo done"}));
   EXPECT_EQ(st.exit_code, 0);
   EXPECT_EQ(output(), "done\n");
+}
+
+}  // namespace
+}  // namespace kernlet::runtime::testing
+
+namespace kernlet::runtime::testing {
+namespace {
+
+// The same, with the destination swapped between a directory and a symlink out of the
+// rootfs while containers are set up (renameat2 RENAME_EXCHANGE in the image layer). The
+// volume must be attached inside the rootfs every time: the destination is resolved once,
+// to an fd, and the mount goes onto that fd.
+TEST_F(SecurityTest, MountDestinationSwappedDuringSetupStaysInside) {
+  Sandbox* sb = make_sandbox();
+  ASSERT_NE(sb, nullptr);
+  std::string vol = root_ + "/volume", host_target = root_ + "/host-target";
+  ASSERT_TRUE(make_dirs(vol).ok());
+  ASSERT_TRUE(make_dirs(host_target).ok());
+  ASSERT_TRUE(write_file_atomic(vol + "/marker", "volume\n").ok());
+  Layer layer;
+  layer.symlinks = {{"/swap-link", host_target}};
+  std::string top = make_layer(layer);
+  ASSERT_TRUE(make_dirs(top + "/data").ok());
+  std::atomic<bool> stop{false};
+  std::atomic<int> swaps{0};
+  std::thread swapper([&] {
+    while (!stop) {
+      if (::renameat2(AT_FDCWD, (top + "/data").c_str(), AT_FDCWD, (top + "/swap-link").c_str(),
+                      RENAME_EXCHANGE) == 0)
+        ++swaps;
+    }
+  });
+  int visible = 0;
+  const int kRuns = 12;
+  for (int i = 0; i < kRuns; ++i) {
+    auto spec = spec_for(sb->id(), {"sh", "-c", "cat /data/marker 2>/dev/null || cat " + host_target + "/marker"});
+    spec.lower_dirs.insert(spec.lower_dirs.begin(), top);
+    spec.mounts = {{vol, "/data", false, Propagation::kPrivate, true}};
+    auto c = rt_->create(spec);
+    if (!c.ok()) continue;  // e.g. the layer changed under overlayfs; never an escape
+    ASSERT_TRUE(rt_->start(spec.id).ok());
+    auto st = rt_->wait(spec.id, 10000);
+    ASSERT_TRUE(st.ok());
+    if (st->exit_code == 0 && output() == "volume\n") ++visible;
+    EXPECT_TRUE(rt_->remove(spec.id).ok());
+  }
+  stop = true;
+  swapper.join();
+  EXPECT_GT(swaps.load(), 0);
+  EXPECT_EQ(visible, kRuns) << "a volume was attached outside the container's rootfs";
+  struct stat s{};
+  EXPECT_NE(::stat((host_target + "/marker").c_str(), &s), 0);
 }
 
 }  // namespace

@@ -3,7 +3,6 @@
 #include <sys/mount.h>
 
 #include <functional>
-#include <sys/mount.h>
 
 #include "runtime/container/container_plan.h"
 #include "runtime/container/container_runtime.h"
