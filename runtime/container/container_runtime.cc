@@ -471,15 +471,16 @@ Result<ContainerStatus> ContainerRuntime::wait(const std::string& id, int timeou
     auto w = wait_exit_record(*c, limit);
     if (!w.ok() && limit > 0) return std::move(w).error();
   } else if (c->pidfd.valid()) {
-    // Host PID namespace: whoever reaps it (the host's init) does so promptly; PIDFD_GET_INFO
-    // reports the status once it has.
-    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+    // Host PID namespace: the host's init (or a subreaper) reaps it, on its own schedule
+    // (systemd at once; some inits poll every second or two). PIDFD_GET_INFO reports the
+    // status once it has; until then there is no event to wait on, so poll, bounded.
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
     while (std::chrono::steady_clock::now() < deadline) {
       PidfdInfo info{};
       info.mask = kPidfdInfoExit;
       if (::ioctl(c->pidfd.get(), kPidfdGetInfo, &info) != 0) break;  // kernel < 6.15
       if (info.mask & kPidfdInfoExit) break;
-      struct timespec ts{0, 1000000};
+      struct timespec ts{0, 5000000};
       ::nanosleep(&ts, nullptr);
     }
   }
