@@ -175,6 +175,15 @@ TEST_F(SandboxTest, ContainersOutliveTheDriverAndARestartedDriverReadoptsThem) {
   ASSERT_TRUE(b.ok());
   EXPECT_EQ(b->state, ContainerState::kRunning);
   EXPECT_EQ(proc_status_field(b->pid, "PPid"), std::to_string(sb->holder_pid()));
+  // The adopted container is fully usable: exec into it.
+  std::string out = root_ + "/exec.out";
+  ExecSpec ex;
+  ex.process.args = {"hostname"};
+  ex.process.stdout_path = out;
+  auto session = rt_->exec(b_id, ex);
+  ASSERT_TRUE(session.ok()) << session.error().to_string();
+  EXPECT_EQ(*(*session)->wait(10000), 0);
+  EXPECT_EQ(read_all(out), "survivor\n");
   ASSERT_TRUE(write_file_atomic(gate + "/b", "").ok());
   auto wb = rt_->wait(b_id, 10000);
   ASSERT_TRUE(wb.ok()) << wb.error().to_string();
