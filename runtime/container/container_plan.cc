@@ -7,6 +7,7 @@
 #include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
@@ -416,8 +417,44 @@ void enter_cwd(const ProcessPlan& p) {
   child::fail(kReportFd, errno, "exec kernlet-exec");
 }
 
+// A pty from the container's own devpts: the slave becomes stdio and the controlling
+// terminal, the master goes to the driver over the tty socket (SCM_RIGHTS).
+void open_container_tty() {
+  int m = open_in_root(AT_FDCWD, "/dev/pts/ptmx", true, O_RDWR | O_NOCTTY);
+  if (m < 0) child::fail(kReportFd, errno, "open /dev/pts/ptmx");
+  int unlock = 0;
+  if (::ioctl(m, TIOCSPTLCK, &unlock) != 0) child::fail(kReportFd, errno, "unlockpt");
+  int slave = ::ioctl(m, TIOCGPTPEER, O_RDWR | O_NOCTTY);
+  if (slave < 0) child::fail(kReportFd, errno, "open pty peer");
+  if (::setsid() < 0) child::fail(kReportFd, errno, "setsid");
+  for (int fd = 0; fd < 3; ++fd)
+    if (::dup2(slave, fd) < 0) child::fail(kReportFd, errno, "dup pty");
+  ::close(slave);
+  if (::ioctl(0, TIOCSCTTY, 0) != 0) child::fail(kReportFd, errno, "set controlling tty");
+  char byte = 0;
+  struct iovec iov = {&byte, 1};
+  union {
+    char buf[CMSG_SPACE(sizeof(int))];
+    struct cmsghdr align;
+  } control;
+  memset(&control, 0, sizeof(control));
+  struct msghdr msg;
+  memset(&msg, 0, sizeof(msg));
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = control.buf;
+  msg.msg_controllen = sizeof(control.buf);
+  struct cmsghdr* c = CMSG_FIRSTHDR(&msg);
+  c->cmsg_level = SOL_SOCKET;
+  c->cmsg_type = SCM_RIGHTS;
+  c->cmsg_len = CMSG_LEN(sizeof(int));
+  memcpy(CMSG_DATA(c), &m, sizeof(int));
+  if (::sendmsg(kTtySocketFd, &msg, MSG_NOSIGNAL) != 1) child::fail(kReportFd, errno, "send pty master");
+  ::close(m);
+}
+
 [[noreturn]] void init_child(const InitPlan& p) {
-  int rc = child::place_fds(p.fds, 6);
+  int rc = child::place_fds(p.fds, 7);
   if (rc != 0) child::fail(p.fds[3].source, -rc, "place fds");
   ::umask(0);
   // No mount event of ours may reach the host; host events may still reach us (rslave).
@@ -447,6 +484,8 @@ void enter_cwd(const ProcessPlan& p) {
     if (::setrlimit(static_cast<__rlimit_resource>(r.resource), &rl) != 0)
       child::fail(kReportFd, errno, "setrlimit");
   }
+  if (p.tty) open_container_tty();
+  ::close(kTtySocketFd);
   enter_cwd(proc);
   const char* path = find_executable(proc);
   const_cast<ProcessPlan&>(proc).tramp_argv[2] = const_cast<char*>(path);

@@ -85,6 +85,7 @@ void build_process_plan(const ProcessSpec& p, const std::string& hostname, bool 
 inline constexpr int kReportFd = 3;
 inline constexpr int kStartFd = 4;
 inline constexpr int kImageFd = 5;
+inline constexpr int kTtySocketFd = 6;  // the init sends its pty master to the driver here
 
 struct InitPlan {
   // overlay
@@ -97,7 +98,8 @@ struct InitPlan {
   size_t nsteps = 0;
   bool read_only_root = false;
   const ProcessPlan* process = nullptr;
-  child::FdMove fds[6];
+  bool tty = false;     // give the process a pty from the container's devpts
+  child::FdMove fds[7];  // 0-2 stdio, 3 report, 4 start, 5 holder image, 6 tty socket
   // intermediate: namespaces to join before cloning the init, and how to clone it
   int join_fds[3] = {-1, -1, -1};
   uint64_t clone_flags = 0;

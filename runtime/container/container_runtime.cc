@@ -7,6 +7,7 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/wait.h>
@@ -32,7 +33,7 @@ std::string exit_reason(int exit_code, bool oom_killed, bool cannot_run) {
 
 struct ContainerRuntime::Container {
   std::string id, sandbox_id, dir, cgroup_path;
-  UniqueFd pidfd, start_fd, report_fd, cgroup_fd;
+  UniqueFd pidfd, start_fd, report_fd, cgroup_fd, tty_master;
   pid_t pid = 0, pod_pid = 0;
   uint64_t start_time = 0;
   bool started = false;
@@ -118,6 +119,28 @@ struct PidfdInfo {
 };
 constexpr unsigned long kPidfdGetInfo = _IOWR(0xFF, 11, PidfdInfo);
 constexpr uint64_t kPidfdInfoExit = 1u << 3;
+
+// One fd sent with SCM_RIGHTS (the container's pty master).
+Result<UniqueFd> receive_fd(int sock) {
+  char byte = 0;
+  struct iovec iov = {&byte, 1};
+  union {
+    char buf[CMSG_SPACE(sizeof(int))];
+    struct cmsghdr align;
+  } control{};
+  struct msghdr msg{};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = control.buf;
+  msg.msg_controllen = sizeof(control.buf);
+  ssize_t n = ::recvmsg(sock, &msg, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
+  if (n != 1) return Error("receive the container's pty master", n < 0 ? errno : EPROTO);
+  struct cmsghdr* c = CMSG_FIRSTHDR(&msg);
+  if (c == nullptr || c->cmsg_type != SCM_RIGHTS) return Error("no pty master in message", EPROTO);
+  int fd = -1;
+  std::memcpy(&fd, CMSG_DATA(c), sizeof(int));
+  return UniqueFd(fd);
+}
 
 // Whether the process behind a pidfd has exited (true for no pidfd).
 bool has_exited(const UniqueFd& pidfd) {
@@ -265,6 +288,12 @@ Result<void> ContainerRuntime::create(const ContainerSpec& spec) {
   plan.fds[3] = {report_w.get(), true};
   plan.fds[4] = {start_r.get(), true};
   plan.fds[5] = {image, true};
+  int tty_pair[2] = {-1, -1};
+  if (spec.process.tty && ::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, tty_pair) != 0)
+    return Error::from_errno(ctx + ": socketpair");
+  UniqueFd tty_r(tty_pair[0]), tty_w(tty_pair[1]);
+  plan.tty = spec.process.tty;
+  plan.fds[6] = {tty_w.get(), true};
 
   const SandboxSpec& pod_spec = sb->spec();
   plan.join_fds[0] = sb->ns_fd(PodNamespace::kNet);
@@ -322,6 +351,15 @@ Result<void> ContainerRuntime::create(const ContainerSpec& spec) {
     kill_init();
     if (rep->kind == kChildError) return std::move(cannot_run(*rep)).context(ctx);
     return Error(ctx + ": ContainerCannotRun: container init exited during setup");
+  }
+  if (plan.tty) {
+    tty_w.reset();
+    auto m = receive_fd(tty_r.get());
+    if (!m.ok()) {
+      kill_init();
+      return std::move(m).error().context(ctx);
+    }
+    c->tty_master = std::move(*m);
   }
   auto pids = pidfd_nspids(c->pidfd.get());
   if (!pids.ok()) {
@@ -449,6 +487,11 @@ Result<ContainerStatus> ContainerRuntime::read_status(Container& c, bool oom_kil
   s.message = c.cannot_run;
   if (!c.cannot_run.empty() && s.exit_code < 0) s.exit_code = 128;
   return s;
+}
+
+int ContainerRuntime::tty_master(const std::string& id) {
+  Container* c = find(id);
+  return c == nullptr ? -1 : c->tty_master.get();
 }
 
 Result<ContainerStatus> ContainerRuntime::status(const std::string& id, bool oom_killed) {

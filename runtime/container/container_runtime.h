@@ -87,6 +87,9 @@ class ContainerRuntime {
   // Runs a process inside a running container: its namespaces and cgroup, the spec's
   // identity, working directory and security settings, optionally on a pty.
   Result<std::unique_ptr<ExecSession>> exec(const std::string& id, const ExecSpec& spec);
+  // The pty master of a container created with process.tty (owned by the runtime; -1 when
+  // it has none, or after a restart: a terminal does not survive its driver).
+  int tty_master(const std::string& id);
   // Re-adopts sandboxes and containers from the state dir after a restart.
   Result<void> recover();
   std::vector<std::string> list() const;

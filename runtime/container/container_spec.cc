@@ -78,8 +78,6 @@ Result<void> validate_container_spec(const ContainerSpec& spec) {
   for (size_t i = 0; i < spec.lower_dirs.size(); ++i)
     KL_TRY(check_abs_path(spec.lower_dirs[i], "lower_dirs[" + std::to_string(i) + "]"));
   KL_TRY(validate_process_spec(spec.process, "process"));
-  if (spec.process.tty)
-    return Error(ErrorCode::kInvalidArgument, "process.tty: only exec sessions take a TTY");
   for (size_t i = 0; i < spec.mounts.size(); ++i) {
     std::string f = "mounts[" + std::to_string(i) + "]";
     KL_TRY(check_abs_path(spec.mounts[i].source, f + ".source"));

@@ -57,7 +57,7 @@ struct ProcessSpec {
   bool no_new_privileges = false;
   std::optional<CapabilitySets> capabilities;  // empty: containerd's default (all if privileged)
   std::vector<sock_filter> seccomp;            // empty: no filter (Unconfined)
-  bool tty = false;                            // exec only: a pty from the container's devpts
+  bool tty = false;  // a pty from the container's devpts (master: tty_master / ExecSession)
   // Standard streams: a borrowed fd (dup'd), else a path (opened O_WRONLY|O_APPEND|O_CREAT,
   // or a FIFO whose reader is already open), else /dev/null.
   int stdin_fd = -1;

@@ -117,3 +117,34 @@ TEST_F(ExecTest, ExecIntoAStoppedContainerIsAConflict) {
 
 }  // namespace
 }  // namespace kernlet::runtime::testing
+
+namespace kernlet::runtime::testing {
+namespace {
+
+TEST_F(ExecTest, ContainerWithATty) {
+  Sandbox* sb = make_sandbox();
+  ASSERT_NE(sb, nullptr);
+  auto spec = spec_for(sb->id(), {"sh", "-c", "tty; exit 2"});
+  spec.process.tty = true;
+  ASSERT_TRUE(rt_->create(spec).ok());
+  int master = rt_->tty_master(spec.id);
+  ASSERT_GE(master, 0);
+  ASSERT_TRUE(rt_->start(spec.id).ok());
+  std::string got;
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (got.find("/dev/pts/0") == std::string::npos && std::chrono::steady_clock::now() < deadline) {
+    struct pollfd p{master, POLLIN, 0};
+    if (::poll(&p, 1, 100) <= 0) continue;
+    char buf[256];
+    ssize_t n = ::read(master, buf, sizeof(buf));
+    if (n <= 0) break;
+    got.append(buf, static_cast<size_t>(n));
+  }
+  auto st = rt_->wait(spec.id, 10000);
+  ASSERT_TRUE(st.ok());
+  EXPECT_EQ(st->exit_code, 2);
+  EXPECT_NE(got.find("/dev/pts/0"), std::string::npos) << got;
+}
+
+}  // namespace
+}  // namespace kernlet::runtime::testing

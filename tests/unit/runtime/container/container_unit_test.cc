@@ -34,7 +34,6 @@ TEST(ContainerSpec, ValidationNamesTheField) {
       {[](ContainerSpec& s) { s.process.args.clear(); }, "process.args: empty command"},
       {[](ContainerSpec& s) { s.process.env = {"A=1", "B"}; }, "process.env[1]: \"B\" is not KEY=value"},
       {[](ContainerSpec& s) { s.process.cwd = "tmp"; }, "process.cwd: \"tmp\" is not an absolute path"},
-      {[](ContainerSpec& s) { s.process.tty = true; }, "process.tty"},
       {[](ContainerSpec& s) { s.mounts = {{"/a", "data"}}; }, "mounts[0].destination: \"data\""},
       {[](ContainerSpec& s) { s.mounts = {{"/a", "/"}}; }, "mounts[0].destination: cannot mount over /"},
   };
