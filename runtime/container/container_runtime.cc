@@ -38,6 +38,7 @@ struct ContainerRuntime::Container {
   uint64_t start_time = 0;
   bool started = false;
   bool holder_reaps = false;  // its init is a child of the pod holder (pod PID namespace)
+  bool privileged = false;    // exec sessions default to the same capability set
   std::string cannot_run;
   int64_t created_ns = 0, started_ns = 0;
 };
@@ -189,6 +190,7 @@ Result<void> ContainerRuntime::save(const Container& c) {
            {"started_ns", std::to_string(c.started_ns)},
            {"state", state_name(c.started)},
            {"holder_reaps", c.holder_reaps ? "1" : "0"},
+           {"privileged", c.privileged ? "1" : "0"},
            {"cannot_run", c.cannot_run}};
   return write_file_atomic(c.dir + "/state", format_record(r), 0600);
 }
@@ -209,6 +211,7 @@ Result<void> ContainerRuntime::create(const ContainerSpec& spec) {
   auto c = std::make_unique<Container>();
   c->id = spec.id;
   c->sandbox_id = spec.sandbox_id;
+  c->privileged = spec.privileged;
   c->dir = root_ + "/containers/" + spec.id;
   if (::mkdir(c->dir.c_str(), 0700) != 0) {
     if (errno == EEXIST) return Error(ErrorCode::kAlreadyExists, ctx + ": " + c->dir + " exists");
@@ -612,7 +615,7 @@ Result<std::unique_ptr<ExecSession>> ContainerRuntime::exec(const std::string& i
   KL_ASSIGN_OR_RETURN(int image, holder_image_fd());
   Sandbox* sb = sandboxes_.find(c->sandbox_id);
   ProcessPlan proc;
-  build_process_plan(spec.process, sb != nullptr ? sb->spec().hostname : "", false, proc);
+  build_process_plan(spec.process, sb != nullptr ? sb->spec().hostname : "", c->privileged, proc);
   int report[2];
   if (::pipe2(report, O_CLOEXEC) != 0) return Error::from_errno(ctx + ": pipe");
   UniqueFd report_r(report[0]), report_w(report[1]);
@@ -719,6 +722,7 @@ Result<void> ContainerRuntime::recover() {
     c->started_ns = record_int(r, "started_ns").value_or(0);
     c->started = r["state"] == "running";
     c->holder_reaps = r["holder_reaps"] == "1";
+    c->privileged = r["privileged"] == "1";
     c->cannot_run = r["cannot_run"];
     if (c->pid > 0) {
       int fd = sys_pidfd_open(c->pid, 0);
