@@ -1,0 +1,141 @@
+// kernlet-pod-holder: the one long-lived process per pod, and the exec trampoline.
+//
+// Built as a small static binary and embedded into kernlet_runtime_sandbox; the runtime
+// executes it from a sealed memfd (so no process inside a pod ever has a writable host
+// binary as /proc/<pid>/exe; CVE-2019-5736). It has two modes chosen by argv[0]:
+//
+//   kernlet-pod-holder   PID 1 of the pod's PID namespace (when it has one); holds the pod's
+//       network, IPC and UTS namespaces by living in them. Containers are reparented to it,
+//       so it reaps them and writes each registered container's exit status atomically to
+//       the state dir. fds: 3 = sandbox state dir, 4 = containers state dir,
+//       5 = ready pipe (one byte once signals are set up). SIGTERM ends it.
+//   kernlet-exec <report-fd> <path> <argv...>   re-execs <path> with the environment it got;
+//       the last hop of every container and exec process, so /proc/self/exe at the final
+//       execve is this sealed memfd, never the driver's binary.
+//
+// Only libc, no C++ runtime: its RSS is what each pod costs.
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "runtime/sandbox/child_report.h"
+
+namespace {
+
+constexpr int kSandboxDirFd = 3;
+constexpr int kContainersDirFd = 4;
+constexpr int kReadyFd = 5;
+
+void report_exec_error(int fd, int err, const char* path) {
+  kernlet::runtime::ChildReport r{};
+  r.magic = kernlet::runtime::kChildReportMagic;
+  r.kind = kernlet::runtime::kChildError;
+  r.err = err;
+  snprintf(r.message, sizeof(r.message), "exec %s", path);
+  ssize_t n = write(fd, &r, sizeof(r));
+  (void)n;
+}
+
+int exec_main(int argc, char** argv) {
+  if (argc < 4) return 127;
+  int fd = atoi(argv[1]);
+  fcntl(fd, F_SETFD, FD_CLOEXEC);
+  execve(argv[2], argv + 3, environ);
+  report_exec_error(fd, errno, argv[2]);
+  return 127;
+}
+
+// Reads sandbox-dir/pids/<pid> (the container id the driver registered for that pid) and
+// writes containers/<id>/exit atomically. Unregistered pids (exec processes, orphans) are
+// only reaped.
+void record_exit(const siginfo_t& si) {
+  char reg[64];
+  snprintf(reg, sizeof(reg), "pids/%d", si.si_pid);
+  int fd = openat(kSandboxDirFd, reg, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return;
+  char id[256];
+  ssize_t n = read(fd, id, sizeof(id) - 1);
+  close(fd);
+  if (n <= 0) return;
+  id[n] = '\0';
+  while (n > 0 && (id[n - 1] == '\n' || id[n - 1] == ' ')) id[--n] = '\0';
+  if (strchr(id, '/') != nullptr || id[0] == '.' || id[0] == '\0') return;
+
+  struct timespec now;
+  clock_gettime(CLOCK_REALTIME, &now);
+  char body[256];
+  int code = si.si_code == CLD_EXITED ? si.si_status : 128 + si.si_status;
+  int sig = si.si_code == CLD_EXITED ? 0 : si.si_status;
+  int len = snprintf(body, sizeof(body), "pid=%d\ncode=%d\nsignal=%d\nfinished_ns=%lld\n",
+                     si.si_pid, code, sig,
+                     static_cast<long long>(now.tv_sec) * 1000000000LL + now.tv_nsec);
+  char tmp[320], dst[320];
+  snprintf(tmp, sizeof(tmp), "%s/exit.tmp", id);
+  snprintf(dst, sizeof(dst), "%s/exit", id);
+  int out = openat(kContainersDirFd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (out < 0) return;
+  // No fsync: after a machine crash the container is gone with everything else.
+  bool ok = write(out, body, static_cast<size_t>(len)) == len;
+  close(out);
+  if (ok) renameat(kContainersDirFd, tmp, kContainersDirFd, dst);
+  unlinkat(kSandboxDirFd, reg, 0);
+}
+
+void reap_all() {
+  for (;;) {
+    siginfo_t si{};
+    if (waitid(P_ALL, 0, &si, WEXITED | WNOHANG | __WALL) != 0) return;
+    if (si.si_pid == 0) return;
+    record_exit(si);
+  }
+}
+
+int holder_main() {
+  // Non-dumpable: containers sharing our PID namespace must not reach our fds, root or cwd
+  // (host paths) through /proc/1/{fd,root,cwd}.
+  prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+  prctl(PR_SET_NAME, "kernlet-holder", 0, 0, 0);
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGCHLD);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGHUP);
+  sigprocmask(SIG_BLOCK, &set, nullptr);
+  if (chdir("/") != 0) return 1;
+  char one = 1;
+  if (write(kReadyFd, &one, 1) != 1) return 1;
+  close(kReadyFd);
+  reap_all();
+  for (;;) {
+    siginfo_t si{};
+    int sig = sigwaitinfo(&set, &si);
+    if (sig == SIGCHLD) {
+      reap_all();
+    } else if (sig == SIGTERM || sig == SIGINT) {
+      return 0;
+    }
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const char* name = argc > 0 ? argv[0] : "";
+  if (strcmp(name, "kernlet-exec") == 0) return exec_main(argc, argv);
+  if (strcmp(name, "kernlet-pod-holder") == 0) return holder_main();
+  static const char kUsage[] = "kernlet-pod-holder: started by the kernlet runtime only\n";
+  ssize_t n = write(2, kUsage, sizeof(kUsage) - 1);
+  (void)n;
+  return 127;
+}

@@ -1,0 +1,111 @@
+// Thin, async-signal-safe wrappers for the syscalls glibc 2.36 does not wrap (clone3,
+// pidfd_*, openat2, close_range), RAII for fds, and small file helpers the sandbox and
+// container code share. The raw wrappers return -1 and set errno, like libc.
+#pragma once
+
+#include <linux/types.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <unistd.h>
+
+#include <map>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "api/result.h"
+
+namespace kernlet::runtime {
+
+// An owned file descriptor; closes on destruction.
+class UniqueFd {
+ public:
+  UniqueFd() = default;
+  explicit UniqueFd(int fd) : fd_(fd) {}
+  UniqueFd(UniqueFd&& o) noexcept : fd_(std::exchange(o.fd_, -1)) {}
+  UniqueFd& operator=(UniqueFd&& o) noexcept {
+    if (this != &o) reset(std::exchange(o.fd_, -1));
+    return *this;
+  }
+  UniqueFd(const UniqueFd&) = delete;
+  UniqueFd& operator=(const UniqueFd&) = delete;
+  ~UniqueFd() { reset(); }
+
+  int get() const { return fd_; }
+  bool valid() const { return fd_ >= 0; }
+  int release() { return std::exchange(fd_, -1); }
+  void reset(int fd = -1) {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = fd;
+  }
+
+ private:
+  int fd_ = -1;
+};
+
+// struct clone_args and open_how as of Linux 5.7/5.6 (Debian 12's headers have them, but
+// spelling them here keeps the wrapper independent of header versions).
+struct CloneArgs {
+  uint64_t flags = 0;
+  uint64_t pidfd = 0;
+  uint64_t child_tid = 0;
+  uint64_t parent_tid = 0;
+  uint64_t exit_signal = 0;
+  uint64_t stack = 0;
+  uint64_t stack_size = 0;
+  uint64_t tls = 0;
+  uint64_t set_tid = 0;
+  uint64_t set_tid_size = 0;
+  uint64_t cgroup = 0;
+};
+
+inline constexpr uint64_t kCloneIntoCgroup = 0x200000000ULL;
+inline constexpr unsigned kResolveNoXdev = 0x01;
+inline constexpr unsigned kResolveNoMagiclinks = 0x02;
+inline constexpr unsigned kResolveNoSymlinks = 0x04;
+inline constexpr unsigned kResolveBeneath = 0x08;
+inline constexpr unsigned kResolveInRoot = 0x10;
+
+// fork-like clone3 (no CLONE_VM, no new stack): returns 0 in the child, the pid in the
+// caller's PID namespace in the parent, -1 with errno on failure.
+pid_t sys_clone3(CloneArgs* args);
+int sys_pidfd_open(pid_t pid, unsigned flags);
+int sys_pidfd_send_signal(int pidfd, int sig);
+int sys_openat2(int dirfd, const char* path, uint64_t flags, uint64_t mode, uint64_t resolve);
+int sys_close_range(unsigned first, unsigned last, unsigned flags);
+int sys_pivot_root(const char* new_root, const char* put_old);
+
+// Process start time (field 22 of /proc/<pid>/stat, clock ticks since boot); with the pid
+// it identifies a process across pid reuse.
+Result<uint64_t> process_start_time(pid_t pid);
+
+// The pid of the process a pidfd refers to, in each PID namespace from ours down
+// (fdinfo "NSpid:"); empty vector with errno-bearing error if it has exited.
+Result<std::vector<pid_t>> pidfd_nspids(int pidfd);
+
+// Waits until the pidfd is readable (the process exited) or timeout_ms passes (-1 = forever).
+// Returns true if it exited.
+Result<bool> pidfd_wait_exit(int pidfd, int timeout_ms);
+
+// Files: whole-file read, atomic replace (temp + rename; + fsync when durable), recursive
+// removal that never follows symlinks and stays on one filesystem.
+// The runtime's state files are not durable on purpose: after a machine crash every
+// container is gone anyway, and an fsync per state change cost milliseconds per container.
+Result<std::string> read_file(const std::string& path);
+Result<void> write_file_atomic(const std::string& path, std::string_view data, mode_t mode = 0644,
+                               bool durable = false);
+Result<void> remove_tree(const std::string& path);
+Result<void> make_dirs(const std::string& path, mode_t mode = 0755);
+
+// key=value records, one per line: the state files the runtime and the holder share.
+using Record = std::map<std::string, std::string>;
+std::string format_record(const Record& r);
+Record parse_record(std::string_view text);
+Result<int64_t> record_int(const Record& r, const std::string& key);
+
+// Nanoseconds since the Unix epoch (CLOCK_REALTIME).
+int64_t now_unix_ns();
+
+}  // namespace kernlet::runtime
