@@ -168,6 +168,19 @@ Result<void> DeploymentController::scale(const json::object& rs, int64_t replica
   return Ok();
 }
 
+Result<void> DeploymentController::set_deployment_revision(const json::object& d, int64_t revision) {
+  // The Deployment carries its current revision too (`kubectl rollout undo` patches its
+  // annotations, and users read it there).
+  const std::string rev = std::to_string(revision);
+  api::Meta dm(d);
+  if (dm.annotation(kRevision) == std::optional<std::string_view>(rev)) return Ok();
+  json::object patch{{"metadata", json::object{{"annotations", json::object{{kRevision, rev}}}}}};
+  auto r = client_->patch(deployments_ref(std::string(dm.namespace_()), std::string(dm.name())), client::PatchType::kMerge,
+                          json::value(std::move(patch)));
+  if (!r.ok() && r.error().code() != ErrorCode::kNotFound) return std::move(r).error().context("annotate deployment");
+  return Ok();
+}
+
 Result<void> DeploymentController::reconcile(const std::string& key) {
   client::ObjectPtr d = deployments_.cache().get(key);
   if (!d || api::Meta(*d).being_deleted()) return Ok();
@@ -233,6 +246,7 @@ Result<void> DeploymentController::reconcile(const std::string& key) {
     }
     KL_ASSIGN_OR_RETURN(new_rs, create_new_rs(*d, next_rev, initial));
     created = true;
+    KL_TRY(set_deployment_revision(*d, next_rev));
   } else if (new_rs && !paused) {
     const int64_t rev = revision_of(*new_rs) >= next_rev ? revision_of(*new_rs) : next_rev;
     rollout::ReplicaSetState ns_state = state_of(*new_rs);
@@ -264,6 +278,7 @@ Result<void> DeploymentController::reconcile(const std::string& key) {
       }
     }
     KL_TRY(scale(*new_rs, target, *d, rev));
+    KL_TRY(set_deployment_revision(*d, rev));
   } else if (new_rs && paused && old_total == 0 && spec_replicas(*new_rs) != replicas) {
     KL_TRY(scale(*new_rs, replicas, *d, std::nullopt));  // paused: scaling still applies
   }

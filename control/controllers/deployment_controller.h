@@ -24,6 +24,7 @@ class DeploymentController final : public Controller {
   void enqueue_owner(const json::object& rs);
   Result<client::ObjectPtr> create_new_rs(const json::object& d, int64_t revision, int64_t replicas);
   Result<void> scale(const json::object& rs, int64_t replicas, const json::object& d, std::optional<int64_t> revision);
+  Result<void> set_deployment_revision(const json::object& d, int64_t revision);
   Result<void> write_status(const json::object& d, const std::vector<client::ObjectPtr>& rss,
                             const client::ObjectPtr& new_rs, bool created_new);
 
