@@ -170,6 +170,96 @@ TEST_F(ProcessSecurityTest, RuntimeDefaultRefusesMountUnshareKeyctlBpf) {
   }
 }
 
+// The i386 entry point (int 0x80) from a 64-bit process, with i386 syscall numbers.
+long int80(long nr, long a1 = 0, long a2 = 0, long a3 = 0) {
+  long ret;
+  __asm__ volatile("int $0x80" : "=a"(ret) : "a"(nr), "b"(a1), "c"(a2), "d"(a3) : "memory");
+  return ret;
+}
+constexpr long kI386Getpid = 20;
+constexpr long kI386Keyctl = 288;
+constexpr long kI386Unshare = 310;
+// x32 calls are x86_64 syscall instructions with bit 30 set; the filter sees them before
+// the kernel decides whether it supports x32 at all.
+constexpr long kX32Bit = 0x40000000;
+
+// Whether this kernel has the i386 entry (a kernel without IA32 emulation faults on
+// int 0x80). Probed in a throw-away child.
+bool i386_entry_available() {
+  pid_t pid = ::fork();
+  if (pid == 0) ::_exit(int80(kI386Getpid) > 0 ? 0 : 1);
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  return WIFEXITED(status) && WEXITSTATUS(status) == 0;
+}
+
+void record(const char* name, long raw) {  // raw: the kernel's -errno convention
+  if (raw < 0) errno = static_cast<int>(-raw);
+  probe(name, raw < 0 ? -1 : 0);
+}
+
+void x32_probes() {
+  probe("x32_keyctl", ::syscall(kX32Bit | SYS_keyctl, 0, -3, 0));
+  probe("x32_unshare", ::syscall(kX32Bit | SYS_unshare, 0x1));
+}
+
+void i386_probes() {
+  record("i386_getpid", int80(kI386Getpid));
+  record("i386_keyctl", int80(kI386Keyctl, 0, -3, 0));
+  record("i386_unshare", int80(kI386Unshare, 0x1));
+}
+
+TEST_F(ProcessSecurityTest, RuntimeDefaultCoversTheX32Entry) {
+  ProcessSecurityRequest req;
+  req.seccomp = SeccompProfileType::kUnconfined;
+  ChildResult unconfined = run_child(prepare(req), x32_probes);
+  req.seccomp = SeccompProfileType::kRuntimeDefault;
+  ChildResult confined = run_child(prepare(req), x32_probes);
+  ASSERT_EQ(unconfined.status, 0) << unconfined.output;
+  ASSERT_EQ(confined.status, 0) << confined.output;
+  // Refused by the filter whether or not the kernel has x32 (ENOSYS without it).
+  EXPECT_EQ(parse_probes(confined.output)["x32_keyctl"], EPERM) << confined.output;
+  EXPECT_EQ(parse_probes(confined.output)["x32_unshare"], EPERM) << confined.output;
+  EXPECT_NE(parse_probes(unconfined.output)["x32_keyctl"], EPERM) << unconfined.output;
+}
+
+TEST_F(ProcessSecurityTest, RuntimeDefaultCoversTheI386Entry) {
+  if (!i386_entry_available()) GTEST_SKIP() << "this kernel has no i386 entry (int 0x80 faults): nothing to filter";
+  ProcessSecurityRequest req;
+  req.seccomp = SeccompProfileType::kUnconfined;
+  ChildResult unconfined = run_child(prepare(req), i386_probes);
+  req.seccomp = SeccompProfileType::kRuntimeDefault;
+  ChildResult confined = run_child(prepare(req), i386_probes);
+  ASSERT_EQ(unconfined.status, 0) << unconfined.output;
+  ASSERT_EQ(confined.status, 0) << confined.output;
+  auto with = parse_probes(confined.output);
+  EXPECT_EQ(with["i386_getpid"], 0) << confined.output;
+  EXPECT_EQ(with["i386_keyctl"], EPERM) << confined.output;
+  EXPECT_EQ(with["i386_unshare"], EPERM) << confined.output;
+  EXPECT_EQ(parse_probes(unconfined.output)["i386_unshare"], EINVAL) << unconfined.output;
+}
+
+TEST_F(ProcessSecurityTest, AnAbiOutsideTheProfileIsKilled) {
+  // A profile for x86_64 only: an x32 call must not slip past its rules, so the filter
+  // kills the process (libseccomp's bad-architecture action) instead of judging it.
+  Result<SeccompProfile> profile = parse_seccomp_profile(
+      R"({"defaultAction": "SCMP_ACT_ALLOW", "architectures": ["SCMP_ARCH_X86_64"],
+          "syscalls": [{"names": ["keyctl"], "action": "SCMP_ACT_ERRNO"}]})");
+  ASSERT_TRUE(profile.ok());
+  ProcessSecurityRequest req;
+  req.seccomp = SeccompProfileType::kLocalhost;
+  req.localhost_profile = *profile;
+  ChildResult r = run_child(prepare(req), [] {
+    probe("x86_64_getpid", ::syscall(SYS_getpid) > 0 ? 0 : -1);
+    ::syscall(kX32Bit | SYS_getpid);
+    probe("survived", 0);
+  });
+  ASSERT_TRUE(WIFSIGNALED(r.status)) << r.output;
+  EXPECT_EQ(WTERMSIG(r.status), SIGSYS);
+  EXPECT_EQ(parse_probes(r.output).count("x86_64_getpid"), 1U) << r.output;
+  EXPECT_EQ(parse_probes(r.output).count("survived"), 0U) << r.output;
+}
+
 TEST_F(ProcessSecurityTest, RuntimeDefaultWithSysAdminAllowsMount) {
   // The capability-gated rules follow the bounding set: with CAP_SYS_ADMIN the filter
   // lets mount through and the kernel answers (EFAULT for the NULL target).
