@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -228,6 +229,49 @@ TEST(LogPumpTest, RemoveWritesPendingTail) {
   (*pump)->remove("c");
   EXPECT_EQ(records(log), (std::vector<std::string>{"stdout F done", "stdout P half"}));
   EXPECT_TRUE((*pump)->wait_finished("c", 0ms));
+}
+
+}  // namespace
+}  // namespace kernlet::logs
+
+namespace kernlet::logs {
+namespace {
+
+// End to end with a real process: its fd 1 and 2 are the container ends of the FIFOs,
+// the runtime side closes its copies, the process exits, the pump sees EOF, and the
+// reader shows what `kubectl logs` would.
+TEST(LogPumpTest, RealProcessThroughFifosToKubectlLogsOutput) {
+  TestDir dir;
+  StreamFifos fifos = fifo_paths(dir.str());
+  ASSERT_TRUE(create_fifos(fifos).ok());
+  Result<UniqueFd> out = open_fifo_for_container(fifos.stdout_path);
+  Result<UniqueFd> err = open_fifo_for_container(fifos.stderr_path);
+  ASSERT_TRUE(out.ok() && err.ok());
+  std::string log = container_log_path(dir.str(), "default", "web", "uid-1", "app", 0);
+  auto pump = LogPump::start();
+  ASSERT_TRUE(pump.ok());
+  ASSERT_TRUE((*pump)->add_fifos("app", log, dir.str()).ok());
+
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    ::dup2(out->get(), STDOUT_FILENO);
+    ::dup2(err->get(), STDERR_FILENO);
+    const char* argv[] = {"sh", "-c", "echo hello; echo oops >&2; printf 'no newline'", nullptr};
+    ::execv("/bin/sh", const_cast<char* const*>(argv));
+    ::_exit(127);
+  }
+  out->reset();  // the runtime's copies: without closing them, EOF never comes
+  err->reset();
+  int status = 0;
+  ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  ASSERT_TRUE((*pump)->wait_finished("app", 10s));
+
+  std::vector<std::string> got = records(log);
+  EXPECT_NE(std::find(got.begin(), got.end(), "stdout F hello"), got.end());
+  EXPECT_NE(std::find(got.begin(), got.end(), "stderr F oops"), got.end());
+  EXPECT_NE(std::find(got.begin(), got.end(), "stdout P no newline"), got.end());
+  EXPECT_EQ(got.size(), 3U);
 }
 
 }  // namespace
