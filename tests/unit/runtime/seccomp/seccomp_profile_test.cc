@@ -223,3 +223,24 @@ TEST(SeccompCompileTest, UnconfinedInstallIsANoOp) {
 
 }  // namespace
 }  // namespace kernlet::seccomp
+
+namespace kernlet::seccomp {
+namespace {
+
+TEST(SeccompCompileTest, MinKernelAndArchConditionsAreDecidedAtCompileTime) {
+  auto size = [](const std::string& kernel, const std::string& arch) {
+    CompileContext cc;
+    cc.bounding = default_capabilities();
+    cc.kernel_release = kernel;
+    cc.go_arch = arch;
+    Result<SeccompProgram> p = compile(runtime_default_profile(), cc);
+    EXPECT_TRUE(p.ok());
+    return p.ok() ? p->instructions.size() : 0;
+  };
+  // ptrace is allowed only from 4.8; arch_prctl/modify_ldt only on amd64.
+  EXPECT_LT(size("4.4.0", "amd64"), size("6.18.44-fc", "amd64"));
+  EXPECT_LT(size("6.18.44-fc", "arm64"), size("6.18.44-fc", "amd64"));
+}
+
+}  // namespace
+}  // namespace kernlet::seccomp
