@@ -1,5 +1,6 @@
 #include "runtime/seccomp/seccomp.h"
 
+#include <linux/audit.h>
 #include <linux/seccomp.h>
 #include <seccomp.h>
 #include <sys/mman.h>
@@ -8,7 +9,9 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstddef>
 #include <cstdio>
+#include <algorithm>
 #include <memory>
 #include <set>
 
@@ -148,12 +151,28 @@ Result<std::vector<sock_filter>> export_bpf(scmp_filter_ctx ctx) {
     if (n <= 0) return Error::from_errno("read back seccomp program");
     done += n;
   }
-  if (prog.size() > BPF_MAXINSNS) {
-    return Error(ErrorCode::kInvalidArgument,
-                 "seccomp program has " + std::to_string(prog.size()) + " instructions; the kernel takes at most " +
-                     std::to_string(BPF_MAXINSNS));
-  }
   return prog;
+}
+
+// runc's ENOSYS stub, as a prefix to libseccomp's program: an x86_64 call numbered above
+// every syscall the profile names is newer than the profile, and gets ENOSYS instead of
+// the default EPERM, so libc falls back to an older call (glibc tries fchmodat2, clone3,
+// ... first and falls back only on ENOSYS). x32 and i386 calls go straight to the
+// profile. Classic BPF jumps are relative, so the prefix falls through into the program.
+std::vector<sock_filter> enosys_prefix(uint32_t last_known) {
+  return {
+      BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch)),
+      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_X86_64, 0, 4),
+      BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+      BPF_JUMP(BPF_JMP | BPF_JGE | BPF_K, 0x40000000U /* __X32_SYSCALL_BIT */, 2, 0),
+      BPF_JUMP(BPF_JMP | BPF_JGT | BPF_K, last_known, 0, 1),
+      BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | (ENOSYS & SECCOMP_RET_DATA)),
+  };
+}
+
+bool denies_by_default(SeccompAction a) {
+  return a == SeccompAction::kErrno || a == SeccompAction::kKillThread || a == SeccompAction::kKillProcess ||
+         a == SeccompAction::kTrap;
 }
 
 }  // namespace
@@ -180,6 +199,7 @@ Result<SeccompProgram> compile(const SeccompProfile& profile, const CompileConte
   SeccompProgram out;
   out.flags = profile.filter_flags;
   std::set<std::string> unknown;
+  int last_native = -1;
   for (std::size_t i = 0; i < profile.syscalls.size(); ++i) {
     const SeccompRule& rule = profile.syscalls[i];
     std::string path = "syscalls[" + std::to_string(i) + "]";
@@ -189,6 +209,9 @@ Result<SeccompProgram> compile(const SeccompProfile& profile, const CompileConte
     if (!included || (has_excludes && excluded)) continue;
 
     uint32_t action = to_scmp(rule.action, rule.errno_ret);
+    for (const std::string& name : rule.names) {
+      last_native = std::max(last_native, seccomp_syscall_resolve_name_arch(SCMP_ARCH_X86_64, name.c_str()));
+    }
     if (action == default_action) continue;
     for (const std::string& name : rule.names) {
       int nr = seccomp_syscall_resolve_name(name.c_str());
@@ -201,7 +224,17 @@ Result<SeccompProgram> compile(const SeccompProfile& profile, const CompileConte
     }
   }
   out.unknown_syscalls.assign(unknown.begin(), unknown.end());
-  KL_ASSIGN_OR_RETURN(out.instructions, export_bpf(ctx.get()));
+  KL_ASSIGN_OR_RETURN(std::vector<sock_filter> body, export_bpf(ctx.get()));
+  if (denies_by_default(profile.default_action) && last_native >= 0) {
+    out.enosys_above = last_native;
+    out.instructions = enosys_prefix(static_cast<uint32_t>(last_native));
+  }
+  out.instructions.insert(out.instructions.end(), body.begin(), body.end());
+  if (out.instructions.size() > BPF_MAXINSNS) {
+    return Error(ErrorCode::kInvalidArgument, "seccomp program has " + std::to_string(out.instructions.size()) +
+                                                  " instructions; the kernel takes at most " +
+                                                  std::to_string(BPF_MAXINSNS));
+  }
   return out;
 }
 

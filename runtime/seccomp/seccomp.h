@@ -23,6 +23,10 @@ struct SeccompProgram {
   // filter's architectures; they were skipped (as runc does), so they hit the default
   // action. For diagnostics.
   std::vector<std::string> unknown_syscalls;
+  // When the default action denies: x86_64 calls numbered above this (the highest
+  // syscall the profile names) get ENOSYS rather than the default action, as runc does,
+  // so libc falls back from calls newer than the profile. -1: no such stub.
+  int enosys_above = -1;
 
   bool empty() const { return instructions.empty(); }
 };

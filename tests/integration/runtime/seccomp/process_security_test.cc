@@ -260,6 +260,26 @@ TEST_F(ProcessSecurityTest, AnAbiOutsideTheProfileIsKilled) {
   EXPECT_EQ(parse_probes(r.output).count("survived"), 0U) << r.output;
 }
 
+TEST_F(ProcessSecurityTest, CallsNewerThanTheProfileGetEnosys) {
+  // fchmodat2 (Linux 6.6, x86_64 452) is newer than every call RuntimeDefault names, so
+  // it gets ENOSYS and glibc falls back to fchmodat; an old call the profile leaves out
+  // (keyctl, 250) still gets EPERM.
+  auto body = [] {
+    probe("fchmodat2", ::syscall(452, -1, "", 0, 0));
+    probe("keyctl", ::syscall(SYS_keyctl, 0, -3, 0));
+  };
+  ProcessSecurityRequest req;
+  ChildResult confined = run_child(prepare(req), body);
+  req.seccomp = SeccompProfileType::kUnconfined;
+  ChildResult unconfined = run_child(prepare(req), body);
+  ASSERT_EQ(confined.status, 0) << confined.output;
+  EXPECT_EQ(parse_probes(confined.output)["fchmodat2"], ENOSYS) << confined.output;
+  EXPECT_EQ(parse_probes(confined.output)["keyctl"], EPERM) << confined.output;
+  int kernel = parse_probes(unconfined.output)["fchmodat2"];
+  if (kernel == ENOSYS) GTEST_SKIP() << "this kernel has no fchmodat2 either";
+  EXPECT_EQ(kernel, ENOENT) << unconfined.output;  // the kernel's own answer: empty path
+}
+
 TEST_F(ProcessSecurityTest, RuntimeDefaultWithSysAdminAllowsMount) {
   // The capability-gated rules follow the bounding set: with CAP_SYS_ADMIN the filter
   // lets mount through and the kernel answers (EFAULT for the NULL target).

@@ -180,6 +180,7 @@ TEST(SeccompCompileTest, RuntimeDefaultCompilesToAProgram) {
   EXPECT_LE(prog->instructions.size(), 4096U);
   // The last instruction of a libseccomp program is a return.
   EXPECT_EQ(prog->instructions.back().code & 0x07, 0x06);  // BPF_RET
+  EXPECT_EQ(prog->enosys_above, 449);  // futex_waitv, the newest call the profile names
 }
 
 TEST(SeccompCompileTest, CapabilitiesChangeTheProgram) {
@@ -197,6 +198,7 @@ TEST(SeccompCompileTest, UnknownSyscallNamesAreSkippedAndReported) {
   Result<SeccompProgram> prog = compile(*p, CapabilitySet());
   ASSERT_TRUE(prog.ok()) << prog.error().to_string();
   EXPECT_EQ(prog->unknown_syscalls, (std::vector<std::string>{"no_such_call"}));
+  EXPECT_EQ(prog->enosys_above, 0);  // read
 }
 
 TEST(SeccompCompileTest, UnknownCapabilityInAConditionIsAnError) {
