@@ -32,6 +32,9 @@ constexpr uint64_t kWakeId = 0;
 // chatty container starve the others.
 constexpr std::size_t kReadChunk = 64 * 1024;
 constexpr int kChunksPerEvent = 4;
+// A full drain (hang-up, remove, add) still stops somewhere: a writer that keeps writing
+// must not hold the pump (and its lock) forever. Twice the FIFO buffer.
+constexpr int kChunksPerDrain = 32;
 }  // namespace
 
 Result<std::unique_ptr<LogPump>> LogPump::start(Options options) {
@@ -161,7 +164,8 @@ bool LogPump::pump_stream(uint64_t id, bool drain_all) {
   char buf[kReadChunk];
   std::string out;
   bool alive = true;
-  for (int round = 0; drain_all || round < kChunksPerEvent; ++round) {
+  const int rounds = drain_all ? kChunksPerDrain : kChunksPerEvent;
+  for (int round = 0; round < rounds; ++round) {
     ssize_t n = ::read(s.fd.get(), buf, sizeof buf);
     if (n > 0) {
       stats_.bytes_read += static_cast<uint64_t>(n);

@@ -123,6 +123,12 @@ Result<CapabilitySets> compute_capabilities(const CapabilityRequest& request, Ca
     if (contains_all(request.drop)) caps = CapabilitySet();
     caps = (caps | add) - drop;
   }
+  // The kernel would refuse these at capset in the child; say so now, by name.
+  if (!(caps - all).empty()) {
+    return Error(ErrorCode::kInvalidArgument,
+                 "capability " + (caps - all).names().front() +
+                     " is not available on this node (not in the runtime's bounding set)");
+  }
   if (!(ambient - caps).empty()) {
     return Error(ErrorCode::kInvalidArgument,
                  "ambient capability " + (ambient - caps).names().front() +

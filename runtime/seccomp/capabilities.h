@@ -99,7 +99,8 @@ struct CapabilitySets {
 // permitted are emptied before execve, which is what the kernel would leave after
 // execve anyway (Docker does the same): a non-root process has no capabilities unless
 // they are ambient or come from file capabilities (bounded by `bounding`).
-// Errors name the unknown capability and the field it came from.
+// Errors name the unknown capability and the field it came from, or a capability the
+// result needs that `all` lacks (the child's capset would fail on it).
 Result<CapabilitySets> compute_capabilities(const CapabilityRequest& request,
                                             CapabilitySet all = host_capabilities());
 

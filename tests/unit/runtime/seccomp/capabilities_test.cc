@@ -93,6 +93,15 @@ TEST(CapabilitiesTest, PrivilegedIsLimitedToWhatTheHostHas) {
   EXPECT_TRUE(got->bounding.has(CAP_SYS_ADMIN));
 }
 
+TEST(CapabilitiesTest, AddingWhatTheHostLacksIsAnError) {
+  CapabilitySet host = kAll - CapabilitySet::of({CAP_SYS_RESOURCE});
+  Result<CapabilitySets> r = compute_capabilities({.add = {"SYS_RESOURCE"}}, host);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().message(),
+            "capability CAP_SYS_RESOURCE is not available on this node (not in the runtime's bounding set)");
+  EXPECT_TRUE(compute_capabilities({.add = {"ALL"}}, host).ok());  // ALL means what there is
+}
+
 TEST(CapabilitiesTest, UnknownNamesInAddOrDropAreErrors) {
   Result<CapabilitySets> r = compute_capabilities({.add = {"NET_ADMIN", "FLY"}}, kAll);
   ASSERT_FALSE(r.ok());
