@@ -9,7 +9,9 @@
 #include <cerrno>
 #include <deque>
 #include <filesystem>
+#include <vector>
 
+#include "runtime/logs/log_file.h"
 #include "runtime/logs/unique_fd.h"
 
 namespace kernlet::logs {
@@ -136,11 +138,29 @@ Result<UniqueFd> open_log(const std::string& path) {
   return fd;
 }
 
+bool same_file(const struct stat& a, const std::string& path) {
+  struct stat b {};
+  if (::stat(path.c_str(), &b) != 0) return false;
+  return a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+}
+
 bool same_file(int fd, const std::string& path) {
   struct stat a {};
-  struct stat b {};
-  if (::fstat(fd, &a) != 0 || ::stat(path.c_str(), &b) != 0) return false;
-  return a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+  return ::fstat(fd, &a) == 0 && same_file(a, path);
+}
+
+// The file to read after the one open on `fd`, which is no longer `path`: the rotated
+// file that came next, or `path` itself. Several rotations may have happened since the
+// last look; taking `path` directly would skip the files in between. Rotated files are
+// pruned oldest first, so when ours is gone every rotated file left is newer.
+std::string next_file(int fd, const std::string& path) {
+  struct stat cur {};
+  if (::fstat(fd, &cur) != 0) return path;
+  std::vector<std::string> rotated = rotated_log_files(path);
+  for (std::size_t i = 0; i < rotated.size(); ++i) {
+    if (same_file(cur, rotated[i])) return i + 1 < rotated.size() ? rotated[i + 1] : path;
+  }
+  return rotated.empty() ? path : rotated.front();
 }
 
 }  // namespace
@@ -203,15 +223,17 @@ Result<void> read_logs(const std::string& path, const LogReadOptions& opts, cons
   for (;;) {
     KL_ASSIGN_OR_RETURN(bool go, file->drain(stream_on));
     if (!go) return Ok();
-    // Rotated: the name now points at a new file. Finish the old one, then switch.
+    // Rotated: the name now points at a new file. Finish the old one (a rotated file no
+    // longer grows), then move to its successor.
     if (!same_file(file->fd(), path)) {
-      Result<UniqueFd> next = open_log(path);
+      KL_ASSIGN_OR_RETURN(go, file->drain(stream_on));
+      if (!go) return Ok();
+      Result<UniqueFd> next = open_log(next_file(file->fd(), path));
       if (next.ok()) {
-        KL_ASSIGN_OR_RETURN(go, file->drain(stream_on));
-        if (!go) return Ok();
         file = std::make_unique<FileLines>(std::move(next).value());
         continue;
       }
+      // Pruned or not yet recreated: look again after the next event.
     }
     if (follow.still_running && !follow.still_running()) {
       KL_ASSIGN_OR_RETURN(go, file->drain(stream_on));
