@@ -163,6 +163,15 @@ TEST_F(RegistryPullTest, PullsOverHttpByTagByDigestAndFromAnIndex) {
   ASSERT_EQ(::lstat((layered->layer_dirs[2] + "/etc/remove-me").c_str(), &st), 0);
   EXPECT_TRUE(S_ISCHR(st.st_mode));
 
+  // Docker v2 schema2: skopeo converts the manifest on push; same layer, same directory.
+  push(images_ + "/busybox", "latest", "test/docker:v2s2", {"--format", "v2s2"});
+  auto v2s2 = store_->pull(host() + "/test/docker:v2s2", opts);
+  ASSERT_TRUE(v2s2.ok()) << v2s2.error().to_string();
+  auto v2s2_manifest = store_->blobs().read(v2s2->manifest_digest);
+  ASSERT_TRUE(v2s2_manifest.ok());
+  EXPECT_NE(v2s2_manifest->find("application/vnd.docker.distribution.manifest.v2+json"), std::string::npos);
+  EXPECT_EQ(v2s2->layer_dirs, bb->layer_dirs);
+
   // The same image by digest.
   auto by_digest = store_->pull(host() + "/test/busybox@" + bb->manifest_digest.str(), opts);
   ASSERT_TRUE(by_digest.ok()) << by_digest.error().to_string();
