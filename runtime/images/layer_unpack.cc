@@ -177,7 +177,6 @@ Result<void> Unpacker::write_data(archive* a, int fd, const std::string& name, U
   const void* buf;
   size_t size;
   la_int64_t offset;
-  off_t end = 0;
   for (;;) {
     int r = archive_read_data_block(a, &buf, &size, &offset);
     if (r == ARCHIVE_EOF) break;
@@ -196,9 +195,7 @@ Result<void> Unpacker::write_data(archive* a, int fd, const std::string& name, U
       size -= static_cast<size_t>(w);
       stats.bytes += static_cast<uint64_t>(w);
     }
-    end = off;
   }
-  (void)end;
   return Ok();
 }
 
@@ -324,7 +321,7 @@ Result<void> Unpacker::finish() {
     timespec ts[2] = {it->mtime, it->mtime};
     if (::futimens(fd->get(), ts) != 0) return Error::from_errno("set times on " + it->path);
   }
-  if (::syncfs(root_) != 0) return Error::from_errno("syncfs layer directory");
+  if (opts_.sync && ::syncfs(root_) != 0) return Error::from_errno("syncfs layer directory");
   return Ok();
 }
 

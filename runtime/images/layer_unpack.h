@@ -14,6 +14,9 @@ namespace kernlet::images {
 struct UnpackOptions {
   // chown entries to the uid/gid in the tar (needs CAP_CHOWN); off → files belong to the caller.
   bool preserve_ownership = true;
+  // syncfs() the destination's file system before returning, so the layer is durable when
+  // it is published. Off only for measurements.
+  bool sync = true;
 };
 
 struct UnpackStats {
