@@ -10,8 +10,13 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
+#include <array>
+#include <condition_variable>
+#include <deque>
 #include <memory>
+#include <mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "runtime/images/fs.h"
@@ -28,27 +33,111 @@ struct ArchiveFree {
 };
 using ArchivePtr = std::unique_ptr<archive, ArchiveFree>;
 
-// The decompressed stream: a "raw" libarchive reader undoes gzip/zstd (or nothing), and
-// every byte it yields is hashed before the tar reader sees it, so the diff_id is checked
-// against exactly what was unpacked.
-struct RawStream {
-  archive* raw = nullptr;
-  Sha256 hash;
-  std::vector<char> buf = std::vector<char>(1 << 17);
-  std::string error;
-};
-
-la_ssize_t raw_read(archive* /*tar*/, void* ctx, const void** out) {
-  auto* s = static_cast<RawStream*>(ctx);
-  la_ssize_t n = archive_read_data(s->raw, s->buf.data(), s->buf.size());
-  if (n < 0) {
-    s->error = archive_error_string(s->raw) != nullptr ? archive_error_string(s->raw) : "decompression failed";
-    return -1;
+// The decompressed stream. A "raw" libarchive reader undoes gzip/zstd (or nothing) on a
+// thread of its own, hashing every byte it yields, and hands fixed-size chunks to the tar
+// reader through a small bounded queue: decompression overlaps with the writes (as
+// `tar -z` overlaps with its gzip process), and the diff_id is checked against exactly the
+// bytes that were unpacked.
+class RawStream {
+ public:
+  explicit RawStream(archive* raw) : raw_(raw) {
+    for (auto& c : pool_) free_.push_back(&c);
+    thread_ = std::thread([this] { produce(); });
   }
-  s->hash.update(s->buf.data(), static_cast<size_t>(n));
-  *out = s->buf.data();
-  return n;
-}
+  ~RawStream() { stop(); }
+
+  // libarchive read callback: the next chunk; the previous one is recycled (libarchive
+  // promises not to touch it after asking for the next).
+  static la_ssize_t read(archive* /*tar*/, void* ctx, const void** out) {
+    auto* s = static_cast<RawStream*>(ctx);
+    std::unique_lock lock(s->mu_);
+    if (s->current_ != nullptr) {
+      s->free_.push_back(s->current_);
+      s->current_ = nullptr;
+      s->cv_.notify_all();
+    }
+    s->cv_.wait(lock, [s] { return !s->ready_.empty() || s->done_; });
+    if (s->ready_.empty()) return s->error_.empty() ? 0 : -1;
+    s->current_ = s->ready_.front();
+    s->ready_.pop_front();
+    *out = s->current_->data.data();
+    return static_cast<la_ssize_t>(s->current_->size);
+  }
+
+  // Reads (and discards) whatever the tar reader left, waits for the end, returns the hash.
+  Result<Digest> finish() {
+    for (;;) {
+      const void* p;
+      la_ssize_t n = read(nullptr, this, &p);
+      if (n < 0) return Error(ErrorCode::kInvalidArgument, "read layer: " + error());
+      if (n == 0) break;
+    }
+    stop();
+    return digest_;
+  }
+
+  std::string error() {
+    std::lock_guard lock(mu_);
+    return error_;
+  }
+
+ private:
+  struct Chunk {
+    std::vector<char> data = std::vector<char>(1 << 20);
+    size_t size = 0;
+  };
+
+  void produce() {
+    Sha256 hash;
+    for (;;) {
+      Chunk* c;
+      {
+        std::unique_lock lock(mu_);
+        cv_.wait(lock, [this] { return !free_.empty() || cancel_; });
+        if (cancel_) break;
+        c = free_.back();
+        free_.pop_back();
+      }
+      la_ssize_t n = archive_read_data(raw_, c->data.data(), c->data.size());
+      std::lock_guard lock(mu_);
+      if (n <= 0) {
+        if (n < 0) error_ = archive_error_string(raw_) != nullptr ? archive_error_string(raw_) : "decompression failed";
+        free_.push_back(c);
+        break;
+      }
+      hash.update(c->data.data(), static_cast<size_t>(n));
+      c->size = static_cast<size_t>(n);
+      ready_.push_back(c);
+      cv_.notify_all();
+    }
+    std::lock_guard lock(mu_);
+    digest_ = hash.finish();
+    done_ = true;
+    cv_.notify_all();
+  }
+
+  void stop() {
+    {
+      std::lock_guard lock(mu_);
+      cancel_ = true;
+      cv_.notify_all();
+    }
+    if (thread_.joinable()) thread_.join();
+  }
+
+  archive* raw_;
+  std::array<Chunk, 4> pool_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::vector<Chunk*> free_;
+  std::deque<Chunk*> ready_;
+  Chunk* current_ = nullptr;
+  bool done_ = false;
+  bool cancel_ = false;
+  std::string error_;
+  Digest digest_;
+  std::thread thread_;  // last: started after everything it uses exists
+};
 
 long openat2_fd(int dirfd, const std::string& path, uint64_t flags) {
   open_how how{};
@@ -329,7 +418,6 @@ Result<void> Unpacker::finish() {
 
 Result<UnpackStats> unpack_layer(int blob_fd, int dest_dirfd, const Digest& expected_diff_id,
                                  const UnpackOptions& options) {
-  RawStream stream;
   ArchivePtr raw(archive_read_new());
   ArchivePtr tar(archive_read_new());
   if (!raw || !tar) return Error(ErrorCode::kInternal, "archive_read_new failed");
@@ -342,12 +430,15 @@ Result<UnpackStats> unpack_layer(int blob_fd, int dest_dirfd, const Digest& expe
   archive_entry* rawe;
   if (archive_read_next_header(raw.get(), &rawe) != ARCHIVE_OK)
     return Error(ErrorCode::kInvalidArgument, std::string("open layer: ") + archive_error_string(raw.get()));
-  stream.raw = raw.get();
 
+  // Declared after `raw` so it is destroyed (its thread joined) before `raw` is freed.
+  RawStream stream(raw.get());
   archive_read_support_format_tar(tar.get());
-  if (archive_read_open(tar.get(), &stream, nullptr, raw_read, nullptr) != ARCHIVE_OK)
-    return Error(ErrorCode::kInvalidArgument, std::string("layer is not a tar archive: ") +
-                                                  (stream.error.empty() ? archive_error_string(tar.get()) : stream.error));
+  if (archive_read_open(tar.get(), &stream, nullptr, RawStream::read, nullptr) != ARCHIVE_OK) {
+    std::string why = stream.error();
+    return Error(ErrorCode::kInvalidArgument,
+                 "layer is not a tar archive: " + (why.empty() ? std::string(archive_error_string(tar.get())) : why));
+  }
 
   Unpacker u(dest_dirfd, options);
   UnpackStats stats;
@@ -356,24 +447,16 @@ Result<UnpackStats> unpack_layer(int blob_fd, int dest_dirfd, const Digest& expe
     int r = archive_read_next_header(tar.get(), &e);
     if (r == ARCHIVE_EOF) break;
     if (r != ARCHIVE_OK && r != ARCHIVE_WARN) {
-      std::string why = !stream.error.empty() ? stream.error
-                        : archive_error_string(tar.get()) != nullptr ? archive_error_string(tar.get())
-                                                                     : "unknown error";
+      std::string why = stream.error();
+      if (why.empty()) why = archive_error_string(tar.get()) != nullptr ? archive_error_string(tar.get()) : "unknown error";
       return Error(ErrorCode::kInvalidArgument, "read layer tar after " + std::to_string(stats.entries) + " entries: " + why);
     }
     auto res = u.entry(tar.get(), e, stats);
     if (!res.ok()) return std::move(res).error().context("unpack layer");
     ++stats.entries;
   }
-  // The tar reader stops at the end-of-archive blocks; hash the rest (padding) too.
-  std::vector<char> buf(1 << 17);
-  for (;;) {
-    la_ssize_t n = archive_read_data(raw.get(), buf.data(), buf.size());
-    if (n < 0) return Error(ErrorCode::kInvalidArgument, std::string("read layer: ") + archive_error_string(raw.get()));
-    if (n == 0) break;
-    stream.hash.update(buf.data(), static_cast<size_t>(n));
-  }
-  stats.diff_id = stream.hash.finish();
+  // The tar reader stops at the end-of-archive blocks; the rest (padding) is hashed too.
+  KL_ASSIGN_OR_RETURN(stats.diff_id, stream.finish());
   if (!expected_diff_id.empty() && stats.diff_id != expected_diff_id)
     return Error(ErrorCode::kInvalidArgument,
                  "layer diff_id mismatch: config says " + expected_diff_id.str() + ", content is " + stats.diff_id.str());
