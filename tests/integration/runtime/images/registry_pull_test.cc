@@ -7,6 +7,8 @@
 
 #include <gtest/gtest.h>
 
+#include <thread>
+
 #include "runtime/images/image_store.h"
 #include "tests/integration/runtime/images/fixtures.h"
 
@@ -220,6 +222,31 @@ TEST_F(RegistryPullTest, PullsOverHttpByTagByDigestAndFromAnIndex) {
   ASSERT_FALSE(missing.ok());
   EXPECT_EQ(missing.error().code(), ErrorCode::kNotFound) << missing.error().to_string();
   EXPECT_NE(missing.error().message().find("MANIFEST_UNKNOWN"), std::string::npos) << missing.error().message();
+}
+
+TEST_F(RegistryPullTest, ConcurrentPullsOfOneImageShareTheWork) {
+  start_registry({});
+  push(images_ + "/layered", "latest", "test/layered:v1");
+  PullOptions opts;
+  opts.registry.plain_http = true;
+  // Two pulls race for the same blobs and layer directories; both must succeed and end
+  // with one copy of each.
+  Result<Image> a = Error("not run"), b = Error("not run");
+  std::thread ta([&] { a = store_->pull(host() + "/test/layered:v1", opts); });
+  std::thread tb([&] { b = store_->pull(host() + "/test/layered:v1", opts); });
+  ta.join();
+  tb.join();
+  ASSERT_TRUE(a.ok()) << a.error().to_string();
+  ASSERT_TRUE(b.ok()) << b.error().to_string();
+  EXPECT_EQ(a->layer_dirs, b->layer_dirs);
+  std::string count = tmp_ / "count";
+  ASSERT_EQ(run({"sh", "-c", "ls -A " + tmp_ / "store/layers" + " | wc -l > " + count}), 0);
+  EXPECT_EQ(std::stoi(slurp(count)), 4);
+  ASSERT_EQ(run({"sh", "-c", "ls -A " + tmp_ / "store/tmp" + " | wc -l > " + count}), 0);
+  EXPECT_EQ(std::stoi(slurp(count)), 0);
+  auto listed = store_->list();
+  ASSERT_TRUE(listed.ok());
+  EXPECT_EQ(listed->size(), 1u);
 }
 
 TEST_F(RegistryPullTest, ABlobTheRegistryCorruptedIsRefused) {
