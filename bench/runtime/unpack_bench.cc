@@ -106,13 +106,13 @@ int run(const std::vector<std::string>& argv) {
 double cpu_ms(int who) {
   rusage ru{};
   getrusage(who, &ru);
-  auto ms = [](const timeval& tv) { return static_cast<double>(tv.tv_sec) * 1e3 + static_cast<double>(tv.tv_usec) / 1e3; };
+  auto ms = [](const timeval& tv) {
+    return static_cast<double>(tv.tv_sec) * 1e3 + static_cast<double>(tv.tv_usec) / 1e3;
+  };
   return ms(ru.ru_utime) + ms(ru.ru_stime);
 }
 
-double ms_since(Clock::time_point t0) {
-  return std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
-}
+double ms_since(Clock::time_point t0) { return std::chrono::duration<double, std::milli>(Clock::now() - t0).count(); }
 
 void fresh(const std::string& dir) {
   run({"rm", "-rf", dir});

@@ -30,11 +30,12 @@ Result<void> BlobStore::Writer::write(const void* data, size_t n) {
 Result<Digest> BlobStore::Writer::commit(const Digest& expected, int64_t expected_size) {
   Digest got = hash_.finish();
   if (expected_size >= 0 && static_cast<uint64_t>(expected_size) != size_)
-    return Error(ErrorCode::kInvalidArgument, "blob " + (expected.empty() ? got.str() : expected.str()) +
-                                                  ": size " + std::to_string(size_) + ", expected " +
+    return Error(ErrorCode::kInvalidArgument, "blob " + (expected.empty() ? got.str() : expected.str()) + ": size " +
+                                                  std::to_string(size_) + ", expected " +
                                                   std::to_string(expected_size));
   if (!expected.empty() && got != expected)
-    return Error(ErrorCode::kInvalidArgument, "blob digest mismatch: expected " + expected.str() + ", content is " + got.str());
+    return Error(ErrorCode::kInvalidArgument,
+                 "blob digest mismatch: expected " + expected.str() + ", content is " + got.str());
   if (::fsync(fd_.get()) != 0) return Error::from_errno("fsync blob " + got.str());
   fd_.reset();
   std::string name(got.hex());
@@ -100,7 +101,8 @@ bool BlobStore::has(const Digest& d) const {
 Result<std::string> BlobStore::read(const Digest& d, size_t max_bytes) const {
   auto data = read_file_at(blobs_.get(), std::string(d.hex()), max_bytes);
   if (!data.ok()) {
-    if (data.error().code() == ErrorCode::kNotFound) return Error(ErrorCode::kNotFound, "blob " + d.str() + " not in store");
+    if (data.error().code() == ErrorCode::kNotFound)
+      return Error(ErrorCode::kNotFound, "blob " + d.str() + " not in store");
     return std::move(data).error().context("blob " + d.str());
   }
   if (Digest::of(*data) != d) return Error(ErrorCode::kInternal, "blob " + d.str() + " is corrupt on disk");
@@ -139,7 +141,8 @@ Result<std::vector<Digest>> BlobStore::list() const {
 
 Result<void> BlobStore::remove(const Digest& d) const {
   std::string name(d.hex());
-  if (::unlinkat(blobs_.get(), name.c_str(), 0) != 0 && errno != ENOENT) return Error::from_errno("remove blob " + d.str());
+  if (::unlinkat(blobs_.get(), name.c_str(), 0) != 0 && errno != ENOENT)
+    return Error::from_errno("remove blob " + d.str());
   return Ok();
 }
 

@@ -9,9 +9,8 @@ Result<Digest> Digest::parse(std::string_view text) {
   if (!text.starts_with(kPrefix)) {
     auto colon = text.find(':');
     if (colon != std::string_view::npos)
-      return Error(ErrorCode::kInvalidArgument,
-                   "digest " + std::string(text) + ": unsupported algorithm " +
-                       std::string(text.substr(0, colon)) + " (only sha256)");
+      return Error(ErrorCode::kInvalidArgument, "digest " + std::string(text) + ": unsupported algorithm " +
+                                                    std::string(text.substr(0, colon)) + " (only sha256)");
     return Error(ErrorCode::kInvalidArgument, "digest " + std::string(text) + ": missing sha256: prefix");
   }
   auto hex = text.substr(kPrefix.size());

@@ -41,7 +41,9 @@ class Sha256 {
   Digest finish();
 
  private:
-  struct Free { void operator()(EVP_MD_CTX* c) const { EVP_MD_CTX_free(c); } };
+  struct Free {
+    void operator()(EVP_MD_CTX* c) const { EVP_MD_CTX_free(c); }
+  };
   std::unique_ptr<EVP_MD_CTX, Free> ctx_;
 };
 

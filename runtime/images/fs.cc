@@ -137,8 +137,7 @@ Result<void> remove_tree_at(int dirfd, const std::string& name) {
   ::fchmod(fd.get(), 0700);
   KL_TRY(remove_children(fd.get(), name));
   fd.reset();
-  if (::unlinkat(dirfd, name.c_str(), AT_REMOVEDIR) != 0 && errno != ENOENT)
-    return Error::from_errno("rmdir " + name);
+  if (::unlinkat(dirfd, name.c_str(), AT_REMOVEDIR) != 0 && errno != ENOENT) return Error::from_errno("rmdir " + name);
   return Ok();
 }
 

@@ -74,7 +74,8 @@ Result<HttpResponse> exchange(Stream& stream, std::string_view method, const Url
       KL_TRY(sink(chunk.data(), n));
     } else {
       if (resp.body.size() + n > max_body)
-        return Error(ErrorCode::kResourceExhausted, "response body of " + url.str() + " larger than " + std::to_string(max_body));
+        return Error(ErrorCode::kResourceExhausted,
+                     "response body of " + url.str() + " larger than " + std::to_string(max_body));
       resp.body.append(chunk.data(), n);
     }
   }
@@ -93,7 +94,8 @@ void set_timeouts(tcp::socket& s, std::chrono::seconds t) {
 Result<Url> Url::parse(std::string_view text) {
   Url u;
   auto sep = text.find("://");
-  if (sep == std::string_view::npos) return Error(ErrorCode::kInvalidArgument, "URL " + std::string(text) + ": no scheme");
+  if (sep == std::string_view::npos)
+    return Error(ErrorCode::kInvalidArgument, "URL " + std::string(text) + ": no scheme");
   u.scheme = lower(text.substr(0, sep));
   if (u.scheme != "http" && u.scheme != "https")
     return Error(ErrorCode::kInvalidArgument, "URL " + std::string(text) + ": scheme must be http or https");
@@ -107,7 +109,8 @@ Result<Url> Url::parse(std::string_view text) {
   std::string_view host = authority, port;
   if (authority.front() == '[') {
     auto close = authority.find(']');
-    if (close == std::string_view::npos) return Error(ErrorCode::kInvalidArgument, "URL " + std::string(text) + ": bad IPv6 host");
+    if (close == std::string_view::npos)
+      return Error(ErrorCode::kInvalidArgument, "URL " + std::string(text) + ": bad IPv6 host");
     host = authority.substr(1, close - 1);
     if (close + 1 < authority.size() && authority[close + 1] == ':') port = authority.substr(close + 2);
   } else if (auto colon = authority.rfind(':'); colon != std::string_view::npos) {
@@ -149,8 +152,8 @@ Result<HttpResponse> HttpClient::request(std::string_view method, const Url& url
   Headers hdrs = headers;
   for (int hop = 0; hop < 6; ++hop) {
     KL_ASSIGN_OR_RETURN(HttpResponse resp, once(method, current, hdrs, sink, max_body));
-    bool redirect = resp.status == 301 || resp.status == 302 || resp.status == 303 || resp.status == 307 ||
-                    resp.status == 308;
+    bool redirect =
+        resp.status == 301 || resp.status == 302 || resp.status == 303 || resp.status == 307 || resp.status == 308;
     if (!redirect) return resp;
     std::string loc = resp.header("location");
     if (loc.empty()) return Error("redirect from " + current.str() + " without a Location");

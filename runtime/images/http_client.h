@@ -36,7 +36,7 @@ struct HttpResponse {
 };
 
 struct HttpOptions {
-  std::string ca_file;  // PEM bundle to trust for https; empty → the system's default paths
+  std::string ca_file;               // PEM bundle to trust for https; empty → the system's default paths
   std::chrono::seconds timeout{60};  // per socket read/write
 };
 

@@ -93,7 +93,8 @@ Result<void> fetch_blob(RegistryClient& client, const BlobStore& blobs, const st
   KL_ASSIGN_OR_RETURN(BlobStore::Writer w, blobs.writer());
   KL_TRY(client.get_blob(repo, d.digest, [&](const char* data, size_t n) -> Result<void> {
     if (w.size() + n > static_cast<uint64_t>(d.size))
-      return Error(ErrorCode::kInvalidArgument, "blob " + d.digest.str() + ": more than the " + std::to_string(d.size) + " bytes the manifest declares");
+      return Error(ErrorCode::kInvalidArgument, "blob " + d.digest.str() + ": more than the " + std::to_string(d.size) +
+                                                    " bytes the manifest declares");
     return w.write(data, n);
   }));
   auto got = w.commit(d.digest, d.size);
@@ -167,7 +168,8 @@ Result<void> ImageStore::ensure_layer(const Descriptor& layer, const Digest& dif
   if (::fstatat(layers_fd_.get(), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode)) return Ok();
   KL_ASSIGN_OR_RETURN(UniqueFd blob, blobs_.open_blob(layer.digest));
   std::string tmp = "unpack-" + random_suffix();
-  if (::mkdirat(tmp_fd_.get(), tmp.c_str(), 0755) != 0) return Error::from_errno("mkdir " + blobs_.tmp_dir() + "/" + tmp);
+  if (::mkdirat(tmp_fd_.get(), tmp.c_str(), 0755) != 0)
+    return Error::from_errno("mkdir " + blobs_.tmp_dir() + "/" + tmp);
   UniqueFd dir(::openat(tmp_fd_.get(), tmp.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
   auto cleanup = [&] { (void)remove_tree_at(tmp_fd_.get(), tmp); };
   if (!dir.valid()) {
@@ -200,8 +202,8 @@ Result<Image> ImageStore::load(const std::string& ref, const Digest& manifest_di
   KL_ASSIGN_OR_RETURN(ImageConfig cfg, parse_image_config(cbody));
   if (cfg.diff_ids.size() != m.layers.size())
     return Error(ErrorCode::kInvalidArgument, "image " + ref + ": manifest has " + std::to_string(m.layers.size()) +
-                                                  " layers but the config lists " + std::to_string(cfg.diff_ids.size()) +
-                                                  " diff_ids");
+                                                  " layers but the config lists " +
+                                                  std::to_string(cfg.diff_ids.size()) + " diff_ids");
   Image img;
   img.ref = ref;
   img.id = m.config.digest;
@@ -303,7 +305,8 @@ Result<std::vector<Image>> ImageStore::import_docker_archive(const std::string& 
     archive_entry* e;
     int r = archive_read_next_header(a.get(), &e);
     if (r == ARCHIVE_EOF) break;
-    if (r != ARCHIVE_OK && r != ARCHIVE_WARN) return ctx(Error(ErrorCode::kInvalidArgument, archive_error_string(a.get())));
+    if (r != ARCHIVE_OK && r != ARCHIVE_WARN)
+      return ctx(Error(ErrorCode::kInvalidArgument, archive_error_string(a.get())));
     std::string name = join_relative("", archive_entry_pathname(e) ? archive_entry_pathname(e) : "");
     if (archive_entry_filetype(e) == AE_IFLNK && archive_entry_symlink(e) != nullptr) {
       links[name] = join_relative(name, archive_entry_symlink(e));
@@ -330,7 +333,8 @@ Result<std::vector<Image>> ImageStore::import_docker_archive(const std::string& 
     for (;;) {
       int rr = archive_read_data_block(a.get(), &buf, &n, &off);
       if (rr == ARCHIVE_EOF) break;
-      if (rr != ARCHIVE_OK) return ctx(Error(ErrorCode::kInvalidArgument, "read " + name + ": " + archive_error_string(a.get())));
+      if (rr != ARCHIVE_OK)
+        return ctx(Error(ErrorCode::kInvalidArgument, "read " + name + ": " + archive_error_string(a.get())));
       KL_TRY(w.write(buf, n));
     }
     int64_t size = static_cast<int64_t>(w.size());
@@ -383,7 +387,8 @@ Result<std::vector<Image>> ImageStore::import_docker_archive(const std::string& 
         if (t.is_string()) refs.emplace_back(t.get_string());
     }
     if (refs.empty())
-      return ctx(Error(ErrorCode::kInvalidArgument, "image " + cfg->first.str() + " has no RepoTags; give a reference"));
+      return ctx(
+          Error(ErrorCode::kInvalidArgument, "image " + cfg->first.str() + " has no RepoTags; give a reference"));
     for (const auto& r : refs) {
       KL_ASSIGN_OR_RETURN(Reference parsed, Reference::parse(r));
       auto img = commit(parsed.str(), md, {});

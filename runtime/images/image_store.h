@@ -30,14 +30,14 @@ namespace kernlet::images {
 
 // A stored image, ready to run.
 struct Image {
-  std::string ref;                      // canonical reference it was resolved by
-  Digest id;                            // the config digest ("image ID")
+  std::string ref;  // canonical reference it was resolved by
+  Digest id;        // the config digest ("image ID")
   Digest manifest_digest;
   Digest index_digest;                  // the index/list it was selected from, if any
   std::vector<std::string> layer_dirs;  // absolute paths, lowest layer first
   std::vector<Digest> diff_ids;         // parallel to layer_dirs
   ImageConfig config;
-  int64_t size = 0;                     // sum of the (compressed) layer blob sizes
+  int64_t size = 0;  // sum of the (compressed) layer blob sizes
 };
 
 // One line of `images ls`.

@@ -231,8 +231,8 @@ Result<void> Unpacker::replace_existing(int pfd, const std::string& base, bool k
 }
 
 Result<void> Unpacker::set_meta_fd(int fd, archive_entry* e, const std::string& name) {
-  if (opts_.preserve_ownership && ::fchown(fd, static_cast<uid_t>(archive_entry_uid(e)),
-                                           static_cast<gid_t>(archive_entry_gid(e))) != 0)
+  if (opts_.preserve_ownership &&
+      ::fchown(fd, static_cast<uid_t>(archive_entry_uid(e)), static_cast<gid_t>(archive_entry_gid(e))) != 0)
     return Error::from_errno("chown " + name);
   // After chown: chown clears set-id bits, the mode puts them back.
   if (::fchmod(fd, archive_entry_perm(e)) != 0) return Error::from_errno("chmod " + name);
@@ -251,9 +251,8 @@ Result<void> Unpacker::set_meta_fd(int fd, archive_entry* e, const std::string& 
 }
 
 Result<void> Unpacker::set_meta_at(int pfd, const std::string& base, archive_entry* e, const std::string& name) {
-  if (opts_.preserve_ownership &&
-      ::fchownat(pfd, base.c_str(), static_cast<uid_t>(archive_entry_uid(e)),
-                 static_cast<gid_t>(archive_entry_gid(e)), AT_SYMLINK_NOFOLLOW) != 0)
+  if (opts_.preserve_ownership && ::fchownat(pfd, base.c_str(), static_cast<uid_t>(archive_entry_uid(e)),
+                                             static_cast<gid_t>(archive_entry_gid(e)), AT_SYMLINK_NOFOLLOW) != 0)
     return Error::from_errno("chown " + name);
   timespec ts[2];
   ts[0].tv_sec = ts[1].tv_sec = archive_entry_mtime(e);
@@ -299,7 +298,8 @@ Result<void> Unpacker::entry(archive* a, archive_entry* e, UnpackStats& stats) {
   if (name.empty() || name == "/") {
     // "./" or "/": the layer root itself. Only a directory entry makes sense here.
     if (hardlink != nullptr || type != AE_IFDIR)
-      return Error(ErrorCode::kInvalidArgument, "tar entry \"" + std::string(raw_name) + "\" names the layer root but is not a directory");
+      return Error(ErrorCode::kInvalidArgument,
+                   "tar entry \"" + std::string(raw_name) + "\" names the layer root but is not a directory");
     KL_TRY(set_meta_fd(root_, e, "/"));
     dirs_.push_back({".", {archive_entry_mtime(e), archive_entry_mtime_nsec(e)}});
     return Ok();
@@ -398,7 +398,8 @@ Result<void> Unpacker::entry(archive* a, archive_entry* e, UnpackStats& stats) {
     case AE_IFSOCK:
       return Ok();  // sockets are not content
     default:
-      return Error(ErrorCode::kInvalidArgument, "tar entry " + name + ": unsupported file type " + std::to_string(type));
+      return Error(ErrorCode::kInvalidArgument,
+                   "tar entry " + name + ": unsupported file type " + std::to_string(type));
   }
 }
 
@@ -448,8 +449,10 @@ Result<UnpackStats> unpack_layer(int blob_fd, int dest_dirfd, const Digest& expe
     if (r == ARCHIVE_EOF) break;
     if (r != ARCHIVE_OK && r != ARCHIVE_WARN) {
       std::string why = stream.error();
-      if (why.empty()) why = archive_error_string(tar.get()) != nullptr ? archive_error_string(tar.get()) : "unknown error";
-      return Error(ErrorCode::kInvalidArgument, "read layer tar after " + std::to_string(stats.entries) + " entries: " + why);
+      if (why.empty())
+        why = archive_error_string(tar.get()) != nullptr ? archive_error_string(tar.get()) : "unknown error";
+      return Error(ErrorCode::kInvalidArgument,
+                   "read layer tar after " + std::to_string(stats.entries) + " entries: " + why);
     }
     auto res = u.entry(tar.get(), e, stats);
     if (!res.ok()) return std::move(res).error().context("unpack layer");
@@ -458,8 +461,8 @@ Result<UnpackStats> unpack_layer(int blob_fd, int dest_dirfd, const Digest& expe
   // The tar reader stops at the end-of-archive blocks; the rest (padding) is hashed too.
   KL_ASSIGN_OR_RETURN(stats.diff_id, stream.finish());
   if (!expected_diff_id.empty() && stats.diff_id != expected_diff_id)
-    return Error(ErrorCode::kInvalidArgument,
-                 "layer diff_id mismatch: config says " + expected_diff_id.str() + ", content is " + stats.diff_id.str());
+    return Error(ErrorCode::kInvalidArgument, "layer diff_id mismatch: config says " + expected_diff_id.str() +
+                                                  ", content is " + stats.diff_id.str());
   KL_TRY(u.finish());
   return stats;
 }

@@ -21,8 +21,8 @@ struct UnpackOptions {
 
 struct UnpackStats {
   uint64_t entries = 0;
-  uint64_t bytes = 0;    // regular-file content written
-  Digest diff_id;        // sha256 of the uncompressed tar stream
+  uint64_t bytes = 0;  // regular-file content written
+  Digest diff_id;      // sha256 of the uncompressed tar stream
 };
 
 // Reads the layer blob from `blob_fd` (from its current offset) and writes its entries into

@@ -141,15 +141,14 @@ Result<Descriptor> select_platform(const Index& index, const Platform& want) {
     const Platform& p = *d.platform;
     std::string name = p.os + "/" + p.architecture + (p.variant.empty() ? "" : "/" + p.variant);
     offered += (offered.empty() ? "" : ", ") + name;
-    if (p.os == want.os && p.architecture == want.architecture &&
-        (want.variant.empty() || want.variant == p.variant))
+    if (p.os == want.os && p.architecture == want.architecture && (want.variant.empty() || want.variant == p.variant))
       return d;
   }
   // An index without platforms (as a single-image OCI layout often is) means "this one".
   if (index.manifests.size() == 1 && !index.manifests[0].platform) return index.manifests[0];
   std::string w = want.os + "/" + want.architecture + (want.variant.empty() ? "" : "/" + want.variant);
-  return Error(ErrorCode::kNotFound, "no manifest for platform " + w + " in index (offers: " +
-                                         (offered.empty() ? "nothing" : offered) + ")");
+  return Error(ErrorCode::kNotFound,
+               "no manifest for platform " + w + " in index (offers: " + (offered.empty() ? "nothing" : offered) + ")");
 }
 
 bool is_supported_layer(std::string_view mt) {

@@ -72,8 +72,7 @@ Result<Reference> Reference::parse(std::string_view text) {
       rest = rest.substr(slash + 1);
     }
   }
-  if (r.domain.empty() || r.domain == "index.docker.io" || r.domain == "registry-1.docker.io")
-    r.domain = "docker.io";
+  if (r.domain.empty() || r.domain == "index.docker.io" || r.domain == "registry-1.docker.io") r.domain = "docker.io";
   auto last_slash = rest.rfind('/');
   auto colon = rest.rfind(':');
   if (colon != std::string_view::npos && (last_slash == std::string_view::npos || colon > last_slash)) {
@@ -96,8 +95,7 @@ Result<Reference> Reference::parse(std::string_view text) {
     b = e + 1;
   }
   r.repository = std::string(rest);
-  if (r.domain == "docker.io" && r.repository.find('/') == std::string::npos)
-    r.repository = "library/" + r.repository;
+  if (r.domain == "docker.io" && r.repository.find('/') == std::string::npos) r.repository = "library/" + r.repository;
   if (r.tag.empty() && r.digest.empty()) r.tag = "latest";
   if (r.name().size() > 255) return bad(text, "repository name longer than 255 characters");
   return r;
@@ -110,8 +108,6 @@ std::string Reference::str() const {
   return s;
 }
 
-std::string Reference::registry_host() const {
-  return domain == "docker.io" ? "registry-1.docker.io" : domain;
-}
+std::string Reference::registry_host() const { return domain == "docker.io" ? "registry-1.docker.io" : domain; }
 
 }  // namespace kernlet::images

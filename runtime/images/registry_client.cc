@@ -35,9 +35,9 @@ std::string base64(std::string_view in) {
 }
 
 Error http_error(const std::string& what, const HttpResponse& r) {
-  ErrorCode code = r.status == 404   ? ErrorCode::kNotFound
-                   : r.status == 401 ? ErrorCode::kUnauthenticated
-                   : r.status == 403 ? ErrorCode::kPermissionDenied
+  ErrorCode code = r.status == 404                      ? ErrorCode::kNotFound
+                   : r.status == 401                    ? ErrorCode::kUnauthenticated
+                   : r.status == 403                    ? ErrorCode::kPermissionDenied
                    : r.status == 429 || r.status >= 500 ? ErrorCode::kUnavailable
                                                         : ErrorCode::kUnknown;
   std::string detail;
@@ -145,7 +145,8 @@ Result<HttpResponse> RegistryClient::send(std::string_view method, const std::st
       KL_ASSIGN_OR_RETURN(auth, fetch_token(ch, scope));
     } else if (ch.scheme == "basic") {
       if (!options_.credentials)
-        return Error(ErrorCode::kUnauthenticated, "registry " + host_ + " wants Basic auth and no credentials were given");
+        return Error(ErrorCode::kUnauthenticated,
+                     "registry " + host_ + " wants Basic auth and no credentials were given");
       auth = basic_auth();
     } else {
       return Error(ErrorCode::kUnauthenticated, "registry " + host_ + ": unsupported auth scheme " + ch.scheme);

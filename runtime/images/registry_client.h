@@ -22,8 +22,8 @@ struct Credentials {
 };
 
 struct RegistryOptions {
-  bool plain_http = false;  // http:// instead of https:// (loopback test registries)
-  std::string ca_file;      // extra PEM CA bundle for https; empty → system trust
+  bool plain_http = false;                 // http:// instead of https:// (loopback test registries)
+  std::string ca_file;                     // extra PEM CA bundle for https; empty → system trust
   std::optional<Credentials> credentials;  // for Basic auth and for the token endpoint
   std::chrono::seconds timeout{60};
 };
@@ -56,8 +56,8 @@ class RegistryClient {
   Result<void> get_blob(const std::string& repo, const Digest& digest, const BodySink& sink);
 
  private:
-  Result<HttpResponse> send(std::string_view method, const std::string& path, Headers headers,
-                            const std::string& scope, const BodySink& sink);
+  Result<HttpResponse> send(std::string_view method, const std::string& path, Headers headers, const std::string& scope,
+                            const BodySink& sink);
   Result<std::string> fetch_token(const AuthChallenge& challenge, const std::string& scope);
   std::string basic_auth() const;
   Url url(const std::string& path) const;

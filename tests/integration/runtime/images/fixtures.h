@@ -142,7 +142,8 @@ inline std::string test_images(std::string* why) {
     *why = "busybox-static is not installed (/bin/busybox)";
     return {};
   }
-  std::string key(Digest::of(slurp(script) + std::to_string(bb.st_size) + std::to_string(bb.st_mtime)).hex().substr(0, 16));
+  std::string key(
+      Digest::of(slurp(script) + std::to_string(bb.st_size) + std::to_string(bb.st_mtime)).hex().substr(0, 16));
   char exe[4096];
   ssize_t n = ::readlink("/proc/self/exe", exe, sizeof exe - 1);
   std::string dir = n > 0 ? std::string(exe, static_cast<size_t>(n)) : std::string("/tmp/x");

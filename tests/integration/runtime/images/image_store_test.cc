@@ -5,6 +5,7 @@
 #include "runtime/images/image_store.h"
 
 #include <dirent.h>
+#include <gtest/gtest.h>
 #include <sched.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
@@ -12,8 +13,6 @@
 #include <sys/wait.h>
 #include <sys/xattr.h>
 #include <unistd.h>
-
-#include <gtest/gtest.h>
 
 #include <algorithm>
 
@@ -138,12 +137,12 @@ TEST_F(ImageStoreTest, LayeredImageBecomesOverlayLowerDirsWithWhiteouts) {
     if (::unshare(CLONE_NEWNS) != 0) _exit(10);
     if (::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) _exit(11);
     if (::mount("overlay", mnt.c_str(), "overlay", MS_RDONLY, ("lowerdir=" + lower).c_str()) != 0) _exit(12);
-    if (::access((mnt + "/etc/remove-me").c_str(), F_OK) == 0) _exit(20);   // whited out
-    if (::access((mnt + "/data/keep").c_str(), F_OK) == 0) _exit(21);       // whited out
-    if (::access((mnt + "/data/old/a").c_str(), F_OK) == 0) _exit(22);      // hidden by opaque
-    if (::access((mnt + "/data/old/c").c_str(), F_OK) != 0) _exit(23);      // new in the opaque dir
+    if (::access((mnt + "/etc/remove-me").c_str(), F_OK) == 0) _exit(20);  // whited out
+    if (::access((mnt + "/data/keep").c_str(), F_OK) == 0) _exit(21);      // whited out
+    if (::access((mnt + "/data/old/a").c_str(), F_OK) == 0) _exit(22);     // hidden by opaque
+    if (::access((mnt + "/data/old/c").c_str(), F_OK) != 0) _exit(23);     // new in the opaque dir
     if (slurp(mnt + "/etc/motd") != "layered image motd\n") _exit(24);     // replaced upstairs
-    if (::access((mnt + "/bin/busybox").c_str(), X_OK) != 0) _exit(25);     // from the base
+    if (::access((mnt + "/bin/busybox").c_str(), X_OK) != 0) _exit(25);    // from the base
     if (slurp(mnt + "/data/hardlink") != "linked\n") _exit(26);
     _exit(0);
   }
@@ -158,8 +157,8 @@ TEST_F(ImageStoreTest, ImportsADockerSaveArchive) {
   if (!have("/usr/bin/skopeo")) GTEST_SKIP() << "skopeo not installed";
   std::string archive = tmp_ / "busybox-docker.tar";
   std::string log = tmp_ / "skopeo.log";
-  ASSERT_EQ(run({"skopeo", "--insecure-policy", "copy", "-q", "oci:" + images_ + "/busybox:latest",
-                 "docker-archive:" + archive + ":kernlet.test/dock:v1"},
+  ASSERT_EQ(run({"skopeo", "--insecure-policy", "--tmpdir", tmp_.path(), "copy", "-q",
+                 "oci:" + images_ + "/busybox:latest", "docker-archive:" + archive + ":kernlet.test/dock:v1"},
                 log),
             0)
       << slurp(log);

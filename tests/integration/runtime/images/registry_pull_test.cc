@@ -2,10 +2,9 @@
 // on 127.0.0.1 with its own storage, images pushed into it by skopeo. Plain HTTP, HTTPS
 // with a CA generated here, and token auth with a token server written here (python3-jwt,
 // RS256, the signing certificate as the registry's rootcertbundle).
+#include <gtest/gtest.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-#include <gtest/gtest.h>
 
 #include <thread>
 
@@ -74,8 +73,8 @@ server.serve_forever()
 )PY";
 
 struct RegistryConfig {
-  std::string tls_cert, tls_key;              // HTTPS when set
-  std::string token_realm, token_cert;        // auth: token when set
+  std::string tls_cert, tls_key;        // HTTPS when set
+  std::string token_realm, token_cert;  // auth: token when set
 };
 
 class RegistryPullTest : public ::testing::Test {
@@ -97,13 +96,17 @@ class RegistryPullTest : public ::testing::Test {
   void start_registry(const RegistryConfig& c) {
     for (int attempt = 0; attempt < 3; ++attempt) {
       port_ = unused_port();
-      std::string cfg = "version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\n"
-                        "storage:\n  filesystem:\n    rootdirectory: " + tmp_ / "registry-data" +
-                        "\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:" + std::to_string(port_) + "\n";
+      std::string cfg =
+          "version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\n"
+          "storage:\n  filesystem:\n    rootdirectory: " +
+          tmp_ / "registry-data" + "\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:" + std::to_string(port_) +
+          "\n";
       if (!c.tls_cert.empty()) cfg += "  tls:\n    certificate: " + c.tls_cert + "\n    key: " + c.tls_key + "\n";
       if (!c.token_realm.empty())
-        cfg += "auth:\n  token:\n    realm: " + c.token_realm + "\n    service: kernlet-test-registry\n"
-               "    issuer: kernlet-test-issuer\n    rootcertbundle: " + c.token_cert + "\n";
+        cfg += "auth:\n  token:\n    realm: " + c.token_realm +
+               "\n    service: kernlet-test-registry\n"
+               "    issuer: kernlet-test-issuer\n    rootcertbundle: " +
+               c.token_cert + "\n";
       spit(tmp_ / "registry.yml", cfg);
       registry_ = Child({kRegistry, "serve", tmp_ / "registry.yml"}, tmp_ / "registry.log");
       if (wait_for_port(port_, registry_, std::chrono::seconds(15))) return;
@@ -117,7 +120,8 @@ class RegistryPullTest : public ::testing::Test {
   // skopeo copy oci:<layout>:<name> docker://<registry>/<repo>.
   void push(const std::string& layout, const std::string& name, const std::string& repo,
             const std::vector<std::string>& extra = {}) {
-    std::vector<std::string> argv = {"skopeo", "--insecure-policy", "copy", "-q", "--dest-tls-verify=false"};
+    std::vector<std::string> argv = {"skopeo", "--insecure-policy",      "--tmpdir", tmp_.path(), "copy",
+                                     "-q",     "--dest-tls-verify=false"};
     argv.insert(argv.end(), extra.begin(), extra.end());
     argv.push_back("oci:" + layout + ":" + name);
     argv.push_back("docker://" + host() + "/" + repo);
@@ -128,11 +132,11 @@ class RegistryPullTest : public ::testing::Test {
   // A self-signed certificate for 127.0.0.1 (also used to sign tokens: RSA).
   void make_cert(const std::string& prefix) {
     std::string log = tmp_ / "openssl.log";
-    ASSERT_EQ(run({"openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", prefix + "-key.pem",
-                   "-out", prefix + "-cert.pem", "-days", "1", "-subj", "/CN=127.0.0.1", "-addext",
-                   "subjectAltName=IP:127.0.0.1"},
-                  log),
-              0)
+    ASSERT_EQ(
+        run({"openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", prefix + "-key.pem", "-out",
+             prefix + "-cert.pem", "-days", "1", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"},
+            log),
+        0)
         << slurp(log);
   }
 
@@ -255,7 +259,9 @@ TEST_F(RegistryPullTest, ABlobTheRegistryCorruptedIsRefused) {
   // Flip a byte of the zstd layer inside the registry's storage: the registry serves it
   // happily, the digest check must not.
   std::string found = tmp_ / "found";
-  ASSERT_EQ(run({"sh", "-c", "find " + tmp_ / "registry-data" + " -path '*blobs/sha256/*/data' -size -2k -size +100c > " + found}), 0);
+  ASSERT_EQ(run({"sh", "-c",
+                 "find " + tmp_ / "registry-data" + " -path '*blobs/sha256/*/data' -size -2k -size +100c > " + found}),
+            0);
   std::string path;
   for (std::istringstream in(slurp(found)); std::getline(in, path);) {
     std::string data = slurp(path);

@@ -1,12 +1,11 @@
 // Layer unpack as root: what an overlay lower dir must keep (owners, modes with set-id bits,
 // xattrs, device nodes, fifos, hardlinks, mtimes, whiteouts), from plain, gzip and zstd.
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <sys/xattr.h>
 #include <unistd.h>
-
-#include <gtest/gtest.h>
 
 #include "runtime/images/layer_unpack.h"
 #include "tests/integration/runtime/images/fixtures.h"

@@ -1,9 +1,8 @@
 #include "runtime/images/blob_store.h"
 
 #include <dirent.h>
-#include <sys/stat.h>
-
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
 #include "tests/unit/runtime/images/temp_dir.h"
 

@@ -2,11 +2,10 @@
 // unpacker is removed. They assert what an operator would check: nothing appeared or changed
 // outside the layer directory.
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <sys/stat.h>
 #include <sys/xattr.h>
 #include <unistd.h>
-
-#include <gtest/gtest.h>
 
 #include "runtime/images/fs.h"
 #include "runtime/images/layer_unpack.h"
@@ -54,10 +53,7 @@ class UnpackSecurityTest : public ::testing::Test {
 };
 
 TEST_F(UnpackSecurityTest, DotDotNamesStayInsideTheLayer) {
-  auto r = unpack(TarBuilder()
-                      .file("../host/pwned", "x")
-                      .file("a/../../../../host/pwned2", "x")
-                      .finish());
+  auto r = unpack(TarBuilder().file("../host/pwned", "x").file("a/../../../../host/pwned2", "x").finish());
   ASSERT_TRUE(r.ok()) << r.error().to_string();
   EXPECT_FALSE(exists(host_ + "/pwned"));
   EXPECT_FALSE(exists(host_ + "/pwned2"));
@@ -78,7 +74,8 @@ TEST_F(UnpackSecurityTest, WritesThroughSymlinksNeverLeaveTheLayer) {
   // paths the layer does not have, and nothing is created through a symlink.
   for (const std::string& target : {host_, std::string("../host"), std::string("../../../../..") + host_}) {
     SCOPED_TRACE(target);
-    auto r = unpack(TarBuilder().symlink("s-" + std::to_string(target.size()), target)
+    auto r = unpack(TarBuilder()
+                        .symlink("s-" + std::to_string(target.size()), target)
                         .file("s-" + std::to_string(target.size()) + "/pwned", "x")
                         .finish());
     EXPECT_FALSE(r.ok());

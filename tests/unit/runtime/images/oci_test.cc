@@ -14,11 +14,14 @@ const std::string kD3 = "sha256:" + std::string(64, '3');
 std::string index_json() {
   return R"({"schemaVersion":2,"mediaType":"application/vnd.docker.distribution.manifest.list.v2+json",
     "manifests":[
-      {"mediaType":"application/vnd.docker.distribution.manifest.v2+json","digest":")" + kD1 + R"(","size":10,
+      {"mediaType":"application/vnd.docker.distribution.manifest.v2+json","digest":")" +
+         kD1 + R"(","size":10,
        "platform":{"os":"linux","architecture":"arm64","variant":"v8"}},
-      {"mediaType":"application/vnd.docker.distribution.manifest.v2+json","digest":")" + kD2 + R"(","size":11,
+      {"mediaType":"application/vnd.docker.distribution.manifest.v2+json","digest":")" +
+         kD2 + R"(","size":11,
        "platform":{"os":"linux","architecture":"amd64"}},
-      {"mediaType":"application/vnd.docker.distribution.manifest.v2+json","digest":")" + kD3 + R"(","size":12,
+      {"mediaType":"application/vnd.docker.distribution.manifest.v2+json","digest":")" +
+         kD3 + R"(","size":12,
        "platform":{"os":"windows","architecture":"amd64"}}]})";
 }
 
@@ -50,8 +53,10 @@ TEST(OciTest, SelectsLinuxAmd64FromAManifestList) {
 
 TEST(OciTest, ParsesDockerAndOciManifests) {
   std::string docker = R"({"schemaVersion":2,"mediaType":"application/vnd.docker.distribution.manifest.v2+json",
-    "config":{"mediaType":"application/vnd.docker.container.image.v1+json","digest":")" + kD1 + R"(","size":7},
-    "layers":[{"mediaType":"application/vnd.docker.image.rootfs.diff.tar.gzip","digest":")" + kD2 + R"(","size":99}]})";
+    "config":{"mediaType":"application/vnd.docker.container.image.v1+json","digest":")" +
+                       kD1 + R"(","size":7},
+    "layers":[{"mediaType":"application/vnd.docker.image.rootfs.diff.tar.gzip","digest":")" +
+                       kD2 + R"(","size":99}]})";
   auto m = parse_manifest(docker);
   ASSERT_TRUE(m.ok()) << m.error().to_string();
   EXPECT_EQ(m->config.digest.str(), kD1);
@@ -74,7 +79,8 @@ TEST(OciTest, ParsesDockerAndOciManifests) {
 TEST(OciTest, ParsesImageConfig) {
   std::string cfg = R"({"architecture":"amd64","os":"linux","config":{"Entrypoint":["/e"],"Cmd":null,
     "Env":["A=1"],"WorkingDir":"/w","User":"1:2","ExposedPorts":{"80/tcp":{}},"Labels":{"k":"v"},"StopSignal":"SIGQUIT"},
-    "rootfs":{"type":"layers","diff_ids":[")" + kD3 + R"("]}})";
+    "rootfs":{"type":"layers","diff_ids":[")" +
+                    kD3 + R"("]}})";
   auto c = parse_image_config(cfg);
   ASSERT_TRUE(c.ok()) << c.error().to_string();
   EXPECT_EQ(c->entrypoint, std::vector<std::string>{"/e"});
