@@ -75,6 +75,7 @@ server.serve_forever()
 struct RegistryConfig {
   std::string tls_cert, tls_key;        // HTTPS when set
   std::string token_realm, token_cert;  // auth: token when set
+  std::string htpasswd;                 // auth: htpasswd (Basic) when set
 };
 
 class RegistryPullTest : public ::testing::Test {
@@ -102,6 +103,7 @@ class RegistryPullTest : public ::testing::Test {
           tmp_ / "registry-data" + "\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:" + std::to_string(port_) +
           "\n";
       if (!c.tls_cert.empty()) cfg += "  tls:\n    certificate: " + c.tls_cert + "\n    key: " + c.tls_key + "\n";
+      if (!c.htpasswd.empty()) cfg += "auth:\n  htpasswd:\n    realm: kernlet-basic\n    path: " + c.htpasswd + "\n";
       if (!c.token_realm.empty())
         cfg += "auth:\n  token:\n    realm: " + c.token_realm +
                "\n    service: kernlet-test-registry\n"
@@ -287,7 +289,7 @@ TEST_F(RegistryPullTest, ABlobTheRegistryCorruptedIsRefused) {
 
 TEST_F(RegistryPullTest, PullsOverHttpsWithTheGivenCa) {
   make_cert(tmp_ / "tls");
-  start_registry({tmp_ / "tls-cert.pem", tmp_ / "tls-key.pem", "", ""});
+  start_registry({tmp_ / "tls-cert.pem", tmp_ / "tls-key.pem", "", "", ""});
   push(images_ + "/busybox", "latest", "test/busybox:v1");
 
   PullOptions opts;
@@ -318,7 +320,7 @@ TEST_F(RegistryPullTest, PullsWithBearerTokensFromTheRealm) {
   ASSERT_EQ(::access(port_file.c_str(), F_OK), 0) << slurp(tmp_ / "token-server.log");
   std::string realm = "http://127.0.0.1:" + slurp(port_file) + "/token";
 
-  start_registry({"", "", realm, tmp_ / "token-cert.pem"});
+  start_registry({"", "", realm, tmp_ / "token-cert.pem", ""});
   push(images_ + "/busybox", "latest", "test/busybox:v1", {"--dest-creds", "puller:s3cret"});
 
   PullOptions opts;
@@ -336,6 +338,33 @@ TEST_F(RegistryPullTest, PullsWithBearerTokensFromTheRealm) {
   ASSERT_FALSE(denied.ok());
   EXPECT_EQ(denied.error().code(), ErrorCode::kUnauthenticated) << denied.error().to_string();
   EXPECT_NE(denied.error().message().find("get token"), std::string::npos) << denied.error().message();
+}
+
+TEST_F(RegistryPullTest, PullsWithBasicAuth) {
+  // A bcrypt htpasswd line (cost 4: the registry checks it on every request) from Debian's
+  // python3 (libxcrypt), the format the registry reads.
+  std::string htpasswd = tmp_ / "htpasswd";
+  std::string log = tmp_ / "htpasswd.log";
+  if (!have(kPython) || run({kPython, "-W", "ignore", "-c",
+                             "import crypt,sys; open(sys.argv[1],'w').write('puller:' + "
+                             "crypt.crypt('s3cret', crypt.mksalt(crypt.METHOD_BLOWFISH, rounds=16)) + '\\n')",
+                             htpasswd},
+                            log) != 0)
+    GTEST_SKIP() << "cannot make a bcrypt htpasswd entry: " << slurp(log);
+  start_registry({"", "", "", "", htpasswd});
+  push(images_ + "/busybox", "latest", "test/busybox:v1", {"--dest-creds", "puller:s3cret"});
+
+  PullOptions opts;
+  opts.registry.plain_http = true;
+  auto anonymous = store_->pull(host() + "/test/busybox:v1", opts);
+  ASSERT_FALSE(anonymous.ok());
+  EXPECT_EQ(anonymous.error().code(), ErrorCode::kUnauthenticated) << anonymous.error().to_string();
+  EXPECT_NE(anonymous.error().message().find("Basic"), std::string::npos) << anonymous.error().message();
+
+  opts.registry.credentials = Credentials{"puller", "s3cret"};
+  auto img = store_->pull(host() + "/test/busybox:v1", opts);
+  ASSERT_TRUE(img.ok()) << img.error().to_string();
+  EXPECT_EQ(img->layer_dirs.size(), 1u);
 }
 
 }  // namespace
