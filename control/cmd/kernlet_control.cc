@@ -16,6 +16,7 @@
 #include "control/apiserver/http_server.h"
 #include "control/apiserver/pki.h"
 #include "control/controllers/deployment_controller.h"
+#include "control/controllers/endpointslice_controller.h"
 #include "control/controllers/replicaset_controller.h"
 #include "control/scheduler/scheduler.h"
 #include "control/store/sqlite_store.h"
@@ -48,7 +49,7 @@ Flags:
                           as the admin. Loopback addresses only, for tests.
   --disable-scheduler     do not run the scheduler (pods stay unbound unless something
                           else binds them)
-  --disable-controllers   do not run the workload controllers (Deployment, ReplicaSet)
+  --disable-controllers   do not run the controllers (Deployment, ReplicaSet, EndpointSlice)
   -h, --help              show this help
 )";
 
@@ -207,6 +208,7 @@ int main(int argc, char** argv) {
       informers = std::make_unique<controllers::SharedInformers>(*c);
       running.push_back(std::make_unique<controllers::ReplicaSetController>(*informers));
       running.push_back(std::make_unique<controllers::DeploymentController>(*informers));
+      running.push_back(std::make_unique<controllers::EndpointSliceController>(*informers));
       informers->start();
       if (!informers->wait_for_sync(std::chrono::seconds(30))) {
         return fail(Error(ErrorCode::kUnavailable, "controllers: informers did not sync"));
