@@ -625,7 +625,9 @@ Result<std::unique_ptr<WatchStream>> RestClient::watch(const ResourceRef& ref, c
   auto deadline = Clock::now() + impl_->config.timeout;
   for (int attempt = 0;; ++attempt) {
     bool reused = false;
-    KL_ASSIGN_OR_RETURN(auto conn, impl_->acquire(deadline, reused));
+    auto acquired = impl_->acquire(deadline, reused);
+    if (!acquired.ok()) return std::move(acquired).error().context(what);
+    auto conn = std::move(*acquired);
     auto req = impl_->make_request(http::verb::get, target, {}, {});
     if (auto w = conn->write(req, deadline); !w.ok()) {
       if (reused && attempt == 0) continue;

@@ -37,12 +37,18 @@ bool eventually(Pred pred, std::chrono::milliseconds timeout = std::chrono::seco
 
 class ControlPlane {
  public:
-  // Empty when KERNLET_BIN is not set (the test then skips).
+  // $KERNLET_BIN/kernlet-control, else the one this build made; empty when neither is
+  // an executable (the test then skips).
   static std::string binary() {
-    const char* bin = std::getenv("KERNLET_BIN");
-    if (bin == nullptr) return "";
-    std::string path = std::string(bin) + "/kernlet-control";
-    return ::access(path.c_str(), X_OK) == 0 ? path : "";
+    std::string path;
+    if (const char* bin = std::getenv("KERNLET_BIN")) {
+      path = std::string(bin) + "/kernlet-control";
+    } else {
+#ifdef KERNLET_CONTROL_BIN
+      path = KERNLET_CONTROL_BIN;
+#endif
+    }
+    return !path.empty() && ::access(path.c_str(), X_OK) == 0 ? path : "";
   }
 
   explicit ControlPlane(std::vector<std::string> extra_args = {}, bool insecure = false)
@@ -60,7 +66,22 @@ class ControlPlane {
   }
 
   // Starts the server and waits until it answers /readyz. Error with its log otherwise.
+  // Before the first successful start a port taken meanwhile by someone else (the free
+  // port was only probed) is replaced by another; restarts keep the port.
   Result<void> start() {
+    for (int attempt = 0;; ++attempt) {
+      auto r = start_once();
+      if (r.ok()) {
+        started_once_ = true;
+        return r;
+      }
+      if (started_once_ || attempt == 2) return r;
+      port_ = free_port();
+    }
+  }
+
+ private:
+  Result<void> start_once() {
     std::vector<std::string> args = {binary(), "--data-dir", (dir_ / "data").string()};
     args.push_back(insecure_ ? "--insecure-listen" : "--listen");
     args.push_back("127.0.0.1:" + std::to_string(port_));
@@ -98,6 +119,8 @@ class ControlPlane {
     return Ok();
   }
 
+
+ public:
   // SIGTERM, then SIGKILL after 10 s; waits for the exit.
   void stop() {
     if (pid_ <= 0) return;
@@ -151,6 +174,7 @@ class ControlPlane {
   std::filesystem::path dir_;
   int port_ = 0;
   pid_t pid_ = -1;
+  bool started_once_ = false;
 };
 
 }  // namespace kernlet::client::testing

@@ -39,7 +39,7 @@ TEST(LeaderElection, ConfigIsChecked) {
 class LeaderElectionServer : public ::testing::Test {
  protected:
   void SetUp() override {
-    if (ControlPlane::binary().empty()) GTEST_SKIP() << "KERNLET_BIN/kernlet-control not built";
+    if (ControlPlane::binary().empty()) GTEST_SKIP() << "kernlet-control not built (KERNLET_BIN or this build)";
     ASSERT_TRUE(cp_.start().ok());
     client_ = *cp_.client();
   }
