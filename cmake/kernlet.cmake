@@ -26,7 +26,9 @@ function(kernlet_unit_test name)
   kernlet_target(${name})
   target_link_libraries(${name} PRIVATE ${T_LIBS} GTest::gtest GTest::gtest_main)
   set_target_properties(${name} PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/tests)
-  gtest_discover_tests(${name} PROPERTIES LABELS unit DISCOVERY_TIMEOUT 30
+  # DISCOVERY_TIMEOUT is gtest_discover_tests' own keyword: it must come before PROPERTIES,
+  # or it ends the property list and swallows what follows.
+  gtest_discover_tests(${name} DISCOVERY_TIMEOUT 30 PROPERTIES LABELS unit
     SKIP_REGULAR_EXPRESSION "\\[  SKIPPED \\]")
 endfunction()
 
@@ -40,7 +42,7 @@ function(kernlet_integration_test name)
   kernlet_target(${name})
   target_link_libraries(${name} PRIVATE ${T_LIBS} GTest::gtest GTest::gtest_main)
   set_target_properties(${name} PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/tests)
-  gtest_discover_tests(${name} PROPERTIES LABELS integration DISCOVERY_TIMEOUT 30 TIMEOUT 300
+  gtest_discover_tests(${name} DISCOVERY_TIMEOUT 30 PROPERTIES LABELS integration TIMEOUT 300
     SKIP_REGULAR_EXPRESSION "\\[  SKIPPED \\]"
     ENVIRONMENT "KERNLET_BIN=${CMAKE_BINARY_DIR}/bin")
 endfunction()
