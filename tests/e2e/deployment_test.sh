@@ -80,6 +80,29 @@ expect_eq "a Recreate update rolls out" 'deployment "db" successfully rolled out
 expect_eq "Recreate ends with only new pods" "postgres:16 postgres:16" \
   "$(kc 1.33 get pods -l app=db -o jsonpath='{.items[*].spec.containers[0].image}')"
 
+# A Service in front of them: its EndpointSlice and Endpoints list the ready pods.
+kc 1.33 apply -f - >/dev/null <<'YAML'
+apiVersion: v1
+kind: Service
+metadata: {name: web}
+spec:
+  selector: {app: web}
+  ports: [{name: http, port: 80, targetPort: 8080}]
+YAML
+ready_eps() {
+  kc 1.33 get endpointslices -l kubernetes.io/service-name=web \
+    -o jsonpath='{range .items[*].endpoints[?(@.conditions.ready==true)]}{.addresses[0]}{"\n"}{end}' | grep -c . || true
+}
+for _ in $(seq 1 100); do [ "$(ready_eps)" -eq 5 ] && break; sleep 0.2; done
+expect_eq "the EndpointSlice lists the five ready pods" "5" "$(ready_eps)"
+expect_eq "...on the resolved target port" "8080" \
+  "$(kc 1.33 get endpointslices -l kubernetes.io/service-name=web -o jsonpath='{.items[0].ports[0].port}')"
+expect_eq "legacy Endpoints list them too" "5" \
+  "$(kc 1.33 get endpoints web -o jsonpath='{range .subsets[*].addresses[*]}{.ip}{"\n"}{end}' | grep -c .)"
+kc 1.33 scale deployment web --replicas=2 >/dev/null
+for _ in $(seq 1 100); do [ "$(ready_eps)" -eq 2 ] && break; sleep 0.2; done
+expect_eq "scaling down removes endpoints" "2" "$(ready_eps)"
+
 # Deleting the deployment takes its ReplicaSets and pods (garbage collector).
 kc 1.33 delete deployment web >/dev/null
 for _ in $(seq 1 100); do [ -z "$(kc 1.33 get pods,rs -l app=web -o name)" ] && break; sleep 0.2; done
