@@ -12,6 +12,9 @@
 # console, then the guest powers off. Lines the host should read are written by the guest
 # script; the harness itself prints "KLVM boot ..." first and "KLVM exit rc=<rc>" last.
 #
+# With --append kernlet.switchroot the guest first moves its root to a tmpfs (switch_root),
+# so that pivot_root works in it (container tests).
+#
 # Exit: 0 when the guest ran its script to the end ("KLVM exit" seen), 1 on a boot failure
 # or timeout (the console log says which), 77 when qemu or the kernel image is absent.
 # Outputs in DIR: console.log (the serial console), initramfs.cpio, root/ (the staging tree).
@@ -101,6 +104,17 @@ cat > "$root/init" <<'INIT'
 /bin/busybox --install -s /bin
 export PATH=/bin
 mount -t proc none /proc
+# kernlet.switchroot: move to a tmpfs root first. The initramfs root (rootfs) cannot be
+# pivot_root'ed away from, and container runtimes pivot_root inside their mount namespace.
+if grep -q kernlet.switchroot /proc/cmdline && [ ! -e /.switched ]; then
+  mkdir -p /newroot && mount -t tmpfs -o size=350M none /newroot
+  for d in /*; do
+    case "$d" in /newroot|/proc|/sys|/dev|/tmp) mkdir -p "/newroot$d" ;; *) cp -a "$d" /newroot/ ;; esac
+  done
+  touch /newroot/.switched
+  umount /proc
+  exec switch_root /newroot /init
+fi
 mount -t sysfs none /sys
 mount -t devtmpfs none /dev
 mount -t tmpfs none /tmp
