@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 
 #include <cstdint>
+#include <fstream>
+#include <sstream>
 #include <string>
 
 #include "api/json.h"
@@ -119,6 +121,51 @@ TEST(ProtobufDecode, DeploymentAsKubectlCreateSendsIt) {
     },
     "status": {}
   })")) << json::dump(*obj);
+}
+
+std::string testdata(const std::string& name) {
+  std::ifstream in(std::string(KERNLET_TESTDATA) + "/protobuf/" + name, std::ios::binary);
+  std::ostringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+// Bodies captured from kubectl 1.33 (`kubectl create ...` against a recording proxy).
+TEST(ProtobufDecode, RealKubectlBodies) {
+  auto deploy = decode_protobuf_object(testdata("deployment-kubectl-1.33.pb"));
+  ASSERT_TRUE(deploy.ok()) << deploy.error().message();
+  EXPECT_EQ(json::value(*deploy), parsed(R"({"kind":"Deployment","apiVersion":"apps/v1",
+    "metadata":{"name":"web","labels":{"app":"web"}},
+    "spec":{"replicas":2,"selector":{"matchLabels":{"app":"web"}},
+      "template":{"metadata":{"labels":{"app":"web"}},
+        "spec":{"containers":[{"name":"nginx","image":"nginx:1.27",
+          "ports":[{"containerPort":80}],"resources":{}}]}},
+      "strategy":{}},
+    "status":{}})")) << json::dump(*deploy);
+
+  auto secret = decode_protobuf_object(testdata("secret-generic-kubectl-1.33.pb"));
+  ASSERT_TRUE(secret.ok()) << secret.error().message();
+  EXPECT_EQ(json::value(*secret), parsed(R"({"kind":"Secret","apiVersion":"v1",
+    "metadata":{"name":"sec"},"data":{"pw":"aHVudGVyMg=="}})")) << json::dump(*secret);
+
+  auto svc = decode_protobuf_object(testdata("service-nodeport-kubectl-1.33.pb"));
+  ASSERT_TRUE(svc.ok()) << svc.error().message();
+  EXPECT_EQ(json::value(*svc), parsed(R"({"kind":"Service","apiVersion":"v1",
+    "metadata":{"name":"svc-b","labels":{"app":"svc-b"}},
+    "spec":{"ports":[{"name":"80-http","protocol":"TCP","port":80,"targetPort":"http","nodePort":30111}],
+      "selector":{"app":"svc-b"},"type":"NodePort"},
+    "status":{"loadBalancer":{}}})")) << json::dump(*svc);
+
+  auto cj = decode_protobuf_object(testdata("cronjob-kubectl-1.33.pb"));
+  ASSERT_TRUE(cj.ok()) << cj.error().message();
+  EXPECT_EQ(json::value(*cj), parsed(R"({"kind":"CronJob","apiVersion":"batch/v1",
+    "metadata":{"name":"tick"},
+    "spec":{"schedule":"*/5 * * * *",
+      "jobTemplate":{"metadata":{"name":"tick"},
+        "spec":{"template":{"metadata":{},
+          "spec":{"containers":[{"name":"tick","image":"busybox","command":["date"],"resources":{}}],
+                  "restartPolicy":"OnFailure"}}}}},
+    "status":{}})")) << json::dump(*cj);
 }
 
 TEST(ProtobufDecode, SpecialTypes) {
