@@ -2,6 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
 #include "api/json.h"
 #include "api/schema/schema.h"
 
@@ -95,6 +99,24 @@ TEST(FieldValidation, EveryServedKindAcceptsItsOwnFields) {
     "spec":{"scaleTargetRef":{"apiVersion":"apps/v1","kind":"Deployment","name":"d"},"minReplicas":1,"maxReplicas":3,
       "metrics":[{"type":"Resource","resource":{"name":"cpu","target":{"type":"Utilization","averageUtilization":50}}}]}})");
   EXPECT_TRUE(drop_unknown_fields(*message_for_kind("autoscaling/v2", "HorizontalPodAutoscaler"), hpa).empty());
+}
+
+// Every realistic object in tests/testdata (upstream-shaped, with status) is fully known.
+TEST(FieldValidation, TestdataObjectsHaveNoUnknownFields) {
+  int checked = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(KERNLET_TESTDATA)) {
+    if (entry.path().extension() != ".json") continue;
+    std::ifstream in(entry.path());
+    std::ostringstream text;
+    text << in.rdbuf();
+    auto obj = json::parse_object(text.str());
+    ASSERT_TRUE(obj.ok()) << entry.path();
+    const Message* m = message_for_kind(json::get_string(*obj, "apiVersion"), json::get_string(*obj, "kind"));
+    if (m == nullptr) continue;
+    EXPECT_EQ(drop_unknown_fields(*m, *obj), Strings{}) << entry.path();
+    ++checked;
+  }
+  EXPECT_GT(checked, 5);
 }
 
 TEST(FieldValidation, DuplicateFieldsWithTheirPaths) {
