@@ -16,6 +16,8 @@
 #include "api/labels.h"
 #include "api/object.h"
 #include "api/patch.h"
+#include "api/schema/field_validation.h"
+#include "api/schema/protobuf.h"
 #include "api/status.h"
 #include "api/time.h"
 #include "api/yaml.h"
@@ -108,8 +110,9 @@ std::string_view media_type(const Request& req) {
   return ct;
 }
 
-// A request body as a JSON value: JSON, or YAML when the content type says so. Other
-// media types (protobuf, CBOR) are 415, which makes client-go fall back to JSON.
+// A request body as a JSON value: JSON, YAML, or Kubernetes protobuf (what kubectl's
+// typed clients send, e.g. `kubectl create deployment` from 1.32 on), decoded by the
+// schema table into the same JSON form. Other media types (CBOR) are 415.
 std::variant<json::value, Status> parse_body(const Request& req) {
   std::string_view ct = media_type(req);
   const std::string& body = req.msg.body();
@@ -118,6 +121,10 @@ std::variant<json::value, Status> parse_body(const Request& req) {
     v = yaml::to_json(body);
   } else if (ct.empty() || ct == "application/json") {
     v = json::parse(body);
+  } else if (ct == api::schema::kProtobufContentType) {
+    auto decoded = api::schema::decode_protobuf_object(body);
+    if (!decoded.ok()) return Status::bad_request("unable to decode protobuf body: " + decoded.error().message());
+    return json::value(std::move(*decoded));
   } else {
     return Status::unsupported_media_type(ct);
   }
@@ -130,6 +137,68 @@ std::variant<json::value, Status> parse_body(const Request& req) {
 bool wants_table(const Request& req) {
   std::string_view accept = req.msg[http::field::accept];
   return accept.find("as=Table") != std::string_view::npos && accept.find("g=meta.k8s.io") != std::string_view::npos;
+}
+
+// ---- server-side field validation (fieldValidation=Strict|Warn|Ignore) -----------------
+
+// What field validation leaves for the reply: the Warning header values (Warn mode).
+using Warnings = std::vector<std::string>;
+
+// The fieldValidation directive of a write; a bad value is 422 on <Verb>Options, as upstream.
+std::variant<api::schema::FieldValidation, Status> field_validation(const RequestInfo& info,
+                                                                    std::string_view options_kind) {
+  auto fv = api::schema::parse_field_validation(info.param("fieldValidation").value_or(""));
+  if (fv.ok()) return *fv;
+  std::vector<api::StatusCause> causes;
+  causes.push_back({"FieldValueNotSupported", fv.error().message(), "fieldValidation"});
+  return Status::invalid("meta.k8s.io", options_kind, "", std::move(causes));
+}
+
+// Drops the members of `obj` the schema of `r`'s kind lacks (in every mode, as upstream's
+// decoder does) and applies the directive: Strict → the 400 to answer with, Warn → the
+// messages appended to `warnings`, Ignore → nothing. `duplicates` come from the JSON text.
+// `as_decode_error` words a Strict failure as create/update do ("X in version "v1" cannot
+// be handled as a X: strict decoding error: ..."); patches get the bare strict error.
+std::optional<Status> check_fields(const ResourceInfo& r, api::schema::FieldValidation mode,
+                                   std::vector<std::string> duplicates, json::object& obj, bool as_decode_error,
+                                   Warnings& warnings) {
+  const api::schema::Message* m = api::schema::message_for_kind(r.api_version(), r.kind);
+  if (m == nullptr) return std::nullopt;  // a kind without a schema keeps every field
+  api::schema::FieldProblems problems{std::move(duplicates), api::schema::drop_unknown_fields(*m, obj)};
+  if (problems.empty() || mode == api::schema::FieldValidation::kIgnore) return std::nullopt;
+  if (mode == api::schema::FieldValidation::kStrict) {
+    if (!as_decode_error) return Status::bad_request(problems.strict_error());
+    return Status::bad_request(r.kind + " in version \"" + r.version + "\" cannot be handled as a " + r.kind + ": " +
+                               problems.strict_error());
+  }
+  for (std::string& msg : problems.messages()) warnings.push_back(std::move(msg));
+  return std::nullopt;
+}
+
+// The duplicate members of a JSON request body (none are reported for YAML or protobuf).
+std::vector<std::string> body_duplicates(const Request& req) {
+  std::string_view ct = media_type(req);
+  if (ct == "application/yaml" || ct == api::schema::kProtobufContentType ||
+      ct == "application/json-patch+json") {
+    return {};
+  }
+  return api::schema::find_duplicate_fields(req.msg.body());
+}
+
+// A Warning header value (RFC 7234 form, code 299, agent "-"), as upstream writes them.
+std::string warning_header(std::string_view text) {
+  std::string out = "299 - \"";
+  for (char c : text) {
+    if (c == '"' || c == '\\') out += '\\';
+    out += c;
+  }
+  out += '"';
+  return out;
+}
+
+Response with_warnings(Response res, const Warnings& warnings) {
+  for (const std::string& w : warnings) res.headers.emplace_back("Warning", warning_header(w));
+  return res;
 }
 
 std::string continue_token(int64_t rv, std::string_view next_key) {
@@ -1083,6 +1152,19 @@ asio::awaitable<void> ApiServer::Impl::create(const ResourceInfo& r, const Reque
     KL_REPLY(out, status_response(*bad));
     co_return;
   }
+  Warnings warnings;
+  {
+    auto mode = field_validation(info, "CreateOptions");
+    if (auto* bad = std::get_if<Status>(&mode)) {
+      KL_REPLY(out, status_response(*bad));
+      co_return;
+    }
+    if (auto bad = check_fields(r, std::get<api::schema::FieldValidation>(mode), body_duplicates(req), obj, true,
+                                warnings)) {
+      KL_REPLY(out, status_response(*bad));
+      co_return;
+    }
+  }
   api::MutableMeta meta(obj);
   if (meta.name().empty()) {
     if (meta.generate_name().empty()) {
@@ -1122,7 +1204,7 @@ asio::awaitable<void> ApiServer::Impl::create(const ResourceInfo& r, const Reque
     co_return;
   }
   if (dry) {
-    KL_REPLY(out, json_response(201, obj));
+    KL_REPLY(out, with_warnings(json_response(201, obj), warnings));
     co_return;
   }
   if (is_services(r)) {
@@ -1145,12 +1227,20 @@ asio::awaitable<void> ApiServer::Impl::create(const ResourceInfo& r, const Reque
     co_return;
   }
   api::MutableMeta(obj).set_resource_version(std::to_string(res->revision));
-  KL_REPLY(out, json_response(201, obj));
+  KL_REPLY(out, with_warnings(json_response(201, obj), warnings));
 }
 
 asio::awaitable<void> ApiServer::Impl::update(const ResourceInfo& r, const RequestInfo& info, const Request& req,
                                               Responder& out) {
   const bool is_patch = info.verb == "patch";
+  auto mode_or = field_validation(info, is_patch ? "PatchOptions" : "UpdateOptions");
+  if (auto* bad = std::get_if<Status>(&mode_or)) {
+    KL_REPLY(out, status_response(*bad));
+    co_return;
+  }
+  const api::schema::FieldValidation mode = std::get<api::schema::FieldValidation>(mode_or);
+  const std::vector<std::string> duplicates = body_duplicates(req);
+  Warnings warnings;
   // PUT carries the whole object; PATCH a patch applied to the current one.
   std::optional<json::value> put_body;
   if (!is_patch) {
@@ -1196,6 +1286,11 @@ asio::awaitable<void> ApiServer::Impl::update(const ResourceInfo& r, const Reque
       KL_REPLY(out, status_response(*bad));
       co_return;
     }
+    warnings.clear();
+    if (auto bad = check_fields(r, mode, duplicates, obj, !is_patch, warnings)) {
+      KL_REPLY(out, status_response(*bad));
+      co_return;
+    }
     api::MutableMeta meta(obj);
     api::Meta old_meta(*old);
     // A resourceVersion in the object is a precondition; without one the update is
@@ -1230,11 +1325,11 @@ asio::awaitable<void> ApiServer::Impl::update(const ResourceInfo& r, const Reque
       co_return;
     }
     if (obj == *old) {  // nothing changed: no write, same resourceVersion, as upstream
-      KL_REPLY(out, json_response(200, obj));
+      KL_REPLY(out, with_warnings(json_response(200, obj), warnings));
       co_return;
     }
     if (dry) {
-      KL_REPLY(out, json_response(200, obj));
+      KL_REPLY(out, with_warnings(json_response(200, obj), warnings));
       co_return;
     }
     // Removing the last finalizer of an object being deleted completes its deletion.
@@ -1275,7 +1370,7 @@ asio::awaitable<void> ApiServer::Impl::update(const ResourceInfo& r, const Reque
       continue;  // unconditional: read the new state and apply again
     }
     api::MutableMeta(obj).set_resource_version(std::to_string(res->revision));
-    KL_REPLY(out, json_response(200, obj));
+    KL_REPLY(out, with_warnings(json_response(200, obj), warnings));
     co_return;
   }
   KL_REPLY(out, status_response(Status::conflict_modified(group_resource(r), info.name)));

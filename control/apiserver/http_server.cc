@@ -132,7 +132,7 @@ class Session final : public Responder {
     responded_ = true;
     http::response<http::string_body> res{static_cast<http::status>(r.status), version_};
     res.set(http::field::content_type, r.content_type);
-    for (auto& [k, v] : r.headers) res.set(k, v);
+    for (auto& [k, v] : r.headers) res.insert(k, v);
     res.keep_alive(!close_after_);
     res.body() = std::move(r.body);
     res.prepare_payload();
