@@ -85,6 +85,11 @@ class ControlPlane {
     std::vector<std::string> args = {binary(), "--data-dir", (dir_ / "data").string()};
     args.push_back(insecure_ ? "--insecure-listen" : "--listen");
     args.push_back("127.0.0.1:" + std::to_string(port_));
+    // The client is under test, not the scheduler and controllers: without them no one
+    // else writes the objects the tests read back (a status the scheduler patches would
+    // make an update conflict).
+    args.push_back("--disable-scheduler");
+    args.push_back("--disable-controllers");
     for (const auto& a : extra_) args.push_back(a);
     std::vector<char*> argv;
     for (auto& a : args) argv.push_back(a.data());
