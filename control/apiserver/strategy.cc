@@ -1,6 +1,7 @@
 #include "control/apiserver/strategy.h"
 
 #include <array>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -241,6 +242,20 @@ void prepare_for_update(const ResourceInfo& r, json::object& obj, const json::ob
       const json::object& old_meta = api::object_or_empty(old, "metadata");
       copy_member(meta, old_meta, "ownerReferences");
       copy_member(meta, old_meta, "deletionTimestamp");
+    } else if (k == "Deployment") {
+      // The Deployment status strategy keeps spec and labels only: the deployment
+      // controller writes the revision annotation through /status, so that it does not
+      // bump the generation as an annotation change on the main resource would.
+      const json::value* sent = member(api::object_or_empty(obj, "metadata"), "annotations");
+      std::optional<json::value> annotations;
+      if (sent != nullptr) annotations = *sent;
+      reset_meta_for_status(obj, old);
+      json::object& meta = json::ensure_object(obj, "metadata");
+      if (annotations) {
+        meta["annotations"] = std::move(*annotations);
+      } else {
+        meta.erase("annotations");
+      }
     } else {
       reset_meta_for_status(obj, old);
     }

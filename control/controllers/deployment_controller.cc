@@ -175,8 +175,10 @@ Result<void> DeploymentController::set_deployment_revision(const json::object& d
   api::Meta dm(d);
   if (dm.annotation(kRevision) == std::optional<std::string_view>(rev)) return Ok();
   json::object patch{{"metadata", json::object{{"annotations", json::object{{kRevision, rev}}}}}};
-  auto r = client_->patch(deployments_ref(std::string(dm.namespace_()), std::string(dm.name())), client::PatchType::kMerge,
-                          json::value(std::move(patch)));
+  // Through /status, as upstream: an annotation change on the main resource would bump a
+  // Deployment's generation.
+  auto r = client_->patch(deployments_ref(std::string(dm.namespace_()), std::string(dm.name())).sub("status"),
+                          client::PatchType::kMerge, json::value(std::move(patch)));
   if (!r.ok() && r.error().code() != ErrorCode::kNotFound) return std::move(r).error().context("annotate deployment");
   return Ok();
 }

@@ -16,7 +16,7 @@ pki="$workdir/control/pki"
 python3 "$(dirname "$0")/tools/fake_kubelet.py" "https://127.0.0.1:$PORT" "$pki/ca.crt" "$pki/admin.crt" \
   "$pki/admin.key" node-a node-b >"$workdir/kubelet.log" 2>&1 &
 kubelet_pid=$!
-trap 'kill $kubelet_pid 2>/dev/null; wait $kubelet_pid 2>/dev/null; cleanup' EXIT
+trap 'kill $kubelet_pid 2>/dev/null || true; wait $kubelet_pid 2>/dev/null || true; cleanup' EXIT
 
 rollout() { kc "$1" rollout status "deployment/$2" --timeout=60s 2>&1 | tail -1; }
 images() { kc 1.33 get pods -l app=web -o jsonpath='{range .items[*]}{.spec.containers[0].image}{"\n"}{end}' | sort | uniq -c | xargs; }
