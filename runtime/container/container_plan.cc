@@ -344,28 +344,36 @@ void run_step(int rootfd, const MountStep& s) {
   ::close(dest);
 }
 
-int mount_overlay(const InitPlan& p) {
+// One overlay superblock from the plan: lower layers one by one ("lowerdir+", Linux 6.8+),
+// or as one colon-joined "lowerdir". Returns the configured fs context, or -1 with errno.
+int create_overlay(const InitPlan& p, bool plus) {
   int fs = static_cast<int>(::syscall(SYS_fsopen, "overlay", FSOPEN_CLOEXEC));
-  if (fs < 0) fail_path("fsopen", "overlay", errno);
-  bool plus = true;
-  for (const char* l : p.lowers) {
-    if (::syscall(SYS_fsconfig, fs, FSCONFIG_SET_STRING, "lowerdir+", l, 0) != 0) {
-      plus = false;  // kernels before 6.8: one colon-joined lowerdir
-      break;
+  if (fs < 0) return -1;
+  bool ok = true;
+  if (plus) {
+    for (const char* l : p.lowers) {
+      ok = ok && ::syscall(SYS_fsconfig, fs, FSCONFIG_SET_STRING, "lowerdir+", l, 0) == 0;
     }
+  } else {
+    ok = ::syscall(SYS_fsconfig, fs, FSCONFIG_SET_STRING, "lowerdir", p.lower_joined, 0) == 0;
   }
-  if (!plus) {
-    ::close(fs);
-    fs = static_cast<int>(::syscall(SYS_fsopen, "overlay", FSOPEN_CLOEXEC));
-    if (fs < 0 || ::syscall(SYS_fsconfig, fs, FSCONFIG_SET_STRING, "lowerdir", p.lower_joined, 0) != 0)
-      fail_path("overlay lowerdir", p.lower_joined, errno);
-  }
-  if (::syscall(SYS_fsconfig, fs, FSCONFIG_SET_STRING, "upperdir", p.upper, 0) != 0)
-    fail_path("overlay upperdir", p.upper, errno);
-  if (::syscall(SYS_fsconfig, fs, FSCONFIG_SET_STRING, "workdir", p.work, 0) != 0)
-    fail_path("overlay workdir", p.work, errno);
-  if (::syscall(SYS_fsconfig, fs, FSCONFIG_CMD_CREATE, nullptr, nullptr, 0) != 0)
-    fail_path("create overlay for", p.rootfs, errno);
+  ok = ok && ::syscall(SYS_fsconfig, fs, FSCONFIG_SET_STRING, "upperdir", p.upper, 0) == 0 &&
+       ::syscall(SYS_fsconfig, fs, FSCONFIG_SET_STRING, "workdir", p.work, 0) == 0 &&
+       ::syscall(SYS_fsconfig, fs, FSCONFIG_CMD_CREATE, nullptr, nullptr, 0) == 0;
+  if (ok) return fs;
+  const int e = errno;
+  ::close(fs);
+  errno = e;
+  return -1;
+}
+
+int mount_overlay(const InitPlan& p) {
+  // Kernels before 6.5 take overlay options through the legacy mount path, which accepts
+  // any key at fsconfig time ("lowerdir+" too) and refuses it only at create: so fall back
+  // on a failed create, not on a failed fsconfig.
+  int fs = create_overlay(p, true);
+  if (fs < 0) fs = create_overlay(p, false);
+  if (fs < 0) fail_path("create overlay for", p.rootfs, errno);
   int m = static_cast<int>(::syscall(SYS_fsmount, fs, FSMOUNT_CLOEXEC, 0));
   if (m < 0) fail_path("fsmount overlay for", p.rootfs, errno);
   ::close(fs);
