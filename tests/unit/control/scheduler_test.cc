@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <map>
+#include <set>
 #include <string>
 
 namespace kernlet::scheduler {
@@ -217,6 +218,19 @@ TEST(Scheduler, LargeClustersStopAfterEnoughFeasibleNodes) {
   ASSERT_TRUE(std::holds_alternative<Decision>(r));
   EXPECT_GE(std::get<Decision>(r).feasible, 420u);
   EXPECT_LT(std::get<Decision>(r).evaluated, 1000u);
+}
+
+TEST(Scheduler, ParallelFilteringOnLargeClusters) {
+  // 1,200 one-cpu nodes, every node considered: filtering and scoring run on the workers.
+  ClusterState state;
+  for (int i = 0; i < 1200; ++i) state.upsert_node(node("n" + std::to_string(i), "1", "4Gi"));
+  GenericScheduler s({.parallelism = 2, .percentage_of_nodes_to_score = 100, .seed = 5});
+  std::set<std::string> used;
+  for (int i = 0; i < 60; ++i) {
+    const std::string n = place(s, state, pod("p" + std::to_string(i), "1", ""));
+    ASSERT_EQ(n.rfind("error", 0), std::string::npos) << n;
+    EXPECT_TRUE(used.insert(n).second) << "two one-cpu pods on " << n;
+  }
 }
 
 TEST(Scheduler, NoNodes) {
