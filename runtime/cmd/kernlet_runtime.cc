@@ -26,6 +26,7 @@
 #include "runtime/container/container_runtime.h"
 #include "runtime/images/image_config.h"
 #include "runtime/images/image_store.h"
+#include "runtime/images/image_user.h"
 #include "runtime/seccomp/process_security.h"
 #include "runtime/seccomp/seccomp_profile.h"
 
@@ -49,7 +50,7 @@ Commands:
       --rm                remove the container when it exits (foreground only)
       -e, --env K=V       environment variable (repeatable)
       --workdir DIR       working directory
-      --user UID[:GID]    numeric identity (default: the image's USER, or root)
+      --user USER[:GROUP] names or ids, resolved in the image (default: its USER, or root)
       --cpu MILLI         cpu limit in millicores (cgroup cpu.max)
       --memory QUANTITY   memory limit, e.g. 64Mi (cgroup memory.max)
       --pids N            pids.max
@@ -203,16 +204,6 @@ struct RunFlags {
   std::vector<std::string> command;
 };
 
-Result<uint32_t> parse_id(std::string_view s, std::string_view what) {
-  uint32_t v = 0;
-  if (s.empty() || s.find_first_not_of("0123456789") != std::string_view::npos) {
-    return Error(ErrorCode::kInvalidArgument, std::string(what) + " \"" + std::string(s) +
-                                                  "\": only numeric ids are supported here");
-  }
-  v = static_cast<uint32_t>(std::stoul(std::string(s)));
-  return v;
-}
-
 int cmd_run(Ctx& ctx, const std::vector<std::string>& a) {
   RunFlags f;
   std::size_t i = 0;
@@ -308,18 +299,13 @@ int cmd_run(Ctx& ctx, const std::vector<std::string>& a) {
   spec.read_only_rootfs = f.read_only;
   spec.privileged = f.privileged;
   spec.mounts = f.mounts;
+  // USER names resolve against the image's own /etc/passwd and /etc/group.
   const std::string user = f.user.empty() ? proc->user : f.user;
-  if (!user.empty()) {
-    auto u = images::split_user(user);
-    auto uid = parse_id(u.user, "user");
-    if (!uid.ok()) return fail(uid.error());
-    spec.process.uid = *uid;
-    if (!u.group.empty()) {
-      auto gid = parse_id(u.group, "group");
-      if (!gid.ok()) return fail(gid.error());
-      spec.process.gid = *gid;
-    }
-  }
+  auto ident = images::resolve_user(img->layer_dirs, user);
+  if (!ident.ok()) return fail(std::move(ident).error().context("run " + f.name));
+  spec.process.uid = ident->uid;
+  spec.process.gid = ident->gid;
+  spec.process.supplemental_gids = ident->additional_gids;
 
   // Capabilities and seccomp are computed here, in the parent; the child only installs them.
   seccomp::ProcessSecurityRequest req;
@@ -508,6 +494,14 @@ int main(int argc, char** argv) {
   if (i >= args.size()) return usage_error("missing COMMAND");
   const std::string cmd = args[i];
   std::vector<std::string> rest(args.begin() + static_cast<std::ptrdiff_t>(i) + 1, args.end());
+  // `kernlet-runtime run --help`, `images pull --help`: every command documents itself in
+  // the one usage text. Only in the command's own position, so `exec c ls --help` still
+  // reaches ls.
+  auto is_help = [](const std::string& a) { return a == "-h" || a == "--help"; };
+  if ((!rest.empty() && is_help(rest[0])) || (cmd == "images" && rest.size() > 1 && is_help(rest[1]))) {
+    std::fputs(kUsage, stdout);
+    return 0;
+  }
   if (cmd == "images") return cmd_images(ctx, rest);
   if (cmd == "run") return cmd_run(ctx, rest);
   if (cmd == "ps" || cmd == "exec" || cmd == "logs" || cmd == "stop" || cmd == "rm" || cmd == "inspect") {

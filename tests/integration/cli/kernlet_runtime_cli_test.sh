@@ -53,7 +53,8 @@ expect_eq "rm removes it" "" "$(rt ps | grep "$bg" || true)"
 
 expect_contains "an unknown image is named" "busybox:nope" "$(rt run --rm --name x-$$ busybox:nope true 2>&1 || true)"
 expect_contains "a bad flag value is named" "--memory lots" "$(rt run --memory lots busybox:cli true 2>&1 || true)"
-expect_contains "a user name (not a number) is refused plainly" "only numeric ids" \
-  "$(rt run --rm --name y-$$ --user nobody busybox:cli true 2>&1 || true)"
+expect_contains "a user the image does not know is named" 'user "postgres" not found in the image' \
+  "$(rt run --rm --name y-$$ --user postgres busybox:cli true 2>&1 || true)"
+expect_contains "each command has --help" "Usage: kernlet-runtime" "$(rt run --help)"
 
 [ "$failures" -eq 0 ] && echo "all passed" || { echo "$failures failed"; exit 1; }
