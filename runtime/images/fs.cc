@@ -11,11 +11,6 @@
 
 namespace kernlet::images {
 
-void UniqueFd::reset(int fd) {
-  if (fd_ >= 0) ::close(fd_);
-  fd_ = fd;
-}
-
 Result<void> make_dirs(const std::string& path, unsigned mode) {
   if (path.empty()) return Error(ErrorCode::kInvalidArgument, "make_dirs: empty path");
   for (size_t pos = 1; pos != std::string::npos;) {

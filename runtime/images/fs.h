@@ -7,31 +7,11 @@
 #include <utility>
 
 #include "api/result.h"
+#include "api/unique_fd.h"
 
 namespace kernlet::images {
 
-// An owned file descriptor; closed on destruction.
-class UniqueFd {
- public:
-  UniqueFd() = default;
-  explicit UniqueFd(int fd) : fd_(fd) {}
-  UniqueFd(UniqueFd&& o) noexcept : fd_(std::exchange(o.fd_, -1)) {}
-  UniqueFd& operator=(UniqueFd&& o) noexcept {
-    if (this != &o) reset(std::exchange(o.fd_, -1));
-    return *this;
-  }
-  UniqueFd(const UniqueFd&) = delete;
-  UniqueFd& operator=(const UniqueFd&) = delete;
-  ~UniqueFd() { reset(); }
-
-  int get() const { return fd_; }
-  bool valid() const { return fd_ >= 0; }
-  int release() { return std::exchange(fd_, -1); }
-  void reset(int fd = -1);
-
- private:
-  int fd_ = -1;
-};
+using UniqueFd = ::kernlet::UniqueFd;  // api/unique_fd.h
 
 // Creates `path` and its missing parents (mode 0700 for new ones).
 Result<void> make_dirs(const std::string& path, unsigned mode = 0700);

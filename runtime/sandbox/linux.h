@@ -16,34 +16,11 @@
 #include <vector>
 
 #include "api/result.h"
+#include "api/unique_fd.h"
 
 namespace kernlet::runtime {
 
-// An owned file descriptor; closes on destruction.
-class UniqueFd {
- public:
-  UniqueFd() = default;
-  explicit UniqueFd(int fd) : fd_(fd) {}
-  UniqueFd(UniqueFd&& o) noexcept : fd_(std::exchange(o.fd_, -1)) {}
-  UniqueFd& operator=(UniqueFd&& o) noexcept {
-    if (this != &o) reset(std::exchange(o.fd_, -1));
-    return *this;
-  }
-  UniqueFd(const UniqueFd&) = delete;
-  UniqueFd& operator=(const UniqueFd&) = delete;
-  ~UniqueFd() { reset(); }
-
-  int get() const { return fd_; }
-  bool valid() const { return fd_ >= 0; }
-  int release() { return std::exchange(fd_, -1); }
-  void reset(int fd = -1) {
-    if (fd_ >= 0) ::close(fd_);
-    fd_ = fd;
-  }
-
- private:
-  int fd_ = -1;
-};
+using UniqueFd = ::kernlet::UniqueFd;  // api/unique_fd.h
 
 // struct clone_args and open_how as of Linux 5.7/5.6 (Debian 12's headers have them, but
 // spelling them here keeps the wrapper independent of header versions).
