@@ -88,6 +88,13 @@ Response json_response(unsigned code, const json::object& body) {
   return res;
 }
 
+// A watch stream's ERROR event line (what a 410 Expired watch sends before it ends).
+std::string watch_error_line(const Status& s) {
+  std::string line = json::dump(json::object{{"type", "ERROR"}, {"object", s.to_json()}});
+  line.push_back('\n');
+  return line;
+}
+
 Response status_response(const Status& s) { return json_response(static_cast<unsigned>(s.code()), s.to_json()); }
 
 // Decodes a stored value and stamps its resourceVersion.
@@ -749,9 +756,7 @@ asio::awaitable<void> ApiServer::Impl::watch(const ResourceInfo& r, const Reques
       // As the watch cache upstream answers: a 200 stream whose one event is an ERROR
       // carrying 410 Expired, which makes a reflector relist.
       if (!(co_await out.begin_stream(200, "application/json")).ok()) co_return;
-      const Status expired = Status::resource_expired(after, store_.compacted_revision());
-      std::string line = json::dump(json::object{{"type", "ERROR"}, {"object", expired.to_json()}});
-      line.push_back('\n');
+      const std::string line = watch_error_line(Status::resource_expired(after, store_.compacted_revision()));
       (void)co_await out.write_chunk(line);
     } else {
       KL_REPLY(out, status_response(Status::from_error(watcher.error())));
@@ -997,9 +1002,7 @@ asio::awaitable<void> ApiServer::Impl::watch_cached(const ResourceInfo& r, const
       // As the watch cache upstream answers: a 200 stream whose one event is an ERROR
       // carrying 410 Expired ("too old resource version"), which makes a reflector relist.
       if (!(co_await out.begin_stream(200, "application/json")).ok()) co_return;
-      const Status expired = Status::gone(watch.error().message());
-      std::string line = json::dump(json::object{{"type", "ERROR"}, {"object", expired.to_json()}});
-      line.push_back('\n');
+      const std::string line = watch_error_line(Status::gone(watch.error().message()));
       (void)co_await out.write_chunk(line);
     } else {
       KL_REPLY(out, status_response(Status::from_error(watch.error())));
