@@ -2,7 +2,10 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cerrno>
 #include <charconv>
+#include <fstream>
+#include <sstream>
 #include <limits>
 
 #include "runtime/seccomp/capabilities.h"
@@ -116,6 +119,21 @@ bool relative_descending(std::string_view p) {
 }
 
 }  // namespace
+
+UserResolver image_user_resolver(std::vector<std::string> layer_dirs) {
+  return [dirs = std::move(layer_dirs)](std::string_view user) { return images::resolve_user(dirs, user); };
+}
+
+FileReader host_file_reader() {
+  return [](const std::string& path) -> Result<std::string> {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) return Error::from_errno("open " + path);
+    std::ostringstream text;
+    text << in.rdbuf();
+    if (in.bad()) return Error::from_errno("read " + path);
+    return text.str();
+  };
+}
 
 std::string pod_description(const api::PodView& pod) {
   return std::string(pod.meta().name()) + "_" + std::string(pod.meta().namespace_()) + "(" +

@@ -86,6 +86,12 @@ using FileReader = std::function<Result<std::string>(const std::string& path)>;
 // file: `seccomp profile /var/lib/kernlet/seccomp/p.json: syscalls[0].action: ...`.
 Result<void> load_localhost_profile(ContainerSecurity& security, const FileReader& read);
 
+// The real seams for the pod worker: a resolver over the image's own /etc/passwd and
+// /etc/group (images::resolve_user on `layer_dirs`, lowest first), and a reader of files
+// on this host. Both read files only when called.
+UserResolver image_user_resolver(std::vector<std::string> layer_dirs);
+FileReader host_file_reader();
+
 // The kubelet's format.Pod: "name_namespace(uid)".
 std::string pod_description(const api::PodView& pod);
 

@@ -175,6 +175,12 @@ TEST(KeyringErrorsTest, UnpaddedAuthAndCaseInsensitiveFields) {
   Result<std::vector<images::Credentials>> creds = pull_credentials("r.io/a/b", {&s});
   ASSERT_TRUE(creds.ok()) << creds.error().to_string();
   EXPECT_EQ(users(*creds), (std::vector<std::string>{"wild:wpw"}));
+  // A plain "docker.io" key matches Docker Hub images by host.
+  json::object hub = secret("h", "kubernetes.io/dockerconfigjson", ".dockerconfigjson",
+                            R"({"auths": {"docker.io": {"username": "d", "password": "dpw"}}})");
+  creds = pull_credentials("nginx", {&hub});
+  ASSERT_TRUE(creds.ok());
+  EXPECT_EQ(users(*creds), (std::vector<std::string>{"d:dpw"}));
   // An empty config, or one without auths, gives nothing.
   json::object empty = secret("e", "kubernetes.io/dockerconfigjson", ".dockerconfigjson", "{}");
   creds = pull_credentials("r.io/a/b", {&empty});

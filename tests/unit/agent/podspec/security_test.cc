@@ -5,6 +5,12 @@
 
 #include <gtest/gtest.h>
 
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <fstream>
 #include <string>
 
 // The tables name only the Input fields a case sets.
@@ -253,6 +259,34 @@ TEST(ContainerSecurityTest, LocalhostProfileIsReadThroughTheReader) {
   ASSERT_TRUE(plain.ok());
   ContainerSecurity p = *plain;
   EXPECT_TRUE(load_localhost_profile(p, nullptr).ok());
+}
+
+// The real seams read real files: a profile and an image's passwd in a scratch dir.
+TEST(ContainerSecurityTest, RealSeamsReadFiles) {
+  char tmpl[] = "/tmp/kl-podspec-test-XXXXXX";
+  ASSERT_NE(::mkdtemp(tmpl), nullptr);
+  const std::string dir = tmpl;
+  ASSERT_EQ(::mkdir((dir + "/etc").c_str(), 0755), 0);
+  {
+    std::ofstream(dir + "/etc/passwd") << kPasswd;
+    std::ofstream(dir + "/etc/group") << kGroup;
+    std::ofstream(dir + "/p.json") << R"({"defaultAction": "SCMP_ACT_ALLOW"})";
+  }
+  Result<images::ResolvedUser> u = image_user_resolver({dir})("app");
+  Result<std::string> text = host_file_reader()(dir + "/p.json");
+  Result<std::string> missing = host_file_reader()(dir + "/absent.json");
+  ::unlink((dir + "/etc/passwd").c_str());
+  ::unlink((dir + "/etc/group").c_str());
+  ::unlink((dir + "/p.json").c_str());
+  ::rmdir((dir + "/etc").c_str());
+  ::rmdir(dir.c_str());
+  ASSERT_TRUE(u.ok()) << u.error().to_string();
+  EXPECT_EQ(u->uid, 1000u);
+  EXPECT_EQ(u->additional_gids, (std::vector<uint32_t>{10, 29}));
+  ASSERT_TRUE(text.ok());
+  EXPECT_EQ(*text, R"({"defaultAction": "SCMP_ACT_ALLOW"})");
+  ASSERT_FALSE(missing.ok());
+  EXPECT_EQ(missing.error().sys_errno(), ENOENT);
 }
 
 // The request is what the runtime consumes: it must prepare (capabilities computed for
