@@ -99,6 +99,17 @@ TEST(ExpandTest, KubernetesExpansionRules) {
       {"$x$", "$x$"},
       {"a$(VAR_A)b$(VAR_B)c", "aAbBc"},
       {"$(VAR_A)$$(VAR_B)$(VAR_DNE)", "A$(VAR_B)$(VAR_DNE)"},
+      {"$(VAR_A$(VAR_B))", "$(VAR_A$(VAR_B))"},  // no nesting: the name is "VAR_A$(VAR_B"
+      {"$(VAR_A$(VAR_B)", "$(VAR_A$(VAR_B)"},
+      {"$$$$$$(VAR_A)", "$$$(VAR_A)"},
+      {"$$$$$$$(VAR_A)", "$$$A"},
+      {"$$$$$$$(NOPE)", "$$$$(NOPE)"},
+      {"${VAR_A}", "${VAR_A}"},             // shell syntax is not Kubernetes syntax
+      {"$VAR_A)", "$VAR_A)"},
+      {"foo\\$(VAR_A)bar", "foo\\Abar"},  // backslashes escape nothing
+      {"--$($($($($--", "--$($($($($--"},
+      {"$(foo$$var)", "$(foo$$var)"},
+      {"$?_boo_$!", "$?_boo_$!"},
       // Go's string(byte) quirk: the byte after a lone "$" becomes a rune.
       {"$\xc3\xa9", "$\xc3\x83\xa9"},
   };
