@@ -312,8 +312,11 @@ Result<std::string> resource_field_ref_value(const EnvContext& ctx, const json::
   return std::to_string(ceil_div(v, d));
 }
 
+// validation.IsRelaxedEnvVarName: printable ASCII other than '=' (the kubelet's check for
+// envFrom keys while RelaxedEnvironmentVariableValidation is on, the default since 1.32).
 bool usable_env_name(std::string_view k) {
-  return !k.empty() && k.find('=') == std::string_view::npos && k.find('\0') == std::string_view::npos;
+  if (k.empty()) return false;
+  return std::all_of(k.begin(), k.end(), [](char c) { return c >= ' ' && c <= '~' && c != '='; });
 }
 
 struct Sources {

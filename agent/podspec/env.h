@@ -48,9 +48,9 @@ struct EnvContext {
 // The container's environment as "NAME=value" strings, by the kubelet's rules:
 //   1. envFrom in order: every key of the ConfigMap's data / the Secret's data (base64
 //      decoded), with the prefix; a later source overrides an earlier one. A missing
-//      source is an error unless optional. Keys that cannot name a variable at all (empty,
-//      with '=' or NUL) are skipped; others pass as the kubelet 1.32+ passes them
-//      (RelaxedEnvironmentVariableValidation), "1key" included.
+//      source is an error unless optional. Keys (with the prefix) that are not printable
+//      ASCII other than '=' are skipped, as the kubelet does with
+//      RelaxedEnvironmentVariableValidation (default since 1.32); "1key" or "a.b" pass.
 //   2. env in order, overriding envFrom: value with $(VAR) expanded against the variables
 //      defined so far and the service variables; or valueFrom fieldRef, resourceFieldRef,
 //      configMapKeyRef, secretKeyRef (an optional one that is missing leaves the variable

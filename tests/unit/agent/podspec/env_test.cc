@@ -134,6 +134,7 @@ TEST(ContainerEnvTest, EnvFromThenEnvOverrides) {
       "envFrom": [{"configMapRef": {"name": "cm"}},
                   {"prefix": "S_", "secretRef": {"name": "sec"}},
                   {"configMapRef": {"name": "missing", "optional": true}},
+                  {"prefix": "tab\t", "configMapRef": {"name": "cm"}},
                   {"secretRef": {"name": "gone", "optional": true}}],
       "env": [{"name": "one", "value": "override-$(two)"}, {"name": "X", "value": "$(S_pw)"}]})js");
   f.config_maps.emplace("cm", obj(R"({"data": {"one": "1", "two": "2", "1key": "digit-first"},
