@@ -124,6 +124,8 @@ Result<json::object> CniDriver::invoke(const NetworkConfigList& list, const Plug
   if (a != nullptr) what += " " + a->container_id + "/" + a->ifname;
   static const json::object kNoCaps;
   json::object conf = plugin_stdin(list, plugin, prev, a != nullptr ? a->capability_args : kNoCaps);
+  // VERSION's stdin is only the version the runtime speaks.
+  if (command == "VERSION") conf = json::object{{"cniVersion", list.cni_version}};
   if (extra != nullptr) {
     for (const auto& kv : *extra) conf[kv.key()] = kv.value();
   }
@@ -247,7 +249,6 @@ Result<std::vector<std::string>> CniDriver::version(std::string_view type,
   list.cni_version = std::string(cni_version);
   PluginConfig plugin;
   plugin.type = std::string(type);
-  // VERSION's stdin is just {"cniVersion": ...}; invoke adds the name, which plugins ignore.
   KL_ASSIGN_OR_RETURN(json::object doc, invoke(list, plugin, "VERSION", nullptr, nullptr, nullptr));
   const json::array* versions = json::get_array(doc, "supportedVersions");
   if (versions == nullptr) {
@@ -281,7 +282,9 @@ Result<void> CniDriver::gc(const NetworkConfigList& list, const std::vector<Atta
     for (const auto& k : keep) {
       valid.emplace_back(json::object{{"containerID", k.container_id}, {"ifname", k.ifname}});
     }
-    json::object extra{{"cni.dev/valid-attachments", std::move(valid)}};
+    // Spec 1.1.0 names the key cni.dev/valid-attachments; an earlier draft said
+    // cni.dev/attachments and libcni sends both, so plugins written to either find it.
+    json::object extra{{"cni.dev/valid-attachments", valid}, {"cni.dev/attachments", valid}};
     for (const auto& plugin : list.plugins) {
       if (auto r = invoke(list, plugin, "GC", nullptr, nullptr, &extra); !r.ok()) {
         first = std::move(r).error();

@@ -51,6 +51,30 @@ Result<std::string> check_version(const json::object& o, std::string_view source
   return v;
 }
 
+// Spec 1.1.0 lets a list name several versions in "cniVersions" besides "cniVersion"; the
+// runtime takes the highest one it supports. Unknown entries there are not an error.
+Result<std::string> pick_version(const json::object& o, std::string_view source) {
+  const json::value* many = json::find(o, "cniVersions");
+  if (many == nullptr || many->is_null()) return check_version(o, source, "cniVersion");
+  if (!many->is_array()) return invalid(source, "cniVersions", "must be an array of strings");
+  std::vector<std::string> candidates;
+  for (const auto& v : many->get_array()) {
+    if (!v.is_string()) return invalid(source, "cniVersions", "must be an array of strings");
+    candidates.emplace_back(v.get_string());
+  }
+  if (const json::value* one = json::find(o, "cniVersion"); one != nullptr && one->is_string()) {
+    candidates.emplace_back(one->get_string());
+  }
+  const auto& ok = supported_versions();
+  std::string best;
+  for (const auto& c : candidates) {
+    if (std::find(ok.begin(), ok.end(), c) == ok.end()) continue;
+    if (best.empty() || compare_versions(c, best) > 0) best = c;
+  }
+  if (best.empty()) return invalid(source, "cniVersions", "no version this runtime supports");
+  return best;
+}
+
 Result<PluginConfig> parse_plugin(const json::value& v, std::string_view source,
                                   const std::string& field) {
   if (!v.is_object()) return invalid(source, field, "must be an object");
@@ -119,7 +143,7 @@ Result<NetworkConfigList> parse_conflist(std::string_view text, std::string_view
   if (!valid_identifier(list.name)) {
     return invalid(source, "name", "\"" + list.name + "\" must match [a-zA-Z0-9][a-zA-Z0-9_.-]*");
   }
-  KL_ASSIGN_OR_RETURN(list.cni_version, check_version(o, source, "cniVersion"));
+  KL_ASSIGN_OR_RETURN(list.cni_version, pick_version(o, source));
   KL_ASSIGN_OR_RETURN(list.disable_check, optional_flag(o, "disableCheck", source));
   KL_ASSIGN_OR_RETURN(list.disable_gc, optional_flag(o, "disableGC", source));
   const json::value* plugins = json::find(o, "plugins");

@@ -285,7 +285,7 @@ TEST_F(CniDriverTest, StatusAndVersion) {
   auto v = driver.version("bridge");
   ASSERT_TRUE(v.ok()) << v.error().to_string();
   EXPECT_EQ(*v, (std::vector<std::string>{"0.4.0", "1.0.0"}));
-  EXPECT_EQ(exec_.calls.back().config.at("cniVersion").as_string(), "1.0.0");
+  EXPECT_EQ(json::dump(exec_.calls.back().config), R"({"cniVersion":"1.0.0"})");
   EXPECT_EQ(exec_.calls.back().env.count("CNI_CONTAINERID"), 0u);
 
   exec_.calls.clear();
@@ -314,6 +314,8 @@ TEST_F(CniDriverTest, GcDeletesCachedAttachmentsNotKept) {
     EXPECT_EQ(exec_.calls[i].command, "GC");
     const json::array* valid = json::get_array(exec_.calls[i].config, "cni.dev/valid-attachments");
     ASSERT_NE(valid, nullptr);
+    EXPECT_NE(json::get_array(exec_.calls[i].config, "cni.dev/attachments"), nullptr);
+    EXPECT_EQ(exec_.calls[i].env.count("CNI_CONTAINERID"), 0u);
     ASSERT_EQ(valid->size(), 1u);
     EXPECT_EQ(json::get_string(valid->at(0).get_object(), "containerID"), "keep");
     EXPECT_EQ(json::get_string(valid->at(0).get_object(), "ifname"), "eth0");

@@ -28,6 +28,17 @@ TEST(CniConfig, ParsesAConflist) {
   EXPECT_EQ(l->plugins[1].capabilities, std::vector<std::string>{"portMappings"});
 }
 
+TEST(CniConfig, CniVersionsPicksTheHighestSupported) {
+  auto l = parse_conflist(R"({"cniVersion":"0.4.0","cniVersions":["1.0.0","9.0.0","0.3.1"],
+    "name":"n","plugins":[{"type":"b"}]})", "f");
+  ASSERT_TRUE(l.ok()) << l.error().to_string();
+  EXPECT_EQ(l->cni_version, "1.0.0");
+  auto none = parse_conflist(R"({"cniVersions":["9.0.0"],"name":"n","plugins":[{"type":"b"}]})",
+                             "f");
+  ASSERT_FALSE(none.ok());
+  EXPECT_NE(none.error().message().find("f: cniVersions: no version"), std::string::npos);
+}
+
 TEST(CniConfig, DisableCheckAsString) {
   auto l = parse_conflist(
       R"({"cniVersion":"0.4.0","name":"n","disableCheck":"true","plugins":[{"type":"b"}]})", "f");
