@@ -166,11 +166,24 @@ Result<NetworkResult> CniDriver::add(const NetworkConfigList& list, const Attach
     if (r.ok()) {
       // Fail early on a result the next plugin (or we) could not read.
       auto parsed = parse_result(*r, "cni network " + list.name + " plugin " + plugin.type);
-      if (parsed.ok()) {
+      if (parsed.ok() && parsed->cni_version == list.cni_version) {
         prev = std::move(r).value();
         continue;
       }
-      r = std::move(parsed).error();
+      // A plugin that answered in another version: the next one (and the cache) get the
+      // result in the list's version, as libcni does.
+      if (parsed.ok()) {
+        auto converted = convert_result(*parsed, list.cni_version);
+        if (converted.ok()) {
+          prev = std::move(converted).value();
+          continue;
+        }
+        r = std::move(converted).error().context("cni network " + list.name + " plugin " +
+                                                 plugin.type + " result " +
+                                                 parsed->cni_version);
+      } else {
+        r = std::move(parsed).error();
+      }
     }
     // A failed ADD leaves nothing behind: the spec has the runtime DEL the whole list.
     Error err = std::move(r).error();
@@ -208,7 +221,6 @@ Result<void> CniDriver::del(const NetworkConfigList& list, const Attachment& att
   // An unreadable entry is no reason to keep the pod's network: DEL with the config only.
   if (loaded.ok()) cached = std::move(*loaded);
   if (cached && a.capability_args.empty()) a.capability_args = cached->capability_args;
-  if (cached && a.netns.empty()) a.netns = cached->netns;
   // prevResult on DEL came with 0.4.0.
   const bool pass_prev =
       cached && !cached->result.empty() && compare_versions(list.cni_version, "0.4.0") >= 0;
@@ -272,7 +284,9 @@ Result<void> CniDriver::gc(const NetworkConfigList& list, const std::vector<Atta
     Attachment a;
     a.container_id = entry.container_id;
     a.ifname = entry.ifname;
-    a.netns = entry.netns;
+    // Not entry.netns: a /proc/<pid>/ns/net path of a pod that went away may now name
+    // another process's netns, and DEL there would remove that pod's interface. An empty
+    // CNI_NETNS makes plugins release what they hold outside the netns (addresses, rules).
     a.args = entry.cni_args;
     a.capability_args = entry.capability_args;
     if (auto d = del(list, a); !d.ok() && !first) first = std::move(d).error().context("cni gc");

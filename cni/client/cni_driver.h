@@ -6,7 +6,8 @@
 //          a DEL over the whole list, so no half-built attachment stays behind.
 //   DEL    plugins in reverse order with the cached result as prevResult (0.4.0+); without a
 //          cache entry (crash mid-ADD, a second DEL) the plugins get the config only. The cache
-//          entry goes once every plugin succeeded.
+//          entry goes once every plugin succeeded. The netns path is never taken from the
+//          cache (see Attachment::netns).
 //   CHECK  plugins in order with the cached result; skipped with disableCheck; 0.4.0+.
 //   STATUS / GC (1.1.0 lists only) and VERSION of one plugin.
 //
@@ -41,7 +42,10 @@ namespace kernlet::cni {
 // One attachment of a container to a network (libcni's RuntimeConf).
 struct Attachment {
   std::string container_id;  // the sandbox id
-  std::string netns;         // the sandbox's netns path; may be empty on DEL
+  // The sandbox's netns path. On DEL pass it only while the sandbox still holds it (a
+  // /proc/<pid>/ns/net path outlives nothing: the pid may be reused); else leave it empty
+  // and plugins release what they hold outside the netns, which dies with its interfaces.
+  std::string netns;
   std::string ifname = "eth0";
   std::vector<std::pair<std::string, std::string>> args;  // CNI_ARGS, in order
   // Capability args by name ("portMappings" -> [...]); each plugin gets, in runtimeConfig,

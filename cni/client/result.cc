@@ -217,6 +217,24 @@ json::object to_json_v1(const NetworkResult& r) {
   return doc;
 }
 
+Result<json::object> convert_result(const NetworkResult& r, std::string_view version) {
+  if (compare_versions(version, "0.3.0") < 0 || compare_versions(version, "1.1.0") > 0) {
+    return Error(ErrorCode::kInvalidArgument,
+                 "cannot convert a CNI result to version " + std::string(version));
+  }
+  json::object doc = to_json_v1(r);
+  doc["cniVersion"] = version;
+  if (compare_versions(version, "1.0.0") < 0) {
+    if (json::array* ips = json::get_array(doc, "ips")) {
+      for (auto& ip : *ips) {
+        json::object& o = ip.as_object();
+        o["version"] = is_v4(json::get_string(o, "address")) ? "4" : "6";
+      }
+    }
+  }
+  return doc;
+}
+
 std::vector<std::string> pod_ips(const NetworkResult& r) {
   std::vector<std::string> v4;
   std::vector<std::string> v6;

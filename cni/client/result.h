@@ -71,6 +71,12 @@ Result<NetworkResult> parse_result_text(std::string_view text, std::string_view 
 // into `ips`). Fields kernlet does not model are not carried over.
 json::object to_json_v1(const NetworkResult& r);
 
+// The result as a document of `version` (0.3.0 to 1.1.0): the 1.0.0 shape, plus
+// `ips[].version` ("4"/"6") for versions before 1.0.0. Used when a plugin answered in
+// another version than its list's, so the next plugin's prevResult is in the list's version.
+// Errors: kInvalidArgument for 0.1.0/0.2.0 or an unknown version.
+Result<json::object> convert_result(const NetworkResult& r, std::string_view version);
+
 // The pod's IPs for status.podIPs: addresses without prefix length, of interfaces inside the
 // sandbox (or with no interface named), duplicates removed, IPv4 before IPv6, each family in
 // result order.

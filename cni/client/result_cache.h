@@ -20,7 +20,7 @@ struct CachedAttachment {
   std::string network;
   std::string container_id;
   std::string ifname;
-  std::string netns;
+  std::string netns;  // for diagnostics only: the path may name another netns by now
   std::vector<std::pair<std::string, std::string>> cni_args;
   json::object capability_args;
   json::object result;  // the ADD result as the last plugin returned it

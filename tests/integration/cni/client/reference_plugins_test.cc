@@ -293,6 +293,26 @@ TEST_F(ReferencePluginsTest, AddConnectsTwoPodsAndDelReleasesEverything) {
   EXPECT_TRUE(del(a).ok());
 }
 
+TEST_F(ReferencePluginsTest, DelAfterThePodNetnsIsGoneReleasesTheAddress) {
+  std::string ip;
+  {
+    auto pod = Netns::create();
+    ASSERT_TRUE(pod.ok());
+    auto r = add(attachment("pod-gone", *pod));
+    ASSERT_TRUE(r.ok()) << r.error().to_string();
+    ASSERT_EQ(pod_ips(*r).size(), 1u);
+    ip = pod_ips(*r)[0];
+    EXPECT_TRUE(fs::exists(tmp_ + "/ipam/kltest/" + ip));
+  }  // the pod's netns is gone (its holder died while the agent was down, say)
+  Attachment a;
+  a.container_id = "pod-gone";
+  a.ifname = "eth0";  // no netns path: it would name nothing, or someone else's
+  auto d = del(a);
+  ASSERT_TRUE(d.ok()) << d.error().to_string();
+  EXPECT_FALSE(fs::exists(tmp_ + "/ipam/kltest/" + ip));
+  EXPECT_FALSE(fs::exists(driver_->cache().path("kltest", "pod-gone", "eth0")));
+}
+
 TEST_F(ReferencePluginsTest, PortMappingReachesThePodThroughTheNode) {
   auto pod = Netns::create();
   ASSERT_TRUE(pod.ok());

@@ -45,6 +45,23 @@ TEST(CniResult, Converts040To100) {
   EXPECT_EQ(again->interfaces.size(), 3u);
 }
 
+TEST(CniResult, ConvertsBetweenVersions) {
+  auto r = parse_result_text(kBridge040, "p");
+  ASSERT_TRUE(r.ok());
+  auto v1 = convert_result(*r, "1.0.0");
+  ASSERT_TRUE(v1.ok());
+  EXPECT_EQ(json::find(json::get_array(*v1, "ips")->at(0).get_object(), "version"), nullptr);
+  auto v1r = parse_result(*v1, "v1");
+  ASSERT_TRUE(v1r.ok());
+  auto back = convert_result(*v1r, "0.3.1");
+  ASSERT_TRUE(back.ok());
+  EXPECT_EQ(json::get_string(*back, "cniVersion"), "0.3.1");
+  const json::array* ips = json::get_array(*back, "ips");
+  EXPECT_EQ(json::get_string(ips->at(0).get_object(), "version"), "4");
+  EXPECT_EQ(json::get_string(ips->at(1).get_object(), "version"), "6");
+  EXPECT_FALSE(convert_result(*r, "0.2.0").ok());
+}
+
 TEST(CniResult, ConvertsLegacy020) {
   auto r = parse_result_text(R"({"cniVersion":"0.2.0",
     "ip4":{"ip":"10.1.0.5/16","gateway":"10.1.0.1","routes":[{"dst":"0.0.0.0/0"}]},
