@@ -63,6 +63,15 @@ bool drain(int fd, std::string& buf) {
   }
 }
 
+// Moves a new fd above 0-2. An agent started with stdio closed gets fds 0-2 from
+// socketpair/pipe2, and the dup2 onto the child's 0-2 would then clobber one with another.
+int above_stdio(int fd) {
+  if (fd < 0 || fd > 2) return fd;
+  int moved = ::fcntl(fd, F_DUPFD_CLOEXEC, 3);
+  ::close(fd);
+  return moved;
+}
+
 }  // namespace
 
 Result<std::string> ProcessPluginExec::find(std::string_view type,
@@ -86,12 +95,15 @@ Result<ExecOutput> ProcessPluginExec::run(const ExecRequest& req) {
   if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) {
     return Error::from_errno(what + ": socketpair");
   }
-  UniqueFd in_ours(sv[0]), in_theirs(sv[1]);
+  UniqueFd in_ours(above_stdio(sv[0])), in_theirs(above_stdio(sv[1]));
   int outp[2], errp[2];
   if (::pipe2(outp, O_CLOEXEC) != 0) return Error::from_errno(what + ": pipe");
-  UniqueFd out_ours(outp[0]), out_theirs(outp[1]);
+  UniqueFd out_ours(above_stdio(outp[0])), out_theirs(above_stdio(outp[1]));
   if (::pipe2(errp, O_CLOEXEC) != 0) return Error::from_errno(what + ": pipe");
-  UniqueFd err_ours(errp[0]), err_theirs(errp[1]);
+  UniqueFd err_ours(above_stdio(errp[0])), err_theirs(above_stdio(errp[1]));
+  if (!in_ours || !in_theirs || !out_ours || !out_theirs || !err_ours || !err_theirs) {
+    return Error::from_errno(what + ": move pipes above stdio");
+  }
 
   SpawnActions actions;
   ::posix_spawn_file_actions_adddup2(actions.get(), in_theirs.get(), 0);

@@ -2,6 +2,7 @@
 // no root.
 #include "cni/client/plugin_exec.h"
 
+#include <fcntl.h>
 #include <signal.h>
 #include <sys/stat.h>
 
@@ -101,6 +102,26 @@ TEST(ProcessPluginExec, TimeoutKillsTheWholeProcessGroup) {
     std::this_thread::sleep_for(10ms);
   }
   EXPECT_NE(::kill(child, 0), 0) << "pid " << child << " survived the timeout";
+}
+
+TEST(ProcessPluginExec, WorksWhenTheAgentHasNoStdio) {
+  TempDir dir;
+  std::string p = script(dir, "echo", "cat\necho err >&2\n");
+  int saved[3];
+  for (int fd = 0; fd < 3; ++fd) saved[fd] = ::fcntl(fd, F_DUPFD_CLOEXEC, 10);
+  for (int fd = 0; fd < 3; ++fd) ::close(fd);
+  ProcessPluginExec exec;
+  ExecRequest req;
+  req.path = p;
+  req.stdin_data = "{\"cniVersion\":\"1.0.0\"}";
+  auto out = exec.run(req);
+  for (int fd = 0; fd < 3; ++fd) {
+    ::dup2(saved[fd], fd);
+    ::close(saved[fd]);
+  }
+  ASSERT_TRUE(out.ok()) << out.error().to_string();
+  EXPECT_EQ(out->out, req.stdin_data);
+  EXPECT_EQ(out->err, "err\n");
 }
 
 TEST(ProcessPluginExec, MissingBinaryIsAnError) {
