@@ -21,6 +21,7 @@
 
 #include "api/unique_fd.h"
 #include "cni/client/cni_driver.h"
+#include "cni/client/pod_network.h"
 
 namespace kernlet::cni {
 namespace {
@@ -311,6 +312,42 @@ TEST_F(ReferencePluginsTest, DelAfterThePodNetnsIsGoneReleasesTheAddress) {
   ASSERT_TRUE(d.ok()) << d.error().to_string();
   EXPECT_FALSE(fs::exists(tmp_ + "/ipam/kltest/" + ip));
   EXPECT_FALSE(fs::exists(driver_->cache().path("kltest", "pod-gone", "eth0")));
+}
+
+// The agent's path: CniPodNetwork reads the conf dir, attaches, and after a "restart"
+// collects the attachment of a pod that went away meanwhile.
+TEST_F(ReferencePluginsTest, PodNetworkAttachesAndCollectsGarbage) {
+  CniPodNetworkOptions o;
+  o.conf_dir = tmp_ + "/net.d";
+  o.driver.bin_dirs = {kPluginDir};
+  o.driver.cache_dir = tmp_ + "/results";
+  auto live = Netns::create();
+  auto gone = Netns::create();
+  ASSERT_TRUE(live.ok() && gone.ok());
+  PodNetworkRequest rl{"default", "live", "u-live", "sb-live", live->path(), "eth0", {}};
+  PodNetworkRequest rg{"default", "gone", "u-gone", "sb-gone", gone->path(), "eth0", {}};
+  std::string ip_gone;
+  {
+    CniPodNetwork net(exec_, o);
+    InNetns in(*node_);
+    ASSERT_TRUE(net.ready().ok());
+    auto a = net.attach(rl);
+    ASSERT_TRUE(a.ok()) << a.error().to_string();
+    auto b = net.attach(rg);
+    ASSERT_TRUE(b.ok()) << b.error().to_string();
+    ip_gone = pod_ips(*b).at(0);
+  }
+  EXPECT_TRUE(fs::exists(tmp_ + "/ipam/kltest/" + ip_gone));
+  CniPodNetwork restarted(exec_, o);
+  {
+    InNetns in(*node_);
+    auto g = restarted.collect_garbage({"sb-live"});
+    ASSERT_TRUE(g.ok()) << g.error().to_string();
+  }
+  EXPECT_FALSE(fs::exists(tmp_ + "/ipam/kltest/" + ip_gone));
+  EXPECT_TRUE(has_link(*live, "eth0"));
+  InNetns in(*node_);
+  EXPECT_TRUE(restarted.detach(rl).ok());
 }
 
 TEST_F(ReferencePluginsTest, PortMappingReachesThePodThroughTheNode) {
