@@ -261,6 +261,10 @@ Result<void> VolumeManager::setup_content_volume(const json::object& pod, const 
     if (!existed) (void)remove_tree(info.host_path);
     return e;
   };
+  // Upstream wraps these volumes in an emptyDir, whose directory is 0777 (a tmpfs root is
+  // 1777): a container running as any user must be able to reach the files.
+  if (!existed && !info.tmpfs && ::chmod(info.host_path.c_str(), 0777) != 0)
+    return undo(Error::from_errno("chmod " + info.host_path));
   if (info.tmpfs) {
     Result<bool> mp = mounter_.is_mount_point(info.host_path);
     if (!mp.ok()) return undo(std::move(mp).error());

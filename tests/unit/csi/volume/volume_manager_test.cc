@@ -113,6 +113,7 @@ TEST_F(VolumeManagerTest, ConfigMapAllKeysDefaultModeAndItems) {
   EXPECT_EQ(read_all(all + "/a"), "A");
   EXPECT_EQ(read_all(all + "/b"), "B");
   EXPECT_EQ(mode_of(all + "/a"), 0644u);
+  EXPECT_EQ(mode_of(all), 0777u);  // reachable by any container user, as upstream
   EXPECT_EQ(read_all(some + "/dir/a.txt"), "A");
   EXPECT_EQ(mode_of(some + "/dir/a.txt"), 0400u);
   EXPECT_EQ(mode_of(some + "/b.txt"), 0600u);
@@ -218,6 +219,25 @@ TEST_F(VolumeManagerTest, DownwardApiAndProjected) {
   EXPECT_EQ(read_all(pr + "/ns"), "default");
   EXPECT_EQ(mode_of(pr + "/ns"), 0440u);
   EXPECT_EQ(mounter.mounts[pr].kind, "tmpfs");
+}
+
+TEST_F(VolumeManagerTest, FsGroupOwnsContentAndEmptyDirVolumes) {
+  VolumeManager vm(pods, mounter);
+  gid_t gid = ::getegid();
+  json::object p = pod(R"([{"name":"c","configMap":{"name":"cfg","defaultMode":384}},{"name":"e","emptyDir":{}}])");
+  p["spec"].as_object()["securityContext"] = json::object{{"fsGroup", static_cast<int64_t>(gid)}};
+  Result<PodVolumes> r = vm.setup(p, sources);
+  ASSERT_TRUE(r.ok()) << r.error().to_string();
+  std::string c = vol_dir("configmap", "c"), e = vol_dir("empty-dir", "e");
+  EXPECT_EQ(mode_of(c + "/a"), 0640u);  // 0600 plus group read
+  struct stat st {};
+  ASSERT_EQ(::stat((c + "/a").c_str(), &st), 0);
+  EXPECT_EQ(st.st_gid, gid);
+  EXPECT_EQ(mode_of(e), 02777u);
+  // Same contents and group again: nothing rewritten.
+  std::string ts = fs::read_symlink(c + "/..data").string();
+  ASSERT_TRUE(vm.refresh(p, sources).ok());
+  EXPECT_EQ(fs::read_symlink(c + "/..data").string(), ts);
 }
 
 TEST_F(VolumeManagerTest, UnsupportedSourcesAreClearErrors) {
