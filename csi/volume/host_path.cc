@@ -51,11 +51,12 @@ Result<void> check_host_path_type(const std::string& path, std::string_view type
       ::close(fd);
       return Ok();
     }
-    if (t != S_IFREG) return type_failed(path, "file");
+    if (t == S_IFDIR) return type_failed(path, "file");
     return Ok();
   }
   if (type == "File") {
-    if (t != S_IFREG) return type_failed(path, "file");
+    // As upstream: anything that exists and is not a directory passes (a socket too).
+    if (t == 0 || t == S_IFDIR) return type_failed(path, "file");
     return Ok();
   }
   if (type == "Socket") {

@@ -442,8 +442,10 @@ Result<std::vector<VolumeMount>> VolumeManager::container_mounts(const json::obj
     vm.volume = vol->second.name;
     vm.container_path = std::string(m.mount_path());
     while (vm.container_path.size() > 1 && vm.container_path.back() == '/') vm.container_path.pop_back();
-    if (vm.container_path.empty() || vm.container_path.front() != '/')
-      return Error(ErrorCode::kInvalidArgument, what + ": mountPath \"" + vm.container_path + "\" must be absolute");
+    if (vm.container_path.empty())
+      return Error(ErrorCode::kInvalidArgument, what + ": volumeMount " + vm.volume + " has no mountPath");
+    // As upstream: a relative mountPath is taken from the container's root.
+    if (vm.container_path.front() != '/') vm.container_path.insert(0, "/");
     if (!paths.insert(vm.container_path).second)
       return Error(ErrorCode::kInvalidArgument, what + ": duplicate mountPath \"" + vm.container_path + "\"");
     std::string_view prop = m.mount_propagation();
@@ -458,7 +460,7 @@ Result<std::vector<VolumeMount>> VolumeManager::container_mounts(const json::obj
                      what + ": Bidirectional mount propagation is available only to privileged containers");
       vm.propagation = MountPropagation::kBidirectional;
     } else {
-      return Error(ErrorCode::kInvalidArgument, what + ": invalid mount propagation mode \"" + std::string(prop) + "\"");
+      return Error(ErrorCode::kInvalidArgument, what + ": invalid MountPropagation mode: \"" + std::string(prop) + "\"");
     }
     vm.read_only = m.read_only() || vol->second.read_only;
 

@@ -33,6 +33,8 @@ TEST(HostPathType, ChecksEachTypeWithUpstreamMessages) {
   EXPECT_EQ(check(missing, "Directory"), "hostPath type check failed: " + missing + " is not a directory");
   EXPECT_EQ(check(file, "File"), "ok");
   EXPECT_EQ(check(dir, "File"), "hostPath type check failed: " + dir + " is not a file");
+  EXPECT_EQ(check(missing, "File"), "hostPath type check failed: " + missing + " is not a file");
+  EXPECT_EQ(check("/dev/null", "File"), "ok");  // upstream: anything but a directory
   EXPECT_EQ(check(file, "Socket"), "hostPath type check failed: " + file + " is not a socket file");
   EXPECT_EQ(check("/dev/null", "CharDevice"), "ok");
   EXPECT_EQ(check(file, "CharDevice"), "hostPath type check failed: " + file + " is not a character device");

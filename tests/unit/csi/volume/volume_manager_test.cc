@@ -296,6 +296,12 @@ TEST_F(VolumeManagerTest, ContainerMountsReadOnlyPropagationAndErrors) {
   bad = mounts_of(R"([{"name":"app","volumeMounts":[{"name":"scratch","mountPath":"/x","mountPropagation":"Bidirectional"}]}])");
   ASSERT_FALSE(bad.ok());
   EXPECT_NE(bad.error().message().find("only to privileged containers"), std::string::npos);
+  bad = mounts_of(R"([{"name":"app","volumeMounts":[{"name":"scratch","mountPath":"/x","mountPropagation":"Sideways"}]}])");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.error().message().find("invalid MountPropagation mode: \"Sideways\""), std::string::npos);
+  Result<std::vector<VolumeMount>> rel = mounts_of(R"([{"name":"app","volumeMounts":[{"name":"scratch","mountPath":"rel/dir"}]}])");
+  ASSERT_TRUE(rel.ok());
+  EXPECT_EQ((*rel)[0].container_path, "/rel/dir");
   Result<std::vector<VolumeMount>> priv = mounts_of(R"([{"name":"app","securityContext":{"privileged":true},
       "volumeMounts":[{"name":"scratch","mountPath":"/x","mountPropagation":"Bidirectional","readOnly":true}]}])");
   ASSERT_TRUE(priv.ok()) << priv.error().to_string();
