@@ -49,8 +49,13 @@ Result<void> remove_children(int dir_fd, dev_t dev, const std::string& path) {
       return Error::from_errno("stat " + child);
     }
     if (S_ISDIR(st.st_mode)) {
-      if (st.st_dev != dev)
-        return Error("remove " + child + ": a mount is still there (other filesystem)");
+      // A bind mount from the same filesystem has the same st_dev: ask statx as well, so
+      // neither kind of leftover mount gets its (host's) contents deleted.
+      struct statx stx {};
+      bool mount_root = ::statx(dir_fd, name.c_str(), AT_SYMLINK_NOFOLLOW, 0, &stx) == 0 &&
+                        (stx.stx_attributes & stx.stx_attributes_mask & STATX_ATTR_MOUNT_ROOT) != 0;
+      if (st.st_dev != dev || mount_root)
+        return Error("remove " + child + ": a mount is still there");
       UniqueFd sub(::openat(dir_fd, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
       if (!sub) return Error::from_errno("open " + child);
       KL_TRY(remove_children(sub.get(), dev, child));
@@ -79,7 +84,10 @@ Result<void> remove_tree(const std::string& path) {
   if (!fd) return Error::from_errno("open " + path);
   struct stat parent {};
   if (::fstatat(fd.get(), "..", &parent, 0) != 0) return Error::from_errno("stat " + path + "/..");
-  if (parent.st_dev != st.st_dev)
+  struct statx stx {};
+  bool mount_root = ::statx(fd.get(), "", AT_EMPTY_PATH, 0, &stx) == 0 &&
+                    (stx.stx_attributes & stx.stx_attributes_mask & STATX_ATTR_MOUNT_ROOT) != 0;
+  if (parent.st_dev != st.st_dev || mount_root)
     return Error("remove " + path + ": it is still a mount point");
   KL_TRY(remove_children(fd.get(), st.st_dev, path));
   if (::rmdir(path.c_str()) != 0 && errno != ENOENT) return Error::from_errno("rmdir " + path);

@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <cerrno>
 #include <fstream>
 #include <sstream>
@@ -91,12 +92,19 @@ std::vector<std::string> parse_mountinfo_mount_points(std::string_view mountinfo
   return out;
 }
 
-Result<std::vector<std::string>> LinuxMounter::mounts_under(const std::string& dir) {
+Result<std::vector<std::string>> LinuxMounter::mounts_under(const std::string& dir_in) {
   std::ifstream in("/proc/self/mountinfo");
   if (!in) return Error::from_errno("open /proc/self/mountinfo");
   std::stringstream ss;
   ss << in.rdbuf();
   std::vector<std::string> all = parse_mountinfo_mount_points(ss.str());
+  // mountinfo shows resolved paths: compare with the resolved `dir` (the pods directory
+  // may sit behind a symlink such as /var/lib/kernlet -> /data/kernlet).
+  std::string dir = dir_in;
+  if (char* real = ::realpath(dir_in.c_str(), nullptr)) {
+    dir = real;
+    ::free(real);
+  }
   std::vector<std::string> out;
   // Later lines are mounted later (on top): walk backwards so stacked mounts come off in order.
   for (auto it = all.rbegin(); it != all.rend(); ++it) {

@@ -30,7 +30,8 @@ class Mounter {
   virtual Result<void> unmount(const std::string& target) = 0;
   // Whether `path` is the root of a mount. A missing path is false, not an error.
   virtual Result<bool> is_mount_point(const std::string& path) = 0;
-  // The mount points at or below `dir`, deepest first (the order to unmount them in).
+  // The mount points at or below `dir` (symlinks in `dir` resolved, as mountinfo shows
+  // paths), deepest first: the order to unmount them in.
   virtual Result<std::vector<std::string>> mounts_under(const std::string& dir) = 0;
 };
 

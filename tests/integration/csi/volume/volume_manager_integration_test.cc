@@ -197,6 +197,44 @@ TEST_F(VolumeIntegration, EscapingSubPathsAreRefusedAndMountNothing) {
   ASSERT_TRUE(vm.teardown("uid-1").ok());
 }
 
+// A Mounter that cannot see mounts: teardown must still not delete through one it missed.
+class BlindMounter final : public Mounter {
+ public:
+  explicit BlindMounter(Mounter& real) : real_(real) {}
+  Result<void> mount_tmpfs(const std::string& t, std::optional<uint64_t> s) override { return real_.mount_tmpfs(t, s); }
+  Result<void> bind_mount_fd(int fd, const std::string& t) override { return real_.bind_mount_fd(fd, t); }
+  Result<void> unmount(const std::string& t) override { return real_.unmount(t); }
+  Result<bool> is_mount_point(const std::string& p) override { return real_.is_mount_point(p); }
+  Result<std::vector<std::string>> mounts_under(const std::string&) override { return std::vector<std::string>(); }
+
+ private:
+  Mounter& real_;
+};
+
+TEST_F(VolumeIntegration, TeardownNeverDeletesThroughAMissedSameFilesystemBind) {
+  std::string host = root + "/host";
+  ASSERT_EQ(::mkdir(host.c_str(), 0755), 0);
+  std::ofstream(host + "/precious") << "keep";
+  BlindMounter blind(mounter);
+  VolumeManager vm(pods, blind);
+  json::object p = pod(R"([{"name":"h","hostPath":{"path":")" + host + R"("}}])",
+                       R"([{"name":"app","volumeMounts":[{"name":"h","mountPath":"/h","subPath":"."}]}])");
+  Result<PodVolumes> vols = vm.setup(p, sources);
+  ASSERT_TRUE(vols.ok()) << vols.error().to_string();
+  Result<std::vector<VolumeMount>> m = vm.container_mounts(p, api::PodView(p).spec().containers()[0], *vols);
+  ASSERT_TRUE(m.ok()) << m.error().to_string();
+  ASSERT_EQ(read_all((*m)[0].host_path + "/precious"), "keep");
+  Result<void> r = vm.teardown("uid-1");
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.error().message().find("a mount is still there"), std::string::npos) << r.error().message();
+  EXPECT_EQ(read_all(host + "/precious"), "keep");
+  // With eyes open the same teardown succeeds.
+  VolumeManager seeing(pods, mounter);
+  ASSERT_TRUE(seeing.teardown("uid-1").ok());
+  EXPECT_TRUE(mounts_below(root).empty());
+  EXPECT_EQ(read_all(host + "/precious"), "keep");
+}
+
 TEST_F(VolumeIntegration, MounterBasics) {
   std::string dir = root + "/m";
   ASSERT_EQ(::mkdir(dir.c_str(), 0755), 0);
