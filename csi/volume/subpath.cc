@@ -76,6 +76,16 @@ Result<void> make_beneath(int root_fd, const std::vector<std::string>& parts, mo
 
 }  // namespace
 
+EnvMap env_map_from_strings(const std::vector<std::string>& env) {
+  EnvMap out;
+  for (const std::string& kv : env) {
+    size_t eq = kv.find('=');
+    if (eq == std::string::npos) continue;
+    out[kv.substr(0, eq)] = kv.substr(eq + 1);
+  }
+  return out;
+}
+
 Result<std::string> expand_sub_path_expr(std::string_view expr, const EnvMap& env) {
   std::string out;
   std::set<std::string> missing;

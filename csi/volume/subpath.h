@@ -5,6 +5,7 @@
 #include <map>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "api/result.h"
 #include "api/unique_fd.h"
@@ -13,6 +14,10 @@ namespace kernlet::csi {
 
 // A container's resolved environment, name -> value.
 using EnvMap = std::map<std::string, std::string, std::less<>>;
+
+// An EnvMap from "NAME=value" strings (what agent/podspec's container_env returns); the
+// last definition of a name wins; entries without '=' are skipped.
+EnvMap env_map_from_strings(const std::vector<std::string>& env);
 
 // Expands $(VAR) in a subPathExpr with the container's environment, as the kubelet does:
 // `$$` is a literal `$`, a `$` not followed by `(`...`)` stays as written. A referenced

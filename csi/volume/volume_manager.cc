@@ -93,7 +93,7 @@ Result<void> add_object_payload(const json::object& pod, const json::object& src
   api::DataMap data;
   if (!got->has_value()) {
     if (!optional)
-      return Error(ErrorCode::kNotFound, (kind == "configmap" ? "configmaps \"" : "secrets \"") +
+      return Error(ErrorCode::kNotFound, (kind == "configmap" ? "configmap \"" : "secret \"") +
                                              std::string(name) + "\" not found");
   } else if (kind == "configmap") {
     KL_ASSIGN_OR_RETURN(data, api::ConfigMapView(**got).all_data());

@@ -94,7 +94,7 @@ class VolumeManager {
   // Sets up every volume of the pod; idempotent (a mounted tmpfs is kept, unchanged
   // contents are not rewritten). A volume whose setup fails and that this call created is
   // removed again (tmpfs unmounted), earlier ones are kept for the retry. Errors name the
-  // pod and the volume: `pod ns/web volume cfg: configmaps "cfg" not found`.
+  // pod and the volume: `pod ns/web volume cfg: configmap "cfg" not found`.
   Result<PodVolumes> setup(const json::object& pod, const VolumeSources& sources);
 
   // Brings configMap, secret, downwardAPI and projected contents up to date (each swapped

@@ -32,6 +32,11 @@ TEST(SubPathExpr, ExpandsLikeTheKubelet) {
   EXPECT_EQ(r.error().message(), "missing value for A, B, EMPTY");
 }
 
+TEST(SubPathExpr, EnvFromStringsLastWins) {
+  EnvMap env = env_map_from_strings({"A=1", "B=x=y", "A=2", "junk"});
+  EXPECT_EQ(env, (EnvMap{{"A", "2"}, {"B", "x=y"}}));
+}
+
 TEST(SubPath, ValidationRefusesAbsoluteAndBacksteps) {
   EXPECT_TRUE(validate_sub_path("a/b").ok());
   EXPECT_TRUE(validate_sub_path("a..b").ok());

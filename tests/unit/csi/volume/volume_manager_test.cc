@@ -127,7 +127,7 @@ TEST_F(VolumeManagerTest, ConfigMapMissingAndOptional) {
   VolumeManager vm(pods, mounter);
   Result<PodVolumes> r = vm.setup(pod(R"([{"name":"v","configMap":{"name":"nope"}}])"), sources);
   ASSERT_FALSE(r.ok());
-  EXPECT_EQ(r.error().message(), "pod default/web volume v: configmaps \"nope\" not found");
+  EXPECT_EQ(r.error().message(), "pod default/web volume v: configmap \"nope\" not found");
   EXPECT_EQ(r.error().code(), ErrorCode::kNotFound);
   EXPECT_FALSE(fs::exists(vol_dir("configmap", "v")));
 
@@ -159,7 +159,7 @@ TEST_F(VolumeManagerTest, SecretOnTmpfsDecodedAndFailedSetupCleansUp) {
   // Missing secret: error before anything is mounted.
   r = vm.setup(pod(R"([{"name":"t","secret":{"secretName":"gone"}}])"), sources);
   ASSERT_FALSE(r.ok());
-  EXPECT_EQ(r.error().message(), "pod default/web volume t: secrets \"gone\" not found");
+  EXPECT_EQ(r.error().message(), "pod default/web volume t: secret \"gone\" not found");
   EXPECT_EQ(mounter.mounts.count(vol_dir("secret", "t")), 0u);
 
   // A write that fails after the tmpfs is mounted: unmounted and removed again.
