@@ -112,6 +112,24 @@ TEST_F(VolumeIntegration, MemoryEmptyDirAndSecretAreSizedTmpfsAndTeardownLeavesN
   EXPECT_TRUE(vm.teardown("uid-1").ok());
 }
 
+TEST_F(VolumeIntegration, SecretUpdateOnTmpfsIsSwappedIn) {
+  VolumeManager vm(pods, mounter);
+  json::object p = pod(R"([{"name":"s","secret":{"secretName":"creds"}}])");
+  ASSERT_TRUE(vm.setup(p, sources).ok());
+  std::string dir = vol_dir("secret", "s");
+  std::string old_ts = fs::read_symlink(dir + "/..data").string();
+  sources.secret = [](std::string_view, std::string_view) -> Result<std::optional<json::object>> {
+    return std::optional<json::object>(parse(R"({"data":{"token":"bmV3"}})"));
+  };
+  ASSERT_TRUE(vm.refresh(p, sources).ok());
+  EXPECT_EQ(read_all(dir + "/token"), "new");
+  EXPECT_NE(fs::read_symlink(dir + "/..data").string(), old_ts);
+  EXPECT_FALSE(fs::exists(dir + "/" + old_ts));
+  EXPECT_EQ(mounts_below(pods).size(), 1u);  // still the one tmpfs
+  ASSERT_TRUE(vm.teardown("uid-1").ok());
+  EXPECT_TRUE(mounts_below(root).empty());
+}
+
 TEST_F(VolumeIntegration, FailedSecretSetupUnmountsItsTmpfs) {
   VolumeManager vm(pods, mounter);
   Result<PodVolumes> vols =

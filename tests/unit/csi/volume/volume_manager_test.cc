@@ -98,6 +98,13 @@ TEST_F(VolumeManagerTest, MemoryVolumeSizeFollowsPodLimit) {
   EXPECT_EQ(**s, 100ull << 20);
   s = memory_volume_size(p, 8ull << 30, sources.node_allocatable);  // larger than the pod may use
   EXPECT_EQ(**s, 1536ull << 20);
+  // Init containers run before the others: the larger of them and the sum counts; a
+  // sidecar (restartPolicy Always) runs alongside and adds up.
+  json::object with_init = parse(R"({"metadata":{"uid":"u"},"spec":{
+      "initContainers":[{"name":"i","resources":{"limits":{"memory":"3Gi"}}},
+                        {"name":"side","restartPolicy":"Always","resources":{"limits":{"memory":"1Gi"}}}],
+      "containers":[{"name":"a","resources":{"limits":{"memory":"1Gi"}}}]}})");
+  EXPECT_EQ(**memory_volume_size(with_init, std::nullopt, {{"memory", *Quantity::parse("16Gi")}}), 3ull << 30);
   json::object unlimited = pod(R"([])", R"([{"name":"a","resources":{"limits":{"memory":"1Gi"}}},{"name":"b"}])");
   EXPECT_EQ(**memory_volume_size(unlimited, std::nullopt, sources.node_allocatable), 4ull << 30);
 }
