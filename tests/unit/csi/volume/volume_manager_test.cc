@@ -88,6 +88,23 @@ TEST_F(VolumeManagerTest, EmptyDirDiskAndMemory) {
   EXPECT_EQ(mounter.mounts.size(), mounts);
 }
 
+TEST_F(VolumeManagerTest, FailedTmpfsMountLeavesNoDirectory) {
+  VolumeManager vm(pods, mounter);
+  mounter.fail_next_mount = true;
+  Result<PodVolumes> r = vm.setup(pod(R"([{"name":"mem","emptyDir":{"medium":"Memory"}}])"), sources);
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.error().to_string().find("mount tmpfs on " + vol_dir("empty-dir", "mem")), std::string::npos)
+      << r.error().to_string();
+  EXPECT_FALSE(fs::exists(vol_dir("empty-dir", "mem")));
+  mounter.fail_next_mount = true;
+  r = vm.setup(pod(R"([{"name":"s","secret":{"secretName":"creds"}}])"), sources);
+  ASSERT_FALSE(r.ok());
+  EXPECT_FALSE(fs::exists(vol_dir("secret", "s")));
+  // The retry works.
+  ASSERT_TRUE(vm.setup(pod(R"([{"name":"s","secret":{"secretName":"creds"}}])"), sources).ok());
+  EXPECT_EQ(read_all(vol_dir("secret", "s") + "/user"), "admin");
+}
+
 TEST_F(VolumeManagerTest, MemoryVolumeSizeFollowsPodLimit) {
   json::object p = pod(R"([])", R"([{"name":"a","resources":{"limits":{"memory":"1Gi"}}},
                                    {"name":"b","resources":{"limits":{"memory":"512Mi"}}}])");
