@@ -100,13 +100,11 @@ ContainerProbeState ProbeManager::compute(const Container& c) {
 }
 
 void ProbeManager::update(const std::string& pod_uid, const std::vector<ProbeTarget>& running) {
-  Notices notices;
   {
     std::lock_guard lock(mu_);
     const auto now = clock_.now();
     Pod& pod = pods_[pod_uid];
     std::map<std::string, Container> next;
-    bool changed = false;
     for (const ProbeTarget& t : running) {
       auto it = pod.containers.find(t.container_name);
       if (it != pod.containers.end() && it->second.target.container_id == t.container_id) {
@@ -120,16 +118,13 @@ void ProbeManager::update(const std::string& pod_uid, const std::vector<ProbeTar
         c.target = t;
         reset_container(c, now);
         next.emplace(t.container_name, std::move(c));
-        changed = true;
       }
     }
-    if (next.size() != pod.containers.size()) changed = true;
     pod.containers = std::move(next);
     if (pod.containers.empty()) pods_.erase(pod_uid);
-    if (changed) notices.changed.push_back(pod_uid);
   }
+  // No on_change here: the caller is syncing the pod and reads state() itself.
   timer_cv_.notify_all();
-  deliver(notices);
 }
 
 void ProbeManager::remove_pod(const std::string& pod_uid) {

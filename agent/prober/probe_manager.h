@@ -89,9 +89,10 @@ class ProbeManager {
   using ChangeCallback = std::function<void(const std::string& pod_uid)>;
   using EventCallback = std::function<void(const ProbeEvent&)>;
 
-  // `on_change(pod_uid)` is called (from a manager thread, no lock held) whenever a
-  // container's started/ready/liveness_failed changes; `on_event` for each event. Both
-  // must be cheap and thread-safe (enqueue the pod, record the event).
+  // `on_change(pod_uid)` is called from a manager thread (or run_due's caller), no lock
+  // held, whenever a probe changes a container's started/ready/liveness_failed (not for
+  // changes update() makes: its caller reads state() itself); `on_event` for each event.
+  // Both must be cheap and thread-safe (enqueue the pod, record the event).
   ProbeManager(ProbeRunner& runner, ProbeClock& clock, ChangeCallback on_change,
                EventCallback on_event, ProbeManagerOptions options = {});
   // Stops the threads; waits for probes that are running (each is bounded by its timeout).

@@ -110,7 +110,7 @@ TEST_F(ProbeManagerTest, ContainerWithoutProbesIsStartedAndReady) {
   EXPECT_TRUE(s.ready);
   EXPECT_FALSE(s.liveness_failed);
   EXPECT_EQ(mgr.run_due(), std::nullopt);
-  EXPECT_EQ(changes, std::vector<std::string>{"uid-1"});
+  EXPECT_TRUE(changes.empty()) << "update()'s caller reads the state itself";
 }
 
 TEST_F(ProbeManagerTest, UnknownContainerHasDefaultState) {
@@ -338,7 +338,7 @@ TEST(ProbeManagerThreads, RunsOnItsOwnAndReportsChanges) {
       runner.cv.notify_all();
     }
     std::unique_lock lock(mu);
-    ASSERT_TRUE(cv.wait_for(lock, seconds(5), [&] { return changes >= 2; }));
+    ASSERT_TRUE(cv.wait_for(lock, seconds(5), [&] { return changes >= 1; }));
     EXPECT_TRUE(mgr.state("u", "app").ready);
   }
   EXPECT_EQ(runner.max_running, 1);
