@@ -188,6 +188,11 @@ class TestHttpServer {
     else if (path == "/loop") respond(302, "Location: /loop\r\n", "");
     else if (path == "/echo") respond(200, "", req);
     else if (path == "/toggle") respond(toggle_status.load(), "", "");
+    else if (path == "/rel/a") respond(307, "Location: b?q=1\r\n", "");
+    else if (path == "/rel/b?q=1") respond(200, "", "relative");
+    else if (path == "/chunked")
+      wr("HTTP/1.1 302 Found\r\nLocation: https://elsewhere.invalid/\r\nTransfer-Encoding: chunked\r\n"
+         "Connection: close\r\n\r\n3\r\ngo \r\n5\r\naway!\r\n0\r\n\r\n");
     else if (path == "/slow") {
       // Hold the connection until the client gives up (or 10 s).
       pollfd p{fd, POLLIN, 0};
@@ -296,6 +301,12 @@ TEST_F(NetProbeTest, HttpProbeStatusCodesAndRedirects) {
   auto other = http_probe(ns_->path, get(port, "/other"), seconds(1));
   EXPECT_EQ(other.outcome, ProbeOutcome::kWarning);
   EXPECT_EQ(other.message, "Probe terminated redirects, Response body: moved");
+  auto rel = http_probe(ns_->path, get(port, "/rel/a"), seconds(1));
+  EXPECT_EQ(rel.outcome, ProbeOutcome::kSuccess) << rel.message;
+  EXPECT_EQ(rel.message, "relative");
+  auto chunked = http_probe(ns_->path, get(port, "/chunked"), seconds(1));
+  EXPECT_EQ(chunked.outcome, ProbeOutcome::kWarning);
+  EXPECT_EQ(chunked.message, "Probe terminated redirects, Response body: go away!");
   auto loop = http_probe(ns_->path, get(port, "/loop"), seconds(2));
   EXPECT_EQ(loop.outcome, ProbeOutcome::kFailure);
   EXPECT_EQ(loop.message, "Get \"http://127.0.0.1:" + std::to_string(port) + "/loop\": stopped after 10 redirects");
