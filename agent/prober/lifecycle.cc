@@ -57,7 +57,8 @@ Result<void> run_lifecycle_handler(ProbeRuntime& runtime, const json::object& ha
                    ", message: " + go_quote(output));
     }
     case HandlerView::Kind::HttpGet: {
-      std::string path(h.http_get()->path());
+      // The path as written (the kubelet prints the field, "" when unset).
+      std::string path(json::get_string(h.http_get()->raw(), "path"));
       auto req = http_request_for(h.http_get()->raw(), target, kLifecycleUserAgent);
       if (!req.ok())
         return Error("HTTP lifecycle hook (" + path + ")" + where(target) + req.error().message());
