@@ -16,6 +16,7 @@
 #include "api/objects/node.h"
 #include "api/yaml.h"
 #include "tests/integration/client/control_plane.h"
+#include "tests/unit/agent/node/fake_host.h"
 
 namespace kernlet::agent {
 namespace {
@@ -171,6 +172,46 @@ TEST_F(NodeAgent, PostsOnChangeAndAtTheReportInterval) {
   node = get(kNodes.named(kNode));
   EXPECT_EQ(cond_field(node, "Ready", "status"), "True");
   EXPECT_EQ(cond_field(node, "NetworkUnavailable", "reason"), "RouteCreated");
+}
+
+// Pressure from a fake machine: posted at once, and held for the transition period after
+// the signal recovers, as the kubelet's eviction manager holds it.
+TEST_F(NodeAgent, MemoryPressureHeldForTheTransitionPeriod) {
+  auto host = std::make_shared<testing::FakeHostInfo>();
+  auto clock = std::make_shared<FakeWallClock>();
+  clock->set(std::chrono::system_clock::now());
+  NodeStatusManager m(client_, options(), host, clock);
+  ASSERT_TRUE(m.sync_status().ok());
+  json::object node = get(kNodes.named(kNode));
+  EXPECT_EQ(cond_field(node, "MemoryPressure", "status"), "False");
+  EXPECT_EQ(api::NodeView(node).status().capacity().get("memory")->to_string(), "8Gi");
+  EXPECT_EQ(api::NodeView(node).status().capacity().get("cpu")->to_string(), "4");
+
+  host->files["/proc/meminfo"] = "MemTotal: 8388608 kB\nMemAvailable: 51200 kB\n";  // 50Mi < 100Mi
+  clock->advance(10s);
+  auto r = m.sync_status();
+  ASSERT_TRUE(r.ok() && *r);
+  node = get(kNodes.named(kNode));
+  EXPECT_EQ(cond_field(node, "MemoryPressure", "status"), "True");
+  EXPECT_EQ(cond_field(node, "MemoryPressure", "reason"), "KubeletHasInsufficientMemory");
+  EXPECT_EQ(cond_field(node, "MemoryPressure", "lastTransitionTime"), api::format_rfc3339(clock->now()));
+  EXPECT_EQ(cond_field(node, "DiskPressure", "status"), "False");
+
+  host->files["/proc/meminfo"] = "MemTotal: 8388608 kB\nMemAvailable: 4194304 kB\n";
+  clock->advance(4min);
+  ASSERT_TRUE(m.sync_status().ok());
+  EXPECT_EQ(cond_field(get(kNodes.named(kNode)), "MemoryPressure", "status"), "True");
+  clock->advance(61s);
+  ASSERT_TRUE(m.sync_status().ok());
+  node = get(kNodes.named(kNode));
+  EXPECT_EQ(cond_field(node, "MemoryPressure", "status"), "False");
+  EXPECT_EQ(cond_field(node, "MemoryPressure", "reason"), "KubeletHasSufficientMemory");
+
+  // Disk below 10% free.
+  host->fs.available_bytes = 5ull << 30;  // of 100Gi
+  clock->advance(10s);
+  ASSERT_TRUE(*m.sync_status());
+  EXPECT_EQ(cond_field(get(kNodes.named(kNode)), "DiskPressure", "reason"), "KubeletHasDiskPressure");
 }
 
 TEST_F(NodeAgent, ExistingNodeGetsOurLabelsAndDeletedNodeComesBack) {
