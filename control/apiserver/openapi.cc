@@ -8,6 +8,8 @@
 #include <vector>
 
 #include "api/status.h"
+#include "api/schema/schema.h"
+#include "control/apiserver/openapi_schemas.h"
 #include "control/apiserver/resources.h"
 
 namespace kernlet::apiserver {
@@ -219,7 +221,7 @@ void add_resource(GroupVersionSpec& spec, const ResourceInfo& r) {
     spec.paths.push_back(std::move(all));
   }
 
-  const std::string note = " kernlet publishes no field schema: the server validates objects.";
+  const std::string note = "";
   spec.definitions.push_back({def, r.kind + " (" + r.api_version() + ")." + note, {r.group, r.version, r.kind}});
   spec.definitions.push_back(
       {list_def, "A list of " + r.kind + " objects." + note, {r.group, r.version, r.kind + "List"}});
@@ -297,8 +299,26 @@ json::object v3_document(const GroupVersionSpec& s) {
     for (const auto& o : p.ops) item[o.method] = v3_operation(o);
     paths[p.path] = std::move(item);
   }
+  // Kinds in the schema table get their real field schemas (for `kubectl explain`); the
+  // rest (Status) stay permissive.
   json::object schemas;
-  for (const auto& d : s.definitions) schemas[d.name] = schema_json(d);
+  for (const auto& d : s.definitions) {
+    const std::string api_version = d.gvk.group.empty() ? d.gvk.version : d.gvk.group + "/" + d.gvk.version;
+    const json::array gvk{gvk_json(d.gvk)};
+    if (const auto* m = api::schema::message_for_kind(api_version, d.gvk.kind)) {
+      const std::string name = add_kind_schema(schemas, *m, d.description, gvk);
+      if (name != d.name) schemas[d.name] = json::object{{"allOf", json::array{v3_ref(name)}}};
+      continue;
+    }
+    const std::string_view kind = d.gvk.kind;
+    if (kind.size() > 4 && kind.substr(kind.size() - 4) == "List" &&
+        api::schema::message_for_kind(api_version, kind.substr(0, kind.size() - 4)) != nullptr) {
+      const std::string item = d.name.substr(0, d.name.size() - 4);
+      schemas[d.name] = list_schema(item, d.description, gvk, schemas);
+      continue;
+    }
+    schemas[d.name] = schema_json(d);
+  }
   return {{"openapi", "3.0.0"},
           {"info", json::object{{"title", "Kubernetes"}, {"version", kApiVersion}}},
           {"paths", std::move(paths)},

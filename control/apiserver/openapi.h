@@ -9,10 +9,11 @@
 // What kubectl takes from them: whether the server does server-side field validation
 // (`fieldValidation` on the PATCH operation carrying the kind's
 // x-kubernetes-group-version-kind; v3 first, v2 as the fallback and in kubectl 1.27), and
-// the kinds' schemas. The schemas are permissive (type object, unknown fields preserved):
-// kubectl then leaves validation to the server (it sends fieldValidation=Strict), and PATCH
-// operations name no strategic-merge content type, so `kubectl apply` computes its patches
-// from the merge keys compiled into kubectl instead of from these schemas.
+// the kinds' schemas. The v3 schemas are the real field schemas (openapi_schemas.h), which
+// `kubectl explain` reads; the v2 ones are permissive (type object, unknown fields
+// preserved). kubectl leaves validation to the server (it sends fieldValidation=Strict), and
+// PATCH operations name no strategic-merge content type, so `kubectl apply` computes its
+// patches from the merge keys compiled into kubectl instead of from these schemas.
 // All documents are built once from the resource table; everything here is thread-safe.
 #pragma once
 

@@ -78,6 +78,15 @@ YAML
     *) echo "TODO - $v: the server does not reject unknown fields under fieldValidation=Strict yet" ;;
   esac
   kv $v delete --ignore-not-found -f "$workdir/bad-$v.yaml" >/dev/null 2>&1 || true
+
+  # kubectl explain reads the v3 schemas: real fields and types at any depth.
+  out=$(kv $v explain pods.spec.containers 2>&1)
+  expect_contains "$v: explain pods.spec.containers names its type" "<[]Container>" "$out"
+  expect_contains "$v: ... and lists its fields" "imagePullPolicy	<string>" "$out"
+  expect_contains "$v: explain deployment.spec.strategy" "rollingUpdate	<RollingUpdateDeployment>" \
+    "$(kv $v explain deployment.spec.strategy 2>&1)"
+  expect_contains "$v: explain of an unknown field fails with its name" 'field "nope" does not exist' \
+    "$(kv $v explain pods.spec.nope 2>&1 || true)"
 done
 
 finish
