@@ -219,12 +219,57 @@ TEST(OpenApi, V3PatchOperationsCarryKindAndFieldValidation) {
     ASSERT_NE(schema, nullptr);
     schema = json::get_object(*schema, def);
     ASSERT_NE(schema, nullptr) << def;
-    EXPECT_EQ(json::get_bool(*schema, "x-kubernetes-preserve-unknown-fields"), true);
+    // A real field schema (kubectl explain reads it): metadata and the type fields at least.
+    const json::object* props = json::get_object(*schema, "properties");
+    ASSERT_NE(props, nullptr) << def;
+    EXPECT_NE(json::find(*props, "metadata"), nullptr) << def;
+    EXPECT_NE(json::find(*props, "kind"), nullptr) << def;
     const json::array* gvks = json::get_array(*schema, "x-kubernetes-group-version-kind");
     ASSERT_NE(gvks, nullptr);
     EXPECT_EQ(json::get_string((*gvks)[0].as_object(), "kind"), r.kind);
   }
   EXPECT_TRUE(openapi_v3_document("apis/nope/v1").empty());
+}
+
+// Collects every "$ref" in a JSON value.
+void collect_refs(const json::value& v, std::vector<std::string>& out) {
+  if (v.is_object()) {
+    for (const auto& [k, child] : v.as_object()) {
+      if (k == "$ref" && child.is_string()) out.emplace_back(child.as_string());
+      collect_refs(child, out);
+    }
+  } else if (v.is_array()) {
+    for (const auto& child : v.as_array()) collect_refs(child, out);
+  }
+}
+
+TEST(OpenApi, V3SchemasHaveRealFieldsAndNoDanglingReferences) {
+  json::object doc = openapi_v3_document("api/v1");
+  const json::object* schemas = json::get_path(doc, "components.schemas");
+  ASSERT_NE(schemas, nullptr);
+  const json::object* spec = json::get_object(*schemas, "io.k8s.api.core.v1.PodSpec");
+  ASSERT_NE(spec, nullptr);
+  const json::object* containers = json::get_path(*spec, "properties.containers");
+  ASSERT_NE(containers, nullptr);
+  EXPECT_EQ(json::get_string(*containers, "type"), "array");
+  EXPECT_EQ(json::get_string(*json::get_object(*containers, "items"), "$ref"),
+            "#/components/schemas/io.k8s.api.core.v1.Container");
+  // An inlined struct (Volume's VolumeSource) contributes its members to the parent.
+  const json::object* volume = json::get_object(*schemas, "io.k8s.api.core.v1.Volume");
+  ASSERT_NE(volume, nullptr);
+  EXPECT_NE(json::get_path(*volume, "properties.configMap"), nullptr);
+  for (std::string_view api_path : {"api/v1", "apis/apps/v1", "apis/batch/v1", "apis/autoscaling/v2"}) {
+    json::object d = openapi_v3_document(api_path);
+    std::vector<std::string> refs;
+    collect_refs(d, refs);
+    ASSERT_FALSE(refs.empty()) << api_path;
+    const json::object* defs = json::get_path(d, "components.schemas");
+    for (const auto& r : refs) {
+      const std::string prefix = "#/components/schemas/";
+      ASSERT_EQ(r.rfind(prefix, 0), 0u) << r;
+      EXPECT_NE(json::find(*defs, r.substr(prefix.size())), nullptr) << api_path << ": dangling " << r;
+    }
+  }
 }
 
 TEST(OpenApi, ServesByPathAndAcceptHeader) {
