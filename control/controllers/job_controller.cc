@@ -108,7 +108,9 @@ Result<void> JobController::release_orphans(const std::string& key, std::string_
     for (std::string_view f : pm.finalizers()) {
       if (f != job::kTrackingFinalizer) keep.emplace_back(f);
     }
-    json::object patch{{"metadata", json::object{{"finalizers", std::move(keep)}, {"uid", pm.uid()}}}};
+    // null, not []: the field goes, as it does upstream when the last finalizer is removed.
+    json::value finalizers = keep.empty() ? json::value(nullptr) : json::value(std::move(keep));
+    json::object patch{{"metadata", json::object{{"finalizers", std::move(finalizers)}, {"uid", pm.uid()}}}};
     auto r = client_->patch(pods_ref(ns, std::string(pm.name())), client::PatchType::kMerge, json::value(patch));
     if (!r.ok() && r.error().code() != ErrorCode::kNotFound) return std::move(r).error().context("release pod of job " + key);
   }
@@ -169,7 +171,9 @@ Result<void> JobController::execute(const json::object& job, const std::string& 
     for (std::string_view f : pm.finalizers()) {
       if (f != job::kTrackingFinalizer) keep.emplace_back(f);
     }
-    json::object patch{{"metadata", json::object{{"finalizers", std::move(keep)}, {"uid", pm.uid()}}}};
+    // null, not []: the field goes, as it does upstream when the last finalizer is removed.
+    json::value finalizers = keep.empty() ? json::value(nullptr) : json::value(std::move(keep));
+    json::object patch{{"metadata", json::object{{"finalizers", std::move(finalizers)}, {"uid", pm.uid()}}}};
     auto r = client_->patch(pods_ref(ns, std::string(pm.name())), client::PatchType::kMerge, json::value(patch));
     if (!r.ok() && r.error().code() != ErrorCode::kNotFound) return std::move(r).error().context("job " + key);
     std::lock_guard lk(mu_);
