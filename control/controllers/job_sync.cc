@@ -112,6 +112,65 @@ bool restarts_on_failure(const json::object& job, const std::vector<client::Obje
   return limit == 0 ? restarts > 0 : restarts >= limit;
 }
 
+struct PolicyMatch {
+  std::string action;   // FailJob, Ignore, Count, FailIndex
+  std::string message;  // upstream's words, for FailJob
+};
+
+bool listed(const json::array* values, int64_t code) {
+  if (values == nullptr) return false;
+  return std::any_of(values->begin(), values->end(), [&](const json::value& v) {
+    return (v.is_int64() && v.as_int64() == code) || (v.is_uint64() && static_cast<int64_t>(v.as_uint64()) == code);
+  });
+}
+
+// The first podFailurePolicy rule a failed pod matches (upstream's matchPodFailurePolicy):
+// onExitCodes over terminated containers with a non-zero code, or onPodConditions.
+std::optional<PolicyMatch> match_pod_failure_policy(const json::object& policy, const json::object& pod) {
+  const json::array* rules = json::get_array(policy, "rules");
+  if (rules == nullptr) return std::nullopt;
+  api::Meta m(pod);
+  const std::string who = std::string(m.namespace_()) + "/" + std::string(m.name());
+  const json::object& status = api::object_or_empty(pod, "status");
+  for (std::size_t i = 0; i < rules->size(); ++i) {
+    if (!(*rules)[i].is_object()) continue;
+    const json::object& rule = (*rules)[i].as_object();
+    const std::string action(json::get_string(rule, "action"));
+    const std::string at = " matching " + action + " rule at index " + std::to_string(i);
+    if (const json::object* on_codes = json::get_object(rule, "onExitCodes")) {
+      const std::string_view container = json::get_string(*on_codes, "containerName");
+      const bool in = json::get_string(*on_codes, "operator") == "In";
+      for (std::string_view list : {"initContainerStatuses", "containerStatuses"}) {
+        const json::array* cs = json::get_array(status, list);
+        if (cs == nullptr) continue;
+        for (const json::value& c : *cs) {
+          if (!c.is_object()) continue;
+          const json::object& co = c.as_object();
+          if (!container.empty() && json::get_string(co, "name") != container) continue;
+          const json::object* term = json::get_path(co, "state.terminated");
+          if (term == nullptr) continue;
+          const int64_t code = json::get_int_or(*term, "exitCode", 0);
+          if (code == 0 || listed(json::get_array(*on_codes, "values"), code) != in) continue;
+          return PolicyMatch{action, "Container " + std::string(json::get_string(co, "name")) + " for pod " + who +
+                                         " failed with exit code " + std::to_string(code) + at};
+        }
+      }
+    }
+    if (const json::array* conds = json::get_array(rule, "onPodConditions")) {
+      for (const json::value& want : *conds) {
+        if (!want.is_object()) continue;
+        const std::string_view type = json::get_string(want.as_object(), "type");
+        const std::string_view st = json::get_string(want.as_object(), "status", "True");
+        auto c = api::pod_condition(api::PodView(pod).status(), type);
+        if (c && c->status() == st) {
+          return PolicyMatch{action, "Pod " + who + " has condition " + std::string(type) + at};
+        }
+      }
+    }
+  }
+  return std::nullopt;
+}
+
 }  // namespace
 
 json::object job_condition(std::string_view type, std::string_view status, std::string_view reason,
@@ -177,26 +236,39 @@ SyncPlan plan_sync(const json::object& job, const std::vector<client::ObjectPtr>
   const json::object* uncounted = json::get_object(old, "uncountedTerminatedPods");
   std::set<std::string> unc_s = string_set(uncounted, "succeeded"), unc_f = string_set(uncounted, "failed");
 
-  std::vector<client::ObjectPtr> active;
+  // With a podFailurePolicy a pod being deleted is judged only once it is Failed, and is
+  // replaced only then (podReplacementPolicy Failed, upstream's default with a policy).
+  const json::object* policy = spec.pod_failure_policy();
+  std::vector<client::ObjectPtr> active, awaiting_phase;
   int64_t terminating = 0;
   std::set<int32_t> newly_succeeded_indexes;
+  std::optional<PolicyMatch> fail_job;
   for (const auto& p : pods) {
     api::PodView pv(*p);
     const std::string uid(pv.meta().uid());
     const bool succeeded = pv.status().phase() == "Succeeded";
     const bool deleting = pv.meta().being_deleted();
-    const bool failed = pv.status().phase() == "Failed" || (deleting && !succeeded);
+    const bool failed = pv.status().phase() == "Failed" || (deleting && !succeeded && policy == nullptr);
     if (!succeeded && !failed) {
-      active.push_back(p);
+      if (deleting) {
+        ++terminating;
+        awaiting_phase.push_back(p);
+      } else {
+        active.push_back(p);
+      }
       continue;
     }
     if (deleting && !api::pod_is_terminal(pv)) ++terminating;
     if (!pv.meta().has_finalizer(kTrackingFinalizer) || finalizer_removed.contains(uid)) continue;
+    std::optional<PolicyMatch> rule;
+    if (failed && policy != nullptr && !success_met) rule = match_pod_failure_policy(*policy, *p);
+    if (rule && rule->action == "FailJob" && !fail_job) fail_job = rule;
     if (!unc_s.contains(uid) && !unc_f.contains(uid)) {
-      // Pods stopped after success criteria were met are not failures of the Job.
+      // Pods stopped after success criteria were met are not failures of the Job; nor
+      // are those a podFailurePolicy Ignore rule matches.
       if (succeeded) {
         unc_s.insert(uid);
-      } else if (!success_met) {
+      } else if (!success_met && !(rule && rule->action == "Ignore")) {
         unc_f.insert(uid);
       }
     }
@@ -263,6 +335,10 @@ SyncPlan plan_sync(const json::object& job, const std::vector<client::ObjectPtr>
 
   bool failure_target = condition_true(old, "FailureTarget");
   bool success = success_met;
+  if (fail_job && !failure_target && !success) {
+    set_condition(st, job_condition("FailureTarget", "True", "PodFailurePolicy", fail_job->message, now));
+    failure_target = true;
+  }
   if (!failure_target && !success && !js.suspend) {
     Verdict v = judge(js, counts, active_for);
     if (v.outcome == Outcome::kRunning && restarts_on_failure(job, active, js.backoff_limit)) {
@@ -314,6 +390,9 @@ SyncPlan plan_sync(const json::object& job, const std::vector<client::ObjectPtr>
         by_index.erase(std::prev(by_index.end()));
       }
       for (const auto& [i, p] : by_index) counts.active_indexes.insert(i);
+      for (const auto& p : awaiting_phase) {
+        if (auto i = completion_index(*p)) counts.active_indexes.insert(*i);
+      }
       plan.create_indexes = indexes_to_create(js, counts);
     } else {
       int64_t want = js.parallelism;
@@ -325,7 +404,9 @@ SyncPlan plan_sync(const json::object& job, const std::vector<client::ObjectPtr>
           delete_pod(ranked[static_cast<std::size_t>(i)]);
         }
       }
-      plan.create = pods_to_create(js, counts);
+      Counts with_terminating = counts;
+      with_terminating.active += static_cast<int32_t>(awaiting_phase.size());
+      plan.create = pods_to_create(js, with_terminating);
     }
     if ((plan.create > 0 || !plan.create_indexes.empty()) && plan.backoff.failures_since_success > 0) {
       const auto ready_at = plan.backoff.last_failure + failure_backoff(plan.backoff.failures_since_success);

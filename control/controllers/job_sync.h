@@ -7,6 +7,11 @@
 //    status.succeeded/failed (so a pod is counted exactly once, even across restarts);
 //  - a pod being deleted that has not succeeded counts as failed, and is replaced at once
 //    (podReplacementPolicy TerminatingOrFailed); status.terminating counts such pods;
+//  - with a podFailurePolicy, the first rule a Failed pod matches decides (FailJob: the Job
+//    fails with reason PodFailurePolicy; Ignore: not counted; Count), and a pod being
+//    deleted counts and is replaced only once it is Failed (FailIndex is not supported);
+//  - with restartPolicy OnFailure, restarts of the active pods reaching backoffLimit fail
+//    the Job;
 //  - reaching completions adds SuccessCriteriaMet, exceeding backoffLimit or
 //    activeDeadlineSeconds adds FailureTarget; remaining pods are deleted, and Complete or
 //    Failed follows once no pod of the Job is left running or terminating;

@@ -167,6 +167,44 @@ TEST(JobSync, OnFailureRestartsCountTowardsBackoffLimit) {
   EXPECT_EQ(cond(q.status, "FailureTarget"), "True/BackoffLimitExceeded");
 }
 
+TEST(JobSync, PodFailurePolicy) {
+  const std::string spec = R"({"completions":1,"parallelism":1,"backoffLimit":6,"podFailurePolicy":{"rules":[
+      {"action":"FailJob","onExitCodes":{"containerName":"c","operator":"In","values":[42]}},
+      {"action":"Ignore","onPodConditions":[{"type":"DisruptionTarget"}]}]}})";
+  auto job = make_job(spec, R"({"startTime":"2027-01-15T08:00:00Z"})");
+  json::object exit42 = *make_pod("Failed");
+  exit42["status"].as_object()["containerStatuses"] =
+      json::array{json::object{{"name", "c"}, {"state", json::object{{"terminated", json::object{{"exitCode", 42}}}}}}};
+  SyncPlan p = plan_sync(job, {std::make_shared<const json::object>(exit42)}, kNow, {});
+  EXPECT_EQ(cond(p.status, "FailureTarget"), "True/PodFailurePolicy");
+  EXPECT_EQ(cond(p.status, "Failed"), "True/PodFailurePolicy");
+  const json::object* c = nullptr;
+  for (const auto& v : *json::get_array(p.status, "conditions")) {
+    if (json::get_string(v.as_object(), "type") == "Failed") c = &v.as_object();
+  }
+  ASSERT_NE(c, nullptr);
+  EXPECT_EQ(json::get_string(*c, "message"), "Container c for pod default/" + std::string(api::Meta(exit42).name()) +
+                                                 " failed with exit code 42 matching FailJob rule at index 0");
+  EXPECT_EQ(json::get_int_or(p.status, "failed", 0), 1);
+
+  // Ignore: not counted, finalizer released, replaced without back-off.
+  json::object disrupted = *make_pod("Failed");
+  disrupted["status"].as_object()["conditions"] = json::array{json::object{{"type", "DisruptionTarget"}, {"status", "True"}}};
+  SyncPlan q = plan_sync(job, {std::make_shared<const json::object>(disrupted)}, kNow, {});
+  EXPECT_EQ(cond(q.status, "FailureTarget"), "");
+  EXPECT_EQ(json::get_int_or(q.status, "failed", 0), 0);
+  EXPECT_EQ(q.remove_finalizer.size(), 1u);
+  EXPECT_EQ(q.create, 1);
+
+  // A pod being deleted counts only once Failed, and is not replaced before.
+  auto terminating = make_pod("Running", true, std::nullopt, /*deleting=*/true);
+  SyncPlan r = plan_sync(job, {terminating}, kNow, {});
+  EXPECT_EQ(json::get_int_or(r.status, "failed", 0), 0);
+  EXPECT_TRUE(r.remove_finalizer.empty());
+  EXPECT_EQ(r.create, 0);
+  EXPECT_EQ(json::get_int_or(r.status, "terminating", 0), 1);
+}
+
 TEST(JobSync, FailedPodsAreReplacedAfterBackoff) {
   auto job = make_job(R"({"completions":1,"parallelism":1,"backoffLimit":6})", R"({"startTime":"2027-01-15T08:00:00Z"})");
   auto failed = make_pod("Failed");
