@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Jobs as users drive them, through kernlet-control's Job and TTL-after-finished
 # controllers: kubectl create job, completions with parallelism, Indexed jobs, backoffLimit
-# with the back-off between retries, activeDeadlineSeconds, suspend/resume,
-# ttlSecondsAfterFinished. Nodes are API objects; tools/fake_kubelet.py runs the pods and
-# ends them as their command says ("sleep S; exit N").
+# with the back-off between retries, podFailurePolicy, activeDeadlineSeconds,
+# suspend/resume, ttlSecondsAfterFinished. Nodes are API objects; tools/fake_kubelet.py
+# runs the pods and ends them as their command says ("sleep S; exit N").
 source "$(dirname "$0")/lib.sh"
 start_control
 
@@ -103,6 +103,26 @@ expect_eq "...after two failures" "2" "$(jget flaky '{.status.failed}')"
 gap=$(kc 1.33 get pods -l batch.kubernetes.io/job-name=flaky -o jsonpath='{range .items[*]}{.metadata.creationTimestamp}{"\n"}{end}' |
   sort | python3 -c 'import sys,datetime as d; t=[d.datetime.fromisoformat(l.strip().replace("Z","+00:00")) for l in sys.stdin if l.strip()]; print(int((t[1]-t[0]).total_seconds()) if len(t)==2 else -1)')
 if [ "$gap" -ge 10 ]; then ok "the retry waited the 10 s back-off ($gap s)"; else not_ok "the retry waited the 10 s back-off" "gap: $gap"; fi
+
+# podFailurePolicy: exit code 42 fails the Job at once, without retries.
+kc 1.33 apply -f - >/dev/null <<'YAML'
+apiVersion: batch/v1
+kind: Job
+metadata: {name: policy}
+spec:
+  backoffLimit: 6
+  podFailurePolicy:
+    rules: [{action: FailJob, onExitCodes: {containerName: w, operator: In, values: [42]}}]
+  template:
+    spec:
+      restartPolicy: Never
+      containers: [{name: w, image: busybox, command: [sh, -c, "exit 42"]}]
+YAML
+expect_eq "a FailJob rule fails the job" "yes" "$(wait_job policy failed 20)"
+expect_eq "...reason PodFailurePolicy" "PodFailurePolicy" "$(jget policy '{.status.conditions[?(@.type=="Failed")].reason}')"
+expect_contains "...naming the container and exit code" "Container w for pod default/policy-" \
+  "$(jget policy '{.status.conditions[?(@.type=="Failed")].message}')"
+expect_eq "...after one failure" "1" "$(jget policy '{.status.failed}')"
 
 # activeDeadlineSeconds: a long pod is stopped and the Job fails with DeadlineExceeded.
 kc 1.33 apply -f - >/dev/null <<'YAML'
