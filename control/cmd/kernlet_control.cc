@@ -15,8 +15,11 @@
 #include "control/apiserver/api_server.h"
 #include "control/apiserver/http_server.h"
 #include "control/apiserver/pki.h"
+#include "control/controllers/cronjob_controller.h"
+#include "control/controllers/daemonset_controller.h"
 #include "control/controllers/deployment_controller.h"
 #include "control/controllers/endpointslice_controller.h"
+#include "control/controllers/job_controller.h"
 #include "control/controllers/replicaset_controller.h"
 #include "control/scheduler/scheduler.h"
 #include "control/store/sqlite_store.h"
@@ -49,7 +52,8 @@ Flags:
                           as the admin. Loopback addresses only, for tests.
   --disable-scheduler     do not run the scheduler (pods stay unbound unless something
                           else binds them)
-  --disable-controllers   do not run the controllers (Deployment, ReplicaSet, EndpointSlice)
+  --disable-controllers   do not run the controllers (Deployment, ReplicaSet, EndpointSlice,
+                          Job, TTL-after-finished, CronJob, DaemonSet)
   -h, --help              show this help
 )";
 
@@ -209,6 +213,10 @@ int main(int argc, char** argv) {
       running.push_back(std::make_unique<controllers::ReplicaSetController>(*informers));
       running.push_back(std::make_unique<controllers::DeploymentController>(*informers));
       running.push_back(std::make_unique<controllers::EndpointSliceController>(*informers));
+      running.push_back(std::make_unique<controllers::JobController>(*informers));
+      running.push_back(std::make_unique<controllers::TtlAfterFinishedController>(*informers));
+      running.push_back(std::make_unique<controllers::CronJobController>(*informers));
+      running.push_back(std::make_unique<controllers::DaemonSetController>(*informers));
       informers->start();
       if (!informers->wait_for_sync(std::chrono::seconds(30))) {
         return fail(Error(ErrorCode::kUnavailable, "controllers: informers did not sync"));

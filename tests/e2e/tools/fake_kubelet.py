@@ -3,10 +3,18 @@
 
 It does what the kubelet reports, nothing more: every pod bound to one of the given nodes
 is reported Running and Ready with an IP, and a pod marked for deletion on them is
-deleted for good (grace 0), as the kubelet does once its containers have stopped.
+reported Failed (if it had not finished) and deleted for good (grace 0), as the kubelet
+does once its containers have stopped.
+
+Pods that run to completion (restartPolicy Never or OnFailure) finish when their first
+container's command says so: "sleep S" runs S seconds (default 0), "exit N" ends with
+code N (default 0) -- e.g. `kubectl create job j --image=busybox -- sh -c 'sleep 1; exit 1'`.
+The annotations kernlet.test/run-seconds and kernlet.test/exit-code say the same; the
+exit code may name the env variable JOB_COMPLETION_INDEX ("index") to exit with it.
 Usage: fake_kubelet.py SERVER CA CERT KEY NODE [NODE...]   (runs until killed)
 """
 import json
+import re
 import ssl
 import sys
 import time
@@ -28,6 +36,39 @@ def call(method, path, body=None, ctype="application/json"):
         return {"code": e.code}
 
 
+
+
+def completion(pod):
+    """(run seconds, exit code) when the pod runs to completion, else None."""
+    spec, ann = pod.get("spec", {}), pod["metadata"].get("annotations", {}) or {}
+    if spec.get("restartPolicy", "Always") == "Always":
+        return None
+    c = (spec.get("containers") or [{}])[0]
+    cmd = " ".join(c.get("command", []) + c.get("args", []))
+    run = re.search(r"sleep (\d+(?:\.\d+)?)", cmd)
+    code = re.search(r"exit (\d+)", cmd)
+    if not (run or code or "kernlet.test/exit-code" in ann or "kernlet.test/run-seconds" in ann):
+        return None
+    seconds = float(ann.get("kernlet.test/run-seconds", run.group(1) if run else 0))
+    exit_code = ann.get("kernlet.test/exit-code", code.group(1) if code else "0")
+    if exit_code == "index":
+        exit_code = ann.get("batch.kubernetes.io/job-completion-index", "0")
+    return seconds, int(exit_code)
+
+
+def terminated(p, code, now):
+    name = (p["spec"].get("containers") or [{}])[0].get("name", "c")
+    return {"status": {"phase": "Succeeded" if code == 0 else "Failed",
+                       "conditions": [{"type": t, "status": "False", "lastTransitionTime": now}
+                                      for t in ("Ready", "ContainersReady")],
+                       "containerStatuses": [{"name": name, "ready": False, "restartCount": 0,
+                                              "image": p["spec"]["containers"][0].get("image", ""),
+                                              "state": {"terminated": {
+                                                  "exitCode": code, "reason": "Completed" if code == 0 else "Error",
+                                                  "finishedAt": now}}}]}}
+
+
+started = {}
 ip_of = {}
 while True:
     try:
@@ -41,11 +82,23 @@ while True:
         if spec.get("nodeName") not in nodes:
             continue
         ns, name = meta["namespace"], meta["name"]
+        phase = status.get("phase")
         if meta.get("deletionTimestamp"):
+            if phase not in ("Succeeded", "Failed"):
+                call("PATCH", f"/api/v1/namespaces/{ns}/pods/{name}/status", terminated(p, 137, now),
+                     "application/merge-patch+json")
             call("DELETE", f"/api/v1/namespaces/{ns}/pods/{name}?gracePeriodSeconds=0")
             continue
+        if phase in ("Succeeded", "Failed"):
+            continue
+        done = completion(p)
+        if done is not None and phase == "Running":
+            if time.monotonic() - started.setdefault(meta["uid"], time.monotonic()) >= done[0]:
+                call("PATCH", f"/api/v1/namespaces/{ns}/pods/{name}/status", terminated(p, done[1], now),
+                     "application/merge-patch+json")
+            continue
         ready = any(c.get("type") == "Ready" and c.get("status") == "True" for c in status.get("conditions", []))
-        if status.get("phase") == "Running" and ready:
+        if phase == "Running" and ready:
             continue
         ip = ip_of.setdefault(meta["uid"], "10.244.0.%d" % (len(ip_of) % 250 + 2))
         conds = [{"type": t, "status": "True", "lastTransitionTime": now}
