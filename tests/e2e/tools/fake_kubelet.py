@@ -3,17 +3,26 @@
 
 It does what the kubelet reports, nothing more: every pod bound to one of the given nodes
 is reported Running and Ready with an IP, and a pod marked for deletion on them is
-deleted for good (grace 0), as the kubelet does once its containers have stopped.
-Usage: fake_kubelet.py SERVER CA CERT KEY NODE [NODE...]   (runs until killed)
+deleted for good (grace 0), as the kubelet does once its containers have stopped. It
+renews each node's Lease in kube-node-lease every second and reports the node Ready
+when it is not.
+With --dead-dir DIR, a node for which the file DIR/NODE exists is dead: nothing is done
+for it (no Lease renewal, no pod status, no deletions) until the file is removed.
+Usage: fake_kubelet.py [--dead-dir DIR] SERVER CA CERT KEY NODE [NODE...]   (runs until killed)
 """
 import json
+import os
 import ssl
 import sys
 import time
 import urllib.request
 from datetime import datetime, timezone
 
-server, ca, cert, key, *nodes = sys.argv[1:]
+args = sys.argv[1:]
+dead_dir = None
+if args[:1] == ["--dead-dir"]:
+    dead_dir, args = args[1], args[2:]
+server, ca, cert, key, *nodes = args
 ctx = ssl.create_default_context(cafile=ca)
 ctx.load_cert_chain(cert, key)
 
@@ -28,8 +37,41 @@ def call(method, path, body=None, ctype="application/json"):
         return {"code": e.code}
 
 
+def alive(node):
+    return dead_dir is None or not os.path.exists(os.path.join(dead_dir, node))
+
+
+def renew_leases():
+    now = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    for n in nodes:
+        if not alive(n):
+            continue
+        path = f"/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases/{n}"
+        spec = {"holderIdentity": n, "leaseDurationSeconds": 40, "renewTime": now}
+        if call("PATCH", path, {"spec": spec}, "application/merge-patch+json").get("code") == 404:
+            call("POST", "/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases",
+                 {"apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
+                  "metadata": {"name": n, "namespace": "kube-node-lease"}, "spec": spec})
+        node = call("GET", f"/api/v1/nodes/{n}")
+        conds = node.get("status", {}).get("conditions", [])
+        if "metadata" in node and not any(c.get("type") == "Ready" and c.get("status") == "True" for c in conds):
+            stamp = now[:19] + "Z"
+            others = [c for c in conds if c.get("type") != "Ready"]
+            ready = {"type": "Ready", "status": "True", "reason": "KubeletReady", "message": "kubelet is posting ready status",
+                     "lastHeartbeatTime": stamp, "lastTransitionTime": stamp}
+            call("PATCH", f"/api/v1/nodes/{n}/status", {"status": {"conditions": others + [ready]}},
+                 "application/merge-patch+json")
+
+
 ip_of = {}
+last_renew = 0.0
 while True:
+    if time.monotonic() - last_renew >= 1.0:
+        try:
+            renew_leases()
+            last_renew = time.monotonic()
+        except Exception:  # the server restarting: try again
+            pass
     try:
         pods = call("GET", "/api/v1/pods").get("items", [])
     except Exception:  # the server restarting: try again
@@ -38,7 +80,7 @@ while True:
     now = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
     for p in pods:
         meta, spec, status = p["metadata"], p.get("spec", {}), p.get("status", {})
-        if spec.get("nodeName") not in nodes:
+        if spec.get("nodeName") not in nodes or not alive(spec["nodeName"]):
             continue
         ns, name = meta["namespace"], meta["name"]
         if meta.get("deletionTimestamp"):
