@@ -235,6 +235,13 @@ int main(int argc, char** argv) {
     }
   }
 
+  // The node IPAM pool, checked before anything starts.
+  std::optional<controllers::CidrSet> pool;
+  if (flags.controllers && flags.allocate_node_cidrs) {
+    auto p = controllers::CidrSet::create(flags.cluster_cidr, flags.node_cidr_mask);
+    if (!p.ok()) return usage_error("--cluster-cidr/--node-cidr-mask-size: " + p.error().to_string());
+    pool = std::move(*p);
+  }
   apiserver::HttpServerOptions http;
   bool insecure = !flags.insecure_listen.empty();
   if (!split_host_port(insecure ? flags.insecure_listen : flags.listen, http.address, http.port)) {
@@ -297,12 +304,6 @@ int main(int argc, char** argv) {
   self.server = scheme + "://" + self_host + ":" + std::to_string(server.port());
   // The scheduler and the controllers as components that can be started and stopped
   // (with --leader-elect they run only while this process holds their Lease).
-  std::optional<controllers::CidrSet> pool;
-  if (flags.controllers && flags.allocate_node_cidrs) {
-    auto p = controllers::CidrSet::create(flags.cluster_cidr, flags.node_cidr_mask);
-    if (!p.ok()) return usage_error("--cluster-cidr/--node-cidr-mask-size: " + p.error().to_string());
-    pool = std::move(*p);
-  }
   std::shared_ptr<client::RestClient> rest;
   if (flags.scheduler || flags.controllers) {
     auto c = client::RestClient::create(self);
