@@ -4,7 +4,10 @@
 
 #include <chrono>
 #include <condition_variable>
+#include <algorithm>
 #include <cstdio>
+#include <functional>
+#include <vector>
 #include <mutex>
 #include <optional>
 #include <thread>
@@ -21,6 +24,9 @@
 #include "control/controllers/deployment_controller.h"
 #include "control/controllers/endpointslice_controller.h"
 #include "control/controllers/job_controller.h"
+#include "control/controllers/leader_gate.h"
+#include "control/controllers/node_ipam_controller.h"
+#include "control/controllers/node_lifecycle_controller.h"
 #include "control/controllers/replicaset_controller.h"
 #include "control/scheduler/scheduler.h"
 #include "control/store/sqlite_store.h"
@@ -54,7 +60,27 @@ Flags:
   --disable-scheduler     do not run the scheduler (pods stay unbound unless something
                           else binds them)
   --disable-controllers   do not run the controllers (Deployment, ReplicaSet, EndpointSlice,
-                          Job, TTL-after-finished, CronJob, DaemonSet)
+                          Job, TTL-after-finished, CronJob, DaemonSet, node lifecycle,
+                          taint eviction, node IPAM)
+  --node-monitor-grace-period DURATION
+                          a node whose Lease and Ready heartbeat have not changed for this
+                          long is marked Unknown and tainted unreachable (default 40s)
+  --node-eviction-rate QPS
+                          NoExecute taints added per second in a healthy zone (default 0.1)
+  --secondary-node-eviction-rate QPS
+                          the same in a large, partly disrupted zone (default 0.01)
+  --allocate-node-cidrs BOOL
+                          give each Node a spec.podCIDR from --cluster-cidr (default true:
+                          kernlet's CNI plugin takes pod addresses from it)
+  --cluster-cidr CIDR     IPv4 range for pod addresses (default 10.244.0.0/16)
+  --node-cidr-mask-size N prefix length of each node's range (default 24)
+  --leader-elect BOOL     run the scheduler and the controllers only while holding the
+                          Leases kube-system/kube-scheduler and
+                          kube-system/kube-controller-manager (default false)
+  --leader-elect-lease-duration DURATION   (default 15s)
+  --leader-elect-renew-deadline DURATION   (default 10s)
+  --leader-elect-retry-period DURATION     (default 2s)
+                          durations take ms, s, m or h; flags may also be --flag=value
   -h, --help              show this help
 
 Subcommands:
@@ -93,7 +119,38 @@ struct Flags {
   std::chrono::seconds compaction_interval{300};
   bool scheduler = true;
   bool controllers = true;
+  std::chrono::milliseconds node_grace{40'000};
+  double eviction_rate = 0.1;
+  double secondary_eviction_rate = 0.01;
+  bool allocate_node_cidrs = true;
+  std::string cluster_cidr = "10.244.0.0/16";
+  int node_cidr_mask = 24;
+  bool leader_elect = false;
+  std::chrono::milliseconds lease_duration{15'000};
+  std::chrono::milliseconds renew_deadline{10'000};
+  std::chrono::milliseconds retry_period{2'000};
 };
+
+// "500ms", "90s", "5m", "1h" or a plain number of seconds; nullopt when malformed.
+std::optional<std::chrono::milliseconds> parse_duration_ms(const std::string& s) {
+  char* end = nullptr;
+  double n = std::strtod(s.c_str(), &end);
+  if (end == s.c_str() || n < 0) return std::nullopt;
+  std::string unit(end);
+  double ms = 0;
+  if (unit == "ms") ms = n;
+  else if (unit.empty() || unit == "s") ms = n * 1000;
+  else if (unit == "m") ms = n * 60'000;
+  else if (unit == "h") ms = n * 3'600'000;
+  else return std::nullopt;
+  return std::chrono::milliseconds(static_cast<int64_t>(ms));
+}
+
+std::optional<bool> parse_bool(const std::string& s) {
+  if (s == "true" || s == "1") return true;
+  if (s == "false" || s == "0") return false;
+  return std::nullopt;
+}
 
 // "90s", "5m", "1h" or a plain number of seconds; nullopt when malformed.
 std::optional<std::chrono::seconds> parse_duration(const std::string& s) {
@@ -176,8 +233,52 @@ int main(int argc, char** argv) {
   Flags flags;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
-    auto value = [&]() -> const char* { return i + 1 < argc ? argv[++i] : nullptr; };
-    if (a == "--disable-scheduler") {
+    // --flag=value as well as --flag value.
+    std::optional<std::string> inline_value;
+    if (auto eq = a.find('='); a.rfind("--", 0) == 0 && eq != std::string::npos) {
+      inline_value = a.substr(eq + 1);
+      a = a.substr(0, eq);
+    }
+    auto value = [&]() -> const char* {
+      if (inline_value) return inline_value->c_str();
+      return i + 1 < argc ? argv[++i] : nullptr;
+    };
+    if (a == "--allocate-node-cidrs" || a == "--leader-elect") {
+      // Booleans: bare means true; a following true/false is taken as the value.
+      bool v = true;
+      if (inline_value) {
+        auto b = parse_bool(*inline_value);
+        if (!b) return usage_error("invalid " + a + " " + *inline_value + ", want true or false");
+        v = *b;
+      } else if (i + 1 < argc && parse_bool(argv[i + 1])) {
+        v = *parse_bool(argv[++i]);
+      }
+      (a == "--leader-elect" ? flags.leader_elect : flags.allocate_node_cidrs) = v;
+    } else if (a == "--node-monitor-grace-period" || a == "--leader-elect-lease-duration" ||
+               a == "--leader-elect-renew-deadline" || a == "--leader-elect-retry-period") {
+      const char* v = value();
+      if (v == nullptr) return usage_error(a + " needs a value");
+      auto d = parse_duration_ms(v);
+      if (!d || d->count() <= 0) return usage_error("invalid " + a + " " + v + ", want e.g. 40s or 500ms");
+      if (a == "--node-monitor-grace-period") flags.node_grace = *d;
+      if (a == "--leader-elect-lease-duration") flags.lease_duration = *d;
+      if (a == "--leader-elect-renew-deadline") flags.renew_deadline = *d;
+      if (a == "--leader-elect-retry-period") flags.retry_period = *d;
+    } else if (a == "--node-eviction-rate" || a == "--secondary-node-eviction-rate" || a == "--node-cidr-mask-size" ||
+               a == "--cluster-cidr") {
+      const char* v = value();
+      if (v == nullptr) return usage_error(a + " needs a value");
+      if (a == "--cluster-cidr") {
+        flags.cluster_cidr = v;
+        continue;
+      }
+      char* end = nullptr;
+      double n = std::strtod(v, &end);
+      if (end == v || *end != '\0' || n < 0) return usage_error("invalid " + a + " " + v);
+      if (a == "--node-eviction-rate") flags.eviction_rate = n;
+      if (a == "--secondary-node-eviction-rate") flags.secondary_eviction_rate = n;
+      if (a == "--node-cidr-mask-size") flags.node_cidr_mask = static_cast<int>(n);
+    } else if (a == "--disable-scheduler") {
       flags.scheduler = false;
     } else if (a == "--disable-controllers") {
       flags.controllers = false;
@@ -205,6 +306,13 @@ int main(int argc, char** argv) {
     }
   }
 
+  // The node IPAM pool, checked before anything starts.
+  std::optional<controllers::CidrSet> pool;
+  if (flags.controllers && flags.allocate_node_cidrs) {
+    auto p = controllers::CidrSet::create(flags.cluster_cidr, flags.node_cidr_mask);
+    if (!p.ok()) return usage_error("--cluster-cidr/--node-cidr-mask-size: " + p.error().to_string());
+    pool = std::move(*p);
+  }
   apiserver::HttpServerOptions http;
   bool insecure = !flags.insecure_listen.empty();
   if (!split_host_port(insecure ? flags.insecure_listen : flags.listen, http.address, http.port)) {
@@ -268,32 +376,77 @@ int main(int argc, char** argv) {
   // The scheduler talks to this server over loopback like any client (it could run apart).
   const std::string self_host = http.address == "0.0.0.0" || http.address.empty() ? "127.0.0.1" : http.address;
   self.server = scheme + "://" + self_host + ":" + std::to_string(server.port());
-  std::unique_ptr<scheduler::Scheduler> sched;
-  std::unique_ptr<controllers::SharedInformers> informers;
-  std::vector<std::unique_ptr<controllers::Controller>> running;
+  // The scheduler and the controllers as components that can be started and stopped
+  // (with --leader-elect they run only while this process holds their Lease).
+  std::shared_ptr<client::RestClient> rest;
   if (flags.scheduler || flags.controllers) {
     auto c = client::RestClient::create(self);
     if (!c.ok()) return fail(c.error());
-    if (flags.scheduler) {
-      sched = std::make_unique<scheduler::Scheduler>(*c);
-      if (auto st = sched->start(); !st.ok()) return fail(st.error());
-    }
-    if (flags.controllers) {
-      informers = std::make_unique<controllers::SharedInformers>(*c);
-      running.push_back(std::make_unique<controllers::ReplicaSetController>(*informers));
-      running.push_back(std::make_unique<controllers::DeploymentController>(*informers));
-      running.push_back(std::make_unique<controllers::EndpointSliceController>(*informers));
-      running.push_back(std::make_unique<controllers::JobController>(*informers));
-      running.push_back(std::make_unique<controllers::TtlAfterFinishedController>(*informers));
-      running.push_back(std::make_unique<controllers::CronJobController>(*informers));
-      running.push_back(std::make_unique<controllers::DaemonSetController>(*informers));
-      informers->start();
-      if (!informers->wait_for_sync(std::chrono::seconds(30))) {
-        return fail(Error(ErrorCode::kUnavailable, "controllers: informers did not sync"));
-      }
-      for (auto& ctl : running) ctl->run();
-    }
+    rest = *c;
   }
+  using Stopper = std::function<void()>;
+  auto start_scheduler = [&]() -> Result<Stopper> {
+    auto sched = std::make_shared<scheduler::Scheduler>(rest);
+    KL_TRY(sched->start());
+    return Stopper([sched] { sched->stop(); });
+  };
+  auto start_controllers = [&]() -> Result<Stopper> {
+    auto informers = std::make_shared<controllers::SharedInformers>(rest);
+    auto running = std::make_shared<std::vector<std::unique_ptr<controllers::Controller>>>();
+    running->push_back(std::make_unique<controllers::ReplicaSetController>(*informers));
+    running->push_back(std::make_unique<controllers::DeploymentController>(*informers));
+    running->push_back(std::make_unique<controllers::EndpointSliceController>(*informers));
+    running->push_back(std::make_unique<controllers::JobController>(*informers));
+    running->push_back(std::make_unique<controllers::TtlAfterFinishedController>(*informers));
+    running->push_back(std::make_unique<controllers::CronJobController>(*informers));
+    running->push_back(std::make_unique<controllers::DaemonSetController>(*informers));
+    controllers::NodeLifecycleOptions lifecycle;
+    lifecycle.grace_period = flags.node_grace;
+    // Check each node several times per grace period (upstream: every 5 s against 40 s).
+    lifecycle.monitor_period = std::clamp(flags.node_grace / 8, std::chrono::milliseconds(200),
+                                          std::chrono::milliseconds(5000));
+    lifecycle.thresholds.eviction_qps = flags.eviction_rate;
+    lifecycle.thresholds.secondary_eviction_qps = flags.secondary_eviction_rate;
+    running->push_back(std::make_unique<controllers::NodeLifecycleController>(*informers, lifecycle));
+    running->push_back(std::make_unique<controllers::TaintEvictionController>(*informers));
+    if (pool) running->push_back(std::make_unique<controllers::NodeIpamController>(*informers, *pool));
+    informers->start();
+    if (!informers->wait_for_sync(std::chrono::seconds(30))) {
+      for (auto& ctl : *running) ctl->stop();
+      informers->stop();
+      return Error(ErrorCode::kUnavailable, "controllers: informers did not sync");
+    }
+    for (auto& ctl : *running) ctl->run();
+    return Stopper([informers, running] {
+      for (auto& ctl : *running) ctl->stop();
+      informers->stop();
+    });
+  };
+  std::vector<Stopper> stoppers;
+  std::vector<std::unique_ptr<controllers::LeaderGate>> gates;
+  auto launch = [&](bool enabled, const char* lease, auto& start) -> Result<void> {
+    if (!enabled) return Ok();
+    if (!flags.leader_elect) {
+      KL_ASSIGN_OR_RETURN(Stopper s, start());
+      stoppers.push_back(std::move(s));
+      return Ok();
+    }
+    char host[256] = {};
+    gethostname(host, sizeof(host) - 1);
+    client::LeaderElectionConfig cfg;
+    cfg.lease_namespace = "kube-system";
+    cfg.lease_name = lease;
+    cfg.identity = std::string(host) + "_" + std::to_string(getpid()) + "_" +
+                   std::to_string(std::chrono::steady_clock::now().time_since_epoch().count() % 1000000);
+    cfg.lease_duration = flags.lease_duration;
+    cfg.renew_deadline = flags.renew_deadline;
+    cfg.retry_period = flags.retry_period;
+    gates.push_back(std::make_unique<controllers::LeaderGate>(rest, cfg, start));
+    gates.back()->start();
+    return Ok();
+  };
+  if (auto r = launch(flags.scheduler, "kube-scheduler", start_scheduler); !r.ok()) return fail(r.error());
+  if (auto r = launch(flags.controllers, "kube-controller-manager", start_controllers); !r.ok()) return fail(r.error());
 
   // Compaction, as kube-apiserver asks of etcd: every interval, drop history older than
   // the revision seen one interval ago, so watchers that are at most one interval behind
@@ -321,9 +474,8 @@ int main(int argc, char** argv) {
   int sig = 0;
   sigwait(&sigs, &sig);
   std::fprintf(stderr, "kernlet-control: %s, shutting down\n", strsignal(sig));
-  for (auto& ctl : running) ctl->stop();
-  if (informers) informers->stop();
-  if (sched) sched->stop();
+  for (auto& g : gates) g->stop();  // stops what they run and releases the Leases
+  for (auto it = stoppers.rbegin(); it != stoppers.rend(); ++it) (*it)();
   server.stop();
   if (compactor.joinable()) {
     {

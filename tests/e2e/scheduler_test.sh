@@ -4,7 +4,9 @@
 # condition and a FailedScheduling event, and is placed once a node that fits appears.
 # Nodes here are API objects only (no agent): what the scheduler reads is their status.
 source "$(dirname "$0")/lib.sh"
-start_control
+# No kubelet renews these nodes' Leases: keep the node lifecycle controller from
+# tainting them unreachable while the test runs.
+start_control --node-monitor-grace-period 1h
 
 # node NAME CPU MEMORY [taint] [label]: a Node with allocatable resources and Ready.
 node() {

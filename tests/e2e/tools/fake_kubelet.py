@@ -4,16 +4,20 @@
 It does what the kubelet reports, nothing more: every pod bound to one of the given nodes
 is reported Running and Ready with an IP, and a pod marked for deletion on them is
 reported Failed (if it had not finished) and deleted for good (grace 0), as the kubelet
-does once its containers have stopped.
+does once its containers have stopped. It renews each node's Lease in kube-node-lease every
+second and reports the node Ready when it is not.
 
 Pods that run to completion (restartPolicy Never or OnFailure) finish when their first
 container's command says so: "sleep S" runs S seconds (default 0), "exit N" ends with
 code N (default 0) -- e.g. `kubectl create job j --image=busybox -- sh -c 'sleep 1; exit 1'`.
 The annotations kernlet.test/run-seconds and kernlet.test/exit-code say the same; the
 exit code may name the env variable JOB_COMPLETION_INDEX ("index") to exit with it.
-Usage: fake_kubelet.py SERVER CA CERT KEY NODE [NODE...]   (runs until killed)
+With --dead-dir DIR, a node for which the file DIR/NODE exists is dead: nothing is done
+for it (no Lease renewal, no pod status, no deletions) until the file is removed.
+Usage: fake_kubelet.py [--dead-dir DIR] SERVER CA CERT KEY NODE [NODE...]   (runs until killed)
 """
 import json
+import os
 import re
 import ssl
 import sys
@@ -21,7 +25,11 @@ import time
 import urllib.request
 from datetime import datetime, timezone
 
-server, ca, cert, key, *nodes = sys.argv[1:]
+args = sys.argv[1:]
+dead_dir = None
+if args[:1] == ["--dead-dir"]:
+    dead_dir, args = args[1], args[2:]
+server, ca, cert, key, *nodes = args
 ctx = ssl.create_default_context(cafile=ca)
 ctx.load_cert_chain(cert, key)
 
@@ -34,8 +42,6 @@ def call(method, path, body=None, ctype="application/json"):
             return json.loads(r.read() or b"{}")
     except urllib.error.HTTPError as e:
         return {"code": e.code}
-
-
 
 
 def completion(pod):
@@ -68,9 +74,42 @@ def terminated(p, code, now):
                                                   "finishedAt": now}}}]}}
 
 
+def alive(node):
+    return dead_dir is None or not os.path.exists(os.path.join(dead_dir, node))
+
+
+def renew_leases():
+    now = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    for n in nodes:
+        if not alive(n):
+            continue
+        path = f"/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases/{n}"
+        spec = {"holderIdentity": n, "leaseDurationSeconds": 40, "renewTime": now}
+        if call("PATCH", path, {"spec": spec}, "application/merge-patch+json").get("code") == 404:
+            call("POST", "/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases",
+                 {"apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
+                  "metadata": {"name": n, "namespace": "kube-node-lease"}, "spec": spec})
+        node = call("GET", f"/api/v1/nodes/{n}")
+        conds = node.get("status", {}).get("conditions", [])
+        if "metadata" in node and not any(c.get("type") == "Ready" and c.get("status") == "True" for c in conds):
+            stamp = now[:19] + "Z"
+            others = [c for c in conds if c.get("type") != "Ready"]
+            ready = {"type": "Ready", "status": "True", "reason": "KubeletReady", "message": "kubelet is posting ready status",
+                     "lastHeartbeatTime": stamp, "lastTransitionTime": stamp}
+            call("PATCH", f"/api/v1/nodes/{n}/status", {"status": {"conditions": others + [ready]}},
+                 "application/merge-patch+json")
+
+
 started = {}
 ip_of = {}
+last_renew = 0.0
 while True:
+    if time.monotonic() - last_renew >= 1.0:
+        try:
+            renew_leases()
+            last_renew = time.monotonic()
+        except Exception:  # the server restarting: try again
+            pass
     try:
         pods = call("GET", "/api/v1/pods").get("items", [])
     except Exception:  # the server restarting: try again
@@ -79,7 +118,7 @@ while True:
     now = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
     for p in pods:
         meta, spec, status = p["metadata"], p.get("spec", {}), p.get("status", {})
-        if spec.get("nodeName") not in nodes:
+        if spec.get("nodeName") not in nodes or not alive(spec["nodeName"]):
             continue
         ns, name = meta["namespace"], meta["name"]
         phase = status.get("phase")
