@@ -1,0 +1,68 @@
+// KubeletServer: the kubelet API of kernlet-agent (port 10250). HTTPS only; a client
+// must present a certificate signed by the client CA (the API server's kubelet-client
+// certificate): requests without one get 401, and only members of system:masters are
+// allowed (403 otherwise), which is what kube-apiserver's kubelet-client identity is.
+//
+// Endpoints (as the kubelet answers them):
+//   GET /healthz                                       "ok"
+//   GET /pods                                          PodList of the pods the agent runs
+//   GET /containerLogs/{namespace}/{pod}/{container}   text/plain, chunked; query
+//       follow, previous, tailLines, sinceSeconds, sinceTime, timestamps, limitBytes
+// Errors are plain text: 400 for a bad query, 404 for an unknown pod or container.
+//
+// One io thread serves every connection (Boost.Beast/Asio coroutines). Reading a log is
+// blocking (file reads, inotify, poll), so each log request gets a reader thread that
+// hands chunks to the connection through a bounded buffer; the io thread only writes
+// them. Following stops when the container stops and its file is drained, or when the
+// client goes away (its socket turns readable: EOF or TLS close_notify).
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "agent/server/log_source.h"
+#include "api/json.h"
+#include "api/result.h"
+
+namespace kernlet::agent {
+
+struct KubeletServerOptions {
+  std::string address = "0.0.0.0";  // --address
+  uint16_t port = 10250;             // 0: pick a free port (see KubeletServer::port)
+  std::string cert_pem;              // serving certificate (chain), PEM
+  std::string key_pem;               // its key, PEM
+  std::string client_ca_pem;         // CA whose client certificates are accepted
+  int idle_timeout_seconds = 120;    // keep-alive connections idle longer are closed
+  std::size_t log_buffer_bytes = 1 << 20;  // per log request: output queued before the reader waits
+};
+
+class KubeletServer {
+ public:
+  // The pods the agent runs (v1 Pod objects) for GET /pods. Called on the io thread:
+  // must not block; must be thread-safe against the pod layer.
+  using PodLister = std::function<json::array()>;
+
+  KubeletServer(KubeletServerOptions options, std::shared_ptr<LogSource> logs, PodLister pods);
+  ~KubeletServer();
+  KubeletServer(const KubeletServer&) = delete;
+  KubeletServer& operator=(const KubeletServer&) = delete;
+
+  // Loads the TLS material, binds, listens and starts the io thread. Errors name what
+  // failed: `kubelet server: serving certificate: ...`, `listen 0.0.0.0:10250: bind: EADDRINUSE`.
+  Result<void> start();
+  // Stops accepting, ends log streams, joins every thread. Idempotent.
+  void stop();
+  // The bound port (useful with port 0); 0 before start().
+  uint16_t port() const;
+  // Log requests being answered now. Thread-safe.
+  std::size_t active_log_streams() const;
+
+  struct Impl;  // the connections in kubelet_server.cc reach it
+
+ private:
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace kernlet::agent
