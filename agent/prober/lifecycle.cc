@@ -1,5 +1,7 @@
 #include "agent/prober/lifecycle.h"
 
+#include <strings.h>
+
 #include <condition_variable>
 #include <mutex>
 
@@ -57,12 +59,25 @@ Result<void> run_lifecycle_handler(ProbeRuntime& runtime, const json::object& ha
                    ", message: " + go_quote(output));
     }
     case HandlerView::Kind::HttpGet: {
-      std::string path(h.http_get()->path());
+      // The path as written (the kubelet prints the field, "" when unset).
+      std::string path(json::get_string(h.http_get()->raw(), "path"));
       auto req = http_request_for(h.http_get()->raw(), target, kLifecycleUserAgent);
       if (!req.ok())
         return Error("HTTP lifecycle hook (" + path + ")" + where(target) + req.error().message());
       // Only delivery counts: the kubelet ignores the status code of a hook's response.
-      auto resp = http_get(target.netns_path, *req, std::chrono::steady_clock::now() + timeout);
+      const auto deadline = std::chrono::steady_clock::now() + timeout;
+      auto resp = http_get(target.netns_path, *req, deadline);
+      if (!resp.ok() && resp.error().message().find(kHttpResponseToHttps) != std::string::npos) {
+        // The kubelet retries a hook over plain HTTP when an HTTPS server answered in HTTP,
+        // without the Authorization header.
+        HttpGetRequest plain = *req;
+        plain.scheme = "HTTP";
+        std::erase_if(plain.headers, [](const auto& header) {
+          return strcasecmp(header.first.c_str(), "Authorization") == 0;
+        });
+        auto retry = http_get(target.netns_path, plain, deadline);
+        if (retry.ok()) return Ok();
+      }
       if (!resp.ok())
         return Error("HTTP lifecycle hook (" + path + ")" + where(target) + resp.error().message());
       return Ok();

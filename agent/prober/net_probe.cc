@@ -23,6 +23,7 @@ namespace kernlet::agent {
 
 const char* const kProbeUserAgent = "kube-probe/1.30";
 const char* const kLifecycleUserAgent = "kube-lifecycle/1.30";
+const char* const kHttpResponseToHttps = "http: server gave HTTP response to HTTPS client";
 
 namespace {
 
@@ -148,10 +149,22 @@ class Conn {
     if (::inet_pton(AF_INET, host.c_str(), &a4) != 1 &&
         ::inet_pton(AF_INET6, host.c_str(), &a6) != 1)
       SSL_set_tlsext_host_name(ssl_, host.c_str());
+    // Go's check for a server that speaks plain HTTP: the first "record header" it sends
+    // is "HTTP/". OpenSSL reports each record header it reads to the message callback.
+    SSL_set_msg_callback(ssl_, [](int write_p, int, int content_type, const void* buf,
+                                  size_t len, SSL*, void* arg) {
+      auto* self = static_cast<Conn*>(arg);
+      if (write_p == 0 && content_type == SSL3_RT_HEADER && len >= 5 && self->first_header_.empty())
+        self->first_header_.assign(static_cast<const char*>(buf), 5);
+    });
+    SSL_set_msg_callback_arg(ssl_, this);
     for (;;) {
       ERR_clear_error();
       int r = SSL_connect(ssl_);
       if (r == 1) return Ok();
+      int e = SSL_get_error(ssl_, r);
+      if (e != SSL_ERROR_WANT_READ && e != SSL_ERROR_WANT_WRITE && first_header_ == "HTTP/")
+        return Error(std::string(kHttpResponseToHttps));
       KL_TRY(ssl_wait(r, deadline, "tls handshake"));
     }
   }
@@ -218,6 +231,7 @@ class Conn {
   UniqueFd fd_;
   SSL_CTX* ctx_ = nullptr;
   SSL* ssl_ = nullptr;
+  std::string first_header_;  // the first TLS record header the server sent
 };
 
 struct Url {

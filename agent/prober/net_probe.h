@@ -26,6 +26,8 @@ using Deadline = std::chrono::steady_clock::time_point;
 // as the kubelet of the Kubernetes version kernlet serves.
 extern const char* const kProbeUserAgent;
 extern const char* const kLifecycleUserAgent;
+// The error text (after `Get "<url>": `) when an HTTPS request is answered in plain HTTP.
+extern const char* const kHttpResponseToHttps;
 
 // Creates a close-on-exec socket in the network namespace at `netns_path` ("" = the
 // caller's own). Errors name the path. Aborts the process if the thread cannot return to

@@ -1,5 +1,7 @@
 #include "agent/prober/probe_manager.h"
 
+#include <algorithm>
+
 #include "api/objects/pod.h"
 
 namespace kernlet::agent {
@@ -153,7 +155,10 @@ std::vector<ProbeManager::Job> ProbeManager::take_due(std::chrono::steady_clock:
         if (w.stopped || w.in_flight || w.next_due > now) continue;
         ProbeView spec(w.probe);
         // Next tick on the period grid; ticks missed while a probe ran are dropped.
-        const auto period = std::chrono::seconds(spec.period_seconds());
+        // (At least 1 s even if validation let a bad value through: the loop must end.)
+        const auto period = std::chrono::seconds(std::max<int64_t>(1, spec.period_seconds()));
+        if (now - w.next_due > period * 2)
+          w.next_due += (now - w.next_due) / period * period;  // skip a long gap at once
         while (w.next_due <= now) w.next_due += period;
         if (w.on_hold) continue;
         // Graceful shutdown of the pod: liveness and startup pass and stop.

@@ -175,6 +175,10 @@ class TestHttpServer {
       int n = rd(buf, sizeof(buf));
       if (n <= 0) break;
       req.append(buf, static_cast<size_t>(n));
+      if (req[0] == 0x16) {  // a TLS handshake at a plain server: answer as HTTP servers do
+        wr("HTTP/1.0 400 Bad Request\r\n\r\n");
+        return;
+      }
     }
     std::string path = req.substr(4, req.find(' ', 4) - 4);
     auto respond = [&](int code, const std::string& extra, const std::string& body) {
@@ -361,6 +365,13 @@ TEST_F(NetProbeTest, LifecycleHttpGetIgnoresTheStatusButNotTransportErrors) {
   ProbeTarget t = target();
   json::object h{{"httpGet", json::object{{"path", "/fail"}, {"port", srv.port()}}}};
   EXPECT_TRUE(run_lifecycle_handler(rt, h, t, seconds(2)).ok());
+  // An HTTPS hook answered in plain HTTP is retried over HTTP; a probe just fails.
+  json::object https{{"httpGet", json::object{{"path", "/ok"}, {"port", srv.port()}, {"scheme", "HTTPS"}}}};
+  EXPECT_TRUE(run_lifecycle_handler(rt, https, t, seconds(2)).ok());
+  auto probe = http_probe(ns_->path, get(srv.port(), "/ok", "HTTPS"), seconds(1));
+  EXPECT_EQ(probe.outcome, ProbeOutcome::kFailure);
+  EXPECT_EQ(probe.message, "Get \"https://127.0.0.1:" + std::to_string(srv.port()) +
+                               "/ok\": http: server gave HTTP response to HTTPS client");
   UniqueFd l = listen_tcp(ns_->fd.get());
   int closed = port_of(l.get());
   l.reset();

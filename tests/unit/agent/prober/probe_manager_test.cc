@@ -288,6 +288,26 @@ TEST_F(ProbeManagerTest, ContainersNotListedLoseTheirProbes) {
   EXPECT_EQ(mgr.run_due(), std::nullopt);
 }
 
+TEST_F(ProbeManagerTest, OneProbePerPeriodEvenAcrossAClockJump) {
+  mgr.update("uid-1", {target({{"readinessProbe", probe("ready", 3)}})});
+  (void)mgr.run_due();
+  run_for(30);
+  EXPECT_EQ(runner.count("ready"), 11);  // t = 0, 3, ..., 30
+  clock.advance(std::chrono::hours(5));
+  auto next = mgr.run_due();
+  EXPECT_EQ(runner.count("ready"), 12) << "missed ticks are dropped, not replayed";
+  ASSERT_TRUE(next.has_value());
+  EXPECT_GT(*next, clock.steady);
+  EXPECT_LE(*next - clock.steady, seconds(3));
+}
+
+TEST_F(ProbeManagerTest, BadPeriodDoesNotHang) {
+  mgr.update("uid-1", {target({{"readinessProbe", probe("ready", -5)}})});
+  (void)mgr.run_due();
+  run_for(3);
+  EXPECT_EQ(runner.count("ready"), 4);
+}
+
 // A slow probe never overlaps itself: ticks that come while it runs are dropped.
 class SlowRunner : public ProbeRunner {
  public:
