@@ -50,6 +50,8 @@ struct VolumeSources {
   // Node allocatable: the tmpfs size of Memory volumes without sizeLimit and the value of
   // downwardAPI limits.* for containers without that limit.
   api::ResourceList node_allocatable;
+  // The node's name. Not read yet (no volume here needs it); kept for the CSI node calls
+  // that will.
   std::string node_name;
 };
 
