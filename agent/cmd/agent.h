@@ -1,13 +1,25 @@
 // Agent: the kernlet-agent process assembled from its parts: the API client and the pod
 // informer (spec.nodeName=<node>), the runtime (RealPodRuntime), the pod syncer and
-// workers. Thin main: parse flags, Agent::create, start, wait for a signal, stop.
+// workers, the Node's registration, status and Lease and the event recorder (agent/node),
+// env and security (agent/podspec), volumes (csi/volume), probes and hooks (agent/prober)
+// and the CNI driver (cni/client) with --network cni. Thin main: parse flags, Agent::create, start, wait for a signal, stop.
 // Thread-safety: create/start/stop from one thread.
 #pragma once
 
+#include <condition_variable>
+#include <map>
 #include <memory>
+#include <mutex>
+#include <thread>
 #include <string>
 
 #include "agent/cmd/agent_options.h"
+#include "agent/node/event_recorder.h"
+#include "agent/node/node_status.h"
+#include "agent/node/static_pods.h"
+#include "agent/server/kubelet_server.h"
+#include "csi/volume/mounter.h"
+#include "csi/volume/volume_manager.h"
 #include "agent/pod/pod_sync.h"
 #include "agent/pod/pod_workers.h"
 #include "agent/pod/real_pod_runtime.h"
@@ -49,6 +61,23 @@ class Agent {
   std::unique_ptr<PodApi> api_;
   std::unique_ptr<PodWorkers> workers_;
   std::unique_ptr<client::Informer> informer_;
+  std::unique_ptr<client::Informer> services_;
+  std::unique_ptr<EventRecorder> recorder_;
+  std::unique_ptr<NodeStatusManager> node_;
+  std::unique_ptr<csi::LinuxMounter> mounter_;
+  std::unique_ptr<csi::VolumeManager> volumes_;
+  std::unique_ptr<KubeletServer> server_;  // only with --tls-cert-file and friends
+  // Static pods (--pod-manifest-path) and their mirror pods in the API.
+  void mirror_loop();
+  void wake_mirror();
+  std::unique_ptr<StaticPodSource> static_;
+  std::unique_ptr<MirrorPodManager> mirror_;
+  std::thread mirror_thread_;
+  std::mutex mirror_mu_;
+  std::condition_variable mirror_cv_;
+  bool mirror_wake_ = false;
+  bool mirror_stop_ = false;
+  std::map<std::string, client::ObjectPtr> mirrors_;  // "ns/name" -> mirror pod
   bool stopped_ = false;
 };
 

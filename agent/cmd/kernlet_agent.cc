@@ -1,6 +1,10 @@
 // kernlet-agent: the node agent. Thin: parse flags, build the Agent, run until SIGTERM or
 // SIGINT. A clean stop leaves every container running, as the kubelet does.
+#include <fcntl.h>
 #include <signal.h>
+#include <unistd.h>
+
+#include <cerrno>
 
 #include <cstdio>
 #include <string>
@@ -8,6 +12,21 @@
 
 #include "agent/cmd/agent.h"
 #include "agent/cmd/agent_options.h"
+
+namespace {
+
+int g_signal_pipe[2] = {-1, -1};
+
+void on_stop_signal(int sig) {
+  unsigned char b = static_cast<unsigned char>(sig);
+  int saved = errno;
+  (void)!::write(g_signal_pipe[1], &b, 1);
+  errno = saved;
+}
+
+void on_sigpipe(int) {}
+
+}  // namespace
 
 int main(int argc, char** argv) {
   using namespace kernlet::agent;
@@ -21,13 +40,22 @@ int main(int argc, char** argv) {
     std::fputs(agent_usage(), stdout);
     return 0;
   }
-  // Signals are taken synchronously by this thread; every other thread inherits the mask.
-  sigset_t set;
-  sigemptyset(&set);
-  sigaddset(&set, SIGTERM);
-  sigaddset(&set, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &set, nullptr);
-  signal(SIGPIPE, SIG_IGN);
+  // Signals are caught by handlers, never blocked or ignored: containers are cloned from
+  // the agent's threads and keep a blocked mask and ignored signals across execve (a
+  // container would never see SIGTERM), while caught signals go back to their default
+  // there. SIGTERM/SIGINT wake main through a pipe; SIGPIPE is caught and does nothing, so
+  // a write to a closed pipe fails with EPIPE instead of killing the agent.
+  if (::pipe2(g_signal_pipe, O_CLOEXEC) != 0) {
+    std::perror("kernlet-agent: pipe2");
+    return 1;
+  }
+  struct sigaction sa {};
+  sa.sa_handler = on_stop_signal;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGTERM, &sa, nullptr);
+  sigaction(SIGINT, &sa, nullptr);
+  sa.sa_handler = on_sigpipe;
+  sigaction(SIGPIPE, &sa, nullptr);
   auto agent = Agent::create(*opts);
   if (!agent.ok()) {
     std::fprintf(stderr, "kernlet-agent: %s\n", agent.error().to_string().c_str());
@@ -37,9 +65,10 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "kernlet-agent: %s\n", r.error().to_string().c_str());
     return 1;
   }
-  int sig = 0;
-  sigwait(&set, &sig);
-  std::fprintf(stderr, "I agent: signal %d, stopping (containers keep running)\n", sig);
+  unsigned char sig = 0;
+  while (::read(g_signal_pipe[0], &sig, 1) < 0 && errno == EINTR) {
+  }
+  std::fprintf(stderr, "I agent: signal %d, stopping (containers keep running)\n", static_cast<int>(sig));
   (*agent)->stop();
   return 0;
 }

@@ -152,7 +152,7 @@ std::optional<StartError> FakePodRuntime::start_container(const ContainerConfig&
   ci.attempt = config.attempt;
   ci.status.id = ci.id;
   ci.status.state = runtime::ContainerState::kRunning;
-  ci.status.pid = 1000 + starts_;
+  ci.status.pid = 0;  // no real process: the exit watcher leaves it alone
   ci.status.created_ns = ci.status.started_ns = now_ns();
   containers_[ci.id] = ci;
   return std::nullopt;

@@ -139,6 +139,32 @@ void PodWorkers::removed(const client::ObjectPtr& pod) {
 
 void PodWorkers::enqueue(const std::string& uid) { queue_.add(uid); }
 
+bool is_static_pod(const json::object& pod) {
+  return api::Meta(pod).annotation("kubernetes.io/config.source") == "file";
+}
+
+void PodWorkers::set_static_pods(const std::vector<json::object>& pods) {
+  std::set<std::string> now;
+  std::vector<client::ObjectPtr> changed, gone;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (const auto& p : pods) {
+      std::string uid(api::Meta(p).uid());
+      if (uid.empty()) continue;
+      now.insert(uid);
+      auto it = pods_.find(uid);
+      if (it == pods_.end() || *it->second != p) changed.push_back(std::make_shared<const json::object>(p));
+    }
+    for (const auto& uid : static_uids_) {
+      if (now.count(uid) != 0) continue;
+      if (auto it = pods_.find(uid); it != pods_.end()) gone.push_back(it->second);
+    }
+    static_uids_ = now;
+  }
+  for (const auto& p : changed) upsert(p);
+  for (const auto& p : gone) removed(p);
+}
+
 void PodWorkers::adopt_orphans() {
   for (const auto& uid : rt_->list_pods()) {
     {
@@ -155,6 +181,22 @@ client::ObjectPtr PodWorkers::pod(const std::string& uid) const {
   if (auto it = pods_.find(uid); it != pods_.end()) return it->second;
   if (auto it = gone_.find(uid); it != gone_.end()) return it->second;
   return nullptr;
+}
+
+client::ObjectPtr PodWorkers::find(std::string_view ns, std::string_view name) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  for (const auto& [uid, p] : pods_) {
+    api::Meta m(*p);
+    if (m.namespace_() == ns && m.name() == name) return p;
+  }
+  return nullptr;
+}
+
+std::vector<client::ObjectPtr> PodWorkers::list() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<client::ObjectPtr> out;
+  for (const auto& [uid, p] : pods_) out.push_back(p);
+  return out;
 }
 
 Result<void> PodWorkers::start() {
@@ -213,8 +255,21 @@ void PodWorkers::remove_log_dir(const std::string& uid) {
 }
 
 void PodWorkers::write_status(const api::PodView& pod, const json::object& status) {
-  const std::string uid(pod.meta().uid());
+  std::string uid(pod.meta().uid());
   const std::string text = json::dump(status);
+  if (is_static_pod(pod.raw())) {
+    // A static pod's status goes to its mirror pod, with the mirror's uid as precondition.
+    client::ObjectPtr mirror = options_.mirror_of ? options_.mirror_of(std::string(pod.meta().namespace_()),
+                                                                       std::string(pod.meta().name()))
+                                                  : nullptr;
+    if (!mirror) return;
+    const json::object& current = api::object_or_empty(*mirror, "status");
+    if (!status_differs(current, status)) return;
+    auto patch = status_patch(api::Meta(*mirror).uid(), current, status);
+    auto r = api_->patch_status(std::string(pod.meta().namespace_()), std::string(pod.meta().name()), patch);
+    if (!r.ok()) queue_.add_after(uid, std::chrono::seconds(2));
+    return;
+  }
   {
     std::lock_guard<std::mutex> lock(mu_);
     // The latest object we know: a status written a moment ago may not be back yet.

@@ -16,6 +16,7 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -81,7 +82,13 @@ struct PodWorkersOptions {
   std::chrono::milliseconds resync_period{60'000};
   // For pods that vanished from the API without a deletion grace period.
   std::chrono::milliseconds orphan_grace{2'000};
+  // The mirror pod of a static pod (by namespace and name), whose status the agent writes
+  // in the static pod's stead; nullptr when there is none (yet). Unset: no static pods.
+  std::function<client::ObjectPtr(const std::string& ns, const std::string& name)> mirror_of;
 };
+
+// Whether `pod` came from a manifest file (annotation kubernetes.io/config.source=file).
+bool is_static_pod(const json::object& pod);
 
 class PodWorkers {
  public:
@@ -92,6 +99,9 @@ class PodWorkers {
   void upsert(const client::ObjectPtr& pod);
   // The pod is gone from the API or no longer bound here.
   void removed(const client::ObjectPtr& pod);
+  // The static pods now (the whole set, from the manifest directory): new and changed ones
+  // are upserted, those gone are removed.
+  void set_static_pods(const std::vector<json::object>& pods);
   // Wakes the pod's sync (probe results, hooks).
   void enqueue(const std::string& uid);
   // Queues every pod the runtime has that no known pod owns: torn down at their sync.
@@ -104,6 +114,10 @@ class PodWorkers {
 
   // The pod object known for `uid` (nullptr when none): for the log server.
   client::ObjectPtr pod(const std::string& uid) const;
+  // The pod named `ns`/`name` that this node runs (nullptr when none).
+  client::ObjectPtr find(std::string_view ns, std::string_view name) const;
+  // Every pod this node runs now (the kubelet API's /pods).
+  std::vector<client::ObjectPtr> list() const;
   // Syncs done so far (tests, metrics).
   int64_t syncs() const { return syncs_.load(); }
 
@@ -130,6 +144,7 @@ class PodWorkers {
   std::map<std::string, client::ObjectPtr> pods_;  // uid -> latest object from the source
   std::map<std::string, client::ObjectPtr> gone_;  // uid -> last state, removed from the source
   std::set<std::string> orphans_;                  // uids found only in the runtime
+  std::set<std::string> static_uids_;              // uids of the current static pods
   std::map<std::string, std::string> last_written_;  // uid -> status JSON last written
 };
 
