@@ -341,8 +341,10 @@ Result<json::object> NodeStatusManager::desired_status(const json::object& curre
   auto ip = internal_ip();
   if (ip.ok()) {
     addresses.push_back(json::object{{"type", "InternalIP"}, {"address", *ip}});
-  } else {
+    warned_no_ip_ = false;
+  } else if (!warned_no_ip_) {
     log_line('W', "node " + opt_.node_name + ": no InternalIP: " + ip.error().to_string());
+    warned_no_ip_ = true;
   }
   addresses.push_back(json::object{{"type", "Hostname"}, {"address", opt_.hostname}});
   // addresses merge by type under strategic merge; the list is ours, so replace it whole.

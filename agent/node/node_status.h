@@ -190,6 +190,7 @@ class NodeStatusManager {
   std::optional<MachineFacts> facts_;
   std::optional<api::TimePoint> last_post_;
   std::optional<api::TimePoint> memory_pressure_seen_, disk_pressure_seen_, pid_pressure_seen_;
+  bool warned_no_ip_ = false;  // log a missing InternalIP once, not at every check
 
   mutable std::mutex mu_;
   std::condition_variable cv_;

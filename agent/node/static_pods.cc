@@ -249,7 +249,8 @@ void StaticPodSource::start() {
     if (thread_.joinable()) return;
     stopping_ = false;
   }
-  if (!stop_fd_) stop_fd_.reset(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+  // A fresh eventfd: the one an earlier stop() signalled would wake this run at once.
+  stop_fd_.reset(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
   // Watch before the first scan, so a file written in between is not missed.
   ensure_watch();
   rescan();

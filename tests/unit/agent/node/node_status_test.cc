@@ -2,6 +2,8 @@
 // pressure signals and conditions.
 #include <gtest/gtest.h>
 
+#include <thread>
+
 #include "agent/node/node_status.h"
 #include "tests/unit/agent/node/fake_host.h"
 
@@ -190,6 +192,41 @@ TEST(EvictionThresholdTest, QuantityWinsOverPercentage) {
   EXPECT_EQ((EvictionThreshold{0, 0.1}).value_for(1000), 100);
   EXPECT_EQ((EvictionThreshold{}).value_for(1000), 0);
   EXPECT_FALSE(EvictionThreshold{}.enabled());
+}
+
+// No API server at all (a closed loopback port): both threads keep retrying, callers never
+// wait on them, and stop() returns promptly.
+TEST(NodeStatusManagerOutage, RetriesWithoutBlockingAndStopsPromptly) {
+  client::ClientConfig cfg;
+  cfg.server = "http://127.0.0.1:1";
+  auto rc = client::RestClient::create(cfg);
+  ASSERT_TRUE(rc.ok()) << rc.error().to_string();
+  NodeOptions o;
+  o.node_name = "n1";
+  o.node_ip = "192.0.2.1";
+  o.check_interval = std::chrono::milliseconds(50);
+  o.lease.retry_initial = std::chrono::milliseconds(10);
+  o.lease.retry_max = std::chrono::milliseconds(40);
+  auto host = std::make_shared<FakeHostInfo>();
+  NodeStatusManager m(*rc, o, host, std::make_shared<FakeWallClock>());
+  m.start();
+  auto t0 = std::chrono::steady_clock::now();
+  m.set_readiness("runtime", "container runtime is down");  // returns at once
+  m.sync_now();
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::milliseconds(100));
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (m.lease().consecutive_failures() < 3 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  EXPECT_GE(m.lease().consecutive_failures(), 3);
+  EXPECT_FALSE(m.registered());
+  EXPECT_FALSE(m.lease().last_renew().has_value());
+  auto r = m.sync_status();
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.error().message().find("n1"), std::string::npos) << r.error().to_string();
+  t0 = std::chrono::steady_clock::now();
+  m.stop();
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(2));
 }
 
 }  // namespace

@@ -200,6 +200,14 @@ TEST_F(StaticPodDir, InotifyWakesTheSourceLongBeforeTheRescanPeriod) {
   EXPECT_TRUE(src.pods().empty());
   EXPECT_GE(calls.load(), 2);
   src.stop();
+
+  // Started again after a stop, it watches again.
+  src.start();
+  write("etcd.yaml", kManifest);
+  deadline = std::chrono::steady_clock::now() + 5s;
+  while (src.pods().empty() && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(5ms);
+  EXPECT_EQ(src.pods().size(), 1u);
+  src.stop();
 }
 
 TEST(MirrorPod, CopyWithMirrorAnnotationAndNodeOwner) {
