@@ -26,6 +26,7 @@
 #include "control/apiserver/garbage_collector.h"
 #include "control/apiserver/service_allocator.h"
 #include "control/apiserver/openapi.h"
+#include "control/apiserver/pod_logs.h"
 #include "control/apiserver/strategy.h"
 #include "control/apiserver/tables.h"
 #include "control/apiserver/validate.h"
@@ -282,6 +283,9 @@ class ApiServer::Impl final : public ObjectWriter {
                                           Responder& out);
   // POST pods/<name>/binding: assigns the pod to a node, once (the scheduler's write).
   asio::awaitable<void> bind(const ResourceInfo& r, const RequestInfo& info, const Request& req, Responder& out);
+  // GET pods/<name>/log: validates the container, finds the pod's node and relays the
+  // kubelet's /containerLogs answer (node_proxy.h).
+  asio::awaitable<void> pod_log(const ResourceInfo& r, const RequestInfo& info, Responder& out);
   // GET, PUT and PATCH of <resource>/scale (autoscaling/v1 Scale over spec.replicas).
   asio::awaitable<void> scale(const ResourceInfo& r, const RequestInfo& info, const Request& req, Responder& out);
   // Deletes one object by Kubernetes' rules: preconditions; the propagation policy's GC
@@ -337,6 +341,7 @@ class ApiServer::Impl final : public ObjectWriter {
   ApiServerOptions options_;
   asio::thread_pool pool_;
   std::unique_ptr<ServiceAllocator> allocator_;  // set by bootstrap()
+  std::shared_ptr<NodeProxy> node_proxy_;          // set by bootstrap()
   std::unique_ptr<WatchCache> cache_;              // set by bootstrap() unless disabled
   std::unique_ptr<GarbageCollector> gc_;           // started by bootstrap()
 };
@@ -349,6 +354,7 @@ asio::awaitable<void> ApiServer::handle(Request& request, Responder& out) { retu
 Result<void> ApiServer::bootstrap() { return impl_->bootstrap(); }
 
 Result<void> ApiServer::Impl::bootstrap() {
+  KL_ASSIGN_OR_RETURN(node_proxy_, NodeProxy::create(options_.kubelet_client));
   const ResourceInfo* ns = find_resource("", "v1", "namespaces");
   for (const char* name : {"default", "kube-system", "kube-public", "kube-node-lease"}) {
     json::object obj{{"apiVersion", "v1"},
@@ -447,6 +453,10 @@ asio::awaitable<void> ApiServer::Impl::handle(Request& req, Responder& out) {
     co_return;
   }
   const std::string& verb = info.verb;
+  if (info.subresource == "log" && r->group.empty() && r->resource == "pods") {
+    co_await pod_log(*r, info, out);
+    co_return;
+  }
   if (!info.subresource.empty() && info.subresource != "status" && info.subresource != "scale" &&
       info.subresource != "binding") {
     KL_REPLY(out, status_response(Status::method_not_supported(group_resource(*r), verb)));
@@ -1719,6 +1729,54 @@ asio::awaitable<void> ApiServer::Impl::scale(const ResourceInfo& r, const Reques
     co_return;
   }
   KL_REPLY(out, status_response(Status::conflict_modified(group_resource(r), info.name)));
+}
+
+asio::awaitable<void> ApiServer::Impl::pod_log(const ResourceInfo& r, const RequestInfo& info, Responder& out) {
+  if (info.verb != "get") {
+    KL_REPLY(out, status_response(Status::method_not_supported({"", "pods/log"}, info.verb)));
+    co_return;
+  }
+  if (!node_proxy_) {
+    KL_REPLY(out, status_response(Status::service_unavailable("pods/log: the API server has no kubelet client")));
+    co_return;
+  }
+  const std::string key = object_key(r, info.namespace_, info.name);
+  auto pod = co_await blocking([&] { return load(r, key, info.name); });
+  if (auto* bad = std::get_if<Status>(&pod)) {
+    KL_REPLY(out, status_response(*bad));
+    co_return;
+  }
+  const json::object& obj = std::get<Loaded>(pod).obj;
+  auto container = pod_log_container(obj, info);
+  if (auto* bad = std::get_if<Status>(&container)) {
+    KL_REPLY(out, status_response(*bad));
+    co_return;
+  }
+  auto target = kubelet_log_target(info.namespace_, info.name, std::get<std::string>(container), info);
+  if (auto* bad = std::get_if<Status>(&target)) {
+    KL_REPLY(out, status_response(*bad));
+    co_return;
+  }
+  auto insecure = info.bool_param("insecureSkipTLSVerifyBackend");
+  if (!insecure.ok()) {
+    KL_REPLY(out, status_response(Status::bad_request(insecure.error().message())));
+    co_return;
+  }
+  const ResourceInfo* nodes = find_resource("", "v1", "nodes");
+  const std::string node_name(json::get_string(*json::get_object(obj, "spec"), "nodeName"));
+  auto node = co_await blocking([&] { return load(*nodes, object_key(*nodes, "", node_name), node_name); });
+  if (auto* bad = std::get_if<Status>(&node)) {
+    KL_REPLY(out, status_response(*bad));
+    co_return;
+  }
+  auto endpoint = kubelet_endpoint(std::get<Loaded>(node).obj);
+  if (auto* bad = std::get_if<Status>(&endpoint)) {
+    KL_REPLY(out, status_response(*bad));
+    co_return;
+  }
+  NodeTarget kubelet = std::get<NodeTarget>(endpoint);
+  kubelet.insecure_skip_verify = *insecure;
+  co_await node_proxy_->get(kubelet, std::get<std::string>(target), out);
 }
 
 asio::awaitable<void> ApiServer::Impl::bind(const ResourceInfo& r, const RequestInfo& info, const Request& req,

@@ -16,6 +16,7 @@
 #include <string>
 
 #include "control/apiserver/http_server.h"
+#include "control/apiserver/node_proxy.h"
 #include "control/apiserver/request_info.h"
 #include "control/apiserver/resources.h"
 #include "control/store/store.h"
@@ -41,6 +42,9 @@ struct ApiServerOptions {
   size_t watcher_buffer_events = 1024;       // a watcher further behind is dropped
   int bookmark_interval_seconds = 60;        // BOOKMARK cadence with allowWatchBookmarks
   int consistent_read_wait_ms = 3000;        // how long a list waits for the cache to catch up
+  // How pods/log reaches kubelets: the CA of their serving certificates and the API
+  // server's kubelet-client certificate (pki.h).
+  KubeletClientOptions kubelet_client;
 };
 
 class ApiServer final : public Handler {

@@ -178,6 +178,11 @@ class Session final : public Responder {
     co_return Ok();
   }
 
+  asio::awaitable<bool> wait_client_gone() override {
+    auto [ec] = co_await lowest(stream_).socket().async_wait(tcp::socket::wait_read, kTuple);
+    co_return ec != asio::error::operation_aborted;
+  }
+
   asio::awaitable<Result<void>> end_stream() override {
     if (!streaming_) co_return Ok();
     streaming_ = false;

@@ -4,7 +4,11 @@
 // few threads, one coroutine per connection, no thread per client.
 #pragma once
 
+#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/awaitable.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl/context.hpp>
@@ -61,6 +65,15 @@ class Responder {
   // Error when the client has gone away: the handler should stop streaming.
   virtual asio::awaitable<Result<void>> write_chunk(std::string_view data) = 0;
   virtual asio::awaitable<Result<void>> end_stream() = 0;
+  // Completes with true when the client has gone away (its connection turned readable:
+  // EOF, or anything it sends while a reply streams), with false when cancelled. For
+  // relaying a stream that may be quiet for a long time (logs -f). The default waits
+  // until cancelled.
+  virtual asio::awaitable<bool> wait_client_gone() {
+    asio::steady_timer never(co_await asio::this_coro::executor, asio::steady_timer::time_point::max());
+    auto [ec] = co_await never.async_wait(asio::as_tuple(asio::use_awaitable));
+    co_return !ec;
+  }
 };
 
 // KL_REPLY(responder, expr): sends the Response `expr` from a coroutine.

@@ -276,6 +276,15 @@ Result<Pki> ensure_pki(const fs::path& dir, const PkiOptions& options) {
     pki.serving = std::move(*serving);
   }
 
+  KL_ASSIGN_OR_RETURN(auto kubelet_client, load_pair(dir, "apiserver-kubelet-client"));
+  if (new_ca || !kubelet_client) {
+    KL_ASSIGN_OR_RETURN(pki.kubelet_client, issue_client_certificate(pki.ca, "kube-apiserver-kubelet-client",
+                                                                     {"system:masters"}, options.leaf_days));
+    KL_TRY(save_pair(dir, "apiserver-kubelet-client", pki.kubelet_client));
+  } else {
+    pki.kubelet_client = std::move(*kubelet_client);
+  }
+
   KL_ASSIGN_OR_RETURN(auto admin, load_pair(dir, "admin"));
   if (new_ca || !admin) {
     KL_ASSIGN_OR_RETURN(pki.admin, issue_client_certificate(pki.ca, "kernlet-admin", {"system:masters"},
@@ -292,6 +301,58 @@ Result<CertKey> issue_client_certificate(const CertKey& ca, const std::string& c
   KL_ASSIGN_OR_RETURN(Cert ca_cert, parse_cert(ca.cert_pem, "CA certificate"));
   KL_ASSIGN_OR_RETURN(Key ca_key, parse_key(ca.key_pem, "CA key"));
   return make_cert({cn, groups}, Usage::kClient, days, ca_cert.get(), ca_key.get(), {}, {});
+}
+
+Result<CertKey> issue_serving_certificate(const CertKey& ca, const std::string& cn,
+                                          const std::vector<std::string>& groups,
+                                          const std::vector<std::string>& dns_names,
+                                          const std::vector<std::string>& ip_addresses, int days) {
+  KL_ASSIGN_OR_RETURN(Cert ca_cert, parse_cert(ca.cert_pem, "CA certificate"));
+  KL_ASSIGN_OR_RETURN(Key ca_key, parse_key(ca.key_pem, "CA key"));
+  return make_cert({cn, groups}, Usage::kServer, days, ca_cert.get(), ca_key.get(), dns_names, ip_addresses);
+}
+
+bool certificate_fits(const CertKey& ck, const CertKey& ca, const std::string& cn,
+                      const std::vector<std::string>& dns_names, const std::vector<std::string>& ip_addresses) {
+  auto cert = parse_cert(ck.cert_pem, "certificate");
+  auto key = parse_key(ck.key_pem, "key");
+  auto ca_cert = parse_cert(ca.cert_pem, "CA certificate");
+  if (!cert.ok() || !key.ok() || !ca_cert.ok()) return false;
+  if (X509_check_private_key(cert->get(), key->get()) != 1) {
+    ERR_clear_error();
+    return false;
+  }
+  EVP_PKEY* ca_pub = X509_get0_pubkey(ca_cert->get());
+  if (ca_pub == nullptr || X509_verify(cert->get(), ca_pub) != 1) {
+    ERR_clear_error();
+    return false;
+  }
+  X509_NAME* subject = X509_get_subject_name(cert->get());
+  char name[256] = "";
+  if (X509_NAME_get_text_by_NID(subject, NID_commonName, name, sizeof name) < 0 || cn != name) return false;
+  PkiOptions want;
+  want.dns_names = dns_names;
+  want.ip_addresses = ip_addresses;
+  return serving_cert_fits(ck, want);
+}
+
+Result<CertKey> load_ca(const fs::path& dir) {
+  std::error_code ec;
+  for (const char* f : {"ca.crt", "ca.key"}) {
+    if (!fs::exists(dir / f, ec)) {
+      return Error(ErrorCode::kNotFound, "CA file " + (dir / f).string() +
+                                             " does not exist (start kernlet-control with this data directory first)");
+    }
+  }
+  auto loaded = load_pair(dir, "ca");
+  if (!loaded.ok()) return std::move(loaded).error();
+  CertKey ca;
+  if (loaded->has_value()) {
+    ca = std::move(**loaded);
+  } else {
+    return Error(ErrorCode::kNotFound, "CA " + (dir / "ca.crt").string() + " vanished while being read");
+  }
+  return ca;
 }
 
 std::string make_kubeconfig(const std::string& server, const std::string& ca_pem, const CertKey& client,

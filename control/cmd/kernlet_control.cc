@@ -14,6 +14,7 @@
 
 #include "control/apiserver/api_server.h"
 #include "control/apiserver/http_server.h"
+#include "control/apiserver/node_credentials.h"
 #include "control/apiserver/pki.h"
 #include "control/controllers/deployment_controller.h"
 #include "control/controllers/endpointslice_controller.h"
@@ -50,6 +51,31 @@ Flags:
   --disable-scheduler     do not run the scheduler (pods stay unbound unless something
                           else binds them)
   --disable-controllers   do not run the controllers (Deployment, ReplicaSet, EndpointSlice)
+  -h, --help              show this help
+
+Subcommands:
+  node-credentials        write a node's kubeconfig and kubelet certificates
+                          (kernlet-control node-credentials --help)
+)";
+
+constexpr const char* kNodeCredentialsUsage = R"(Usage: kernlet-control node-credentials --data-dir DIR --node-name NAME
+           --server https://ADDR:PORT --out DIR [--node-ip IP ...] [--hostname H]
+
+Issues, from the CA in DIR/pki (made by kernlet-control on first start), what a node
+agent needs to join the cluster, and writes into OUT:
+  kubeconfig    for --server, client certificate CN=system:node:NAME, O=system:nodes
+  kubelet.crt   the kubelet API's serving certificate (port 10250), for NAME, the
+  kubelet.key   hostname and every --node-ip; the API server verifies it with ca.crt
+  ca.crt        the cluster CA
+Running it again keeps files that are still right and rewrites the others.
+
+Flags:
+  --data-dir DIR          the control plane's data directory (default /var/lib/kernlet/control)
+  --node-name NAME        the Node's name (required)
+  --server URL            the API server as the node reaches it, https://ADDR:PORT (required)
+  --out DIR               where to write the files (required)
+  --node-ip IP            an address of the node for the serving certificate; repeatable
+  --hostname H            the node's host name, if it differs from NAME
   -h, --help              show this help
 )";
 
@@ -99,9 +125,50 @@ int fail(const Error& e) {
   return 1;
 }
 
+// kernlet-control node-credentials ...: argv[0] is "node-credentials".
+int node_credentials(int argc, char** argv) {
+  apiserver::NodeCredentialsOptions o;
+  fs::path data_dir = "/var/lib/kernlet/control";
+  auto fail_usage = [](const std::string& msg) {
+    std::fprintf(stderr, "kernlet-control node-credentials: %s\n\n%s", msg.c_str(), kNodeCredentialsUsage);
+    return 2;
+  };
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    if (a == "-h" || a == "--help") {
+      std::fputs(kNodeCredentialsUsage, stdout);
+      return 0;
+    }
+    if (a != "--data-dir" && a != "--node-name" && a != "--server" && a != "--out" && a != "--node-ip" &&
+        a != "--hostname") {
+      return fail_usage("unknown flag " + a);
+    }
+    if (i + 1 >= argc) return fail_usage(a + " needs a value");
+    std::string v = argv[++i];
+    if (a == "--data-dir") data_dir = v;
+    if (a == "--node-name") o.node_name = v;
+    if (a == "--server") o.server = v;
+    if (a == "--out") o.out_dir = v;
+    if (a == "--node-ip") o.node_ips.push_back(v);
+    if (a == "--hostname") o.hostname = v;
+  }
+  if (o.node_name.empty()) return fail_usage("--node-name is required");
+  if (o.server.empty()) return fail_usage("--server is required");
+  if (o.out_dir.empty()) return fail_usage("--out is required");
+  o.pki_dir = data_dir / "pki";
+  if (auto r = apiserver::write_node_credentials(o); !r.ok()) {
+    std::fprintf(stderr, "kernlet-control node-credentials: %s\n", r.error().to_string().c_str());
+    return 1;
+  }
+  std::fprintf(stderr, "kernlet-control node-credentials: wrote %s/{kubeconfig,kubelet.crt,kubelet.key,ca.crt}\n",
+               o.out_dir.c_str());
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
+  if (argc > 1 && std::string(argv[1]) == "node-credentials") return node_credentials(argc - 1, argv + 1);
   Flags flags;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
@@ -164,6 +231,9 @@ int main(int argc, char** argv) {
     auto tls = apiserver::make_server_tls_context(pki->serving.cert_pem, pki->serving.key_pem, pki->ca.cert_pem);
     if (!tls.ok()) return fail(tls.error());
     http.tls = *tls;
+    api_opts.kubelet_client.ca_pem = pki->ca.cert_pem;
+    api_opts.kubelet_client.cert_pem = pki->kubelet_client.cert_pem;
+    api_opts.kubelet_client.key_pem = pki->kubelet_client.key_pem;
     self.ca_pem = pki->ca.cert_pem;
     self.client_cert_pem = pki->admin.cert_pem;
     self.client_key_pem = pki->admin.key_pem;

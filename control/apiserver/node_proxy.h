@@ -1,0 +1,51 @@
+// NodeProxy: the API server's outbound HTTPS connections to kubelets (port 10250). It
+// verifies the kubelet's serving certificate against the cluster CA and the node's
+// address, presents the API server's kubelet-client certificate, and relays the answer
+// to the API client as it arrives. pods/log uses it today; exec, attach and
+// port-forward are to reuse the connection code here.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "control/apiserver/http_server.h"
+
+namespace kernlet::apiserver {
+
+struct KubeletClientOptions {
+  std::string ca_pem;    // verifies kubelet serving certificates; empty: the system trust store
+  std::string cert_pem;  // the API server's kubelet-client certificate; empty: none
+  std::string key_pem;
+  std::chrono::seconds connect_timeout{10};  // TCP connect + TLS handshake + response header
+};
+
+// One kubelet endpoint.
+struct NodeTarget {
+  std::string host;  // IP address or DNS name
+  uint16_t port = 10250;
+  bool insecure_skip_verify = false;  // ?insecureSkipTLSVerifyBackend=true
+};
+
+class NodeProxy {
+ public:
+  // Builds the TLS contexts. Errors: unparsable PEM (kInvalidArgument).
+  static Result<std::shared_ptr<NodeProxy>> create(const KubeletClientOptions& options);
+
+  // GET https://<node>`target` and answers `out` with it: a 2xx reply streamed chunk by
+  // chunk with the kubelet's status and Content-Type until the kubelet ends it or the API
+  // client goes away; a kubelet error as a Status with the kubelet's code and text; a
+  // node that cannot be reached as a 500 Status naming the URL and the cause (as
+  // kube-apiserver: `Get "https://10.0.0.5:10250/containerLogs/...": dial tcp ...`).
+  // Runs on the caller's executor; thread-safe (no mutable state).
+  asio::awaitable<void> get(const NodeTarget& node, const std::string& target, Responder& out) const;
+
+ private:
+  NodeProxy() = default;
+  KubeletClientOptions options_;
+  std::shared_ptr<asio::ssl::context> verify_;
+  std::shared_ptr<asio::ssl::context> insecure_;
+};
+
+}  // namespace kernlet::apiserver

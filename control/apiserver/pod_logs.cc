@@ -1,0 +1,131 @@
+#include "control/apiserver/pod_logs.h"
+
+#include <cctype>
+#include <vector>
+
+#include "api/time.h"
+
+namespace kernlet::apiserver {
+namespace {
+
+std::vector<std::string> names(const json::object& spec, std::string_view field) {
+  std::vector<std::string> out;
+  const json::array* list = json::get_array(spec, field);
+  if (list == nullptr) return out;
+  for (const auto& c : *list) {
+    if (c.is_object()) out.emplace_back(json::get_string(c.get_object(), "name"));
+  }
+  return out;
+}
+
+// Go's %s of a []string: "[a b]".
+std::string go_list(const std::vector<std::string>& v) {
+  std::string out = "[";
+  for (std::size_t i = 0; i < v.size(); ++i) out += (i ? " " : "") + v[i];
+  return out + "]";
+}
+
+std::string escape_segment(std::string_view s) {
+  static const char* hex = "0123456789ABCDEF";
+  std::string out;
+  for (unsigned char c : s) {
+    if (std::isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~') {
+      out += static_cast<char>(c);
+    } else {
+      out += '%';
+      out += hex[c >> 4];
+      out += hex[c & 15];
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+std::variant<std::string, api::Status> pod_log_container(const json::object& pod, const RequestInfo& info) {
+  static const json::object kEmpty;
+  const json::object* spec = json::get_object(pod, "spec");
+  if (spec == nullptr) spec = &kEmpty;
+  const std::string& name = info.name;
+  std::vector<std::string> containers = names(*spec, "containers");
+  std::vector<std::string> inits = names(*spec, "initContainers");
+  std::vector<std::string> ephemeral = names(*spec, "ephemeralContainers");
+  std::string container(info.param("container").value_or(""));
+  if (container.empty()) {
+    if (containers.size() == 1) {
+      container = containers.front();
+    } else if (containers.empty()) {
+      return api::Status::bad_request("a container name must be specified for pod " + name);
+    } else {
+      std::string msg = "a container name must be specified for pod " + name + ", choose one of: " + go_list(containers);
+      if (!inits.empty()) msg += " or one of the init containers: " + go_list(inits);
+      if (!ephemeral.empty()) msg += " or one of the ephemeral containers: " + go_list(ephemeral);
+      return api::Status::bad_request(msg);
+    }
+  } else {
+    bool found = false;
+    for (const auto* list : {&containers, &inits, &ephemeral}) {
+      for (const auto& c : *list) found = found || c == container;
+    }
+    if (!found) return api::Status::bad_request("container " + container + " is not valid for pod " + name);
+  }
+  if (json::get_string(*spec, "nodeName").empty()) {
+    return api::Status::bad_request("pod " + name + " does not have a host assigned");
+  }
+  return container;
+}
+
+std::variant<NodeTarget, api::Status> kubelet_endpoint(const json::object& node) {
+  static const json::object kEmpty;
+  const json::object* status = json::get_object(node, "status");
+  if (status == nullptr) status = &kEmpty;
+  NodeTarget t;
+  std::string hostname;
+  if (const json::array* addrs = json::get_array(*status, "addresses")) {
+    for (const auto& a : *addrs) {
+      if (!a.is_object()) continue;
+      std::string_view type = json::get_string(a.get_object(), "type");
+      std::string_view address = json::get_string(a.get_object(), "address");
+      if (type == "InternalIP" && t.host.empty()) t.host = address;
+      if (type == "Hostname" && hostname.empty()) hostname = address;
+    }
+  }
+  if (t.host.empty()) t.host = hostname;
+  const json::object* metadata = json::get_object(node, "metadata");
+  const std::string name(metadata != nullptr ? json::get_string(*metadata, "name") : "");
+  if (t.host.empty()) return api::Status(500, "", "node " + name + " has no InternalIP or Hostname address");
+  if (const json::object* d = json::get_object(*status, "daemonEndpoints")) {
+    if (const json::object* k = json::get_object(*d, "kubeletEndpoint")) {
+      auto it = k->find("Port");
+      if (it != k->end() && it->value().is_int64() && it->value().as_int64() > 0 && it->value().as_int64() < 65536) {
+        t.port = static_cast<uint16_t>(it->value().as_int64());
+      }
+    }
+  }
+  return t;
+}
+
+std::variant<std::string, api::Status> kubelet_log_target(std::string_view ns, std::string_view pod,
+                                                          std::string_view container, const RequestInfo& info) {
+  std::string query;
+  auto add = [&](std::string_view k, const std::string& v) { query += (query.empty() ? "?" : "&") + std::string(k) + "=" + v; };
+  for (std::string_view b : {"follow", "previous", "timestamps"}) {
+    auto v = info.bool_param(b);
+    if (!v.ok()) return api::Status::bad_request(v.error().message());
+    if (*v) add(b, "true");
+  }
+  for (std::string_view i : {"tailLines", "sinceSeconds", "limitBytes"}) {
+    auto v = info.int_param(i);
+    if (!v.ok()) return api::Status::bad_request(v.error().message());
+    if (*v) add(i, std::to_string(**v));
+  }
+  if (auto since = info.param("sinceTime"); since && !since->empty()) {
+    if (!api::parse_rfc3339(*since).ok()) {
+      return api::Status::bad_request("invalid sinceTime \"" + std::string(*since) + "\": not an RFC 3339 time");
+    }
+    add("sinceTime", escape_segment(*since));
+  }
+  return "/containerLogs/" + escape_segment(ns) + "/" + escape_segment(pod) + "/" + escape_segment(container) + query;
+}
+
+}  // namespace kernlet::apiserver

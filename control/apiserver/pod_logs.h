@@ -1,0 +1,33 @@
+// GET pods/<name>/log: which container and which kubelet, decided from the Pod and its
+// Node the way kube-apiserver's pod log REST does. Pure functions; thread-safe.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <variant>
+
+#include "api/json.h"
+#include "api/status.h"
+#include "control/apiserver/node_proxy.h"
+#include "control/apiserver/request_info.h"
+
+namespace kernlet::apiserver {
+
+// The container whose log is asked for: ?container, or the only container. Errors
+// (400): `a container name must be specified for pod web, choose one of: [a b]` (with
+// the init and ephemeral containers named too), `container c is not valid for pod web`,
+// `pod web does not have a host assigned` when it is not scheduled yet.
+std::variant<std::string, api::Status> pod_log_container(const json::object& pod, const RequestInfo& info);
+
+// The kubelet of `node`: its InternalIP (else its Hostname address) and
+// status.daemonEndpoints.kubeletEndpoint.Port (10250 when unset). Errors (500): the
+// node has no usable address.
+std::variant<NodeTarget, api::Status> kubelet_endpoint(const json::object& node);
+
+// /containerLogs/<ns>/<pod>/<container>?... with the log options of the request passed
+// on (follow, previous, timestamps, tailLines, sinceSeconds, sinceTime, limitBytes).
+// Errors (400): a malformed option, named.
+std::variant<std::string, api::Status> kubelet_log_target(std::string_view ns, std::string_view pod,
+                                                          std::string_view container, const RequestInfo& info);
+
+}  // namespace kernlet::apiserver

@@ -1,0 +1,71 @@
+#include "control/apiserver/pod_logs.h"
+
+#include <gtest/gtest.h>
+
+namespace kernlet::apiserver {
+namespace {
+
+json::object parse(std::string_view text) { return json::parse_object(text).value(); }
+
+RequestInfo request(std::string_view target) {
+  auto info = parse_request_info("GET", target);
+  EXPECT_TRUE(info.ok());
+  return *info;
+}
+
+std::string message(const std::variant<std::string, api::Status>& v) {
+  return std::holds_alternative<api::Status>(v) ? std::get<api::Status>(v).message() : "ok: " + std::get<std::string>(v);
+}
+
+TEST(PodLogContainer, TheOnlyContainerIsTheDefault) {
+  auto pod = parse(R"({"spec":{"nodeName":"n1","containers":[{"name":"app"}]}})");
+  EXPECT_EQ(message(pod_log_container(pod, request("/api/v1/namespaces/default/pods/web/log"))), "ok: app");
+}
+
+TEST(PodLogContainer, ErrorsAsKubernetesWordsThem) {
+  auto multi = parse(R"({"spec":{"nodeName":"n1","containers":[{"name":"a"},{"name":"b"}],
+                                  "initContainers":[{"name":"init"}]}})");
+  auto v = pod_log_container(multi, request("/api/v1/namespaces/default/pods/web/log"));
+  ASSERT_TRUE(std::holds_alternative<api::Status>(v));
+  EXPECT_EQ(std::get<api::Status>(v).code(), 400);
+  EXPECT_EQ(message(v), "a container name must be specified for pod web, choose one of: [a b] or one of the init "
+                        "containers: [init]");
+  EXPECT_EQ(message(pod_log_container(multi, request("/api/v1/namespaces/default/pods/web/log?container=c"))),
+            "container c is not valid for pod web");
+  EXPECT_EQ(message(pod_log_container(multi, request("/api/v1/namespaces/default/pods/web/log?container=init"))),
+            "ok: init");
+  auto pending = parse(R"({"spec":{"containers":[{"name":"a"}]}})");
+  EXPECT_EQ(message(pod_log_container(pending, request("/api/v1/namespaces/default/pods/web/log"))),
+            "pod web does not have a host assigned");
+}
+
+TEST(KubeletEndpoint, InternalIpThenHostnameAndTheKubeletPort) {
+  auto node = parse(R"({"metadata":{"name":"n1"},"status":{"addresses":[{"type":"Hostname","address":"n1.local"},
+      {"type":"InternalIP","address":"10.0.0.5"}],"daemonEndpoints":{"kubeletEndpoint":{"Port":10251}}}})");
+  auto t = std::get<NodeTarget>(kubelet_endpoint(node));
+  EXPECT_EQ(t.host, "10.0.0.5");
+  EXPECT_EQ(t.port, 10251);
+  auto named = parse(R"({"metadata":{"name":"n1"},"status":{"addresses":[{"type":"Hostname","address":"n1.local"}]}})");
+  t = std::get<NodeTarget>(kubelet_endpoint(named));
+  EXPECT_EQ(t.host, "n1.local");
+  EXPECT_EQ(t.port, 10250);
+  auto none = parse(R"({"metadata":{"name":"n1"},"status":{}})");
+  auto bad = kubelet_endpoint(none);
+  ASSERT_TRUE(std::holds_alternative<api::Status>(bad));
+  EXPECT_EQ(std::get<api::Status>(bad).code(), 500);
+}
+
+TEST(KubeletLogTarget, PassesTheLogOptionsOn) {
+  auto info = request(
+      "/api/v1/namespaces/default/pods/web/log?container=app&follow=true&tailLines=5&timestamps=1&sinceTime="
+      "2026-11-26T21%3A00%3A00Z&limitBytes=100&previous=false&insecureSkipTLSVerifyBackend=true");
+  EXPECT_EQ(message(kubelet_log_target("default", "web", "app", info)),
+            "ok: /containerLogs/default/web/app?follow=true&timestamps=true&tailLines=5&limitBytes=100&sinceTime="
+            "2026-11-26T21%3A00%3A00Z");
+  EXPECT_EQ(message(kubelet_log_target("default", "web", "app",
+                                       request("/api/v1/namespaces/default/pods/web/log?tailLines=x"))),
+            "invalid value for query parameter tailLines: \"x\" (want an integer)");
+}
+
+}  // namespace
+}  // namespace kernlet::apiserver
