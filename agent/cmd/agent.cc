@@ -1,0 +1,284 @@
+#include "agent/cmd/agent.h"
+
+#include <arpa/inet.h>
+#include <ifaddrs.h>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cstdio>
+
+#include "agent/cmd/api_environment.h"
+#include "agent/cmd/cni_network.h"
+#include "agent/cmd/pod_log_source.h"
+#include "agent/cmd/prober_probes.h"
+#include "api/client/config.h"
+#include "api/quantity.h"
+#include "runtime/sandbox/linux.h"
+
+namespace kernlet::agent {
+
+namespace {
+
+// Pod events through agent/node's EventRecorder (aggregated, never blocking).
+class RecorderEventSink final : public EventSink {
+ public:
+  explicit RecorderEventSink(EventRecorder* r) : r_(r) {}
+  void event(const json::object& pod, std::string_view type, std::string_view reason,
+             const std::string& message) override {
+    r_->event(pod, type, reason, message);
+  }
+
+ private:
+  EventRecorder* r_;
+};
+
+Result<api::ResourceList> reserved_list(const std::string& text) {
+  api::ResourceList out;
+  KL_ASSIGN_OR_RETURN(auto pairs, parse_reserved(text));
+  for (const auto& [k, v] : pairs) {
+    KL_ASSIGN_OR_RETURN(auto q, Quantity::parse(v));
+    out[k] = q;
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string detect_node_ip(const std::string& flag) {
+  if (!flag.empty()) return flag;
+  ifaddrs* list = nullptr;
+  std::string found;
+  if (::getifaddrs(&list) == 0) {
+    for (ifaddrs* i = list; i != nullptr && found.empty(); i = i->ifa_next) {
+      if (i->ifa_addr == nullptr || i->ifa_addr->sa_family != AF_INET) continue;
+      if ((i->ifa_flags & IFF_UP) == 0 || (i->ifa_flags & IFF_LOOPBACK) != 0) continue;
+      char buf[INET_ADDRSTRLEN];
+      auto* sin = reinterpret_cast<sockaddr_in*>(i->ifa_addr);
+      if (::inet_ntop(AF_INET, &sin->sin_addr, buf, sizeof buf) != nullptr) found = buf;
+    }
+    ::freeifaddrs(list);
+  }
+  return found.empty() ? "127.0.0.1" : found;
+}
+
+std::string default_node_name() {
+  char buf[256] = {};
+  if (::gethostname(buf, sizeof buf - 1) != 0) return "localhost";
+  std::string n(buf);
+  std::transform(n.begin(), n.end(), n.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return n;
+}
+
+Result<std::unique_ptr<Agent>> Agent::create(AgentOptions options) {
+  std::unique_ptr<Agent> a(new Agent());
+  if (options.node_name.empty()) options.node_name = default_node_name();
+  a->opts_ = options;
+  a->node_ip_ = detect_node_ip(options.node_ip);
+  KL_ASSIGN_OR_RETURN(auto cfg, client::load_kubeconfig(options.kubeconfig));
+  cfg.user_agent = "kernlet-agent/" + options.node_name;
+  KL_ASSIGN_OR_RETURN(a->client_, client::RestClient::create(cfg));
+  RealPodRuntimeOptions ro;
+  ro.root_dir = options.root_dir;
+  ro.cgroup_root = options.cgroup_root;
+  KL_ASSIGN_OR_RETURN(a->rt_, RealPodRuntime::open(ro));
+  std::fprintf(stderr, "I agent: %s\n", a->rt_->cgroup_report().summary().c_str());
+  // The Node, its Lease and events (agent/node).
+  NodeOptions no;
+  no.node_name = options.node_name;
+  no.node_ip = a->node_ip_;
+  KL_ASSIGN_OR_RETURN(no.system_reserved, reserved_list(options.system_reserved));
+  KL_ASSIGN_OR_RETURN(no.kube_reserved, reserved_list(options.kube_reserved));
+  no.max_pods = options.max_pods;
+  no.root_dir = options.root_dir;
+  no.kubelet_port = options.port;
+  a->node_ = std::make_unique<NodeStatusManager>(a->client_, no);
+  EventRecorderOptions eo;
+  eo.node_name = options.node_name;
+  a->recorder_ = std::make_unique<EventRecorder>(a->client_, eo);
+  a->events_ = std::make_unique<RecorderEventSink>(a->recorder_.get());
+  // The pod network: CNI, or a private loopback-only namespace per pod.
+  if (options.network == "cni") {
+    a->net_ = std::make_unique<CniPodNetwork>(options.cni_conf_dir, std::vector<std::string>{options.cni_bin_dir},
+                                              options.root_dir + "/cni/results");
+  } else {
+    a->net_ = no_network();
+  }
+  // Services for the service-link environment variables.
+  client::InformerOptions sio;
+  sio.name = "services";
+  sio.max_backoff = std::chrono::milliseconds(10'000);
+  a->services_ = std::make_unique<client::Informer>(
+      std::make_shared<client::RestListerWatcher>(a->client_, client::ResourceRef("", "v1", "services")), sio);
+  // Volumes under <root>/pods/<uid>/volumes (csi/volume), env and security (agent/podspec).
+  a->mounter_ = std::make_unique<csi::LinuxMounter>();
+  a->volumes_ = std::make_unique<csi::VolumeManager>(options.root_dir + "/pods", *a->mounter_);
+  ApiEnvironmentOptions envo;
+  envo.node_name = options.node_name;
+  envo.host_ips = {a->node_ip_};
+  envo.seccomp_default = options.seccomp_default;
+  envo.seccomp_profile_root = options.root_dir + "/seccomp";
+  a->env_ = std::make_unique<ApiPodEnvironment>(a->client_, &a->services_->cache(), a->volumes_.get(), a->net_.get(),
+                                                envo);
+  // Probes and hooks (agent/prober): a change wakes the pod's sync; events name the container.
+  Agent* self = a.get();
+  a->probes_ = std::make_unique<ProberPodProbes>(
+      a->rt_.get(),
+      [self](const std::string& uid) {
+        if (self->workers_) self->workers_->enqueue(uid);
+      },
+      [self](const ProbeEvent& e) {
+        if (!self->workers_) return;
+        if (auto pod = self->workers_->pod(e.pod_uid))
+          self->recorder_->event(*pod, container_field_path(e.container_name), e.type, e.reason, e.message);
+      });
+  SyncerOptions so;
+  so.pod_logs_dir = options.pod_logs_dir;
+  so.host_ips = {a->node_ip_};
+  a->syncer_ = std::make_unique<PodSyncer>(a->rt_.get(), a->events_.get(), a->env_.get(), a->probes_.get(),
+                                           a->net_.get(), so);
+  a->api_ = std::make_unique<RestPodApi>(a->client_);
+  PodWorkersOptions wo;
+  wo.workers = options.pod_workers;
+  wo.resync_period = std::chrono::seconds(options.resync_seconds);
+  wo.mirror_of = [self](const std::string& ns, const std::string& name) -> client::ObjectPtr {
+    std::lock_guard<std::mutex> lock(self->mirror_mu_);
+    auto it = self->mirrors_.find(ns + "/" + name);
+    return it == self->mirrors_.end() ? nullptr : it->second;
+  };
+  a->workers_ = std::make_unique<PodWorkers>(a->syncer_.get(), a->rt_.get(), a->api_.get(), wo);
+  auto lw = std::make_shared<client::RestListerWatcher>(a->client_, client::ResourceRef("", "v1", "pods"), "",
+                                                       "spec.nodeName=" + options.node_name);
+  client::InformerOptions io;
+  io.name = "pods";
+  io.max_backoff = std::chrono::milliseconds(10'000);
+  a->informer_ = std::make_unique<client::Informer>(lw, io);
+  PodWorkers* w = a->workers_.get();
+  client::EventHandler h;
+  // Mirror pods are the API's copies of static pods: remembered for their status, never run.
+  auto mirror = [self](const client::ObjectPtr& o, bool gone) {
+    if (!is_mirror_pod(*o)) return false;
+    api::Meta m(*o);
+    {
+      std::lock_guard<std::mutex> lock(self->mirror_mu_);
+      std::string key = std::string(m.namespace_()) + "/" + std::string(m.name());
+      if (gone) {
+        self->mirrors_.erase(key);
+      } else {
+        self->mirrors_[key] = o;
+      }
+    }
+    self->wake_mirror();
+    return true;
+  };
+  h.on_add = [w, mirror](const client::ObjectPtr& o) {
+    if (!mirror(o, false)) w->upsert(o);
+  };
+  h.on_update = [w, mirror](const client::ObjectPtr&, const client::ObjectPtr& o) {
+    if (!mirror(o, false)) w->upsert(o);
+  };
+  h.on_delete = [w, mirror](const client::ObjectPtr& o, bool) {
+    if (!mirror(o, true)) w->removed(o);
+  };
+  h.on_synced = [w] { w->adopt_orphans(); };
+  a->informer_->add_handler(std::move(h));
+  // The kubelet API (:10250) when its certificates are given.
+  if (!options.tls_cert_file.empty() || !options.tls_private_key_file.empty() || !options.client_ca_file.empty()) {
+    KubeletServerOptions ko;
+    ko.address = options.address;
+    ko.port = static_cast<uint16_t>(options.port);
+    KL_ASSIGN_OR_RETURN(ko.cert_pem, runtime::read_file(options.tls_cert_file));
+    KL_ASSIGN_OR_RETURN(ko.key_pem, runtime::read_file(options.tls_private_key_file));
+    KL_ASSIGN_OR_RETURN(ko.client_ca_pem, runtime::read_file(options.client_ca_file));
+    auto logs = std::make_shared<PodLogSource>(a->workers_.get(), a->rt_.get(), options.pod_logs_dir);
+    a->server_ = std::make_unique<KubeletServer>(ko, logs, [w] {
+      json::array pods;
+      for (const auto& p : w->list()) pods.push_back(*p);
+      return pods;
+    });
+  }
+  if (!options.pod_manifest_path.empty()) {
+    a->static_ = std::make_unique<StaticPodSource>(options.pod_manifest_path, options.node_name);
+    a->mirror_ = std::make_unique<MirrorPodManager>(a->client_, options.node_name);
+    a->static_->on_change([self](const std::vector<json::object>& pods) {
+      self->workers_->set_static_pods(pods);
+      self->wake_mirror();
+    });
+  }
+  return a;
+}
+
+Agent::~Agent() { stop(); }
+
+Result<void> Agent::start() {
+  std::fprintf(stderr, "I agent: node %s (%s), root %s, network %s\n", opts_.node_name.c_str(), node_ip_.c_str(),
+               opts_.root_dir.c_str(), opts_.network.c_str());
+  recorder_->start();
+  node_->start();
+  if (static_) {
+    static_->start();  // static pods are known before the informer's first list adopts orphans
+    workers_->set_static_pods(static_->pods());
+    mirror_thread_ = std::thread([this] { mirror_loop(); });
+  }
+  services_->start();
+  KL_TRY(workers_->start());
+  informer_->start();
+  if (server_) {
+    KL_TRY(server_->start());
+    std::fprintf(stderr, "I agent: kubelet API on %s:%u\n", opts_.address.c_str(), server_->port());
+  } else {
+    std::fprintf(stderr, "I agent: kubelet API off (no --tls-cert-file, --tls-private-key-file, --client-ca-file)\n");
+  }
+  return Ok();
+}
+
+void Agent::stop() {
+  if (stopped_) return;
+  stopped_ = true;
+  if (server_) server_->stop();
+  if (static_) static_->stop();
+  if (mirror_thread_.joinable()) {
+    {
+      std::lock_guard<std::mutex> lock(mirror_mu_);
+      mirror_stop_ = true;
+    }
+    mirror_cv_.notify_all();
+    mirror_thread_.join();
+  }
+  if (informer_) informer_->stop();
+  if (workers_) workers_->stop();
+  probes_.reset();  // the prober's threads call into the workers
+  if (services_) services_->stop();
+  if (node_) node_->stop();
+  if (recorder_) {
+    (void)recorder_->flush(std::chrono::seconds(2));
+    recorder_->stop();
+  }
+}
+
+void Agent::wake_mirror() {
+  {
+    std::lock_guard<std::mutex> lock(mirror_mu_);
+    mirror_wake_ = true;
+  }
+  mirror_cv_.notify_all();
+}
+
+// Keeps mirror pods equal to the static pods: after every change of either, and every 10 s
+// (the Node may not be registered yet, and the API may be down).
+void Agent::mirror_loop() {
+  std::unique_lock<std::mutex> lock(mirror_mu_);
+  while (!mirror_stop_) {
+    mirror_cv_.wait_for(lock, std::chrono::seconds(10), [this] { return mirror_stop_ || mirror_wake_; });
+    if (mirror_stop_) return;
+    mirror_wake_ = false;
+    lock.unlock();
+    if (auto r = mirror_->sync(static_->pods()); !r.ok() && r.error().code() != ErrorCode::kNotFound)
+      std::fprintf(stderr, "W agent: mirror pods: %s\n", r.error().to_string().c_str());
+    lock.lock();
+  }
+}
+
+}  // namespace kernlet::agent

@@ -1,0 +1,84 @@
+// Agent: the kernlet-agent process assembled from its parts: the API client and the pod
+// informer (spec.nodeName=<node>), the runtime (RealPodRuntime), the pod syncer and
+// workers, the Node's registration, status and Lease and the event recorder (agent/node),
+// env and security (agent/podspec), volumes (csi/volume), probes and hooks (agent/prober)
+// and the CNI driver (cni/client) with --network cni. Thin main: parse flags, Agent::create, start, wait for a signal, stop.
+// Thread-safety: create/start/stop from one thread.
+#pragma once
+
+#include <condition_variable>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <string>
+
+#include "agent/cmd/agent_options.h"
+#include "agent/node/event_recorder.h"
+#include "agent/node/node_status.h"
+#include "agent/node/static_pods.h"
+#include "agent/server/kubelet_server.h"
+#include "csi/volume/mounter.h"
+#include "csi/volume/volume_manager.h"
+#include "agent/pod/pod_sync.h"
+#include "agent/pod/pod_workers.h"
+#include "agent/pod/real_pod_runtime.h"
+#include "api/client/informer.h"
+#include "api/client/rest_client.h"
+
+namespace kernlet::agent {
+
+// The node's address: `flag` when set, else the first global IPv4 address of an interface
+// that is up, else 127.0.0.1.
+std::string detect_node_ip(const std::string& flag);
+
+// The default node name: the host name, lower-cased.
+std::string default_node_name();
+
+class Agent {
+ public:
+  // Loads the kubeconfig, opens the runtime (re-adopting what runs) and builds the parts.
+  // Nothing talks to the API server yet. Errors name the file or path.
+  static Result<std::unique_ptr<Agent>> create(AgentOptions options);
+  ~Agent();
+  // Starts the pod informer and workers; the API connection is retried with back-off in
+  // the background (pods keep running meanwhile).
+  Result<void> start();
+  // Stops every thread; containers keep running.
+  void stop();
+
+ private:
+  Agent() = default;
+  AgentOptions opts_;
+  std::string node_ip_;
+  std::shared_ptr<client::RestClient> client_;
+  std::unique_ptr<RealPodRuntime> rt_;
+  std::unique_ptr<EventSink> events_;
+  std::unique_ptr<PodEnvironment> env_;
+  std::unique_ptr<PodProbes> probes_;
+  std::unique_ptr<PodNetwork> net_;
+  std::unique_ptr<PodSyncer> syncer_;
+  std::unique_ptr<PodApi> api_;
+  std::unique_ptr<PodWorkers> workers_;
+  std::unique_ptr<client::Informer> informer_;
+  std::unique_ptr<client::Informer> services_;
+  std::unique_ptr<EventRecorder> recorder_;
+  std::unique_ptr<NodeStatusManager> node_;
+  std::unique_ptr<csi::LinuxMounter> mounter_;
+  std::unique_ptr<csi::VolumeManager> volumes_;
+  std::unique_ptr<KubeletServer> server_;  // only with --tls-cert-file and friends
+  // Static pods (--pod-manifest-path) and their mirror pods in the API.
+  void mirror_loop();
+  void wake_mirror();
+  std::unique_ptr<StaticPodSource> static_;
+  std::unique_ptr<MirrorPodManager> mirror_;
+  std::thread mirror_thread_;
+  std::mutex mirror_mu_;
+  std::condition_variable mirror_cv_;
+  bool mirror_wake_ = false;
+  bool mirror_stop_ = false;
+  std::map<std::string, client::ObjectPtr> mirrors_;  // "ns/name" -> mirror pod
+  bool stopped_ = false;
+};
+
+}  // namespace kernlet::agent

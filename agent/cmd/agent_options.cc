@@ -1,0 +1,167 @@
+#include "agent/cmd/agent_options.h"
+
+#include <charconv>
+#include <functional>
+#include <map>
+
+#include "api/quantity.h"
+
+namespace kernlet::agent {
+
+const char* agent_usage() {
+  return R"(Usage: kernlet-agent --kubeconfig FILE [flags]
+
+kernlet's node agent (the kubelet's replacement): registers the node, runs the pods bound
+to it with kernlet's in-process runtime and reports their status to the API server.
+SIGTERM or SIGINT stops the agent and leaves the containers running; the next start
+re-adopts them.
+
+Flags:
+  --kubeconfig FILE            kubeconfig for the API server (required)
+  --node-name NAME             this node's name (default: the host name)
+  --root-dir DIR               agent state: runtime/, images/, pods/
+                               (default /var/lib/kernlet/agent)
+  --cgroup-root PATH           cgroup v2 directory for pods (default
+                               /sys/fs/cgroup/kernlet-agent, or
+                               /sys/fs/cgroup/unified/kernlet-agent on a hybrid host)
+  --pod-logs-dir DIR           container logs, <ns>_<pod>_<uid>/<container>/<n>.log
+                               (default /var/log/pods)
+  --pod-manifest-path DIR      static pod manifests (default: none)
+  --cni-conf-dir DIR           CNI network configurations (default /etc/cni/net.d)
+  --cni-bin-dir DIR            CNI plugin binaries (default /opt/cni/bin)
+  --network cni|none           pod network: "cni" runs the CNI plugins; "none" gives each
+                               pod a private network namespace with loopback only and no
+                               pod IP (default none)
+  --address ADDR               kubelet API listen address (default 0.0.0.0)
+  --port N                     kubelet API port, HTTPS (default 10250)
+  --tls-cert-file FILE         kubelet API serving certificate
+  --tls-private-key-file FILE  its private key
+  --client-ca-file FILE        CA that signs the API server's client certificate
+  --node-ip IP                 the node's address (default: the first global IPv4
+                               address of an interface that is up)
+  --system-reserved LIST       resources kept for the system, e.g. cpu=100m,memory=100Mi
+  --kube-reserved LIST         resources kept for Kubernetes daemons, same format
+  --max-pods N                 pods this node accepts (default 110)
+  --seccomp-default            run containers without a seccomp profile as RuntimeDefault
+  --pod-workers N              pods synced at once (default 4)
+  --resync-seconds N           periodic resync of every pod (default 60)
+  -h, --help                   show this help
+)";
+}
+
+Result<std::vector<std::pair<std::string, std::string>>> parse_reserved(const std::string& text) {
+  std::vector<std::pair<std::string, std::string>> out;
+  if (text.empty()) return out;
+  size_t start = 0;
+  while (start <= text.size()) {
+    size_t comma = text.find(',', start);
+    std::string item = text.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+    auto eq = item.find('=');
+    if (eq == std::string::npos || eq == 0 || eq + 1 == item.size())
+      return Error(ErrorCode::kInvalidArgument, "reserved resources: \"" + item + "\": want NAME=QUANTITY");
+    auto q = Quantity::parse(item.substr(eq + 1));
+    if (!q.ok()) return Error(ErrorCode::kInvalidArgument, "reserved resources: \"" + item + "\": " + q.error().message());
+    out.emplace_back(item.substr(0, eq), item.substr(eq + 1));
+    if (comma == std::string::npos) break;
+    start = comma + 1;
+  }
+  return out;
+}
+
+namespace {
+Result<int> parse_int(const std::string& flag, const std::string& v, int min, int max) {
+  int n = 0;
+  auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
+  if (ec != std::errc() || p != v.data() + v.size() || n < min || n > max)
+    return Error(ErrorCode::kInvalidArgument,
+                 flag + ": \"" + v + "\": want an integer in [" + std::to_string(min) + ", " + std::to_string(max) + "]");
+  return n;
+}
+}  // namespace
+
+Result<AgentOptions> parse_agent_flags(const std::vector<std::string>& args) {
+  AgentOptions o;
+  std::map<std::string, std::function<Result<void>(const std::string&)>> with_value = {
+      {"--kubeconfig", [&](const std::string& v) { o.kubeconfig = v; return Result<void>(Ok()); }},
+      {"--node-name", [&](const std::string& v) { o.node_name = v; return Result<void>(Ok()); }},
+      {"--root-dir", [&](const std::string& v) { o.root_dir = v; return Result<void>(Ok()); }},
+      {"--cgroup-root", [&](const std::string& v) { o.cgroup_root = v; return Result<void>(Ok()); }},
+      {"--pod-logs-dir", [&](const std::string& v) { o.pod_logs_dir = v; return Result<void>(Ok()); }},
+      {"--pod-manifest-path", [&](const std::string& v) { o.pod_manifest_path = v; return Result<void>(Ok()); }},
+      {"--cni-conf-dir", [&](const std::string& v) { o.cni_conf_dir = v; return Result<void>(Ok()); }},
+      {"--cni-bin-dir", [&](const std::string& v) { o.cni_bin_dir = v; return Result<void>(Ok()); }},
+      {"--network",
+       [&](const std::string& v) -> Result<void> {
+         if (v != "cni" && v != "none")
+           return Error(ErrorCode::kInvalidArgument, "--network: \"" + v + "\": want cni or none");
+         o.network = v;
+         return Ok();
+       }},
+      {"--address", [&](const std::string& v) { o.address = v; return Result<void>(Ok()); }},
+      {"--port",
+       [&](const std::string& v) -> Result<void> {
+         KL_ASSIGN_OR_RETURN(o.port, parse_int("--port", v, 0, 65535));
+         return Ok();
+       }},
+      {"--tls-cert-file", [&](const std::string& v) { o.tls_cert_file = v; return Result<void>(Ok()); }},
+      {"--tls-private-key-file", [&](const std::string& v) { o.tls_private_key_file = v; return Result<void>(Ok()); }},
+      {"--client-ca-file", [&](const std::string& v) { o.client_ca_file = v; return Result<void>(Ok()); }},
+      {"--node-ip", [&](const std::string& v) { o.node_ip = v; return Result<void>(Ok()); }},
+      {"--system-reserved",
+       [&](const std::string& v) -> Result<void> {
+         KL_TRY(parse_reserved(v));
+         o.system_reserved = v;
+         return Ok();
+       }},
+      {"--kube-reserved",
+       [&](const std::string& v) -> Result<void> {
+         KL_TRY(parse_reserved(v));
+         o.kube_reserved = v;
+         return Ok();
+       }},
+      {"--max-pods",
+       [&](const std::string& v) -> Result<void> {
+         KL_ASSIGN_OR_RETURN(o.max_pods, parse_int("--max-pods", v, 1, 100000));
+         return Ok();
+       }},
+      {"--pod-workers",
+       [&](const std::string& v) -> Result<void> {
+         KL_ASSIGN_OR_RETURN(o.pod_workers, parse_int("--pod-workers", v, 1, 64));
+         return Ok();
+       }},
+      {"--resync-seconds",
+       [&](const std::string& v) -> Result<void> {
+         KL_ASSIGN_OR_RETURN(o.resync_seconds, parse_int("--resync-seconds", v, 1, 86400));
+         return Ok();
+       }},
+  };
+  for (size_t i = 0; i < args.size(); ++i) {
+    std::string a = args[i];
+    if (a == "-h" || a == "--help") {
+      o.help = true;
+      return o;
+    }
+    if (a == "--seccomp-default") {
+      o.seccomp_default = true;
+      continue;
+    }
+    std::string value;
+    bool inline_value = false;
+    if (auto eq = a.find('='); eq != std::string::npos && a.rfind("--", 0) == 0) {
+      value = a.substr(eq + 1);
+      a = a.substr(0, eq);
+      inline_value = true;
+    }
+    auto it = with_value.find(a);
+    if (it == with_value.end()) return Error(ErrorCode::kInvalidArgument, "unknown flag " + a);
+    if (!inline_value) {
+      if (i + 1 >= args.size()) return Error(ErrorCode::kInvalidArgument, a + ": missing value");
+      value = args[++i];
+    }
+    KL_TRY(it->second(value));
+  }
+  if (o.kubeconfig.empty()) return Error(ErrorCode::kInvalidArgument, "--kubeconfig is required");
+  return o;
+}
+
+}  // namespace kernlet::agent

@@ -1,0 +1,411 @@
+#include "agent/pod/real_pod_runtime.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/statfs.h>
+#include <unistd.h>
+
+#include <linux/magic.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <map>
+
+#include "runtime/logs/fifo.h"
+#include "runtime/sandbox/linux.h"
+
+namespace kernlet::agent {
+
+namespace {
+
+int64_t ms(std::chrono::milliseconds d) { return static_cast<int64_t>(d.count()); }
+
+// Waits on a pidfd of our own for the process to end, without any lock held.
+bool wait_pidfd(int pidfd, std::chrono::milliseconds timeout) {
+  auto r = runtime::pidfd_wait_exit(pidfd, static_cast<int>(std::max<int64_t>(0, ms(timeout))));
+  return !r.ok() || *r;
+}
+
+}  // namespace
+
+std::string default_agent_cgroup_root() {
+  struct statfs st {};
+  if (::statfs("/sys/fs/cgroup", &st) == 0 && st.f_type == CGROUP2_SUPER_MAGIC) return "/sys/fs/cgroup/kernlet-agent";
+  return "/sys/fs/cgroup/unified/kernlet-agent";
+}
+
+Result<std::unique_ptr<RealPodRuntime>> RealPodRuntime::open(const RealPodRuntimeOptions& options) {
+  std::unique_ptr<RealPodRuntime> r(new RealPodRuntime());
+  r->options_ = options;
+  if (r->options_.cgroup_root.empty()) r->options_.cgroup_root = default_agent_cgroup_root();
+  const std::string& root = r->options_.root_dir;
+  KL_TRY(runtime::make_dirs(root + "/pods", 0700));
+  KL_ASSIGN_OR_RETURN(r->images_, images::ImageStore::open(root + "/images"));
+  KL_ASSIGN_OR_RETURN(r->rt_, runtime::ContainerRuntime::open(root + "/runtime"));
+  KL_TRY(r->rt_->recover());
+  r->cgfs_ = std::make_unique<cgroups::RealCgroupFs>();
+  cgroups::CgroupV2Options co;
+  co.root = r->options_.cgroup_root;
+  KL_ASSIGN_OR_RETURN(auto driver, cgroups::CgroupV2Driver::open(*r->cgfs_, co));
+  r->cgroups_.emplace(std::move(driver));
+  KL_ASSIGN_OR_RETURN(r->pump_, logs::LogPump::start());
+  return r;
+}
+
+RealPodRuntime::~RealPodRuntime() {
+  if (pump_) pump_->stop();
+}
+
+std::string RealPodRuntime::io_dir(const std::string& pod_uid, const std::string& id) const {
+  return options_.root_dir + "/pods/" + pod_uid + "/io/" + id;
+}
+
+Result<SandboxStatus> RealPodRuntime::ensure_sandbox(const SandboxConfig& config) {
+  std::lock_guard<std::mutex> lock(mu_);
+  const std::string ctx = "pod sandbox " + config.namespace_ + "/" + config.name;
+  KL_ASSIGN_OR_RETURN(auto rep, cgroups_->ensure_pod(config.pod_uid, config.resources));
+  (void)rep;
+  runtime::Sandbox* sb = rt_->sandboxes().find(config.pod_uid);
+  if (sb != nullptr && !sb->ready()) {
+    // A dead holder: its namespaces are gone; the caller has already removed the
+    // containers (SandboxChanged).
+    KL_TRY(rt_->sandboxes().remove(config.pod_uid));
+    sb = nullptr;
+  }
+  if (sb == nullptr) {
+    runtime::SandboxSpec spec;
+    spec.id = config.pod_uid;
+    spec.name = config.name;
+    spec.pod_namespace = config.namespace_;
+    spec.uid = config.pod_uid;
+    spec.hostname = config.hostname;
+    spec.host_network = config.host_network;
+    spec.host_ipc = config.host_ipc;
+    spec.host_pid = config.host_pid;
+    spec.share_process_namespace = config.share_process_namespace;
+    spec.dns = config.dns;
+    spec.host_aliases = config.host_aliases;
+    // The holder lives in a leaf of its own: a pod cgroup is an interior node.
+    KL_ASSIGN_OR_RETURN(auto leaf, cgroups_->ensure_container(config.pod_uid, "holder", {}));
+    spec.cgroup_path = leaf.path;
+    auto created = rt_->sandboxes().create(spec);
+    if (!created.ok()) return std::move(created).error().context(ctx);
+    sb = *created;
+  }
+  SandboxStatus s;
+  s.exists = true;
+  s.ready = sb->ready();
+  s.netns_path = sb->netns_path();
+  s.holder_pid = sb->holder_pid();
+  return s;
+}
+
+SandboxStatus RealPodRuntime::sandbox_status(const std::string& pod_uid) {
+  std::lock_guard<std::mutex> lock(mu_);
+  SandboxStatus s;
+  runtime::Sandbox* sb = rt_->sandboxes().find(pod_uid);
+  if (sb == nullptr) return s;
+  s.exists = true;
+  s.ready = sb->ready();
+  s.netns_path = sb->netns_path();
+  s.holder_pid = sb->holder_pid();
+  return s;
+}
+
+Result<void> RealPodRuntime::stop_sandbox(const std::string& pod_uid) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (rt_->sandboxes().find(pod_uid) == nullptr) return Ok();
+  return rt_->sandboxes().stop(pod_uid);
+}
+
+namespace {
+ImageInfo to_info(const images::Image& img) {
+  ImageInfo i;
+  i.ref = img.ref;
+  i.id = img.id.str();
+  i.config = img.config;
+  i.layer_dirs = img.layer_dirs;
+  i.size = img.size;
+  return i;
+}
+}  // namespace
+
+std::optional<ImageInfo> RealPodRuntime::image_status(const std::string& ref) {
+  auto img = images_->resolve(ref);
+  if (!img.ok()) return std::nullopt;
+  return to_info(*img);
+}
+
+Result<ImageInfo> RealPodRuntime::pull_image(const std::string& ref, const images::RegistryOptions& options) {
+  std::lock_guard<std::mutex> lock(pull_mu_);
+  images::PullOptions po;
+  po.registry = options;
+  KL_ASSIGN_OR_RETURN(auto img, images_->pull(ref, po));
+  return to_info(img);
+}
+
+std::optional<StartError> RealPodRuntime::start_container(const ContainerConfig& config) {
+  const std::string id = config.id();
+  auto create_err = [](Error e) { return StartError{StartFailure::kCreate, std::move(e)}; };
+  std::lock_guard<std::mutex> lock(mu_);
+  if (rt_->sandboxes().find(config.pod_uid) == nullptr)
+    return create_err(Error(ErrorCode::kNotFound, "the pod sandbox " + config.pod_uid + " does not exist"));
+  // Output: FIFOs in a directory of our own, so a restarted agent can reopen them.
+  const std::string dir = io_dir(config.pod_uid, id);
+  if (auto r = runtime::make_dirs(dir, 0700); !r.ok()) return create_err(r.error());
+  auto fifos = logs::fifo_paths(dir);
+  if (auto r = logs::create_fifos(fifos); !r.ok()) return create_err(r.error());
+  auto out_r = logs::open_fifo_for_pump(fifos.stdout_path);
+  auto err_r = logs::open_fifo_for_pump(fifos.stderr_path);
+  if (!out_r.ok()) return create_err(out_r.error());
+  if (!err_r.ok()) return create_err(err_r.error());
+  auto out_w = logs::open_fifo_for_container(fifos.stdout_path);
+  auto err_w = logs::open_fifo_for_container(fifos.stderr_path);
+  if (!out_w.ok()) return create_err(out_w.error());
+  if (!err_w.ok()) return create_err(err_w.error());
+  if (auto r = runtime::make_dirs(config.log_path.substr(0, config.log_path.rfind('/')), 0755); !r.ok())
+    return create_err(r.error());
+
+  auto leaf = cgroups_->ensure_container(config.pod_uid, id, config.resources);
+  if (!leaf.ok()) return create_err(leaf.error());
+
+  runtime::ContainerSpec spec;
+  spec.id = id;
+  spec.sandbox_id = config.pod_uid;
+  for (auto it = config.image.layer_dirs.rbegin(); it != config.image.layer_dirs.rend(); ++it)
+    spec.lower_dirs.push_back(*it);
+  spec.process = config.process;
+  spec.process.stdin_fd = -1;
+  spec.process.stdout_fd = out_w->get();
+  spec.process.stderr_fd = err_w->get();
+  spec.process.stdout_path.clear();
+  spec.process.stderr_path.clear();
+  spec.mounts = config.mounts;
+  spec.read_only_rootfs = config.read_only_rootfs;
+  spec.privileged = config.privileged;
+  spec.cgroup_path = leaf->path;
+  if (auto r = rt_->create(spec); !r.ok()) {
+    (void)cgroups_->remove(leaf->path, std::chrono::seconds(5));
+    (void)runtime::remove_tree(dir);
+    return create_err(r.error());
+  }
+  // The pump's read ends must be registered while our write ends still count as writers.
+  if (auto r = pump_->add(id, config.log_path, std::move(*out_r), std::move(*err_r)); r.ok()) pumped_.insert(id);
+  out_w->reset();
+  err_w->reset();
+  if (auto r = rt_->start(id); !r.ok()) return StartError{StartFailure::kRun, r.error()};
+  return std::nullopt;
+}
+
+std::optional<bool> RealPodRuntime::oom_killed_locked(const std::string& pod_uid, const std::string& id) {
+  auto p = cgroups_->container_path(pod_uid, id);
+  if (!p.ok()) return std::nullopt;
+  auto o = cgroups_->oom_killed(*p);
+  if (!o.ok()) return std::nullopt;
+  return *o;
+}
+
+std::vector<ContainerInfo> RealPodRuntime::list_containers(const std::string& pod_uid) {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<ContainerInfo> out;
+  for (const auto& id : rt_->list()) {
+    auto n = parse_container_instance_id(id);
+    if (!n || n->pod_uid != pod_uid) continue;
+    ContainerInfo ci;
+    ci.id = id;
+    ci.pod_uid = n->pod_uid;
+    ci.name = n->name;
+    ci.attempt = n->attempt;
+    ci.oom_killed = oom_killed_locked(pod_uid, id);
+    auto st = rt_->status(id, ci.oom_killed.value_or(false));
+    if (!st.ok()) continue;
+    runtime::Sandbox* sb = rt_->sandboxes().find(pod_uid);
+    if (st->state == runtime::ContainerState::kExited && st->exit_code < 0 && st->message.empty() && sb != nullptr &&
+        sb->ready()) {
+      // The pidfd says it ended but the holder's exit record is microseconds away.
+      auto w = rt_->wait(id, 1000);
+      if (w.ok()) {
+        st = std::move(w);
+        if (ci.oom_killed.value_or(false)) st->reason = "OOMKilled";
+      }
+    }
+    ci.status = *st;
+    out.push_back(std::move(ci));
+  }
+  std::sort(out.begin(), out.end(), [](const ContainerInfo& a, const ContainerInfo& b) {
+    return a.name != b.name ? a.name < b.name : a.attempt < b.attempt;
+  });
+  return out;
+}
+
+std::vector<std::string> RealPodRuntime::list_pods() {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::set<std::string> uids;
+  for (const auto& id : rt_->list()) {
+    if (auto n = parse_container_instance_id(id)) uids.insert(n->pod_uid);
+  }
+  std::error_code ec;
+  std::string sdir = rt_->sandboxes().state_root() + "/sandboxes";
+  if (auto* d = ::opendir(sdir.c_str())) {
+    while (auto* e = ::readdir(d)) {
+      if (e->d_name[0] != '.') uids.insert(e->d_name);
+    }
+    ::closedir(d);
+  }
+  std::string pdir = options_.root_dir + "/pods";
+  if (auto* d = ::opendir(pdir.c_str())) {
+    while (auto* e = ::readdir(d)) {
+      if (e->d_name[0] != '.') uids.insert(e->d_name);
+    }
+    ::closedir(d);
+  }
+  if (auto pods = cgroups_->list_pods(); pods.ok()) {
+    for (const auto& p : *pods) uids.insert(p);
+  }
+  return {uids.begin(), uids.end()};
+}
+
+Result<runtime::ContainerStatus> RealPodRuntime::stop_container(const std::string& id, std::chrono::milliseconds grace) {
+  runtime::UniqueFd pidfd;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    KL_ASSIGN_OR_RETURN(auto st, rt_->status(id));
+    if (st.state == runtime::ContainerState::kRunning && st.pid > 0) {
+      pidfd.reset(runtime::sys_pidfd_open(st.pid, 0));
+      // Checked again with the pidfd held: the pid is still the container's.
+      auto again = rt_->status(id);
+      if (pidfd.valid() && again.ok() && again->state == runtime::ContainerState::kRunning && again->pid == st.pid) {
+        (void)runtime::sys_pidfd_send_signal(pidfd.get(), SIGTERM);
+      } else {
+        pidfd.reset();
+      }
+    }
+  }
+  if (pidfd.valid() && grace.count() > 0) (void)wait_pidfd(pidfd.get(), grace);
+  std::lock_guard<std::mutex> lock(mu_);
+  auto n = parse_container_instance_id(id);
+  // Exited meanwhile: stop() only collects the status; else it kills the cgroup now.
+  KL_ASSIGN_OR_RETURN(auto st, rt_->stop(id, 0));
+  if (n && oom_killed_locked(n->pod_uid, id).value_or(false)) st.reason = "OOMKilled";
+  return st;
+}
+
+Result<void> RealPodRuntime::remove_container_locked(const std::string& id, const std::string& pod_uid) {
+  auto st = rt_->status(id);
+  if (st.ok() && (st->state == runtime::ContainerState::kRunning || st->state == runtime::ContainerState::kCreated))
+    (void)rt_->stop(id, 0);
+  if (pumped_.count(id) != 0) {
+    pump_->remove(id);
+    pumped_.erase(id);
+  }
+  auto r = rt_->remove(id);
+  if (!r.ok() && r.error().code() != ErrorCode::kNotFound) return r;
+  if (auto p = cgroups_->container_path(pod_uid, id); p.ok()) KL_TRY(cgroups_->remove(*p, std::chrono::seconds(10)));
+  (void)runtime::remove_tree(io_dir(pod_uid, id));
+  return Ok();
+}
+
+Result<void> RealPodRuntime::remove_container(const std::string& id) {
+  auto n = parse_container_instance_id(id);
+  if (!n) return Error(ErrorCode::kInvalidArgument, "container " + id + ": not an agent container id");
+  std::lock_guard<std::mutex> lock(mu_);
+  return remove_container_locked(id, n->pod_uid);
+}
+
+Result<void> RealPodRuntime::remove_pod(const std::string& pod_uid) {
+  std::lock_guard<std::mutex> lock(mu_);
+  const std::string ctx = "remove pod " + pod_uid;
+  // The holder first: killing it ends every process in the pod at once.
+  if (rt_->sandboxes().find(pod_uid) != nullptr) {
+    if (auto r = rt_->sandboxes().stop(pod_uid); !r.ok()) return std::move(r).error().context(ctx);
+  }
+  for (const auto& id : rt_->list()) {
+    auto n = parse_container_instance_id(id);
+    if (!n || n->pod_uid != pod_uid) continue;
+    if (auto r = remove_container_locked(id, pod_uid); !r.ok()) return std::move(r).error().context(ctx);
+  }
+  if (rt_->sandboxes().find(pod_uid) != nullptr) {
+    if (auto r = rt_->sandboxes().remove(pod_uid); !r.ok()) return std::move(r).error().context(ctx);
+  } else {
+    (void)runtime::remove_tree(rt_->sandboxes().state_root() + "/sandboxes/" + pod_uid);
+  }
+  if (auto p = cgroups_->pod_path(pod_uid); p.ok()) {
+    if (auto r = cgroups_->remove(*p, std::chrono::seconds(10)); !r.ok()) return std::move(r).error().context(ctx);
+  }
+  // Only our part of <root>/pods/<uid>: volumes live beside it and go with their manager's
+  // teardown, which unmounts them first.
+  KL_TRY(runtime::remove_tree(options_.root_dir + "/pods/" + pod_uid + "/io"));
+  ::rmdir((options_.root_dir + "/pods/" + pod_uid).c_str());
+  return Ok();
+}
+
+void RealPodRuntime::ensure_log_pump(const std::string& id, const std::string& log_path) {
+  auto n = parse_container_instance_id(id);
+  if (!n) return;
+  std::lock_guard<std::mutex> lock(mu_);
+  if (pumped_.count(id) != 0) return;
+  (void)runtime::make_dirs(log_path.substr(0, log_path.rfind('/')), 0755);
+  auto r = pump_->add_fifos(id, log_path, io_dir(n->pod_uid, id));
+  if (r.ok() || r.error().code() == ErrorCode::kAlreadyExists) {
+    pumped_.insert(id);
+  } else {
+    std::fprintf(stderr, "W pod: log pump for container %s: %s\n", id.c_str(), r.error().to_string().c_str());
+    pumped_.insert(id);  // one warning, not one per sync
+  }
+}
+
+Result<ExecResult> RealPodRuntime::exec(const std::string& id, const std::vector<std::string>& command,
+                                        std::chrono::milliseconds timeout) {
+  int p[2];
+  if (::pipe2(p, O_CLOEXEC) != 0) return Error::from_errno("exec in " + id + ": pipe");
+  runtime::UniqueFd rd(p[0]), wr(p[1]);
+  std::unique_ptr<runtime::ExecSession> session;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    runtime::ExecSpec spec;
+    spec.process.args = command;
+    spec.process.stdout_fd = wr.get();
+    spec.process.stderr_fd = wr.get();
+    KL_ASSIGN_OR_RETURN(session, rt_->exec(id, spec));
+  }
+  wr.reset();
+  ExecResult res;
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  char buf[4096];
+  for (;;) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) {
+      res.timed_out = true;
+      break;
+    }
+    pollfd pfd{rd.get(), POLLIN, 0};
+    int n = ::poll(&pfd, 1, static_cast<int>(left.count()));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) continue;
+    ssize_t got = ::read(rd.get(), buf, sizeof buf);
+    if (got <= 0) break;  // EOF: every writer (the process and its children) is gone
+    if (res.output.size() < 10240) res.output.append(buf, static_cast<size_t>(got));
+  }
+  if (res.timed_out) {
+    (void)session->kill(SIGKILL);
+    (void)session->wait(5000);
+    return res;
+  }
+  auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+  auto code = session->wait(static_cast<int>(std::max<int64_t>(1, left.count())));
+  if (!code.ok()) {
+    if (code.error().code() == ErrorCode::kDeadlineExceeded) {
+      res.timed_out = true;
+      (void)session->kill(SIGKILL);
+      (void)session->wait(5000);
+      return res;
+    }
+    return code.error();
+  }
+  res.exit_code = *code;
+  return res;
+}
+
+}  // namespace kernlet::agent

@@ -1,0 +1,77 @@
+// RealPodRuntime: PodRuntime over the in-process runtime: ContainerRuntime (state under
+// <root>/runtime), ImageStore (<root>/images), CgroupV2Driver (pod-<uid>/ctr-<id> under the
+// cgroup root) and one LogPump fed by per-container FIFOs under <root>/pods/<uid>/io/<id>/,
+// so output is never lost while the agent is down.
+//
+// ContainerRuntime is not thread-safe: every call into it holds mu_. Waiting for a
+// container to end (the grace period of a stop, an exec) happens outside the lock, on a
+// pidfd of our own.
+#pragma once
+
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <string>
+
+#include "agent/pod/pod_runtime.h"
+#include "runtime/cgroups/cgroup_fs.h"
+#include "runtime/cgroups/cgroup_v2_driver.h"
+#include "runtime/images/image_store.h"
+#include "runtime/logs/log_pump.h"
+
+namespace kernlet::agent {
+
+struct RealPodRuntimeOptions {
+  std::string root_dir = "/var/lib/kernlet/agent";  // runtime/, images/, pods/ below it
+  std::string cgroup_root;                          // "": default_agent_cgroup_root()
+};
+
+// /sys/fs/cgroup/kernlet-agent on a pure cgroup2 host, /sys/fs/cgroup/unified/kernlet-agent
+// on a hybrid one.
+std::string default_agent_cgroup_root();
+
+class RealPodRuntime final : public PodRuntime {
+ public:
+  // Opens the stores, re-adopts sandboxes and containers (ContainerRuntime::recover),
+  // opens the cgroup driver and starts the log pump. Errors name the path.
+  static Result<std::unique_ptr<RealPodRuntime>> open(const RealPodRuntimeOptions& options);
+  ~RealPodRuntime() override;
+
+  Result<SandboxStatus> ensure_sandbox(const SandboxConfig& config) override;
+  SandboxStatus sandbox_status(const std::string& pod_uid) override;
+  Result<void> stop_sandbox(const std::string& pod_uid) override;
+  std::optional<ImageInfo> image_status(const std::string& ref) override;
+  Result<ImageInfo> pull_image(const std::string& ref, const images::RegistryOptions& options) override;
+  std::optional<StartError> start_container(const ContainerConfig& config) override;
+  std::vector<ContainerInfo> list_containers(const std::string& pod_uid) override;
+  std::vector<std::string> list_pods() override;
+  Result<runtime::ContainerStatus> stop_container(const std::string& id, std::chrono::milliseconds grace) override;
+  Result<void> remove_container(const std::string& id) override;
+  Result<void> remove_pod(const std::string& pod_uid) override;
+  void ensure_log_pump(const std::string& id, const std::string& log_path) override;
+  Result<ExecResult> exec(const std::string& id, const std::vector<std::string>& command,
+                          std::chrono::milliseconds timeout) override;
+
+  images::ImageStore& images() { return *images_; }
+  const cgroups::ControllerReport& cgroup_report() const { return cgroups_->controllers(); }
+  const std::string& root_dir() const { return options_.root_dir; }
+
+ private:
+  RealPodRuntime() = default;
+  std::string io_dir(const std::string& pod_uid, const std::string& id) const;
+  std::optional<bool> oom_killed_locked(const std::string& pod_uid, const std::string& id);
+  Result<void> remove_container_locked(const std::string& id, const std::string& pod_uid);
+
+  RealPodRuntimeOptions options_;
+  std::unique_ptr<images::ImageStore> images_;
+  std::unique_ptr<cgroups::RealCgroupFs> cgfs_;
+  std::optional<cgroups::CgroupV2Driver> cgroups_;
+  std::unique_ptr<logs::LogPump> pump_;
+  std::mutex mu_;  // guards rt_ and pumped_
+  std::unique_ptr<runtime::ContainerRuntime> rt_;
+  std::set<std::string> pumped_;
+  std::mutex pull_mu_;  // one pull at a time keeps the store's tmp/ and the network calm
+};
+
+}  // namespace kernlet::agent

@@ -1,0 +1,72 @@
+#include "agent/cmd/agent_options.h"
+
+#include <gtest/gtest.h>
+
+#include <cstring>
+
+namespace kernlet::agent {
+namespace {
+
+TEST(AgentOptions, Defaults) {
+  auto o = parse_agent_flags({"--kubeconfig", "/k"});
+  ASSERT_TRUE(o.ok()) << o.error().to_string();
+  EXPECT_EQ(o->kubeconfig, "/k");
+  EXPECT_EQ(o->root_dir, "/var/lib/kernlet/agent");
+  EXPECT_EQ(o->pod_logs_dir, "/var/log/pods");
+  EXPECT_EQ(o->port, 10250);
+  EXPECT_EQ(o->max_pods, 110);
+  EXPECT_EQ(o->network, "none");
+  EXPECT_FALSE(o->seccomp_default);
+}
+
+TEST(AgentOptions, EveryFlag) {
+  auto o = parse_agent_flags({"--kubeconfig=/k", "--node-name", "n1", "--root-dir", "/r", "--cgroup-root", "/c",
+                              "--pod-logs-dir", "/l", "--pod-manifest-path", "/m", "--cni-conf-dir", "/cc",
+                              "--cni-bin-dir", "/cb", "--network", "cni", "--address", "127.0.0.1", "--port",
+                              "11250", "--tls-cert-file", "/t", "--tls-private-key-file", "/tk", "--client-ca-file",
+                              "/ca", "--node-ip", "10.0.0.5", "--system-reserved", "cpu=100m,memory=100Mi",
+                              "--kube-reserved=memory=50Mi", "--max-pods", "20", "--seccomp-default",
+                              "--pod-workers", "2", "--resync-seconds", "5"});
+  ASSERT_TRUE(o.ok()) << o.error().to_string();
+  EXPECT_EQ(o->node_name, "n1");
+  EXPECT_EQ(o->cgroup_root, "/c");
+  EXPECT_EQ(o->network, "cni");
+  EXPECT_EQ(o->port, 11250);
+  EXPECT_EQ(o->max_pods, 20);
+  EXPECT_TRUE(o->seccomp_default);
+  EXPECT_EQ(o->kube_reserved, "memory=50Mi");
+  EXPECT_EQ(o->resync_seconds, 5);
+}
+
+TEST(AgentOptions, BadInputNamesTheFlag) {
+  auto missing = parse_agent_flags({});
+  ASSERT_FALSE(missing.ok());
+  EXPECT_NE(missing.error().message().find("--kubeconfig"), std::string::npos);
+  auto bad_net = parse_agent_flags({"--kubeconfig", "/k", "--network", "flannel"});
+  ASSERT_FALSE(bad_net.ok());
+  EXPECT_NE(bad_net.error().message().find("--network"), std::string::npos);
+  auto bad_port = parse_agent_flags({"--kubeconfig", "/k", "--port", "70000"});
+  ASSERT_FALSE(bad_port.ok());
+  auto unknown = parse_agent_flags({"--kubeconfig", "/k", "--bogus"});
+  ASSERT_FALSE(unknown.ok());
+  EXPECT_NE(unknown.error().message().find("--bogus"), std::string::npos);
+  auto no_value = parse_agent_flags({"--kubeconfig"});
+  ASSERT_FALSE(no_value.ok());
+  auto reserved = parse_agent_flags({"--kubeconfig", "/k", "--system-reserved", "cpu"});
+  ASSERT_FALSE(reserved.ok());
+}
+
+TEST(AgentOptions, HelpDocumentsEveryFlag) {
+  auto o = parse_agent_flags({"--help"});
+  ASSERT_TRUE(o.ok());
+  EXPECT_TRUE(o->help);
+  for (const char* f : {"--kubeconfig", "--node-name", "--root-dir", "--cgroup-root", "--pod-logs-dir",
+                        "--pod-manifest-path", "--cni-conf-dir", "--cni-bin-dir", "--network", "--address", "--port",
+                        "--tls-cert-file", "--tls-private-key-file", "--client-ca-file", "--node-ip",
+                        "--system-reserved", "--kube-reserved", "--max-pods", "--seccomp-default", "--pod-workers",
+                        "--resync-seconds"})
+    EXPECT_NE(std::strstr(agent_usage(), f), nullptr) << f;
+}
+
+}  // namespace
+}  // namespace kernlet::agent

@@ -1,0 +1,420 @@
+// The pod sync decisions against FakePodRuntime: restart policies, the crash-loop back-off,
+// image pulls, init containers and sidecars, deadlines, termination, and re-adoption.
+#include "agent/pod/pod_sync.h"
+
+#include <gtest/gtest.h>
+
+#include <mutex>
+
+#include "agent/pod/fake_pod_runtime.h"
+#include "api/object.h"
+
+namespace kernlet::agent {
+namespace {
+
+using namespace std::chrono_literals;
+
+struct Event {
+  std::string type, reason, message;
+};
+
+class RecordingEvents final : public EventSink {
+ public:
+  void event(const json::object&, std::string_view type, std::string_view reason, const std::string& message) override {
+    std::lock_guard<std::mutex> lock(mu);
+    events.push_back({std::string(type), std::string(reason), message});
+  }
+  int count(const std::string& reason) {
+    std::lock_guard<std::mutex> lock(mu);
+    int n = 0;
+    for (auto& e : events) n += e.reason == reason;
+    return n;
+  }
+  std::string last_message(const std::string& reason) {
+    std::lock_guard<std::mutex> lock(mu);
+    for (auto it = events.rbegin(); it != events.rend(); ++it)
+      if (it->reason == reason) return it->message;
+    return "";
+  }
+  std::mutex mu;
+  std::vector<Event> events;
+};
+
+json::object pod_from(const std::string& text) {
+  auto o = api::decode_object(text);
+  EXPECT_TRUE(o.ok()) << o.error().to_string();
+  return o.ok() ? *o : json::object{};
+}
+
+std::string simple_pod(const std::string& policy, const std::string& extra_spec = "") {
+  return R"({"apiVersion":"v1","kind":"Pod","metadata":{"name":"web","namespace":"default","uid":"u1",
+    "resourceVersion":"5"},"spec":{"nodeName":"n1","restartPolicy":")" +
+         policy + R"(",)" + extra_spec + R"("containers":[{"name":"app","image":"busybox:1","imagePullPolicy":"IfNotPresent"}]}})";
+}
+
+const json::object& container_status(const json::object& status, const std::string& name, bool init = false) {
+  const json::array* a = json::get_array(status, init ? "initContainerStatuses" : "containerStatuses");
+  EXPECT_NE(a, nullptr);
+  for (const auto& v : *a)
+    if (json::get_string(v.as_object(), "name") == name) return v.as_object();
+  ADD_FAILURE() << "no status for " << name;
+  static json::object empty;
+  return empty;
+}
+
+std::string state_kind(const json::object& cs) {
+  const json::object* s = json::get_object(cs, "state");
+  if (s == nullptr || s->empty()) return "";
+  return std::string(s->begin()->key());
+}
+std::string waiting_reason(const json::object& cs) {
+  const json::object* s = json::get_object(cs, "state");
+  const json::object* w = s ? json::get_object(*s, "waiting") : nullptr;
+  return w ? std::string(json::get_string(*w, "reason")) : "";
+}
+std::string condition_status(const json::object& status, const std::string& type) {
+  auto c = api::find_condition(status, type);
+  return c ? std::string(c->status()) : "";
+}
+
+class PodSyncTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    rt.now_ns = [this] { return std::chrono::duration_cast<std::chrono::nanoseconds>(now.time_since_epoch()).count(); };
+    rt.add_image("busybox:1");
+    env = basic_environment();
+    probes = no_probes(&rt);
+    net = no_network();
+    make_syncer();
+  }
+  void make_syncer() {
+    SyncerOptions o;
+    o.pod_logs_dir = "/tmp/logs";
+    o.host_ips = {"10.0.0.1"};
+    o.now = [this] { return now; };
+    syncer = std::make_unique<PodSyncer>(&rt, &events, env.get(), probes.get(), net.get(), o);
+  }
+  // Syncs `pod` and feeds the status back into it, as the API would.
+  SyncOutcome sync(json::object& pod) {
+    auto out = syncer->sync(pod);
+    pod["status"] = out.status;
+    return out;
+  }
+
+  std::chrono::system_clock::time_point now{std::chrono::seconds(1'700'000'000)};
+  FakePodRuntime rt;
+  RecordingEvents events;
+  std::unique_ptr<PodEnvironment> env;
+  std::unique_ptr<PodProbes> probes;
+  std::unique_ptr<PodNetwork> net;
+  std::unique_ptr<PodSyncer> syncer;
+};
+
+TEST_F(PodSyncTest, StartsThePodAndReportsRunning) {
+  auto pod = pod_from(simple_pod("Always"));
+  auto out = sync(pod);
+  EXPECT_EQ(rt.starts(), 1);
+  EXPECT_EQ(json::get_string(out.status, "phase"), "Running");
+  const auto& cs = container_status(out.status, "app");
+  EXPECT_EQ(state_kind(cs), "running");
+  EXPECT_TRUE(json::get_bool_or(cs, "ready", false));
+  EXPECT_TRUE(json::get_bool_or(cs, "started", false));
+  EXPECT_EQ(json::get_int_or(cs, "restartCount", -1), 0);
+  EXPECT_EQ(json::get_string(cs, "containerID"), "kernlet://u1_app_0");
+  EXPECT_EQ(json::get_string(cs, "imageID"), "sha256:1111");
+  EXPECT_EQ(condition_status(out.status, "Ready"), "True");
+  EXPECT_EQ(condition_status(out.status, "ContainersReady"), "True");
+  EXPECT_EQ(condition_status(out.status, "Initialized"), "True");
+  EXPECT_EQ(condition_status(out.status, "PodReadyToStartContainers"), "True");
+  EXPECT_EQ(condition_status(out.status, "PodScheduled"), "True");
+  EXPECT_EQ(json::get_string(out.status, "hostIP"), "10.0.0.1");
+  EXPECT_EQ(json::get_string(out.status, "qosClass"), "BestEffort");
+  EXPECT_FALSE(json::get_string(out.status, "startTime").empty());
+  EXPECT_EQ(events.count("Pulled"), 1);
+  EXPECT_EQ(events.last_message("Pulled"), "Container image \"busybox:1\" already present on machine");
+  EXPECT_EQ(events.last_message("Created"), "Created container: app");
+  EXPECT_EQ(events.last_message("Started"), "Started container app");
+  ASSERT_EQ(out.running.size(), 1u);
+  // A second sync changes nothing.
+  auto again = sync(pod);
+  EXPECT_EQ(rt.starts(), 1);
+  EXPECT_FALSE(status_differs(out.status, again.status));
+}
+
+TEST_F(PodSyncTest, CrashLoopBackOffGrowsAndRestartCountCounts) {
+  auto pod = pod_from(simple_pod("Always"));
+  sync(pod);
+  rt.exit("u1_app_0", 1);
+  auto out = sync(pod);  // the first restart is immediate
+  EXPECT_EQ(rt.starts(), 2);
+  EXPECT_EQ(json::get_int_or(container_status(out.status, "app"), "restartCount", -1), 1);
+  const json::object* last = json::get_object(container_status(out.status, "app"), "lastState");
+  ASSERT_NE(last, nullptr);
+  ASSERT_NE(json::get_object(*last, "terminated"), nullptr);
+  EXPECT_EQ(json::get_int_or(*json::get_object(*last, "terminated"), "exitCode", -1), 1);
+  EXPECT_EQ(json::get_string(*json::get_object(*last, "terminated"), "reason"), "Error");
+
+  now += 1s;
+  rt.exit("u1_app_1", 2);
+  out = sync(pod);
+  EXPECT_EQ(rt.starts(), 2) << "restarted inside the back-off";
+  const auto& cs = container_status(out.status, "app");
+  EXPECT_EQ(waiting_reason(cs), "CrashLoopBackOff");
+  const json::object* w = json::get_object(*json::get_object(cs, "state"), "waiting");
+  EXPECT_EQ(json::get_string(*w, "message"), "back-off 10s restarting failed container=app pod=web_default(u1)");
+  EXPECT_EQ(json::get_string(out.status, "phase"), "Running");
+  EXPECT_EQ(condition_status(out.status, "Ready"), "False");
+  auto ready = api::find_condition(out.status, "Ready");
+  EXPECT_EQ(ready->reason(), "ContainersNotReady");
+  EXPECT_EQ(ready->message(), "containers with unready status: [app]");
+  ASSERT_TRUE(out.requeue_after);
+  EXPECT_LE(*out.requeue_after, 10s + 1ms);
+  EXPECT_GT(*out.requeue_after, 9s);
+  EXPECT_EQ(events.last_message("BackOff"), "Back-off restarting failed container app in pod web_default(u1)");
+
+  now += 10s;
+  out = sync(pod);
+  EXPECT_EQ(rt.starts(), 3);
+  EXPECT_EQ(json::get_int_or(container_status(out.status, "app"), "restartCount", -1), 2);
+  EXPECT_EQ(state_kind(container_status(out.status, "app")), "running");
+  // The next crash waits 20 s.
+  now += 1s;
+  rt.exit("u1_app_2", 1);
+  out = sync(pod);
+  ASSERT_TRUE(out.requeue_after);
+  EXPECT_GT(*out.requeue_after, 19s);
+  // Old instances are pruned: the latest two remain.
+  EXPECT_EQ(rt.list_containers("u1").size(), 2u);
+}
+
+TEST_F(PodSyncTest, BackOffResetsAfterTenMinutesOfRunning) {
+  auto pod = pod_from(simple_pod("Always"));
+  sync(pod);
+  rt.exit("u1_app_0", 1);
+  sync(pod);
+  now += 11min;
+  rt.exit("u1_app_1", 1);
+  sync(pod);
+  EXPECT_EQ(rt.starts(), 3) << "a container that ran 10 minutes restarts at once";
+}
+
+TEST_F(PodSyncTest, NeverPolicyExitZeroSucceeds) {
+  auto pod = pod_from(simple_pod("Never"));
+  sync(pod);
+  rt.exit("u1_app_0", 0);
+  auto out = sync(pod);
+  EXPECT_EQ(rt.starts(), 1);
+  EXPECT_EQ(json::get_string(out.status, "phase"), "Succeeded");
+  const auto& cs = container_status(out.status, "app");
+  EXPECT_EQ(state_kind(cs), "terminated");
+  const json::object* t = json::get_object(*json::get_object(cs, "state"), "terminated");
+  EXPECT_EQ(json::get_int_or(*t, "exitCode", -1), 0);
+  EXPECT_EQ(json::get_string(*t, "reason"), "Completed");
+  EXPECT_EQ(api::find_condition(out.status, "Ready")->reason(), "PodCompleted");
+  EXPECT_FALSE(rt.sandbox_status("u1").ready) << "a terminal pod frees its sandbox";
+  out = sync(pod);
+  EXPECT_EQ(json::get_string(out.status, "phase"), "Succeeded");
+  EXPECT_EQ(rt.starts(), 1);
+}
+
+TEST_F(PodSyncTest, NeverPolicyFailureFails) {
+  auto pod = pod_from(simple_pod("Never"));
+  sync(pod);
+  rt.exit("u1_app_0", 3);
+  auto out = sync(pod);
+  EXPECT_EQ(json::get_string(out.status, "phase"), "Failed");
+  EXPECT_EQ(rt.starts(), 1);
+}
+
+TEST_F(PodSyncTest, OnFailureRestartsOnlyFailures) {
+  auto pod = pod_from(simple_pod("OnFailure"));
+  sync(pod);
+  rt.exit("u1_app_0", 1);
+  sync(pod);
+  EXPECT_EQ(rt.starts(), 2);
+  rt.exit("u1_app_1", 0);
+  auto out = sync(pod);
+  EXPECT_EQ(rt.starts(), 2);
+  EXPECT_EQ(json::get_string(out.status, "phase"), "Succeeded");
+}
+
+TEST_F(PodSyncTest, ImageNeverPull) {
+  auto pod = pod_from(R"({"metadata":{"name":"web","namespace":"default","uid":"u1"},"spec":{"containers":[
+      {"name":"app","image":"missing:1","imagePullPolicy":"Never"}]}})");
+  auto out = sync(pod);
+  EXPECT_EQ(waiting_reason(container_status(out.status, "app")), "ErrImageNeverPull");
+  EXPECT_EQ(json::get_string(out.status, "phase"), "Pending");
+  EXPECT_EQ(events.count("ErrImageNeverPull"), 1);
+}
+
+TEST_F(PodSyncTest, PullFailureThenBackOffThenSuccess) {
+  auto pod = pod_from(R"({"metadata":{"name":"web","namespace":"default","uid":"u1"},"spec":{"containers":[
+      {"name":"app","image":"reg.example/app:1"}]}})");
+  rt.fail_pull("reg.example/app:1", "manifest unknown");
+  auto out = sync(pod);
+  EXPECT_EQ(rt.pulls(), 1);
+  const auto& cs = container_status(out.status, "app");
+  EXPECT_EQ(waiting_reason(cs), "ErrImagePull");
+  EXPECT_EQ(json::get_string(*json::get_object(*json::get_object(cs, "state"), "waiting"), "message"), "manifest unknown");
+  EXPECT_EQ(events.last_message("Failed").rfind("Error: ErrImagePull", 0), 0u);
+  now += 2s;
+  out = sync(pod);
+  EXPECT_EQ(rt.pulls(), 1) << "pulled inside the back-off";
+  EXPECT_EQ(waiting_reason(container_status(out.status, "app")), "ImagePullBackOff");
+  EXPECT_EQ(events.last_message("BackOff"), "Back-off pulling image \"reg.example/app:1\"");
+  rt.clear_pull_failure("reg.example/app:1");
+  now += 10s;
+  out = sync(pod);
+  EXPECT_EQ(rt.pulls(), 2);
+  EXPECT_EQ(state_kind(container_status(out.status, "app")), "running");
+  EXPECT_EQ(events.last_message("Pulling"), "Pulling image \"reg.example/app:1\"");
+}
+
+TEST_F(PodSyncTest, ConfigErrorIsAWaitingReasonNotACrash) {
+  auto pod = pod_from(R"({"metadata":{"name":"web","namespace":"default","uid":"u1"},"spec":{"containers":[
+      {"name":"app","image":"busybox:1","imagePullPolicy":"IfNotPresent",
+       "env":[{"name":"X","valueFrom":{"secretKeyRef":{"name":"s","key":"k"}}}]}]}})");
+  auto out = sync(pod);
+  EXPECT_EQ(waiting_reason(container_status(out.status, "app")), "CreateContainerConfigError");
+  EXPECT_EQ(rt.starts(), 0);
+  EXPECT_EQ(events.count("Failed"), 1);
+}
+
+TEST_F(PodSyncTest, CreateAndRunErrors) {
+  auto pod = pod_from(simple_pod("Always"));
+  rt.fail_next_start("app", StartFailure::kCreate, "no such file");
+  auto out = sync(pod);
+  EXPECT_EQ(waiting_reason(container_status(out.status, "app")), "CreateContainerError");
+  rt.fail_next_start("app", StartFailure::kRun, "exec: /bin/nope: not found");
+  out = sync(pod);
+  const auto& cs = container_status(out.status, "app");
+  EXPECT_EQ(state_kind(cs), "terminated");
+  const json::object* t = json::get_object(*json::get_object(cs, "state"), "terminated");
+  EXPECT_EQ(json::get_string(*t, "reason"), "ContainerCannotRun");
+  EXPECT_EQ(json::get_int_or(*t, "exitCode", -1), 128);
+  out = sync(pod);  // restarted (the first restart is immediate)
+  EXPECT_EQ(state_kind(container_status(out.status, "app")), "running");
+  EXPECT_EQ(json::get_int_or(container_status(out.status, "app"), "restartCount", -1), 1);
+}
+
+TEST_F(PodSyncTest, InitContainersRunInOrderBeforeTheApp) {
+  auto pod = pod_from(R"({"metadata":{"name":"web","namespace":"default","uid":"u1"},"spec":{"restartPolicy":"Always",
+      "initContainers":[{"name":"i1","image":"busybox:1","imagePullPolicy":"IfNotPresent"},
+                        {"name":"i2","image":"busybox:1","imagePullPolicy":"IfNotPresent"}],
+      "containers":[{"name":"app","image":"busybox:1","imagePullPolicy":"IfNotPresent"}]}})");
+  auto out = sync(pod);
+  EXPECT_EQ(rt.latest("u1", "i1"), "u1_i1_0");
+  EXPECT_EQ(rt.latest("u1", "i2"), "");
+  EXPECT_EQ(json::get_string(out.status, "phase"), "Pending");
+  EXPECT_EQ(waiting_reason(container_status(out.status, "app")), "PodInitializing");
+  EXPECT_EQ(waiting_reason(container_status(out.status, "i2", true)), "PodInitializing");
+  auto init = api::find_condition(out.status, "Initialized");
+  EXPECT_EQ(init->status(), "False");
+  EXPECT_EQ(init->reason(), "ContainersNotInitialized");
+  EXPECT_EQ(init->message(), "containers with incomplete status: [i1 i2]");
+  rt.exit("u1_i1_0", 0);
+  sync(pod);
+  EXPECT_EQ(rt.latest("u1", "i2"), "u1_i2_0");
+  EXPECT_EQ(rt.latest("u1", "app"), "");
+  rt.exit("u1_i2_0", 1);  // fails: retried (Always)
+  sync(pod);
+  EXPECT_EQ(rt.latest("u1", "i2"), "u1_i2_1");
+  rt.exit("u1_i2_1", 0);
+  out = sync(pod);
+  EXPECT_EQ(rt.latest("u1", "app"), "u1_app_0");
+  EXPECT_EQ(json::get_string(out.status, "phase"), "Running");
+  EXPECT_EQ(condition_status(out.status, "Initialized"), "True");
+  EXPECT_EQ(state_kind(container_status(out.status, "i1", true)), "terminated");
+}
+
+TEST_F(PodSyncTest, FailedInitContainerWithNeverFailsThePod) {
+  auto pod = pod_from(R"({"metadata":{"name":"web","namespace":"default","uid":"u1"},"spec":{"restartPolicy":"Never",
+      "initContainers":[{"name":"i1","image":"busybox:1","imagePullPolicy":"IfNotPresent"}],
+      "containers":[{"name":"app","image":"busybox:1","imagePullPolicy":"IfNotPresent"}]}})");
+  sync(pod);
+  rt.exit("u1_i1_0", 2);
+  auto out = sync(pod);
+  EXPECT_EQ(json::get_string(out.status, "phase"), "Failed");
+  EXPECT_EQ(rt.latest("u1", "app"), "");
+  EXPECT_EQ(rt.starts(), 1);
+}
+
+TEST_F(PodSyncTest, SidecarStartsBeforeTheNextInitAndKeepsRunning) {
+  auto pod = pod_from(R"({"metadata":{"name":"web","namespace":"default","uid":"u1"},"spec":{"restartPolicy":"Never",
+      "initContainers":[{"name":"side","image":"busybox:1","imagePullPolicy":"IfNotPresent","restartPolicy":"Always"},
+                        {"name":"i1","image":"busybox:1","imagePullPolicy":"IfNotPresent"}],
+      "containers":[{"name":"app","image":"busybox:1","imagePullPolicy":"IfNotPresent"}]}})");
+  sync(pod);
+  EXPECT_EQ(rt.latest("u1", "side"), "u1_side_0");
+  sync(pod);
+  EXPECT_EQ(rt.latest("u1", "i1"), "u1_i1_0");
+  rt.exit("u1_i1_0", 0);
+  auto out = sync(pod);
+  EXPECT_EQ(rt.latest("u1", "app"), "u1_app_0");
+  EXPECT_EQ(json::get_string(out.status, "phase"), "Running");
+  // A sidecar that dies is restarted even with restartPolicy Never.
+  rt.exit("u1_side_0", 1);
+  sync(pod);
+  EXPECT_EQ(rt.latest("u1", "side"), "u1_side_1");
+  // The app completing completes the pod; the sidecar does not hold it.
+  rt.exit("u1_app_0", 0);
+  out = sync(pod);
+  EXPECT_EQ(json::get_string(out.status, "phase"), "Succeeded");
+}
+
+TEST_F(PodSyncTest, ActiveDeadlineFailsThePod) {
+  auto pod = pod_from(simple_pod("Always", R"("activeDeadlineSeconds":30,)"));
+  auto out = sync(pod);
+  ASSERT_TRUE(out.requeue_after);
+  EXPECT_LE(*out.requeue_after, 30s + 1ms);
+  now += 31s;
+  out = sync(pod);
+  EXPECT_EQ(json::get_string(out.status, "phase"), "Failed");
+  EXPECT_EQ(json::get_string(out.status, "reason"), "DeadlineExceeded");
+  EXPECT_EQ(rt.stopped().size(), 1u);
+  EXPECT_EQ(state_kind(container_status(out.status, "app")), "terminated");
+}
+
+TEST_F(PodSyncTest, TerminateStopsEverythingAndRemoveCleansUp) {
+  auto pod = pod_from(simple_pod("Always"));
+  sync(pod);
+  auto out = syncer->terminate(pod, 1s);
+  EXPECT_EQ(rt.stopped(), std::vector<std::string>{"u1_app_0"});
+  EXPECT_EQ(state_kind(container_status(out.status, "app")), "terminated");
+  EXPECT_EQ(events.last_message("Killing"), "Stopping container app");
+  ASSERT_TRUE(syncer->remove("u1", "default", "web").ok());
+  EXPECT_TRUE(rt.list_pods().empty());
+}
+
+TEST_F(PodSyncTest, ReadoptionAfterRestartChangesNothing) {
+  auto pod = pod_from(simple_pod("Always"));
+  auto first = sync(pod);
+  // A new agent: new syncer, same runtime state.
+  make_syncer();
+  auto out = sync(pod);
+  EXPECT_EQ(rt.starts(), 1);
+  EXPECT_FALSE(status_differs(first.status, out.status));
+}
+
+TEST_F(PodSyncTest, DeadSandboxIsRecreatedAndContainersRestart) {
+  auto pod = pod_from(simple_pod("Always"));
+  sync(pod);
+  rt.kill_sandbox("u1");
+  auto out = sync(pod);
+  EXPECT_EQ(events.count("SandboxChanged"), 1);
+  EXPECT_TRUE(rt.sandbox_status("u1").ready);
+  EXPECT_EQ(json::get_int_or(container_status(out.status, "app"), "restartCount", -1), 1);
+}
+
+TEST(PodStatus, PatchNullsKeysNoLongerSet) {
+  json::object current{{"phase", "Running"}, {"podIP", "10.1.1.1"}, {"nominatedNodeName", "x"}};
+  json::object desired{{"phase", "Running"}};
+  EXPECT_TRUE(status_differs(current, desired));
+  auto p = status_patch("u1", current, desired);
+  EXPECT_EQ(json::dump(p), R"({"metadata":{"uid":"u1"},"status":{"phase":"Running","podIP":null}})");
+  json::object same{{"phase", "Running"}, {"podIP", "10.1.1.1"}, {"nominatedNodeName", "y"}};
+  EXPECT_FALSE(status_differs(current, same));
+}
+
+}  // namespace
+}  // namespace kernlet::agent
