@@ -45,7 +45,9 @@ pids_before=$(pids)
 agent_pid=$(cat "$DATA/agent.pid")
 kill -STOP "$up_pid"
 kill -KILL "$agent_pid"
-while kill -0 "$agent_pid" 2>/dev/null; do sleep 0.05; done
+# (scripts/up is stopped and cannot reap it: dead means gone or a zombie.)
+agent_dead() { ! kill -0 "$agent_pid" 2>/dev/null || [ "$(awk '{print $3}' "/proc/$agent_pid/stat" 2>/dev/null)" = Z ]; }
+wait_until 10 agent_dead
 touch "$marks/go"
 # The container's processes are gone once its cgroup leaf is empty of them: wait for the
 # shell loop to see the file (it polls every 50 ms) by watching for its exit in /proc.
