@@ -46,10 +46,28 @@ void report_exec_error(int fd, int err, const char* path) {
   (void)n;
 }
 
+// A blocked signal mask and ignored dispositions survive execve. Container processes are
+// cloned from the driver (the agent, a CLI), so whatever that process blocks or ignores
+// would reach the workload: a driver that blocks SIGTERM for sigwait would make every
+// container deaf to `kubectl delete`. Start the workload as a fresh process would.
+void reset_signals() {
+  sigset_t none;
+  sigemptyset(&none);
+  sigprocmask(SIG_SETMASK, &none, nullptr);
+  struct sigaction dfl {};
+  dfl.sa_handler = SIG_DFL;
+  sigemptyset(&dfl.sa_mask);
+  for (int sig = 1; sig < NSIG; ++sig) {
+    if (sig == SIGKILL || sig == SIGSTOP) continue;
+    sigaction(sig, &dfl, nullptr);  // EINVAL for the C library's internal signals: fine
+  }
+}
+
 int exec_main(int argc, char** argv) {
   if (argc < 4) return 127;
   int fd = atoi(argv[1]);
   fcntl(fd, F_SETFD, FD_CLOEXEC);
+  reset_signals();
   execve(argv[2], argv + 3, environ);
   report_exec_error(fd, errno, argv[2]);
   return 127;

@@ -1,4 +1,5 @@
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -22,6 +23,26 @@ TEST_F(LifecycleTest, RunsACommandAndReportsItsExitCode) {
   EXPECT_EQ(st.exit_code, 3);
   EXPECT_EQ(st.reason, "Error");
   EXPECT_EQ(output(), "hello from web\n");
+}
+
+// The driver's blocked and ignored signals must not reach the container (they survive
+// execve): a driver blocking SIGTERM would make containers ignore `kubectl delete`.
+TEST_F(LifecycleTest, ContainersStartWithNoBlockedOrIgnoredSignals) {
+  Sandbox* sb = make_sandbox();
+  ASSERT_NE(sb, nullptr);
+  sigset_t block, old_mask;
+  sigemptyset(&block);
+  sigaddset(&block, SIGTERM);
+  sigaddset(&block, SIGUSR1);
+  ASSERT_EQ(pthread_sigmask(SIG_BLOCK, &block, &old_mask), 0);
+  struct sigaction ign {}, old_int {};
+  ign.sa_handler = SIG_IGN;
+  ASSERT_EQ(sigaction(SIGINT, &ign, &old_int), 0);
+  ContainerStatus st = run(spec_for(sb->id(), {"grep", "-E", "^Sig(Blk|Ign):", "/proc/self/status"}));
+  pthread_sigmask(SIG_SETMASK, &old_mask, nullptr);
+  sigaction(SIGINT, &old_int, nullptr);
+  EXPECT_EQ(st.exit_code, 0);
+  EXPECT_EQ(output(), "SigBlk:\t0000000000000000\nSigIgn:\t0000000000000000\n");
 }
 
 TEST_F(LifecycleTest, ZeroExitIsCompleted) {
