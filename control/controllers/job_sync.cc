@@ -259,6 +259,12 @@ SyncPlan plan_sync(const json::object& job, const std::vector<client::ObjectPtr>
       continue;
     }
     if (deleting && !api::pod_is_terminal(pv)) ++terminating;
+    // A succeeded pod completes its index whether or not it has been counted yet: after a
+    // status write conflicted, the cached Job may not show the index in completedIndexes
+    // although the pod's finalizer is already gone, and the index must not get a new pod.
+    if (succeeded && indexed) {
+      if (auto i = completion_index(*p)) newly_succeeded_indexes.insert(*i);
+    }
     if (!pv.meta().has_finalizer(kTrackingFinalizer) || finalizer_removed.contains(uid)) continue;
     std::optional<PolicyMatch> rule;
     if (failed && policy != nullptr && !success_met) rule = match_pod_failure_policy(*policy, *p);
@@ -271,9 +277,6 @@ SyncPlan plan_sync(const json::object& job, const std::vector<client::ObjectPtr>
       } else if (!success_met && !(rule && rule->action == "Ignore")) {
         unc_f.insert(uid);
       }
-    }
-    if (succeeded && indexed) {
-      if (auto i = completion_index(*p)) newly_succeeded_indexes.insert(*i);
     }
     plan.remove_finalizer.push_back(p);
   }

@@ -76,13 +76,10 @@ spec:
 YAML
 expect_eq "an Indexed job completes" "yes" "$(wait_job idx complete 30)"
 expect_eq "...all indexes completed" "0-2" "$(jget idx '{.status.completedIndexes}')"
-indexed_bug="the Job controller sometimes creates a second pod for an index of an Indexed job"
-expect_eq_known_bug "...pods annotated with their index" "0 1 2" \
-  "$(kc 1.33 get pods -l batch.kubernetes.io/job-name=idx -o jsonpath='{range .items[*]}{.metadata.annotations.batch\.kubernetes\.io/job-completion-index}{"\n"}{end}' | sort | xargs)" \
-  "$indexed_bug"
-# (uniq: the duplicate pods of the known bug above carry the right hostname too.)
+expect_eq "...pods annotated with their index" "0 1 2" \
+  "$(kc 1.33 get pods -l batch.kubernetes.io/job-name=idx -o jsonpath='{range .items[*]}{.metadata.annotations.batch\.kubernetes\.io/job-completion-index}{"\n"}{end}' | sort | xargs)"
 expect_eq "...hostnames <job>-<index>" "idx-0 idx-1 idx-2" \
-  "$(kc 1.33 get pods -l batch.kubernetes.io/job-name=idx -o jsonpath='{range .items[*]}{.spec.hostname}{"\n"}{end}' | sort | uniq | xargs)"
+  "$(kc 1.33 get pods -l batch.kubernetes.io/job-name=idx -o jsonpath='{range .items[*]}{.spec.hostname}{"\n"}{end}' | sort | xargs)"
 expect_eq "...JOB_COMPLETION_INDEX from the downward API" \
   "metadata.annotations['batch.kubernetes.io/job-completion-index']" \
   "$(kc 1.33 get pods -l batch.kubernetes.io/job-name=idx -o jsonpath='{.items[0].spec.containers[0].env[?(@.name=="JOB_COMPLETION_INDEX")].valueFrom.fieldRef.fieldPath}')"

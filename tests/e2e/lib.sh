@@ -84,13 +84,6 @@ expect_fail() {
   if "$@" >/dev/null 2>&1; then not_ok "$name" "command succeeded: $*"; else ok "$name"; fi
 }
 
-# expect_eq_known_bug NAME WANT GOT BUG: like expect_eq, but a mismatch is a known bug,
-# reported as "TODO" (with BUG, what is wrong) instead of failing the suite. Each use is
-# listed in docs/status.md and goes once the bug is fixed.
-expect_eq_known_bug() {
-  if [ "$2" = "$3" ]; then ok "$1"; else echo "TODO - $1: known bug: $4 (want: $2; got: $3)"; fi
-}
-
 finish() {
   echo "$((checks - failures)) passed, $failures failed"
   if [ "$failures" -ne 0 ]; then

@@ -266,6 +266,17 @@ TEST(JobSync, IndexedCreatesMissingIndexesAndRecordsCompleted) {
   EXPECT_EQ(p.create_indexes, (std::vector<int32_t>{2}));
 }
 
+// A cached Job may lag its own status write (a conflict, a slow watch): a succeeded pod
+// whose finalizer is already gone still completes its index, which gets no second pod.
+TEST(JobSync, IndexedSucceededPodWithoutFinalizerBlocksItsIndexUnderAStaleStatus) {
+  auto job = make_job(R"({"completions":3,"parallelism":3,"completionMode":"Indexed"})",
+                      R"({"startTime":"2027-01-15T08:00:00Z"})");
+  auto zero = make_pod("Succeeded", false, 0), one = make_pod("Running", true, 1);
+  SyncPlan p = plan_sync(job, {zero, one}, kNow, {});
+  EXPECT_EQ(p.create_indexes, (std::vector<int32_t>{2}));
+  EXPECT_EQ(json::get_string(p.status, "completedIndexes"), "0");
+}
+
 TEST(JobSync, PodForIndexedJob) {
   auto job = make_job(R"({"completions":4,"parallelism":2,"completionMode":"Indexed"})");
   json::object pod = pod_for_job(job, 3);
