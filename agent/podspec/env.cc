@@ -10,6 +10,7 @@
 #include "api/objects/common.h"
 #include "api/objects/config.h"
 #include "api/objects/service.h"
+#include "api/validation.h"
 
 namespace kernlet::agent::podspec {
 namespace {
@@ -109,34 +110,6 @@ void append_service_vars(const api::ServiceView& svc, std::vector<std::pair<std:
   }
 }
 
-// Go's strconv.Quote, for the "k=\"v\"" lines of a whole labels/annotations fieldRef.
-std::string go_quote(std::string_view s) {
-  std::string out = "\"";
-  for (unsigned char c : s) {
-    switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\a': out += "\\a"; break;
-      case '\b': out += "\\b"; break;
-      case '\f': out += "\\f"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
-      case '\v': out += "\\v"; break;
-      default:
-        if (c < 0x20 || c == 0x7f) {
-          char buf[8];
-          std::snprintf(buf, sizeof buf, "\\x%02x", c);
-          out += buf;
-        } else {
-          out += static_cast<char>(c);  // UTF-8 passes through, as Go keeps printable runes
-        }
-    }
-  }
-  out += '"';
-  return out;
-}
-
 // fieldpath.FormatMap: sorted "key=\"value\"" lines.
 std::string format_map(const json::object* m) {
   std::map<std::string_view, std::string_view> sorted;
@@ -144,7 +117,7 @@ std::string format_map(const json::object* m) {
   std::string out;
   for (const auto& [k, v] : sorted) {
     if (!out.empty()) out += '\n';
-    out += std::string(k) + "=" + go_quote(v);
+    out += std::string(k) + "=" + api::go_quote(v);
   }
   return out;
 }

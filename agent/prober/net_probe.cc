@@ -420,28 +420,6 @@ bool is_redirect(int status) {
 
 }  // namespace
 
-std::string go_quote(std::string_view s) {
-  std::string out = "\"";
-  for (unsigned char c : s) {
-    switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
-      default:
-        if (c < 0x20 || c == 0x7f) {
-          char hex[8];
-          std::snprintf(hex, sizeof(hex), "\\x%02x", c);
-          out += hex;
-        } else {
-          out += static_cast<char>(c);
-        }
-    }
-  }
-  return out + "\"";
-}
-
 Result<UniqueFd> socket_in_netns(const std::string& netns_path, int domain, int type) {
   if (netns_path.empty()) {
     int fd = ::socket(domain, type | SOCK_CLOEXEC, 0);

@@ -16,6 +16,7 @@
 
 #include "agent/prober/probe_target.h"
 #include "api/result.h"
+#include "api/validation.h"
 #include "api/unique_fd.h"
 
 namespace kernlet::agent {
@@ -81,7 +82,7 @@ ProbeResult tcp_probe(const std::string& netns_path, const std::string& host, in
 ProbeResult grpc_probe(const std::string& netns_path, const std::string& host, int port,
                        const std::string& service, std::chrono::milliseconds timeout);
 
-// Go's %q of a string (for messages that must read as the kubelet's).
-std::string go_quote(std::string_view s);
+// Go's %q of a string: the one in api/validation.h.
+using api::go_quote;
 
 }  // namespace kernlet::agent

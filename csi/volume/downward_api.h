@@ -9,12 +9,12 @@
 #include "api/json.h"
 #include "api/object.h"
 #include "api/result.h"
+#include "api/validation.h"
 
 namespace kernlet::csi {
 
-// Go's %q of a string (strconv.Quote): quotes, backslash escapes for \ " and control
-// characters (\n, \t, \x01, ...), invalid UTF-8 bytes as \xNN, valid UTF-8 kept.
-std::string go_quote(std::string_view s);
+// Go's %q of a string: the one in api/validation.h.
+using api::go_quote;
 
 // A labels/annotations map as the kubelet writes it: one `key="value"` line per entry
 // (value Go-quoted), keys in byte order, no trailing newline. nullptr reads as empty.
