@@ -110,9 +110,12 @@ PluginOutcome add_command(const KernletNetConf& c, const CniEnv& env, Dataplane&
     r = std::move(*prev);
   }
   auto base = static_cast<int64_t>(r.interfaces.size());
-  r.interfaces.push_back(Interface{facts->bridge.name, facts->bridge.mac, c.mtu, "", "", ""});
-  r.interfaces.push_back(Interface{facts->host.name, facts->host.mac, c.mtu, "", "", ""});
-  r.interfaces.push_back(Interface{facts->pod.name, facts->pod.mac, c.mtu, env.netns, "", ""});
+  // interfaces[].mtu is a 1.1.0 field.
+  std::optional<int64_t> mtu;
+  if (compare_versions(c.cni_version, "1.1.0") >= 0) mtu = c.mtu;
+  r.interfaces.push_back(Interface{facts->bridge.name, facts->bridge.mac, mtu, "", "", ""});
+  r.interfaces.push_back(Interface{facts->host.name, facts->host.mac, mtu, "", "", ""});
+  r.interfaces.push_back(Interface{facts->pod.name, facts->pod.mac, mtu, env.netns, "", ""});
   r.ips.push_back(IpConfig{ipv4_to_string(*ip) + "/" + std::to_string(c.subnet.length),
                            ipv4_to_string(c.gateway), base + 2});
   r.routes.push_back(Route{"0.0.0.0/0", ipv4_to_string(c.gateway), std::nullopt, std::nullopt});

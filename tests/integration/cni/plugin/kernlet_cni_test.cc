@@ -24,6 +24,8 @@
 #include <fstream>
 #include <functional>
 #include <map>
+#include <set>
+#include <thread>
 #include <string>
 #include <vector>
 
@@ -235,18 +237,20 @@ class KernletCniTest : public ::testing::Test {
     EXPECT_EQ(::pipe2(out, O_CLOEXEC), 0);
     std::string node = ns("node");
     std::string bin = plugin_binary();
+    // Built before fork: tests call this from several threads, and a child of a threaded
+    // process must not allocate.
+    std::vector<std::string> kv;
+    for (auto& [k, v] : env) kv.push_back(k + "=" + v);
+    std::vector<char*> envp;
+    for (auto& s : kv) envp.push_back(s.data());
+    envp.push_back(nullptr);
+    char* argv[] = {bin.data(), nullptr};
     pid_t pid = ::fork();
     if (pid == 0) {
       int fd = ::open(node.c_str(), O_RDONLY | O_CLOEXEC);
       if (fd < 0 || ::setns(fd, CLONE_NEWNET) != 0) ::_exit(126);
       ::dup2(in[0], 0);
       ::dup2(out[1], 1);
-      std::vector<std::string> kv;
-      for (auto& [k, v] : env) kv.push_back(k + "=" + v);
-      std::vector<char*> envp;
-      for (auto& s : kv) envp.push_back(s.data());
-      envp.push_back(nullptr);
-      char* argv[] = {bin.data(), nullptr};
       ::execve(bin.c_str(), argv, envp.data());
       ::_exit(127);
     }
@@ -400,6 +404,41 @@ TEST_F(KernletCniTest, AddRetriedAfterACrashWithoutDelRebuilds) {
   ASSERT_EQ(again.exit_code, 0) << again.out;
   EXPECT_EQ(pod_ip(again), "10.250.1.2") << "the same claim";
   EXPECT_EQ(in_netns(ns("pod1"), [] { return ping_once("10.250.1.1"); }), 0);
+}
+
+TEST_F(KernletCniTest, ConcurrentAddsOnAFreshNodeAllSucceed) {
+  // Six runtimes' ADDs at once race to create the bridge, its address and the masquerade
+  // chain, and to claim addresses.
+  const int kPods = 6;
+  for (int i = 0; i < kPods; ++i) {
+    std::string name = nsname("c" + std::to_string(i));
+    int st = 0;
+    std::string out = sh("ip netns add " + name, &st);
+    ASSERT_EQ(st, 0) << out;
+    created_.push_back(name);
+  }
+  std::vector<CniRun> runs(kPods);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kPods; ++i) {
+    threads.emplace_back([&, i] {
+      runs[static_cast<std::size_t>(i)] =
+          cni("ADD", "c" + std::to_string(i), ns("c" + std::to_string(i)), config());
+    });
+  }
+  for (auto& t : threads) t.join();
+  std::set<std::string> ips;
+  for (int i = 0; i < kPods; ++i) {
+    const CniRun& r = runs[static_cast<std::size_t>(i)];
+    ASSERT_EQ(r.exit_code, 0) << "pod c" << i << ": " << r.out;
+    ips.insert(pod_ip(r));
+  }
+  EXPECT_EQ(ips.size(), static_cast<std::size_t>(kPods));
+  // Every pod reaches every other (its own address would go over its loopback, down here).
+  std::string own = pod_ip(runs[0]);
+  for (const auto& ip : ips) {
+    if (ip == own) continue;
+    EXPECT_EQ(in_netns(ns("c0"), [&] { return ping_once(ip); }), 0) << ip;
+  }
 }
 
 TEST_F(KernletCniTest, CheckVerifiesWhatAddBuilt) {

@@ -117,6 +117,15 @@ TEST_F(PluginTest, AddAnswersTheSpecResultShape) {
   const json::array* ips = json::get_array(old_doc, "ips");
   ASSERT_TRUE(ips != nullptr && !ips->empty());
   EXPECT_EQ(json::get_string(ips->at(0).as_object(), "version"), "4");
+  const json::array* itfs = json::get_array(doc, "interfaces");
+  ASSERT_NE(itfs, nullptr);
+  EXPECT_EQ(json::find(itfs->at(0).as_object(), "mtu"), nullptr) << "mtu is a 1.1.0 field";
+  PluginOutcome v11 = run_plugin(env("ADD", "c3"), config("1.1.0"), dp);
+  ASSERT_EQ(v11.exit_code, 0) << v11.stdout_text;
+  json::object v11_doc = stdout_json(v11);
+  const json::array* v11_itfs = json::get_array(v11_doc, "interfaces");
+  ASSERT_NE(v11_itfs, nullptr);
+  EXPECT_EQ(json::get_int(v11_itfs->at(2).as_object(), "mtu"), 1500);
 }
 
 TEST_F(PluginTest, AddChainsAfterAPrevResultAndSetsUpMasquerade) {
