@@ -129,7 +129,7 @@ std::optional<uint32_t> decode_entry(std::string_view text) {
 
 }  // namespace
 
-std::string encode_claim(uint32_t ip, const Attachment& who) {
+std::string encode_claim(uint32_t ip, const IpamOwner& who) {
   json::object o;
   o["ip"] = ipv4_to_string(ip);
   o["containerID"] = who.container_id;
@@ -141,7 +141,7 @@ std::optional<Allocation> decode_claim(std::string_view text) {
   auto doc = json::parse_object(text, "claim");
   if (!doc.ok()) return std::nullopt;
   auto ip = parse_ipv4(json::get_string(*doc, "ip"));
-  Attachment who{std::string(json::get_string(*doc, "containerID")),
+  IpamOwner who{std::string(json::get_string(*doc, "containerID")),
                  std::string(json::get_string(*doc, "ifname"))};
   if (!ip || !valid_identifier(who.container_id) || !valid_interface_name(who.ifname)) {
     return std::nullopt;
@@ -149,12 +149,12 @@ std::optional<Allocation> decode_claim(std::string_view text) {
   return Allocation{*ip, std::move(who)};
 }
 
-std::string entry_name(const Attachment& who) { return who.container_id + "%" + who.ifname; }
+std::string entry_name(const IpamOwner& who) { return who.container_id + "%" + who.ifname; }
 
-std::optional<Attachment> decode_entry_name(std::string_view name) {
+std::optional<IpamOwner> decode_entry_name(std::string_view name) {
   std::size_t pct = name.find('%');
   if (pct == std::string_view::npos) return std::nullopt;
-  Attachment who{std::string(name.substr(0, pct)), std::string(name.substr(pct + 1))};
+  IpamOwner who{std::string(name.substr(0, pct)), std::string(name.substr(pct + 1))};
   if (!valid_identifier(who.container_id) || !valid_interface_name(who.ifname)) {
     return std::nullopt;
   }
@@ -199,7 +199,7 @@ Result<UniqueFd> IpamStore::lock() {
   return f;
 }
 
-Result<std::optional<uint32_t>> IpamStore::try_allocate(const Attachment& who) {
+Result<std::optional<uint32_t>> IpamStore::try_allocate(const IpamOwner& who) {
   const std::string ename = entry_name(who);
   // The address this attachment already holds (ADD retried after a crash or a timeout).
   KL_ASSIGN_OR_RETURN(auto entry, read_small(entries_.get(), ename, dir_));
@@ -246,7 +246,7 @@ Result<std::optional<uint32_t>> IpamStore::try_allocate(const Attachment& who) {
   return std::optional<uint32_t>();
 }
 
-Result<uint32_t> IpamStore::allocate(const Attachment& who) {
+Result<uint32_t> IpamStore::allocate(const IpamOwner& who) {
   KL_ASSIGN_OR_RETURN(UniqueFd held, lock());
   KL_ASSIGN_OR_RETURN(auto ip, try_allocate(who));
   if (ip) return *ip;
@@ -261,7 +261,7 @@ Result<uint32_t> IpamStore::allocate(const Attachment& who) {
                    std::to_string(capacity()) + " in use)");
 }
 
-Result<std::vector<uint32_t>> IpamStore::release_locked(const Attachment& who) {
+Result<std::vector<uint32_t>> IpamStore::release_locked(const IpamOwner& who) {
   std::vector<uint32_t> released;
   const std::string ename = entry_name(who);
   KL_ASSIGN_OR_RETURN(auto entry, read_small(entries_.get(), ename, dir_));
@@ -289,12 +289,12 @@ Result<std::vector<uint32_t>> IpamStore::release_locked(const Attachment& who) {
   return released;
 }
 
-Result<std::vector<uint32_t>> IpamStore::release(const Attachment& who) {
+Result<std::vector<uint32_t>> IpamStore::release(const IpamOwner& who) {
   KL_ASSIGN_OR_RETURN(UniqueFd held, lock());
   return release_locked(who);
 }
 
-Result<std::optional<uint32_t>> IpamStore::lookup(const Attachment& who) {
+Result<std::optional<uint32_t>> IpamStore::lookup(const IpamOwner& who) {
   KL_ASSIGN_OR_RETURN(UniqueFd held, lock());
   KL_ASSIGN_OR_RETURN(auto entry, read_small(entries_.get(), entry_name(who), dir_));
   if (!entry) return std::optional<uint32_t>();
@@ -337,7 +337,7 @@ Result<RecoveryReport> IpamStore::recover_locked() {
   }
 
   // Read both sides.
-  std::map<uint32_t, std::optional<Attachment>> claims;  // nullopt: garbage
+  std::map<uint32_t, std::optional<IpamOwner>> claims;  // nullopt: garbage
   KL_ASSIGN_OR_RETURN(auto claim_names, list_dir(ips_.get(), dir_));
   for (const auto& name : claim_names) {
     auto ip = parse_ipv4(name);
@@ -349,9 +349,9 @@ Result<RecoveryReport> IpamStore::recover_locked() {
       continue;
     }
     auto c = decode_claim(*text);
-    claims[*ip] = (c && c->ip == *ip) ? std::optional<Attachment>(c->owner) : std::nullopt;
+    claims[*ip] = (c && c->ip == *ip) ? std::optional<IpamOwner>(c->owner) : std::nullopt;
   }
-  std::map<std::string, std::pair<Attachment, std::optional<uint32_t>>> entries;
+  std::map<std::string, std::pair<IpamOwner, std::optional<uint32_t>>> entries;
   KL_ASSIGN_OR_RETURN(auto entry_names, list_dir(entries_.get(), dir_));
   for (const auto& name : entry_names) {
     auto who = decode_entry_name(name);
@@ -366,7 +366,7 @@ Result<RecoveryReport> IpamStore::recover_locked() {
   }
 
   // Garbage claims: the owner is known when an index entry names the address.
-  std::map<uint32_t, Attachment> indexed_owner;
+  std::map<uint32_t, IpamOwner> indexed_owner;
   for (const auto& [name, e] : entries) {
     if (e.second) indexed_owner.emplace(*e.second, e.first);
   }
@@ -416,7 +416,7 @@ Result<RecoveryReport> IpamStore::recover() {
   return recover_locked();
 }
 
-Result<std::vector<Allocation>> IpamStore::gc(const std::vector<Attachment>& valid) {
+Result<std::vector<Allocation>> IpamStore::gc(const std::vector<IpamOwner>& valid) {
   KL_ASSIGN_OR_RETURN(UniqueFd held, lock());
   KL_TRY(recover_locked());
   std::set<std::string> keep;

@@ -38,15 +38,15 @@
 
 namespace kernlet::cni {
 
-struct Attachment {
+struct IpamOwner {
   std::string container_id;
   std::string ifname;
-  bool operator==(const Attachment&) const = default;
+  bool operator==(const IpamOwner&) const = default;
 };
 
 struct Allocation {
   uint32_t ip = 0;
-  Attachment owner;
+  IpamOwner owner;
 };
 
 struct RecoveryReport {
@@ -71,13 +71,13 @@ class IpamStore {
   // The address of `who`: the one it already holds, else the next free one after the
   // cursor. Errors: kResourceExhausted when every address is claimed (after recovery);
   // store I/O errors with the path.
-  Result<uint32_t> allocate(const Attachment& who);
+  Result<uint32_t> allocate(const IpamOwner& who);
 
   // Releases every address `who` holds; the released ones (none is not an error).
-  Result<std::vector<uint32_t>> release(const Attachment& who);
+  Result<std::vector<uint32_t>> release(const IpamOwner& who);
 
   // The address `who` holds, if any (read-only).
-  Result<std::optional<uint32_t>> lookup(const Attachment& who);
+  Result<std::optional<uint32_t>> lookup(const IpamOwner& who);
 
   // Every well-formed claim, sorted by address (read-only).
   Result<std::vector<Allocation>> list();
@@ -86,7 +86,7 @@ class IpamStore {
   Result<RecoveryReport> recover();
 
   // Recovers, then releases every claim whose owner is not in `valid`; the released claims.
-  Result<std::vector<Allocation>> gc(const std::vector<Attachment>& valid);
+  Result<std::vector<Allocation>> gc(const std::vector<IpamOwner>& valid);
 
   // Recovers, checks the store is writable, and counts the free addresses.
   Result<uint64_t> free_count();
@@ -98,8 +98,8 @@ class IpamStore {
   IpamStore(std::string dir, UniqueFd dirfd, UniqueFd ips, UniqueFd entries, Ipv4Prefix subnet,
             uint32_t first, uint32_t last);
   Result<UniqueFd> lock();
-  Result<std::optional<uint32_t>> try_allocate(const Attachment& who);
-  Result<std::vector<uint32_t>> release_locked(const Attachment& who);
+  Result<std::optional<uint32_t>> try_allocate(const IpamOwner& who);
+  Result<std::vector<uint32_t>> release_locked(const IpamOwner& who);
   Result<RecoveryReport> recover_locked();
 
   std::string dir_;
@@ -109,9 +109,9 @@ class IpamStore {
 };
 
 // Record codecs, exposed for tests: the claim document and the index entry name.
-std::string encode_claim(uint32_t ip, const Attachment& who);
+std::string encode_claim(uint32_t ip, const IpamOwner& who);
 std::optional<Allocation> decode_claim(std::string_view text);
-std::string entry_name(const Attachment& who);
-std::optional<Attachment> decode_entry_name(std::string_view name);
+std::string entry_name(const IpamOwner& who);
+std::optional<IpamOwner> decode_entry_name(std::string_view name);
 
 }  // namespace kernlet::cni

@@ -176,7 +176,7 @@ std::optional<KernletNetConf> parse_netconf(std::string_view text, CniFailure* o
       if (!a.is_object()) {
         return fail(bad_config("cni.dev/valid-attachments", "entries must be objects"));
       }
-      Attachment who{std::string(json::get_string(a.get_object(), "containerID")),
+      IpamOwner who{std::string(json::get_string(a.get_object(), "containerID")),
                      std::string(json::get_string(a.get_object(), "ifname"))};
       if (who.container_id.empty() || who.ifname.empty()) {
         return fail(bad_config("cni.dev/valid-attachments",
@@ -188,7 +188,7 @@ std::optional<KernletNetConf> parse_netconf(std::string_view text, CniFailure* o
   return c;
 }
 
-std::string host_veth_name(const Attachment& who) {
+std::string host_veth_name(const IpamOwner& who) {
   uint64_t h = 1469598103934665603ULL;  // FNV-1a
   auto mix = [&](std::string_view s) {
     for (unsigned char ch : s) {

@@ -72,7 +72,7 @@ struct KernletNetConf {
   std::optional<Ipv4Prefix> cluster_cidr;
   std::optional<json::object> prev_result;   // as given
   std::optional<json::object> dns;           // passed through into the result
-  std::vector<Attachment> valid_attachments;  // GC: cni.dev/valid-attachments
+  std::vector<IpamOwner> valid_attachments;  // GC: cni.dev/valid-attachments
   json::object raw;
 
   std::string store_dir() const { return data_dir + "/" + name; }
@@ -84,6 +84,6 @@ std::optional<KernletNetConf> parse_netconf(std::string_view text, CniFailure* f
 
 // The deterministic host-side veth name of an attachment: "kl" + 12 hex digits of a hash
 // of container id and ifname (15 bytes at most, as IFNAMSIZ requires).
-std::string host_veth_name(const Attachment& who);
+std::string host_veth_name(const IpamOwner& who);
 
 }  // namespace kernlet::cni

@@ -75,7 +75,7 @@ PluginOutcome add_command(const KernletNetConf& c, const CniEnv& env, Dataplane&
     auto masq = dp.ensure_masquerade(c.name, c.subnet, *c.cluster_cidr);
     if (!masq.ok()) return fail(c.cni_version, internal("cannot set up ipMasq", masq.error()));
   }
-  Attachment who{env.container_id, env.ifname};
+  IpamOwner who{env.container_id, env.ifname};
   auto ip = store->allocate(who);
   if (!ip.ok()) {
     if (ip.error().code() == ErrorCode::kResourceExhausted) {
@@ -141,7 +141,7 @@ PluginOutcome add_command(const KernletNetConf& c, const CniEnv& env, Dataplane&
 
 PluginOutcome del_command(const KernletNetConf& c, const CniEnv& env, Dataplane& dp,
                           const PluginHooks& hooks) {
-  Attachment who{env.container_id, env.ifname};
+  IpamOwner who{env.container_id, env.ifname};
   // The link first, the address after: an address is never free while still configured.
   auto detached = dp.detach(host_veth_name(who));
   if (!detached.ok()) {

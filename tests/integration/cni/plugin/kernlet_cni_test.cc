@@ -30,6 +30,9 @@
 #include <vector>
 
 #include "api/json.h"
+#include "cni/client/cni_driver.h"
+#include "cni/client/config.h"
+#include "cni/client/plugin_exec.h"
 #include "cni/client/result.h"
 #include "cni/plugin/ipam_store.h"
 #include "cni/plugin/netconf.h"
@@ -496,6 +499,64 @@ TEST_F(KernletCniTest, ErrorsAreSpecDocuments) {
   EXPECT_NE(version.out.find("\"supportedVersions\":[\"0.4.0\",\"1.0.0\",\"1.1.0\"]"),
             std::string::npos)
       << version.out;
+}
+
+// The agent's side: kernlet's own CNI driver (cni/client) runs kernlet-cni from a conflist of
+// exactly the shape the agent writes, from a thread moved into the node netns.
+TEST_F(KernletCniTest, KernletDriverRunsThePluginFromTheContractConflist) {
+  for (std::string version : {"1.0.0", "1.1.0"}) {
+    SCOPED_TRACE(version);
+    auto list = parse_conflist(
+        R"({"cniVersion":")" + version + R"(","name":"kernlet","plugins":[{"type":"kernlet-cni",
+          "bridge":"kl0","mtu":1500,"hairpinMode":true,"subnet":"10.250.1.0/24",
+          "dataDir":")" + data_dir_ + R"(","ipMasq":true,"clusterCIDR":"10.250.0.0/16"}]})",
+        "contract.conflist");
+    ASSERT_TRUE(list.ok()) << list.error().to_string();
+    ProcessPluginExec exec;
+    CniDriverOptions options;
+    options.bin_dirs = {fs::path(plugin_binary()).parent_path().string()};
+    options.cache_dir = data_dir_ + "/results";
+    options.inherit_environment = false;
+    CniDriver driver(exec, options);
+    Attachment pod;
+    pod.container_id = "drv1";
+    pod.netns = ns("pod1");
+    pod.args = kubernetes_args("default", "web", "drv1", "uid-1");
+
+    std::string failure;
+    std::vector<std::string> ips;
+    std::thread node([&] {
+      int fd = ::open(ns("node").c_str(), O_RDONLY | O_CLOEXEC);
+      if (fd < 0 || ::setns(fd, CLONE_NEWNET) != 0) {
+        failure = "setns node";
+        return;
+      }
+      ::close(fd);
+      auto added = driver.add(*list, pod);
+      if (!added.ok()) {
+        failure = "add: " + added.error().to_string();
+        return;
+      }
+      ips = pod_ips(*added);
+      if (auto c = driver.check(*list, pod); !c.ok()) failure = "check: " + c.error().to_string();
+      if (auto st = driver.status(*list); !st.ok()) failure += "status: " + st.error().to_string();
+      if (version == "1.1.0") {
+        // GC with nothing to keep: the driver DELs the cached attachment, the plugin's GC
+        // finds nothing left.
+        if (auto g = driver.gc(*list, {}); !g.ok()) failure += "gc: " + g.error().to_string();
+      } else {
+        if (auto d = driver.del(*list, pod); !d.ok()) failure += "del: " + d.error().to_string();
+        if (auto d = driver.del(*list, pod); !d.ok()) failure += "del2: " + d.error().to_string();
+      }
+    });
+    node.join();
+    EXPECT_EQ(failure, "");
+    EXPECT_EQ(ips, std::vector<std::string>{version == "1.0.0" ? "10.250.1.2" : "10.250.1.3"});
+    auto left = store().list();
+    ASSERT_TRUE(left.ok());
+    EXPECT_TRUE(left->empty());
+    EXPECT_FALSE(host_link_exists(host_veth_name({"drv1", "eth0"})));
+  }
 }
 
 }  // namespace

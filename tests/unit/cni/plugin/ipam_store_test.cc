@@ -29,7 +29,7 @@ IpamStore open_small(const std::string& dir) {
   return std::move(s).value();
 }
 
-Attachment pod(const std::string& id, const std::string& ifname = "eth0") { return {id, ifname}; }
+IpamOwner pod(const std::string& id, const std::string& ifname = "eth0") { return {id, ifname}; }
 
 void write_file(const fs::path& p, const std::string& content) {
   std::ofstream(p, std::ios::binary | std::ios::trunc) << content;

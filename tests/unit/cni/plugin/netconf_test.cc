@@ -104,7 +104,7 @@ TEST(KernletNetConf, ReadsValidAttachments) {
                          &f);
   ASSERT_TRUE(c.has_value()) << f.details;
   ASSERT_EQ(c->valid_attachments.size(), 2u);
-  EXPECT_EQ(c->valid_attachments[1], (Attachment{"b", "net1"}));
+  EXPECT_EQ(c->valid_attachments[1], (IpamOwner{"b", "net1"}));
 }
 
 TEST(CniEnv, RequiresWhatTheSpecRequiresPerCommand) {
