@@ -108,10 +108,9 @@ struct Namespaces {
 
 int main(int argc, char** argv) {
   int pods = 200, rounds = 2;
-  std::string plugin = (fs::path("/proc/self/exe").parent_path() / "kernlet-cni").string();
-  if (auto self = fs::read_symlink("/proc/self/exe"); !self.empty()) {
-    plugin = (self.parent_path() / "kernlet-cni").string();
-  }
+  // kernlet-cni next to this binary (build/bin) unless --plugin says otherwise.
+  std::error_code ec;
+  std::string plugin = (fs::read_symlink("/proc/self/exe", ec).parent_path() / "kernlet-cni").string();
   std::string reference_dir = "/usr/lib/cni";
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string a = argv[i];
