@@ -257,20 +257,19 @@ PluginOutcome status_command(const KernletNetConf& c, Dataplane& dp) {
 
 PluginOutcome run_plugin(const std::map<std::string, std::string>& environment,
                          std::string_view stdin_text, Dataplane& dp, const PluginHooks& hooks) {
+  // Errors answer in the config's version when it is one kernlet-cni speaks.
+  std::string version;
+  if (auto doc = json::parse(stdin_text); doc.ok() && doc->is_object()) {
+    version = std::string(json::get_string(doc->get_object(), "cniVersion"));
+    const auto& ok = plugin_versions();
+    if (std::find(ok.begin(), ok.end(), version) == ok.end()) version.clear();
+  }
   CniFailure f;
   auto env = parse_env(environment, &f);
-  if (!env) return fail("", f);
+  if (!env) return fail(version, f);
   if (env->command == CniCommand::kVersion) return version_command(stdin_text);
   auto conf = parse_netconf(stdin_text, &f);
-  if (!conf) {
-    std::string version;
-    if (auto doc = json::parse(stdin_text); doc.ok() && doc->is_object()) {
-      version = std::string(json::get_string(doc->get_object(), "cniVersion"));
-      const auto& ok = plugin_versions();
-      if (std::find(ok.begin(), ok.end(), version) == ok.end()) version.clear();
-    }
-    return fail(version, f);
-  }
+  if (!conf) return fail(version, f);
   if ((env->command == CniCommand::kStatus || env->command == CniCommand::kGc) &&
       compare_versions(conf->cni_version, "1.1.0") < 0) {
     return fail(conf->cni_version,

@@ -242,7 +242,7 @@ TEST_F(PluginTest, ErrorsAreTheSpecDocument) {
   PluginOutcome o = run_plugin({{"CNI_COMMAND", "ADD"}}, config(), dp);
   EXPECT_EQ(error_code(o), 4);
   json::object doc = stdout_json(o);
-  EXPECT_FALSE(json::get_string(doc, "cniVersion").empty());
+  EXPECT_EQ(json::get_string(doc, "cniVersion"), "1.0.0") << "the config's version";
   EXPECT_FALSE(json::get_string(doc, "msg").empty());
   EXPECT_NE(json::get_string(doc, "details").find("CNI_CONTAINERID"), std::string::npos);
   PluginOutcome bad = run_plugin(env("ADD"), R"({"cniVersion":"1.0.0","name":"kernlet"})", dp);
