@@ -93,6 +93,8 @@ Flags:
   --clients N      concurrent connections creating pods end to end (default 64)
   --control PATH   kernlet-control (default: next to this binary)
   --dir DIR        where the end-to-end data directory is made and removed (default /var/tmp)
+  --perf-out FILE  record kernlet-control with `perf record --call-graph dwarf` into FILE
+                   over the measured end-to-end phase
   --no-api         only the decisions without the API
   --no-decisions   only the end-to-end run
   -h, --help       show this help
@@ -116,7 +118,8 @@ int main(int argc, char** argv) {
       run_decisions = false;
       continue;
     }
-    const bool known = a == "--nodes" || a == "--pods" || a == "--clients" || a == "--control" || a == "--dir";
+    const bool known = a == "--nodes" || a == "--pods" || a == "--clients" || a == "--control" || a == "--dir" ||
+                       a == "--perf-out";
     if (!known || i + 1 >= argc) {
       std::fprintf(stderr, "kernlet-bench-scheduler: %s %s\n\n%s", known ? "missing value for" : "unknown flag",
                    a.c_str(), kUsage);
@@ -125,6 +128,7 @@ int main(int argc, char** argv) {
     const std::string v = argv[++i];
     if (a == "--control") api.control = v;
     if (a == "--dir") api.dir = v;
+    if (a == "--perf-out") api.perf_out = v;
     if (a == "--nodes" || a == "--pods" || a == "--clients") {
       char* end = nullptr;
       const long n = std::strtol(v.c_str(), &end, 10);
