@@ -42,6 +42,7 @@ using Clock = std::chrono::steady_clock;
 constexpr const char* kCgroupParent = "/sys/fs/cgroup/unified";
 constexpr std::uint16_t kTcpBackendPort = 8080;
 constexpr std::uint16_t kUdpBackendPort = 5353;
+constexpr std::uint16_t kTcp6BackendPort = 8086;
 
 IpAddr ip(const char* s) { return *IpAddr::parse(s); }
 
@@ -87,6 +88,15 @@ class Backends {
         listeners_.push_back({std::move(t), i});
         udp_.push_back({std::move(u), i});
       }
+      // One IPv6 TCP backend, [::1]:8086, id '6'.
+      sockaddr_in6 a6{};
+      a6.sin6_family = AF_INET6;
+      a6.sin6_addr = in6addr_loopback;
+      a6.sin6_port = htons(kTcp6BackendPort);
+      UniqueFd t6(::socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
+      if (::bind(t6.get(), reinterpret_cast<sockaddr*>(&a6), sizeof a6) != 0 || ::listen(t6.get(), 16) != 0)
+        ADD_FAILURE() << "tcp6 backend: " << std::strerror(errno);
+      listeners_.push_back({std::move(t6), 6});
     });
     thread_ = std::thread([this] { serve(); });
   }
@@ -563,6 +573,43 @@ TEST_F(SockLbTest, RemovedServiceIsNoLongerTranslated) {
   });
   // The netns has no route to 10.96.0.10: nothing translates it any more.
   EXPECT_EQ(c.line(), "ENETUNREACH");
+}
+
+TEST_F(SockLbTest, Ipv6VipAndIpv4MappedVip) {
+  ServiceSpec s6;
+  s6.key = ServiceKey{ip("fd00:96::10"), 80, Protocol::kTcp};
+  s6.backends = {Backend{ip("::1"), kTcp6BackendPort}};
+  ASSERT_TRUE(lb_->upsert(s6).ok());
+  ASSERT_TRUE(lb_->upsert(tcp_service()).ok());
+  Client c(cgroup_, ns_.get(), [](int, int out) {
+    auto v6 = [&](const char* addr) {
+      int s = ::socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
+      sockaddr_in6 a{};
+      a.sin6_family = AF_INET6;
+      a.sin6_port = htons(80);
+      ::inet_pton(AF_INET6, addr, &a.sin6_addr);
+      if (::connect(s, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
+        say(out, std::string("connect ") + addr + ": " + strerrorname_np(errno));
+        return;
+      }
+      sockaddr_in6 p{};
+      socklen_t len = sizeof p;
+      ::getpeername(s, reinterpret_cast<sockaddr*>(&p), &len);
+      char b[INET6_ADDRSTRLEN];
+      ::inet_ntop(AF_INET6, &p.sin6_addr, b, sizeof b);
+      char id = '?';
+      (void)!::read(s, &id, 1);
+      say(out, std::string(1, id) + " " + b + " " + std::to_string(ntohs(p.sin6_port)));
+      ::close(s);
+    };
+    v6("fd00:96::10");
+    v6("::ffff:10.96.0.10");  // the IPv4 service through an IPv6 socket
+  });
+  EXPECT_EQ(c.line(), "6 fd00:96::10 80");
+  std::string l = c.line();
+  ASSERT_EQ(l.size(), 22u) << l;
+  EXPECT_NE(std::string("234").find(l[0]), std::string::npos) << l;
+  EXPECT_EQ(l.substr(1), " ::ffff:10.96.0.10 80");
 }
 
 TEST_F(SockLbTest, BadSpecsAreRejectedWithTheirName) {
