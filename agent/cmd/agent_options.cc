@@ -32,6 +32,10 @@ Flags:
   --network cni|none           pod network: "cni" runs the CNI plugins; "none" gives each
                                pod a private network namespace with loopback only and no
                                pod IP (default none)
+  --service-proxy bpf|none     Service VIPs: "bpf" load-balances them with the eBPF socket
+                               LB attached to --cgroup-root (default none)
+  --bpf-pin-dir DIR            pin the socket LB's maps and links there (a bpffs), so they
+                               outlive the agent (default: not pinned)
   --address ADDR               kubelet API listen address (default 0.0.0.0)
   --port N                     kubelet API port, HTTPS (default 10250)
   --tls-cert-file FILE         kubelet API serving certificate
@@ -97,6 +101,14 @@ Result<AgentOptions> parse_agent_flags(const std::vector<std::string>& args) {
          o.network = v;
          return Ok();
        }},
+      {"--service-proxy",
+       [&](const std::string& v) -> Result<void> {
+         if (v != "bpf" && v != "none")
+           return Error(ErrorCode::kInvalidArgument, "--service-proxy: \"" + v + "\": want bpf or none");
+         o.service_proxy = v;
+         return Ok();
+       }},
+      {"--bpf-pin-dir", [&](const std::string& v) { o.bpf_pin_dir = v; return Result<void>(Ok()); }},
       {"--address", [&](const std::string& v) { o.address = v; return Result<void>(Ok()); }},
       {"--port",
        [&](const std::string& v) -> Result<void> {

@@ -20,6 +20,8 @@ struct AgentOptions {
   std::string cni_conf_dir = "/etc/cni/net.d";
   std::string cni_bin_dir = "/opt/cni/bin";
   std::string network = "none";  // "cni" or "none"
+  std::string service_proxy = "none";  // "bpf" (agent/proxy + bpf/ socket LB) or "none"
+  std::string bpf_pin_dir;             // bpffs directory for the LB's maps and links; "" = none
   std::string address = "0.0.0.0";
   int port = 10250;
   std::string tls_cert_file;
