@@ -98,6 +98,9 @@ expect_contains "the metrics API is read-only" "MethodNotAllowed" \
 
 # --- the HPA: 1 -> 3 under load, back to 1 after it ---------------------------------------------
 kc 1.33 autoscale deployment burn --min=1 --max=3 --cpu-percent=50 >/dev/null
+hpa_events() {
+  kc 1.33 get events -o 'jsonpath={range .items[?(@.involvedObject.kind=="HorizontalPodAutoscaler")]}{.reason}: {.message}{"\n"}{end}'
+}
 replicas() { kc 1.33 get deploy burn -o 'jsonpath={.spec.replicas}' 2>/dev/null; }
 replicas_are() { [ "$(replicas)" = "$1" ]; }
 wait_until 90 replicas_are 3 || true
@@ -107,7 +110,7 @@ expect_contains "status.currentMetrics reports cpu utilization" "\"averageUtiliz
 expect_contains "ScalingLimited: TooManyReplicas at max" "TooManyReplicas" "$hpa_json"
 expect_contains "lastScaleTime is set" "\"lastScaleTime\"" "$hpa_json"
 expect_contains "an Event SuccessfulRescale says the new size" "New size: 3; reason: cpu resource utilization" \
-  "$(kc 1.33 get events --field-selector involvedObject.kind=HorizontalPodAutoscaler -o 'jsonpath={range .items[*]}{.reason}: {.message}{"\n"}{end}')"
+  "$(hpa_events)"
 expect_contains "kubectl get hpa shows the target and utilization" "cpu:" "$(kc 1.33 get hpa burn)"
 wait_until 60 sh -c "[ \"\$($KUBECTL_DIR/kubectl.1.33 get deploy burn -o 'jsonpath={.status.readyReplicas}')\" = 3 ]" || true
 
@@ -115,7 +118,7 @@ rm -f "$load/on"
 wait_until 120 replicas_are 1 || true
 expect_eq "after the load stopped the HPA scaled back to 1" "1" "$(replicas)"
 expect_contains "an Event for the scale-down" "New size: 1; reason: All metrics below target" \
-  "$(kc 1.33 get events --field-selector involvedObject.kind=HorizontalPodAutoscaler -o 'jsonpath={range .items[*]}{.message}{"\n"}{end}')"
+  "$(hpa_events)"
 expect_contains "AbleToScale stays True" "True" \
   "$(kc 1.33 get hpa burn -o 'jsonpath={.status.conditions[?(@.type=="AbleToScale")].status}')"
 
