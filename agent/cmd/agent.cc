@@ -13,6 +13,7 @@
 #include "agent/cmd/api_environment.h"
 #include "agent/cmd/cni_network.h"
 #include "agent/cmd/pod_log_source.h"
+#include "agent/cmd/pod_stats_source.h"
 #include "agent/cmd/prober_probes.h"
 #include "api/client/config.h"
 #include "api/quantity.h"
@@ -194,11 +195,18 @@ Result<std::unique_ptr<Agent>> Agent::create(AgentOptions options) {
     KL_ASSIGN_OR_RETURN(ko.key_pem, runtime::read_file(options.tls_private_key_file));
     KL_ASSIGN_OR_RETURN(ko.client_ca_pem, runtime::read_file(options.client_ca_file));
     auto logs = std::make_shared<PodLogSource>(a->workers_.get(), a->rt_.get(), options.pod_logs_dir);
-    a->server_ = std::make_unique<KubeletServer>(ko, logs, [w] {
-      json::array pods;
-      for (const auto& p : w->list()) pods.push_back(*p);
-      return pods;
-    });
+    KL_ASSIGN_OR_RETURN(auto stats_source, PodStatsSource::open(options.node_name, a->workers_.get(), a->rt_.get(),
+                                                                a->rt_->cgroup_report()));
+    a->stats_ = std::make_unique<StatsCollector>(stats_source, std::chrono::seconds(10));
+    StatsCollector* stats = a->stats_.get();
+    a->server_ = std::make_unique<KubeletServer>(
+        ko, logs,
+        [w] {
+          json::array pods;
+          for (const auto& p : w->list()) pods.push_back(*p);
+          return pods;
+        },
+        [stats] { return stats->summary(); });
   }
   if (!options.pod_manifest_path.empty()) {
     a->static_ = std::make_unique<StaticPodSource>(options.pod_manifest_path, options.node_name);
@@ -229,6 +237,7 @@ Result<void> Agent::start() {
   KL_TRY(workers_->start());
   informer_->start();
   if (server_) {
+    stats_->start();
     KL_TRY(server_->start());
     std::fprintf(stderr, "I agent: kubelet API on %s:%u\n", opts_.address.c_str(), server_->port());
   } else {
@@ -241,6 +250,7 @@ void Agent::stop() {
   if (stopped_) return;
   stopped_ = true;
   if (server_) server_->stop();
+  if (stats_) stats_->stop();
   if (static_) static_->stop();
   if (mirror_thread_.joinable()) {
     {

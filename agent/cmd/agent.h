@@ -18,6 +18,7 @@
 #include "agent/node/node_status.h"
 #include "agent/node/static_pods.h"
 #include "agent/server/kubelet_server.h"
+#include "agent/server/stats.h"
 #include "csi/volume/mounter.h"
 #include "csi/volume/volume_manager.h"
 #include "agent/pod/pod_sync.h"
@@ -73,6 +74,7 @@ class Agent {
   std::unique_ptr<csi::LinuxMounter> mounter_;
   std::unique_ptr<csi::VolumeManager> volumes_;
   std::unique_ptr<KubeletServer> server_;  // only with --tls-cert-file and friends
+  std::unique_ptr<StatsCollector> stats_;  // /stats/summary's sampler, with server_
   // Static pods (--pod-manifest-path) and their mirror pods in the API.
   void mirror_loop();
   Result<void> start_service_proxy_parts();

@@ -51,7 +51,7 @@ namespace {
 
 constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
 
-enum Route { kHealthz, kPods, kContainerLogs };
+enum Route { kHealthz, kPods, kContainerLogs, kStatsSummary };
 
 struct Identity {
   bool authenticated = false;
@@ -147,15 +147,17 @@ struct LogStream {
 }  // namespace
 
 struct KubeletServer::Impl {
-  Impl(KubeletServerOptions o, std::shared_ptr<LogSource> l, PodLister p)
+  Impl(KubeletServerOptions o, std::shared_ptr<LogSource> l, PodLister p, KubeletServer::SummaryProvider st)
       : io(std::make_unique<asio::io_context>()),
         options(std::move(o)),
         logs(std::move(l)),
         pods(std::move(p)),
+        stats(std::move(st)),
         acceptor(std::make_unique<tcp::acceptor>(*io)) {
     router.add("GET", "/healthz", kHealthz);
     router.add("GET", "/pods", kPods);
     router.add("GET", "/containerLogs/{namespace}/{pod}/{container}", kContainerLogs);
+    router.add("GET", "/stats/summary", kStatsSummary);
   }
 
   asio::awaitable<void> accept_loop();
@@ -167,6 +169,7 @@ struct KubeletServer::Impl {
   KubeletServerOptions options;
   std::shared_ptr<LogSource> logs;
   PodLister pods;
+  KubeletServer::SummaryProvider stats;
   Router router;
   std::shared_ptr<asio::ssl::context> tls;
   std::unique_ptr<tcp::acceptor> acceptor;
@@ -259,6 +262,21 @@ class Session {
       case kContainerLogs:
         co_await container_logs(m->params, query);
         break;
+      case kStatsSummary: {
+        if (!server_.stats) {
+          co_await send(404, "404 page not found");
+          break;
+        }
+        Result<json::object> summary = server_.stats();
+        if (!summary.ok()) {
+          const std::string msg = "stats: " + summary.error().message();
+          co_await send(503, msg);
+          break;
+        }
+        const std::string body = json::dump(*summary);
+        co_await send(200, body, "application/json");
+        break;
+      }
     }
   }
 
@@ -460,8 +478,9 @@ asio::awaitable<void> KubeletServer::Impl::serve(tcp::socket socket) {
   co_await session.run();
 }
 
-KubeletServer::KubeletServer(KubeletServerOptions options, std::shared_ptr<LogSource> logs, PodLister pods)
-    : impl_(std::make_unique<Impl>(std::move(options), std::move(logs), std::move(pods))) {}
+KubeletServer::KubeletServer(KubeletServerOptions options, std::shared_ptr<LogSource> logs, PodLister pods,
+                             SummaryProvider stats)
+    : impl_(std::make_unique<Impl>(std::move(options), std::move(logs), std::move(pods), std::move(stats))) {}
 
 KubeletServer::~KubeletServer() { stop(); }
 

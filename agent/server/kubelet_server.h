@@ -8,6 +8,8 @@
 //   GET /pods                                          PodList of the pods the agent runs
 //   GET /containerLogs/{namespace}/{pod}/{container}   text/plain, chunked; query
 //       follow, previous, tailLines, sinceSeconds, sinceTime, timestamps, limitBytes
+//   GET /stats/summary                                 the Summary API (stats.h), JSON; 503
+//       before the first sample, 404 when no stats provider is set
 // Errors are plain text: 400 for a bad query, 404 for an unknown pod or container.
 //
 // One io thread serves every connection (Boost.Beast/Asio coroutines). Reading a log is
@@ -44,7 +46,12 @@ class KubeletServer {
   // must not block; must be thread-safe against the pod layer.
   using PodLister = std::function<json::array()>;
 
-  KubeletServer(KubeletServerOptions options, std::shared_ptr<LogSource> logs, PodLister pods);
+  // The Summary for GET /stats/summary. Called on the io thread: must not block
+  // (StatsCollector::summary answers from its last sample).
+  using SummaryProvider = std::function<Result<json::object>()>;
+
+  KubeletServer(KubeletServerOptions options, std::shared_ptr<LogSource> logs, PodLister pods,
+                SummaryProvider stats = nullptr);
   ~KubeletServer();
   KubeletServer(const KubeletServer&) = delete;
   KubeletServer& operator=(const KubeletServer&) = delete;

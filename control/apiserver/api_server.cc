@@ -24,6 +24,7 @@
 #include "control/apiserver/defaults.h"
 #include "control/apiserver/deletion.h"
 #include "control/apiserver/garbage_collector.h"
+#include "control/apiserver/metrics_collector.h"
 #include "control/apiserver/service_allocator.h"
 #include "control/apiserver/openapi.h"
 #include "control/apiserver/pod_logs.h"
@@ -246,6 +247,7 @@ class ApiServer::Impl final : public ObjectWriter {
   Impl(store::Store& s, ApiServerOptions o)
       : store_(s), options_(std::move(o)), pool_(static_cast<std::size_t>(std::max(1, options_.store_threads))) {}
   ~Impl() override {
+    if (metrics_) metrics_->stop();
     if (gc_) gc_->stop();
     pool_.join();
   }
@@ -286,6 +288,10 @@ class ApiServer::Impl final : public ObjectWriter {
   // GET pods/<name>/log: validates the container, finds the pod's node and relays the
   // kubelet's /containerLogs answer (node_proxy.h).
   asio::awaitable<void> pod_log(const ResourceInfo& r, const RequestInfo& info, Responder& out);
+  // GET/LIST of metrics.k8s.io NodeMetrics and PodMetrics: the objects (for names, labels
+  // and label selectors) from the store, their usage from the metrics collector.
+  asio::awaitable<void> resource_metrics(const ResourceInfo& r, const RequestInfo& info, const Request& req,
+                                         Responder& out);
   // GET, PUT and PATCH of <resource>/scale (autoscaling/v1 Scale over spec.replicas).
   asio::awaitable<void> scale(const ResourceInfo& r, const RequestInfo& info, const Request& req, Responder& out);
   // Deletes one object by Kubernetes' rules: preconditions; the propagation policy's GC
@@ -344,6 +350,7 @@ class ApiServer::Impl final : public ObjectWriter {
   std::shared_ptr<NodeProxy> node_proxy_;          // set by bootstrap()
   std::unique_ptr<WatchCache> cache_;              // set by bootstrap() unless disabled
   std::unique_ptr<GarbageCollector> gc_;           // started by bootstrap()
+  std::unique_ptr<MetricsCollector> metrics_;      // started by bootstrap() unless disabled
 };
 
 ApiServer::ApiServer(store::Store& store, ApiServerOptions options)
@@ -413,7 +420,7 @@ Result<void> ApiServer::Impl::bootstrap() {
   if (options_.watch_cache && !cache_) {
     std::vector<WatchCache::Resource> cached;
     for (const ResourceInfo& r : builtin_resources()) {
-      if (r.resource == "bindings") continue;  // not stored: a subresource of pods
+      if (r.resource == "bindings" || r.group == "metrics.k8s.io") continue;  // not stored (metrics: computed)
       cached.push_back({key_prefix(r, ""), r.resource});
     }
     WatchCacheOptions wopts;
@@ -425,6 +432,10 @@ Result<void> ApiServer::Impl::bootstrap() {
   // Owner references and Terminating namespaces (also those a previous run left behind).
   gc_ = std::make_unique<GarbageCollector>(store_, *this);
   gc_->start();
+  if (options_.metrics_resolution.count() > 0 && !metrics_) {
+    metrics_ = std::make_unique<MetricsCollector>(store_, node_proxy_, options_.metrics_resolution);
+    metrics_->start();
+  }
   return Ok();
 }
 
@@ -455,6 +466,14 @@ asio::awaitable<void> ApiServer::Impl::handle(Request& req, Responder& out) {
   const std::string& verb = info.verb;
   if (info.subresource == "log" && r->group.empty() && r->resource == "pods") {
     co_await pod_log(*r, info, out);
+    co_return;
+  }
+  if (r->group == "metrics.k8s.io") {
+    if (!info.subresource.empty() || !r->has_verb(verb)) {
+      KL_REPLY(out, status_response(Status::method_not_supported(group_resource(*r), verb)));
+      co_return;
+    }
+    co_await resource_metrics(*r, info, req, out);
     co_return;
   }
   if (!info.subresource.empty() && info.subresource != "status" && info.subresource != "scale" &&
@@ -1847,6 +1866,79 @@ asio::awaitable<void> ApiServer::Impl::bind(const ResourceInfo& r, const Request
                                                 {"metadata", json::object{}},
                                                 {"status", "Success"},
                                                 {"code", 201}}));
+}
+
+asio::awaitable<void> ApiServer::Impl::resource_metrics(const ResourceInfo& r, const RequestInfo& info,
+                                                       const Request& req, Responder& out) {
+  if (!metrics_) {
+    KL_REPLY(out, status_response(Status::service_unavailable("the metrics collector is off (--metric-resolution=0)")));
+    co_return;
+  }
+  const bool pods = r.resource == "pods";
+  const ResourceInfo* source = find_resource("", "v1", pods ? "pods" : "nodes");
+  auto sel = selectors(*source, info);
+  if (!sel.ok()) {
+    KL_REPLY(out, status_response(Status::bad_request(sel.error().message())));
+    co_return;
+  }
+  // The Pods / Nodes asked for, from the store.
+  const std::string ns = pods ? info.namespace_ : std::string();
+  auto objects = co_await blocking([&]() -> Result<std::vector<json::object>> {
+    std::vector<json::object> found;
+    if (!info.name.empty()) {
+      KL_ASSIGN_OR_RETURN(auto kv, store_.get(object_key(*source, ns, info.name)));
+      if (kv) {
+        KL_ASSIGN_OR_RETURN(json::object obj, from_kv(*kv));
+        found.push_back(std::move(obj));
+      }
+      return found;
+    }
+    store::ListOptions page;
+    page.limit = 500;
+    for (;;) {
+      KL_ASSIGN_OR_RETURN(store::ListResult l, store_.list(key_prefix(*source, ns), page));
+      for (const auto& kv : l.kvs) {
+        KL_ASSIGN_OR_RETURN(json::object obj, from_kv(kv));
+        found.push_back(std::move(obj));
+      }
+      if (!l.more) break;
+      page.revision = l.revision;
+      page.continue_key = l.continue_key;
+    }
+    return found;
+  });
+  if (!objects.ok()) {
+    KL_REPLY(out, status_response(Status::from_error(objects.error())));
+    co_return;
+  }
+  json::array items;
+  for (const json::object& obj : *objects) {
+    api::Meta m(obj);
+    if (!sel->labels.matches(m.labels())) continue;
+    if (pods) {
+      if (auto u = metrics_->pod(m.namespace_(), m.name(), m.uid()))
+        items.push_back(metrics::pod_metrics_json(*u, obj, metrics_->resolution()));
+    } else if (auto u = metrics_->node(m.name())) {
+      items.push_back(metrics::node_metrics_json(*u, obj, metrics_->resolution()));
+    }
+  }
+  if (!info.name.empty() && items.empty()) {
+    KL_REPLY(out, status_response(Status::not_found(group_resource(r), info.name)));
+    co_return;
+  }
+  if (wants_table(req)) {
+    std::vector<const json::object*> rows;
+    for (const json::value& v : items) rows.push_back(&v.as_object());
+    TableOptions topts;
+    KL_REPLY(out, json_response(200, make_table(r, rows, topts)));
+    co_return;
+  }
+  if (!info.name.empty()) {
+    KL_REPLY(out, json_response(200, items.front().as_object()));
+    co_return;
+  }
+  KL_REPLY(out, json_response(200, metrics::metrics_list_json(pods ? "PodMetricsList" : "NodeMetricsList",
+                                                              std::move(items))));
 }
 
 }  // namespace kernlet::apiserver

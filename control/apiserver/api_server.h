@@ -12,6 +12,7 @@
 
 #include <boost/asio/thread_pool.hpp>
 
+#include <chrono>
 #include <memory>
 #include <string>
 
@@ -45,6 +46,10 @@ struct ApiServerOptions {
   // How pods/log reaches kubelets: the CA of their serving certificates and the API
   // server's kubelet-client certificate (pki.h).
   KubeletClientOptions kubelet_client;
+  // metrics.k8s.io: how often the metrics collector scrapes every Ready node's
+  // /stats/summary (metrics-server's --metric-resolution). 0: no collector; the metrics
+  // API then answers 503.
+  std::chrono::milliseconds metrics_resolution{15'000};
 };
 
 class ApiServer final : public Handler {

@@ -371,7 +371,7 @@ Result<void> GarbageCollector::process_namespace(const std::string& name) {
   if (!api::Meta(ns).being_deleted()) return Ok();
   bool remaining = false;
   for (const ResourceInfo& r : builtin_resources()) {
-    if (!r.namespaced || r.resource == "bindings") continue;
+    if (!r.namespaced || r.resource == "bindings" || r.group == "metrics.k8s.io") continue;  // not stored
     store::ListOptions page;
     page.limit = 500;
     for (;;) {

@@ -13,6 +13,7 @@
 #include <boost/beast/http/buffer_body.hpp>
 #include <boost/beast/http/empty_body.hpp>
 #include <boost/beast/http/read.hpp>
+#include <boost/beast/http/string_body.hpp>
 #include <boost/beast/http/write.hpp>
 #include <boost/beast/ssl/ssl_stream.hpp>
 
@@ -209,6 +210,52 @@ asio::awaitable<void> NodeProxy::get(const NodeTarget& node, const std::string& 
     auto [sec] = co_await stream.async_shutdown(kTuple);
     (void)sec;
   }
+}
+
+asio::awaitable<Result<std::string>> NodeProxy::fetch(const NodeTarget& node, const std::string& target,
+                                                     std::chrono::milliseconds timeout, std::size_t max_bytes) const {
+  const std::string url = "https://" + host_port(node) + target;
+  auto fail = [&](const std::string& why) { return Error(ErrorCode::kUnavailable, "Get \"" + url + "\": " + why); };
+  auto ex = co_await asio::this_coro::executor;
+  tcp::resolver resolver(ex);
+  const std::string port = std::to_string(node.port);  // named: no temporary across co_await (GCC PR 99576)
+  auto [rec, endpoints] = co_await resolver.async_resolve(node.host, port, kTuple);
+  if (rec) co_return fail("dial tcp: lookup " + node.host + ": " + rec.message());
+  TlsStream stream(beast::tcp_stream(ex), node.insecure_skip_verify ? *insecure_ : *verify_);
+  auto& tcp_layer = beast::get_lowest_layer(stream);
+  tcp_layer.expires_after(timeout);  // one deadline for connect, handshake, request and body
+  auto [cec, ep] = co_await tcp_layer.async_connect(endpoints, kTuple);
+  (void)ep;
+  if (cec) co_return fail(dial_error(node, cec));
+  boost::system::error_code ip_ec;
+  (void)asio::ip::make_address(node.host, ip_ec);
+  if (ip_ec) SSL_set_tlsext_host_name(stream.native_handle(), node.host.c_str());
+  if (!node.insecure_skip_verify) stream.set_verify_callback(asio::ssl::host_name_verification(node.host));
+  auto [hec] = co_await stream.async_handshake(asio::ssl::stream_base::client, kTuple);
+  if (hec) co_return fail("tls: " + hec.message());
+  http::request<http::empty_body> req{http::verb::get, target, 11};
+  req.set(http::field::host, host_port(node));
+  req.set(http::field::user_agent, "kernlet-apiserver");
+  req.set(http::field::connection, "close");
+  auto [wec, wn] = co_await http::async_write(stream, req, kTuple);
+  (void)wn;
+  if (wec) co_return fail("write request: " + wec.message());
+  beast::flat_buffer buffer;
+  http::response_parser<http::string_body> parser;
+  parser.body_limit(max_bytes);
+  auto [rec2, rn] = co_await http::async_read(stream, buffer, parser, kTuple);
+  (void)rn;
+  if (rec2 && rec2 != http::error::end_of_stream) co_return fail("read response from kubelet: " + rec2.message());
+  const unsigned code = parser.get().result_int();
+  std::string body = std::move(parser.get().body());
+  tcp_layer.expires_after(std::chrono::seconds(2));
+  auto [sec] = co_await stream.async_shutdown(kTuple);
+  (void)sec;
+  if (code < 200 || code >= 300) {
+    ErrorCode ec = code == 404 ? ErrorCode::kNotFound : code == 503 ? ErrorCode::kUnavailable : ErrorCode::kInternal;
+    co_return Error(ec, "Get \"" + url + "\": " + std::to_string(code) + " " + reason_for(code) + ": " + trim(body));
+  }
+  co_return body;
 }
 
 }  // namespace kernlet::apiserver

@@ -41,6 +41,13 @@ class NodeProxy {
   // Runs on the caller's executor; thread-safe (no mutable state).
   asio::awaitable<void> get(const NodeTarget& node, const std::string& target, Responder& out) const;
 
+  // GET https://<node>`target` and returns the whole 2xx body (at most `max_bytes`), for
+  // the metrics collector's /stats/summary scrapes. The whole exchange is bounded by
+  // `timeout`. Errors: kUnavailable naming the URL for a node that cannot be reached, an
+  // error with the kubelet's code and text for a non-2xx answer. Thread-safe.
+  asio::awaitable<Result<std::string>> fetch(const NodeTarget& node, const std::string& target,
+                                             std::chrono::milliseconds timeout, std::size_t max_bytes = 64 << 20) const;
+
  private:
   NodeProxy() = default;
   KubeletClientOptions options_;

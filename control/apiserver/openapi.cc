@@ -230,6 +230,9 @@ void add_resource(GroupVersionSpec& spec, const ResourceInfo& r) {
 std::vector<GroupVersionSpec> build_specs() {
   std::vector<GroupVersionSpec> specs;
   for (const auto& r : builtin_resources()) {
+    // metrics.k8s.io is read-only and computed (metrics_collector.h): kubectl top needs
+    // only discovery, and kubectl never validates a manifest against it.
+    if (r.group == "metrics.k8s.io") continue;
     std::string api_path = r.group.empty() ? "api/" + r.version : "apis/" + r.group + "/" + r.version;
     auto it = std::find_if(specs.begin(), specs.end(), [&](const auto& s) { return s.api_path == api_path; });
     if (it == specs.end()) {

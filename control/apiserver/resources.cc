@@ -5,6 +5,10 @@
 namespace kernlet::apiserver {
 namespace {
 
+// Served but never stored: bindings (a subresource of pods) and the metrics.k8s.io
+// resources, computed from the metrics collector. No watch cache, no GC, no store key.
+bool is_stored(const ResourceInfo& r) { return r.resource != "bindings" && r.group != "metrics.k8s.io"; }
+
 using Strings = std::vector<std::string>;
 
 const Strings kAllVerbs = {"create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"};
@@ -72,6 +76,10 @@ std::vector<ResourceInfo> build_table() {
   t.push_back(resource("storage.k8s.io", "v1", "storageclasses", "storageclass", "StorageClass", false, {"sc"}));
   // events.k8s.io/v1
   t.push_back(resource("events.k8s.io", "v1", "events", "event", "Event", true, {"ev"}));
+  // metrics.k8s.io/v1beta1: read-only, computed by the metrics collector (metrics_collector.h)
+  // (not stored: no watch cache, no GC, no store key; see is_stored)
+  t.push_back(resource("metrics.k8s.io", "v1beta1", "nodes", "", "NodeMetrics", false, {}, {}, {}, {"get", "list"}));
+  t.push_back(resource("metrics.k8s.io", "v1beta1", "pods", "", "PodMetrics", true, {}, {}, {}, {"get", "list"}));
   return t;
 }
 
@@ -128,7 +136,7 @@ const ResourceInfo* find_resource(std::string_view group, std::string_view versi
 
 const ResourceInfo* find_kind(std::string_view api_version, std::string_view kind) {
   for (const auto& r : builtin_resources())
-    if (r.kind == kind && r.api_version() == api_version && r.resource != "bindings") return &r;
+    if (r.kind == kind && r.api_version() == api_version && is_stored(r)) return &r;
   return nullptr;
 }
 
@@ -149,7 +157,7 @@ std::string object_key(const ResourceInfo& r, std::string_view ns, std::string_v
 
 std::optional<KeyParts> parse_key(std::string_view key) {
   for (const auto& r : builtin_resources()) {
-    if (r.resource == "bindings") continue;
+    if (!is_stored(r)) continue;
     const std::string prefix = key_prefix(r, "");
     if (!key.starts_with(prefix)) continue;
     std::string_view rest = key.substr(prefix.size());

@@ -23,6 +23,7 @@
 #include "control/controllers/daemonset_controller.h"
 #include "control/controllers/deployment_controller.h"
 #include "control/controllers/endpointslice_controller.h"
+#include "control/controllers/hpa_controller.h"
 #include "control/controllers/job_controller.h"
 #include "control/controllers/leader_gate.h"
 #include "control/controllers/node_ipam_controller.h"
@@ -60,8 +61,8 @@ Flags:
   --disable-scheduler     do not run the scheduler (pods stay unbound unless something
                           else binds them)
   --disable-controllers   do not run the controllers (Deployment, ReplicaSet, EndpointSlice,
-                          Job, TTL-after-finished, CronJob, DaemonSet, node lifecycle,
-                          taint eviction, node IPAM)
+                          Job, TTL-after-finished, CronJob, DaemonSet, HorizontalPodAutoscaler,
+                          node lifecycle, taint eviction, node IPAM)
   --node-monitor-grace-period DURATION
                           a node whose Lease and Ready heartbeat have not changed for this
                           long is marked Unknown and tainted unreachable (default 40s)
@@ -74,6 +75,18 @@ Flags:
                           kernlet's CNI plugin takes pod addresses from it)
   --cluster-cidr CIDR     IPv4 range for pod addresses (default 10.244.0.0/16)
   --node-cidr-mask-size N prefix length of each node's range (default 24)
+  --metric-resolution DURATION
+                          how often the metrics API (metrics.k8s.io, kubectl top) scrapes
+                          each Ready node's /stats/summary (default 15s; "0" disables)
+  --horizontal-pod-autoscaler-sync-period DURATION
+                          how often each HorizontalPodAutoscaler is evaluated (default 15s)
+  --horizontal-pod-autoscaler-downscale-stabilization DURATION
+                          scale-down window for HPAs that set none in spec.behavior
+                          (default 5m; may be 0)
+  --horizontal-pod-autoscaler-tolerance RATIO
+                          metric/target ratios this close to 1 do not scale (default 0.1)
+  --horizontal-pod-autoscaler-cpu-initialization-period DURATION   (default 5m)
+  --horizontal-pod-autoscaler-initial-readiness-delay DURATION     (default 30s)
   --leader-elect BOOL     run the scheduler and the controllers only while holding the
                           Leases kube-system/kube-scheduler and
                           kube-system/kube-controller-manager (default false)
@@ -129,6 +142,8 @@ struct Flags {
   std::chrono::milliseconds lease_duration{15'000};
   std::chrono::milliseconds renew_deadline{10'000};
   std::chrono::milliseconds retry_period{2'000};
+  std::chrono::milliseconds metric_resolution{15'000};
+  controllers::HpaOptions hpa;
 };
 
 // "500ms", "90s", "5m", "1h" or a plain number of seconds; nullopt when malformed.
@@ -264,6 +279,29 @@ int main(int argc, char** argv) {
       if (a == "--leader-elect-lease-duration") flags.lease_duration = *d;
       if (a == "--leader-elect-renew-deadline") flags.renew_deadline = *d;
       if (a == "--leader-elect-retry-period") flags.retry_period = *d;
+    } else if (a == "--metric-resolution" || a == "--horizontal-pod-autoscaler-sync-period" ||
+               a == "--horizontal-pod-autoscaler-downscale-stabilization" ||
+               a == "--horizontal-pod-autoscaler-cpu-initialization-period" ||
+               a == "--horizontal-pod-autoscaler-initial-readiness-delay") {
+      // Durations that may be 0 (metrics off; no window), except the sync period.
+      const char* v = value();
+      if (v == nullptr) return usage_error(a + " needs a value");
+      auto d = parse_duration_ms(v);
+      if (!d || (a == "--horizontal-pod-autoscaler-sync-period" && d->count() <= 0))
+        return usage_error("invalid " + a + " " + v + ", want e.g. 15s or 500ms");
+      const auto secs = std::chrono::duration_cast<std::chrono::seconds>(*d);
+      if (a == "--metric-resolution") flags.metric_resolution = *d;
+      if (a == "--horizontal-pod-autoscaler-sync-period") flags.hpa.sync_period = *d;
+      if (a == "--horizontal-pod-autoscaler-downscale-stabilization") flags.hpa.downscale_stabilization = secs;
+      if (a == "--horizontal-pod-autoscaler-cpu-initialization-period") flags.hpa.cpu_initialization_period = secs;
+      if (a == "--horizontal-pod-autoscaler-initial-readiness-delay") flags.hpa.initial_readiness_delay = secs;
+    } else if (a == "--horizontal-pod-autoscaler-tolerance") {
+      const char* v = value();
+      if (v == nullptr) return usage_error(a + " needs a value");
+      char* end = nullptr;
+      double n = std::strtod(v, &end);
+      if (end == v || *end != '\0' || n < 0 || n >= 1) return usage_error("invalid " + a + " " + v + ", want 0 <= x < 1");
+      flags.hpa.tolerance = n;
     } else if (a == "--node-eviction-rate" || a == "--secondary-node-eviction-rate" || a == "--node-cidr-mask-size" ||
                a == "--cluster-cidr") {
       const char* v = value();
@@ -331,6 +369,7 @@ int main(int argc, char** argv) {
   api_opts.service_cidr = flags.service_cidr;
   api_opts.node_port_range = flags.node_port_range;
   api_opts.secure_port = http.port;
+  api_opts.metrics_resolution = flags.metric_resolution;
   std::string scheme = insecure ? "http" : "https";
   client::ClientConfig self;  // how the in-process components reach this server
   self.user_agent = "kernlet-control";
@@ -400,6 +439,7 @@ int main(int argc, char** argv) {
     running->push_back(std::make_unique<controllers::TtlAfterFinishedController>(*informers));
     running->push_back(std::make_unique<controllers::CronJobController>(*informers));
     running->push_back(std::make_unique<controllers::DaemonSetController>(*informers));
+    running->push_back(std::make_unique<controllers::HorizontalPodAutoscalerController>(*informers, flags.hpa));
     controllers::NodeLifecycleOptions lifecycle;
     lifecycle.grace_period = flags.node_grace;
     // Check each node several times per grace period (upstream: every 5 s against 40 s).

@@ -191,6 +191,7 @@ TEST(OpenApi, V3RootListsEveryGroupVersionWithItsHash) {
 
 TEST(OpenApi, V3PatchOperationsCarryKindAndFieldValidation) {
   for (const auto& r : builtin_resources()) {
+    if (r.group == "metrics.k8s.io") continue;  // read-only and computed: not in OpenAPI
     std::string api_path = r.group.empty() ? "api/" + r.version : "apis/" + r.group + "/" + r.version;
     json::object doc = openapi_v3_document(api_path);
     ASSERT_FALSE(doc.empty()) << api_path;
