@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <chrono>
 #include <thread>
 
 #include "tests/integration/runtime/container/runtime_fixture.h"
@@ -55,7 +56,12 @@ TEST_F(ConcurrencyTest, PodsCreatedStartedExecedAndRemovedAtOnceStayApart) {
         if (read_all(ex.process.stdout_path) != ss.name + "\n") return fail(i, "exec saw another pod's hostname");
         auto st = rt_->status(cs.id);
         if (!st.ok() || st->state != ContainerState::kRunning) return fail(i, "not running after start");
-        // SIGTERM: the trap exits with the pod's own code.
+        // SIGTERM: the trap exits with the pod's own code. The shell is PID 1 of its
+        // namespace, which drops a SIGTERM it has no handler for yet: wait for the line it
+        // prints after setting the trap.
+        auto until = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+        while (read_all(cs.process.stdout_path) != ss.name + "\n" && std::chrono::steady_clock::now() < until)
+          std::this_thread::sleep_for(std::chrono::milliseconds(10));
         auto w = rt_->stop(cs.id, 20000);
         if (!w.ok()) return fail(i, "stop: " + w.error().to_string());
         if (w->exit_code != 10 + i) return fail(i, "exit code " + std::to_string(w->exit_code));
