@@ -1,7 +1,7 @@
 // ContainerRuntime from several threads at once, one pod per thread (the agent's pattern:
 // a lock per pod, pods in parallel): every pod's sandbox, container, exec, stop and removal
 // must come out as if it ran alone — right hostname, right output, right exit code, nothing
-// left in the maps. Built under ThreadSanitizer too (see docs/benchmarks.md, agent section).
+// left in the maps. Meant to run under ThreadSanitizer too (cmake -DKERNLET_TSAN=ON).
 #include <sys/stat.h>
 #include <unistd.h>
 
