@@ -7,6 +7,7 @@
 
 #include <cstdio>
 
+#include "agent/pod/pod_trace.h"
 #include "api/time.h"
 #include "runtime/sandbox/linux.h"
 
@@ -108,6 +109,7 @@ void ExitWatcher::run() {
 }
 
 // ---- PodWorkers -------------------------------------------------------------------------
+
 
 PodWorkers::PodWorkers(PodSyncer* syncer, PodRuntime* rt, PodApi* api, PodWorkersOptions options)
     : syncer_(syncer), rt_(rt), api_(api), options_(options), exits_([this](const std::string& uid) { enqueue(uid); }) {}
@@ -361,8 +363,16 @@ void PodWorkers::process(const std::string& uid) {
     }
     return;
   }
+  const auto t0 = std::chrono::steady_clock::now();
   SyncOutcome out = syncer_->sync(*pod);
+  const auto t1 = std::chrono::steady_clock::now();
   write_status(pv, out.status);
+  if (trace_enabled()) {
+    std::fprintf(stderr, "T pod %s/%s: sync %lld us, status write %lld us, phase %s\n",
+                 std::string(pv.meta().namespace_()).c_str(), std::string(pv.meta().name()).c_str(),
+                 static_cast<long long>(std::chrono::duration_cast<std::chrono::microseconds>(t1 - t0).count()),
+                 trace_us(t1), std::string(json::get_string(out.status, "phase")).c_str());
+  }
   for (const auto& ci : out.running) {
     if (ci.status.pid > 0) exits_.watch(ci.id, ci.status.pid, uid);
   }

@@ -13,6 +13,7 @@
 #include <cstdio>
 #include <map>
 
+#include "agent/pod/pod_trace.h"
 #include "runtime/logs/fifo.h"
 #include "runtime/sandbox/linux.h"
 
@@ -62,8 +63,13 @@ std::string RealPodRuntime::io_dir(const std::string& pod_uid, const std::string
   return options_.root_dir + "/pods/" + pod_uid + "/io/" + id;
 }
 
+KeyedMutex::Guard RealPodRuntime::lock_container(const std::string& id) {
+  auto n = parse_container_instance_id(id);
+  return pod_locks_.lock(n ? n->pod_uid : id);
+}
+
 Result<SandboxStatus> RealPodRuntime::ensure_sandbox(const SandboxConfig& config) {
-  std::lock_guard<std::mutex> lock(mu_);
+  auto lock = pod_locks_.lock(config.pod_uid);
   const std::string ctx = "pod sandbox " + config.namespace_ + "/" + config.name;
   KL_ASSIGN_OR_RETURN(auto rep, cgroups_->ensure_pod(config.pod_uid, config.resources));
   (void)rep;
@@ -90,9 +96,11 @@ Result<SandboxStatus> RealPodRuntime::ensure_sandbox(const SandboxConfig& config
     // The holder lives in a leaf of its own: a pod cgroup is an interior node.
     KL_ASSIGN_OR_RETURN(auto leaf, cgroups_->ensure_container(config.pod_uid, "holder", {}));
     spec.cgroup_path = leaf.path;
+    const auto t0 = std::chrono::steady_clock::now();
     auto created = rt_->sandboxes().create(spec);
     if (!created.ok()) return std::move(created).error().context(ctx);
     sb = *created;
+    if (trace_enabled()) std::fprintf(stderr, "T pod %s: sandbox %lld us\n", config.pod_uid.c_str(), trace_us(t0));
   }
   SandboxStatus s;
   s.exists = true;
@@ -103,7 +111,7 @@ Result<SandboxStatus> RealPodRuntime::ensure_sandbox(const SandboxConfig& config
 }
 
 SandboxStatus RealPodRuntime::sandbox_status(const std::string& pod_uid) {
-  std::lock_guard<std::mutex> lock(mu_);
+  auto lock = pod_locks_.lock(pod_uid);
   SandboxStatus s;
   runtime::Sandbox* sb = rt_->sandboxes().find(pod_uid);
   if (sb == nullptr) return s;
@@ -115,7 +123,7 @@ SandboxStatus RealPodRuntime::sandbox_status(const std::string& pod_uid) {
 }
 
 Result<void> RealPodRuntime::stop_sandbox(const std::string& pod_uid) {
-  std::lock_guard<std::mutex> lock(mu_);
+  auto lock = pod_locks_.lock(pod_uid);
   if (rt_->sandboxes().find(pod_uid) == nullptr) return Ok();
   return rt_->sandboxes().stop(pod_uid);
 }
@@ -149,7 +157,7 @@ Result<ImageInfo> RealPodRuntime::pull_image(const std::string& ref, const image
 std::optional<StartError> RealPodRuntime::start_container(const ContainerConfig& config) {
   const std::string id = config.id();
   auto create_err = [](Error e) { return StartError{StartFailure::kCreate, std::move(e)}; };
-  std::lock_guard<std::mutex> lock(mu_);
+  auto lock = pod_locks_.lock(config.pod_uid);
   if (rt_->sandboxes().find(config.pod_uid) == nullptr)
     return create_err(Error(ErrorCode::kNotFound, "the pod sandbox " + config.pod_uid + " does not exist"));
   // Output: FIFOs in a directory of our own, so a restarted agent can reopen them.
@@ -186,16 +194,26 @@ std::optional<StartError> RealPodRuntime::start_container(const ContainerConfig&
   spec.read_only_rootfs = config.read_only_rootfs;
   spec.privileged = config.privileged;
   spec.cgroup_path = leaf->path;
+  const auto t0 = std::chrono::steady_clock::now();
   if (auto r = rt_->create(spec); !r.ok()) {
     (void)cgroups_->remove(leaf->path, std::chrono::seconds(5));
     (void)runtime::remove_tree(dir);
     return create_err(r.error());
   }
   // The pump's read ends must be registered while our write ends still count as writers.
-  if (auto r = pump_->add(id, config.log_path, std::move(*out_r), std::move(*err_r)); r.ok()) pumped_.insert(id);
+  if (auto r = pump_->add(id, config.log_path, std::move(*out_r), std::move(*err_r)); r.ok()) {
+    std::lock_guard<std::mutex> pl(pump_mu_);
+    pumped_.insert(id);
+  }
   out_w->reset();
   err_w->reset();
+  const auto t1 = std::chrono::steady_clock::now();
   if (auto r = rt_->start(id); !r.ok()) return StartError{StartFailure::kRun, r.error()};
+  if (trace_enabled()) {
+    std::fprintf(stderr, "T pod %s: container %s create %lld us, start %lld us\n", config.pod_uid.c_str(), id.c_str(),
+                 static_cast<long long>(std::chrono::duration_cast<std::chrono::microseconds>(t1 - t0).count()),
+                 trace_us(t1));
+  }
   return std::nullopt;
 }
 
@@ -208,7 +226,7 @@ std::optional<bool> RealPodRuntime::oom_killed_locked(const std::string& pod_uid
 }
 
 std::vector<ContainerInfo> RealPodRuntime::list_containers(const std::string& pod_uid) {
-  std::lock_guard<std::mutex> lock(mu_);
+  auto lock = pod_locks_.lock(pod_uid);
   std::vector<ContainerInfo> out;
   for (const auto& id : rt_->list()) {
     auto n = parse_container_instance_id(id);
@@ -241,7 +259,6 @@ std::vector<ContainerInfo> RealPodRuntime::list_containers(const std::string& po
 }
 
 std::vector<std::string> RealPodRuntime::list_pods() {
-  std::lock_guard<std::mutex> lock(mu_);
   std::set<std::string> uids;
   for (const auto& id : rt_->list()) {
     if (auto n = parse_container_instance_id(id)) uids.insert(n->pod_uid);
@@ -270,7 +287,7 @@ std::vector<std::string> RealPodRuntime::list_pods() {
 Result<runtime::ContainerStatus> RealPodRuntime::stop_container(const std::string& id, std::chrono::milliseconds grace) {
   runtime::UniqueFd pidfd;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    auto lock = lock_container(id);
     KL_ASSIGN_OR_RETURN(auto st, rt_->status(id));
     if (st.state == runtime::ContainerState::kRunning && st.pid > 0) {
       pidfd.reset(runtime::sys_pidfd_open(st.pid, 0));
@@ -284,7 +301,7 @@ Result<runtime::ContainerStatus> RealPodRuntime::stop_container(const std::strin
     }
   }
   if (pidfd.valid() && grace.count() > 0) (void)wait_pidfd(pidfd.get(), grace);
-  std::lock_guard<std::mutex> lock(mu_);
+  auto lock = lock_container(id);
   auto n = parse_container_instance_id(id);
   // Exited meanwhile: stop() only collects the status; else it kills the cgroup now.
   KL_ASSIGN_OR_RETURN(auto st, rt_->stop(id, 0));
@@ -296,9 +313,12 @@ Result<void> RealPodRuntime::remove_container_locked(const std::string& id, cons
   auto st = rt_->status(id);
   if (st.ok() && (st->state == runtime::ContainerState::kRunning || st->state == runtime::ContainerState::kCreated))
     (void)rt_->stop(id, 0);
-  if (pumped_.count(id) != 0) {
-    pump_->remove(id);
-    pumped_.erase(id);
+  {
+    std::lock_guard<std::mutex> pl(pump_mu_);
+    if (pumped_.count(id) != 0) {
+      pump_->remove(id);
+      pumped_.erase(id);
+    }
   }
   auto r = rt_->remove(id);
   if (!r.ok() && r.error().code() != ErrorCode::kNotFound) return r;
@@ -310,12 +330,12 @@ Result<void> RealPodRuntime::remove_container_locked(const std::string& id, cons
 Result<void> RealPodRuntime::remove_container(const std::string& id) {
   auto n = parse_container_instance_id(id);
   if (!n) return Error(ErrorCode::kInvalidArgument, "container " + id + ": not an agent container id");
-  std::lock_guard<std::mutex> lock(mu_);
+  auto lock = pod_locks_.lock(n->pod_uid);
   return remove_container_locked(id, n->pod_uid);
 }
 
 Result<void> RealPodRuntime::remove_pod(const std::string& pod_uid) {
-  std::lock_guard<std::mutex> lock(mu_);
+  auto lock = pod_locks_.lock(pod_uid);
   const std::string ctx = "remove pod " + pod_uid;
   // The holder first: killing it ends every process in the pod at once.
   if (rt_->sandboxes().find(pod_uid) != nullptr) {
@@ -344,7 +364,8 @@ Result<void> RealPodRuntime::remove_pod(const std::string& pod_uid) {
 void RealPodRuntime::ensure_log_pump(const std::string& id, const std::string& log_path) {
   auto n = parse_container_instance_id(id);
   if (!n) return;
-  std::lock_guard<std::mutex> lock(mu_);
+  auto plock = pod_locks_.lock(n->pod_uid);  // not while the container is being removed
+  std::lock_guard<std::mutex> lock(pump_mu_);
   if (pumped_.count(id) != 0) return;
   (void)runtime::make_dirs(log_path.substr(0, log_path.rfind('/')), 0755);
   auto r = pump_->add_fifos(id, log_path, io_dir(n->pod_uid, id));
@@ -363,7 +384,7 @@ Result<ExecResult> RealPodRuntime::exec(const std::string& id, const std::vector
   runtime::UniqueFd rd(p[0]), wr(p[1]);
   std::unique_ptr<runtime::ExecSession> session;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    auto lock = lock_container(id);
     runtime::ExecSpec spec;
     spec.process.args = command;
     spec.process.stdout_fd = wr.get();

@@ -3,9 +3,13 @@
 // cgroup root) and one LogPump fed by per-container FIFOs under <root>/pods/<uid>/io/<id>/,
 // so output is never lost while the agent is down.
 //
-// ContainerRuntime is not thread-safe: every call into it holds mu_. Waiting for a
-// container to end (the grace period of a stop, an exec) happens outside the lock, on a
-// pidfd of our own.
+// Thread-safety: every method may be called from any thread. Work on one pod holds that
+// pod's lock (pod_locks_, keyed by uid), so the sandboxes and containers of different pods
+// are created, stopped and removed at the same time (ContainerRuntime allows calls about
+// different pods at once) while the calls about one pod stay in order. Shared parts guard
+// themselves: the image store, the cgroup driver and the log pump are thread-safe, and
+// pumped_ has pump_mu_. Waiting for a container to end (the grace period of a stop, an
+// exec) happens outside any lock, on a pidfd of our own.
 #pragma once
 
 #include <memory>
@@ -14,6 +18,7 @@
 #include <set>
 #include <string>
 
+#include "agent/pod/keyed_mutex.h"
 #include "agent/pod/pod_runtime.h"
 #include "runtime/cgroups/cgroup_fs.h"
 #include "runtime/cgroups/cgroup_v2_driver.h"
@@ -61,6 +66,8 @@ class RealPodRuntime final : public PodRuntime {
   RealPodRuntime() = default;
   std::string io_dir(const std::string& pod_uid, const std::string& id) const;
   std::optional<bool> oom_killed_locked(const std::string& pod_uid, const std::string& id);
+  // The lock of the pod a container id belongs to (the id itself when it is not ours).
+  KeyedMutex::Guard lock_container(const std::string& id);
   Result<void> remove_container_locked(const std::string& id, const std::string& pod_uid);
 
   RealPodRuntimeOptions options_;
@@ -68,8 +75,9 @@ class RealPodRuntime final : public PodRuntime {
   std::unique_ptr<cgroups::RealCgroupFs> cgfs_;
   std::optional<cgroups::CgroupV2Driver> cgroups_;
   std::unique_ptr<logs::LogPump> pump_;
-  std::mutex mu_;  // guards rt_ and pumped_
+  KeyedMutex pod_locks_;  // by pod uid: one caller at a time per pod into rt_
   std::unique_ptr<runtime::ContainerRuntime> rt_;
+  std::mutex pump_mu_;  // guards pumped_
   std::set<std::string> pumped_;
   std::mutex pull_mu_;  // one pull at a time keeps the store's tmp/ and the network calm
 };

@@ -169,11 +169,13 @@ Result<std::unique_ptr<ContainerRuntime>> ContainerRuntime::open(const std::stri
 }
 
 ContainerRuntime::Container* ContainerRuntime::find(const std::string& id) {
+  std::lock_guard lock(mu_);
   auto it = containers_.find(id);
   return it == containers_.end() ? nullptr : it->second.get();
 }
 
 std::vector<std::string> ContainerRuntime::list() const {
+  std::lock_guard lock(mu_);
   std::vector<std::string> out;
   for (const auto& [id, c] : containers_) out.push_back(id);
   return out;
@@ -321,8 +323,19 @@ Result<void> ContainerRuntime::create(const ContainerSpec& spec) {
   args.flags = CLONE_FILES | CLONE_PIDFD;
   args.pidfd = reinterpret_cast<uint64_t>(&inter_pidfd);
   args.exit_signal = 0;
-  pid_t inter = sys_clone3(&args);
-  if (inter == 0) run_container_init(plan, result);
+  // The intermediate only joins namespaces, clones the init and exits: it borrows our
+  // address space meanwhile (spawn_vm), so only the init takes a copy of it.
+  struct Inter {
+    const InitPlan* plan;
+    SpawnResult* result;
+  } inter_args{&plan, result};
+  pid_t inter = spawn_vm(
+      &args,
+      [](void* p) {
+        auto* a = static_cast<Inter*>(p);
+        run_container_init(*a->plan, a->result);
+      },
+      &inter_args);
   int clone_errno = errno;
   if (pod_pidns >= 0 && ::setns(own_pidns_.get(), CLONE_NEWPID) != 0)
     return Error::from_errno(ctx + ": restore PID namespace");  // the thread is unusable for clones
@@ -394,6 +407,7 @@ Result<void> ContainerRuntime::create(const ContainerSpec& spec) {
     return std::move(saved).error().context(ctx);
   }
   keep_dir = true;
+  std::lock_guard lock(mu_);
   containers_[spec.id] = std::move(c);
   return Ok();
 }
@@ -573,6 +587,7 @@ Result<void> ContainerRuntime::remove(const std::string& id) {
   c->pidfd.reset();
   c->cgroup_fd.reset();
   KL_TRY(remove_tree(c->dir));
+  std::lock_guard lock(mu_);
   containers_.erase(id);
   return Ok();
 }
@@ -739,6 +754,7 @@ Result<void> ContainerRuntime::recover() {
     }
     if (!c->cgroup_path.empty())
       c->cgroup_fd.reset(::open(c->cgroup_path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    std::lock_guard lock(mu_);
     containers_[name] = std::move(c);
   }
   return Ok();

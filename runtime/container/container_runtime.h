@@ -9,6 +9,7 @@
 
 #include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -61,7 +62,11 @@ class ExecSession {
 };
 
 // The runtime for one node: sandboxes and containers under one state root.
-// Not thread-safe: one caller at a time (the agent serialises per pod).
+// Thread-safety: calls about different pods may run at once — the maps of containers and
+// sandboxes are guarded, and each create/start/stop/remove/exec works only on its own
+// container's state dir, fds and processes (the PID namespace switch around a clone is
+// per thread). Calls about the same container, or about a container and its sandbox, must
+// be serialised by the caller (the agent holds a lock per pod); recover() runs first, alone.
 class ContainerRuntime {
  public:
   // Prepares the state root and marks this process non-dumpable: its clones run our code
@@ -106,6 +111,7 @@ class ContainerRuntime {
   std::string root_;
   SandboxManager sandboxes_;
   UniqueFd own_pidns_;
+  mutable std::mutex mu_;  // guards containers_ (the map, not the entries)
   std::map<std::string, std::unique_ptr<Container>> containers_;
 };
 

@@ -195,7 +195,25 @@ Result<void> ImageStore::ensure_layer(const Descriptor& layer, const Digest& dif
   return Ok();
 }
 
-Result<Image> ImageStore::load(const std::string& ref, const Digest& manifest_digest, const Digest& index) const {
+Result<Image> ImageStore::load(const std::string& ref, const Digest& manifest, const Digest& index) const {
+  const std::pair<std::string, std::string> key{manifest.str(), index.str()};
+  {
+    std::lock_guard g(loaded_mu_);
+    if (auto it = loaded_.find(key); it != loaded_.end()) {
+      Image img = it->second;
+      img.ref = ref;
+      return img;
+    }
+  }
+  KL_ASSIGN_OR_RETURN(Image img, load_uncached(ref, manifest, index));
+  std::lock_guard g(loaded_mu_);
+  if (loaded_.size() >= 256) loaded_.clear();  // a bound; entries are cheap to rebuild
+  loaded_.emplace(key, img);
+  return img;
+}
+
+Result<Image> ImageStore::load_uncached(const std::string& ref, const Digest& manifest_digest,
+                                        const Digest& index) const {
   KL_ASSIGN_OR_RETURN(std::string mbody, blobs_.read(manifest_digest));
   KL_ASSIGN_OR_RETURN(Manifest m, parse_manifest(mbody));
   KL_ASSIGN_OR_RETURN(std::string cbody, blobs_.read(m.config.digest));
@@ -219,7 +237,7 @@ Result<Image> ImageStore::load(const std::string& ref, const Digest& manifest_di
 }
 
 Result<Image> ImageStore::commit(const std::string& ref, const Digest& manifest, const Digest& index) {
-  KL_ASSIGN_OR_RETURN(Image img, load(ref, manifest, index));
+  KL_ASSIGN_OR_RETURN(Image img, load_uncached(ref, manifest, index));
   KL_ASSIGN_OR_RETURN(std::string mbody, blobs_.read(manifest));
   KL_ASSIGN_OR_RETURN(Manifest m, parse_manifest(mbody));
   for (size_t i = 0; i < m.layers.size(); ++i) KL_TRY(ensure_layer(m.layers[i], img.diff_ids[i]));

@@ -12,6 +12,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <map>
 #include <mutex>
 #include <string>
 #include <string_view>
@@ -98,7 +99,10 @@ class ImageStore {
   Result<void> ensure_layer(const Descriptor& layer, const Digest& diff_id);
   // Verifies the manifest's blobs are all present, unpacks its layers and records `ref`.
   Result<Image> commit(const std::string& ref, const Digest& manifest, const Digest& index);
+  // The image a manifest (and index) describes. Blobs are content-addressed and verified,
+  // so a result is cached by the digests (a pod start resolves its image twice or more).
   Result<Image> load(const std::string& ref, const Digest& manifest, const Digest& index) const;
+  Result<Image> load_uncached(const std::string& ref, const Digest& manifest, const Digest& index) const;
 
   std::string root_;
   UnpackOptions unpack_;
@@ -107,6 +111,8 @@ class ImageStore {
   UniqueFd layers_fd_;
   UniqueFd tmp_fd_;
   mutable std::mutex records_mu_;
+  mutable std::mutex loaded_mu_;  // guards loaded_
+  mutable std::map<std::pair<std::string, std::string>, Image> loaded_;  // (manifest, index) -> image
 };
 
 }  // namespace kernlet::images

@@ -3,6 +3,9 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -15,6 +18,103 @@ namespace kernlet::runtime {
 
 pid_t sys_clone3(CloneArgs* args) {
   return static_cast<pid_t>(::syscall(SYS_clone3, args, sizeof(CloneArgs)));
+}
+
+#if defined(__x86_64__)
+// clone3(args, size); in the child (on the stack args names) call fn(arg), then exit(127).
+// The child cannot return from a C++ function: it runs on another stack.
+extern "C" long kl_clone3_call(void* args, size_t size, void (*fn)(void*), void* arg);
+asm(R"(
+  .pushsection .text
+  .globl kl_clone3_call
+  .type kl_clone3_call,@function
+kl_clone3_call:
+  mov %rdx, %r8
+  mov %rcx, %r9
+  mov $435, %eax
+  syscall
+  test %rax, %rax
+  jnz 1f
+  xor %ebp, %ebp
+  mov %r9, %rdi
+  call *%r8
+  mov $127, %edi
+  mov $60, %eax
+  syscall
+  hlt
+1:
+  ret
+  .size kl_clone3_call, .-kl_clone3_call
+  .popsection
+)");
+#endif
+
+namespace {
+
+struct SpawnStart {
+  void (*fn)(void*);
+  void* arg;
+  sigset_t mask;  // the caller's, restored in the child
+};
+
+void spawn_entry(void* p) {
+  auto* s = static_cast<SpawnStart*>(p);
+  struct sigaction sa;
+  for (int sig = 1; sig < NSIG; ++sig) {
+    if (sig == SIGKILL || sig == SIGSTOP) continue;
+    if (::sigaction(sig, nullptr, &sa) != 0) continue;
+    if ((sa.sa_flags & SA_SIGINFO) != 0 || (sa.sa_handler != SIG_DFL && sa.sa_handler != SIG_IGN)) {
+      memset(&sa, 0, sizeof sa);
+      sa.sa_handler = SIG_DFL;
+      ::sigaction(sig, &sa, nullptr);
+    }
+  }
+  ::pthread_sigmask(SIG_SETMASK, &s->mask, nullptr);
+  s->fn(s->arg);
+  ::_exit(127);
+}
+
+}  // namespace
+
+pid_t spawn_vm(CloneArgs* args, void (*fn)(void*), void* arg) {
+#if defined(__x86_64__)
+  // One stack per calling thread, kept: mapping and unmapping one per spawn would cost a
+  // TLB shootdown each. The child uses it only until it execs or exits, while we sleep.
+  constexpr size_t kStack = 256 * 1024;
+  thread_local void* stack = nullptr;
+  if (stack == nullptr) {
+    void* m = ::mmap(nullptr, kStack, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+    if (m == MAP_FAILED) return -1;
+    stack = m;
+  }
+  SpawnStart start{fn, arg, {}};
+  sigset_t all;
+  sigfillset(&all);
+  // Blocked from the clone until the child has reset the handlers: none of ours may run
+  // in it (it shares our memory).
+  if (int e = ::pthread_sigmask(SIG_SETMASK, &all, &start.mask); e != 0) {
+    errno = e;
+    return -1;
+  }
+  CloneArgs a = *args;
+  a.flags |= CLONE_VM | CLONE_VFORK;
+  a.stack = reinterpret_cast<uint64_t>(stack);
+  a.stack_size = kStack;
+  long r = kl_clone3_call(&a, sizeof a, spawn_entry, &start);
+  ::pthread_sigmask(SIG_SETMASK, &start.mask, nullptr);
+  if (r < 0) {
+    errno = static_cast<int>(-r);
+    return -1;
+  }
+  return static_cast<pid_t>(r);
+#else
+  pid_t pid = sys_clone3(args);
+  if (pid == 0) {
+    fn(arg);
+    ::_exit(127);
+  }
+  return pid;
+#endif
 }
 int sys_pidfd_open(pid_t pid, unsigned flags) {
   return static_cast<int>(::syscall(SYS_pidfd_open, pid, flags));

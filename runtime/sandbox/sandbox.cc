@@ -54,6 +54,7 @@ bool Sandbox::ready() const {
 SandboxManager::SandboxManager(std::string state_root) : root_(std::move(state_root)) {}
 
 Sandbox* SandboxManager::find(const std::string& id) {
+  std::lock_guard lock(mu_);
   auto it = sandboxes_.find(id);
   return it == sandboxes_.end() ? nullptr : it->second.get();
 }
@@ -118,7 +119,7 @@ std::string bool_str(bool b) { return b ? "1" : "0"; }
 Result<Sandbox*> SandboxManager::create(const SandboxSpec& spec) {
   if (!valid_object_id(spec.id))
     return Error(ErrorCode::kInvalidArgument, "sandbox id \"" + spec.id + "\": invalid");
-  if (sandboxes_.count(spec.id) != 0)
+  if (find(spec.id) != nullptr)
     return Error(ErrorCode::kAlreadyExists, "sandbox " + spec.id + " exists");
   auto sb = std::make_unique<Sandbox>();
   sb->spec_ = spec;
@@ -207,9 +208,9 @@ Result<Sandbox*> SandboxManager::create(const SandboxSpec& spec) {
   }
   args.pidfd = reinterpret_cast<uint64_t>(&pidfd);
   args.exit_signal = 0;  // only waitid(__WALL) on our pidfd reaps it, never a stray waitpid(-1)
-  pid_t pid = sys_clone3(&args);
+  // The holder execs at once: it borrows our address space until then (spawn_vm).
+  pid_t pid = spawn_vm(&args, [](void* p) { holder_child(*static_cast<const HolderChildPlan*>(p)); }, &plan);
   if (pid < 0) return fail(Error::from_errno("clone3 holder"));
-  if (pid == 0) holder_child(plan);
   sb->pidfd_.reset(pidfd);
   sb->holder_pid_ = pid;
   sb->our_child_ = true;
@@ -256,6 +257,7 @@ Result<Sandbox*> SandboxManager::create(const SandboxSpec& spec) {
   auto w = write_file_atomic(sb->dir_ + "/state", format_record(rec), 0600);
   if (!w.ok()) return reap_on_error(std::move(w).error());
   Sandbox* out = sb.get();
+  std::lock_guard lock(mu_);
   sandboxes_[spec.id] = std::move(sb);
   return out;
 }
@@ -308,6 +310,7 @@ Result<void> SandboxManager::remove(const std::string& id) {
   if (sb == nullptr) return Error(ErrorCode::kNotFound, "sandbox " + id + " not found");
   KL_TRY(stop(id));
   KL_TRY(remove_tree(sb->dir_));
+  std::lock_guard lock(mu_);
   sandboxes_.erase(id);
   return Ok();
 }
@@ -327,7 +330,7 @@ Result<std::vector<std::string>> SandboxManager::recover() {
   }
   ::closedir(d);
   for (const auto& name : names) {
-    if (sandboxes_.count(name) != 0) {
+    if (find(name) != nullptr) {
       ids.push_back(name);
       continue;
     }
@@ -366,6 +369,7 @@ Result<std::vector<std::string>> SandboxManager::recover() {
       }
     }
     ids.push_back(name);
+    std::lock_guard lock(mu_);
     sandboxes_[name] = std::move(sb);
   }
   return ids;

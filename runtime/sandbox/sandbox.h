@@ -8,6 +8,7 @@
 
 #include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -35,7 +36,8 @@ struct SandboxSpec {
 
 enum class PodNamespace { kNet, kIpc, kUts, kPid };
 
-// A sandbox this process created or adopted. Not thread-safe; owned by SandboxManager.
+// A sandbox this process created or adopted. Not thread-safe (its pod's caller serialises
+// its use); owned by SandboxManager, at a stable address until remove().
 class Sandbox {
  public:
   const SandboxSpec& spec() const { return spec_; }
@@ -67,7 +69,10 @@ class Sandbox {
 };
 
 // Creates, stops, removes and re-adopts sandboxes under <state_root>/sandboxes/<id>.
-// Not thread-safe: one caller at a time.
+// Thread-safety: calls about different sandboxes may run at once (the map is guarded; each
+// sandbox's work touches only its own state dir and processes). Calls about the same
+// sandbox (and the use of its Sandbox*) must be serialised by the caller; recover() runs
+// before any other call.
 class SandboxManager {
  public:
   explicit SandboxManager(std::string state_root);
@@ -90,6 +95,7 @@ class SandboxManager {
  private:
   Result<void> open_namespaces(Sandbox& sb);
   std::string root_;
+  mutable std::mutex mu_;  // guards sandboxes_ (the map, not the entries)
   std::map<std::string, std::unique_ptr<Sandbox>> sandboxes_;
 };
 
