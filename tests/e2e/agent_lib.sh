@@ -51,14 +51,15 @@ cleanup_cluster() {
 }
 trap cleanup_cluster EXIT
 
-# start_cluster: scripts/up on free ports; sets KUBECONFIG, PORT, AGENT_PORT, DATA, BUSYBOX.
+# start_cluster [SCRIPTS_UP_FLAGS...]: scripts/up on free ports; sets KUBECONFIG, PORT,
+# AGENT_PORT, DATA, BUSYBOX.
 start_cluster() {
   PORT=$(free_port)
   AGENT_PORT=$(free_port)
   DATA="$workdir/up"
   "$repo/scripts/up" --bin "$KERNLET_BIN" --data-dir "$DATA" --listen "127.0.0.1:$PORT" \
     --node-name "$node" --agent-port "$AGENT_PORT" --cgroup-root "$cgroup_root" \
-    --pod-logs-dir "$workdir/pod-logs" --network none >"$workdir/up.log" 2>&1 &
+    --pod-logs-dir "$workdir/pod-logs" --network none "$@" >"$workdir/up.log" 2>&1 &
   up_pid=$!
   export KUBECONFIG="$DATA/control/admin.kubeconfig"
   for _ in $(seq 1 600); do
