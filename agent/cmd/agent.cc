@@ -117,11 +117,15 @@ Result<std::unique_ptr<Agent>> Agent::create(AgentOptions options) {
   // Volumes under <root>/pods/<uid>/volumes (csi/volume), env and security (agent/podspec).
   a->mounter_ = std::make_unique<csi::LinuxMounter>();
   a->volumes_ = std::make_unique<csi::VolumeManager>(options.root_dir + "/pods", *a->mounter_);
+  // rshared, as the kubelet's root dir: volumes then honour HostToContainer and Bidirectional.
+  KL_TRY(runtime::make_dirs(options.root_dir + "/pods", 0750));
+  KL_TRY(csi::ensure_shared_mount(options.root_dir + "/pods"));
   ApiEnvironmentOptions envo;
   envo.node_name = options.node_name;
   envo.host_ips = {a->node_ip_};
   envo.seccomp_default = options.seccomp_default;
   envo.seccomp_profile_root = options.root_dir + "/seccomp";
+  envo.node_allocatable_source = [node = a->node_.get()] { return node_allocatable_of(node->node()); };
   a->env_ = std::make_unique<ApiPodEnvironment>(a->client_, &a->services_->cache(), a->volumes_.get(), a->net_.get(),
                                                 envo);
   // Probes and hooks (agent/prober): a change wakes the pod's sync; events name the container.

@@ -9,6 +9,20 @@
 
 namespace kernlet::agent {
 
+api::ResourceList node_allocatable_of(const std::optional<json::object>& node) {
+  api::ResourceList out;
+  if (!node) return out;
+  const json::object* status = json::get_object(*node, "status");
+  const json::object* alloc = status != nullptr ? json::get_object(*status, "allocatable") : nullptr;
+  if (alloc == nullptr) return out;
+  api::ResourceListView view(alloc, "status.allocatable");
+  for (const auto& kv : *alloc) {
+    auto q = view.get(kv.key());
+    if (q.ok()) out[std::string(kv.key())] = *q;
+  }
+  return out;
+}
+
 ApiPodEnvironment::ApiPodEnvironment(std::shared_ptr<client::RestClient> client, const client::ObjectCache* services,
                                      csi::VolumeManager* volumes, PodNetwork* network, ApiEnvironmentOptions options)
     : client_(std::move(client)),
@@ -25,11 +39,15 @@ Result<std::optional<json::object>> ApiPodEnvironment::fetch(std::string_view re
   return r.error();
 }
 
+api::ResourceList ApiPodEnvironment::node_allocatable() const {
+  return options_.node_allocatable_source ? options_.node_allocatable_source() : options_.node_allocatable;
+}
+
 csi::VolumeSources ApiPodEnvironment::sources() {
   csi::VolumeSources s;
   s.config_map = [this](std::string_view ns, std::string_view name) { return fetch("configmaps", ns, name); };
   s.secret = [this](std::string_view ns, std::string_view name) { return fetch("secrets", ns, name); };
-  s.node_allocatable = options_.node_allocatable;
+  s.node_allocatable = node_allocatable();
   s.node_name = options_.node_name;
   return s;
 }
@@ -67,7 +85,7 @@ Result<PodEnvironment::Built> ApiPodEnvironment::build(const api::PodView& pod, 
     keep = services_->list();
     for (const auto& s : keep) ctx.services.push_back(s.get());
   }
-  ctx.node_allocatable = options_.node_allocatable;
+  ctx.node_allocatable = node_allocatable();
   auto env = podspec::container_env(ctx, c);
   if (!env.ok()) {
     if (lookup_error) return *lookup_error;
@@ -126,8 +144,8 @@ Result<PodEnvironment::Built> ApiPodEnvironment::build(const api::PodView& pod, 
   return b;
 }
 
-images::RegistryOptions ApiPodEnvironment::pull_options(const api::PodView& pod, std::string_view image) {
-  images::RegistryOptions o;
+std::vector<images::RegistryOptions> ApiPodEnvironment::pull_options(const api::PodView& pod,
+                                                                     std::string_view image) {
   std::vector<json::object> docs;
   for (auto name : pod.spec().image_pull_secrets()) {
     auto s = fetch("secrets", pod.meta().namespace_(), name);
@@ -136,9 +154,12 @@ images::RegistryOptions ApiPodEnvironment::pull_options(const api::PodView& pod,
   std::vector<const json::object*> ptrs;
   for (const auto& d : docs) ptrs.push_back(&d);
   auto creds = podspec::pull_credentials(image, ptrs);
-  // The first candidate; the kubelet tries each in turn (not done here yet).
-  if (creds.ok() && !creds->empty()) o.credentials = creds->front();
-  return o;
+  std::vector<images::RegistryOptions> out;
+  if (creds.ok()) {
+    for (auto& c : *creds) out.emplace_back().credentials = std::move(c);
+  }
+  if (out.empty()) out.emplace_back();  // anonymous
+  return out;
 }
 
 Result<void> ApiPodEnvironment::setup_volumes(const api::PodView& pod) {

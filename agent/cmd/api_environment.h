@@ -6,6 +6,7 @@
 // by one sync at a time).
 #pragma once
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -23,8 +24,16 @@ struct ApiEnvironmentOptions {
   std::vector<std::string> host_ips;
   bool seccomp_default = false;
   std::string seccomp_profile_root;
+  // What resourceFieldRef limits.cpu/limits.memory/limits.ephemeral-storage read when the
+  // container sets no such limit, and what sizes Memory emptyDirs: node_allocatable_source()
+  // when set (the kubelet reads its Node's status.allocatable at each use), else this.
   api::ResourceList node_allocatable;
+  std::function<api::ResourceList()> node_allocatable_source;
 };
+
+// status.allocatable of a Node object (empty before registration; an entry that does not
+// parse is left out).
+api::ResourceList node_allocatable_of(const std::optional<json::object>& node);
 
 class ApiPodEnvironment final : public PodEnvironment {
  public:
@@ -34,13 +43,14 @@ class ApiPodEnvironment final : public PodEnvironment {
                     csi::VolumeManager* volumes, PodNetwork* network, ApiEnvironmentOptions options);
 
   Result<Built> build(const api::PodView& pod, const api::ContainerView& c, const ImageInfo& image) override;
-  images::RegistryOptions pull_options(const api::PodView& pod, std::string_view image) override;
+  std::vector<images::RegistryOptions> pull_options(const api::PodView& pod, std::string_view image) override;
   Result<void> setup_volumes(const api::PodView& pod) override;
   Result<void> teardown_volumes(const std::string& pod_uid) override;
 
  private:
   Result<std::optional<json::object>> fetch(std::string_view resource, std::string_view ns, std::string_view name);
   csi::VolumeSources sources();
+  api::ResourceList node_allocatable() const;
 
   std::shared_ptr<client::RestClient> client_;
   const client::ObjectCache* services_;

@@ -113,11 +113,25 @@ std::optional<ImageInfo> FakePodRuntime::image_status(const std::string& ref) {
   return it->second;
 }
 
-Result<ImageInfo> FakePodRuntime::pull_image(const std::string& ref, const images::RegistryOptions&) {
+void FakePodRuntime::require_credentials(const std::string& ref, const std::string& username) {
+  std::lock_guard<std::mutex> lock(mu_);
+  required_user_[ref] = username;
+}
+
+std::vector<std::string> FakePodRuntime::pull_users() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return pull_users_;
+}
+
+Result<ImageInfo> FakePodRuntime::pull_image(const std::string& ref, const images::RegistryOptions& options) {
   {
     std::lock_guard<std::mutex> lock(mu_);
     ++pulls_;
+    const std::string user = options.credentials ? options.credentials->username : "";
+    pull_users_.push_back(user);
     if (auto it = pull_failures_.find(ref); it != pull_failures_.end()) return Error(ErrorCode::kNotFound, it->second);
+    if (auto it = required_user_.find(ref); it != required_user_.end() && it->second != user)
+      return Error(ErrorCode::kPermissionDenied, "unauthorized: " + user);
   }
   add_image(ref, "sha256:2222");
   return *image_status(ref);

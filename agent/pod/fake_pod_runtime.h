@@ -24,6 +24,10 @@ class FakePodRuntime final : public PodRuntime {
   void add_image(const std::string& ref, const std::string& id = "sha256:1111");
   void fail_pull(const std::string& ref, const std::string& message);  // until cleared
   void clear_pull_failure(const std::string& ref);
+  // Pulls of `ref` fail ("unauthorized: <user>") unless made with `username`'s credentials.
+  void require_credentials(const std::string& ref, const std::string& username);
+  // The username of every pull in order ("" for an anonymous one).
+  std::vector<std::string> pull_users() const;
   // The next start of container `name` fails at `step` with `message`.
   void fail_next_start(const std::string& name, StartFailure step, const std::string& message);
   // Ends a running instance with `exit_code` (and `signal`).
@@ -61,6 +65,8 @@ class FakePodRuntime final : public PodRuntime {
   mutable std::mutex mu_;
   std::map<std::string, ImageInfo> images_;
   std::map<std::string, std::string> pull_failures_;
+  std::map<std::string, std::string> required_user_;
+  std::vector<std::string> pull_users_;
   std::map<std::string, std::pair<StartFailure, std::string>> start_failures_;
   std::map<std::string, Sandbox> sandboxes_;
   std::map<std::string, ContainerInfo> containers_;

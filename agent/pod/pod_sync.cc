@@ -12,6 +12,23 @@ namespace kernlet::agent {
 
 namespace {
 
+// The kubelet's PullImage: each candidate in turn, the first success wins; when all fail,
+// their errors aggregated as utilerrors.NewAggregate prints them ("[a, b]" for several).
+Result<ImageInfo> pull_with_each(PodRuntime* rt, const std::string& image,
+                                 const std::vector<images::RegistryOptions>& candidates) {
+  std::vector<Error> errors;
+  for (const auto& o : candidates) {
+    auto r = rt->pull_image(image, o);
+    if (r.ok()) return r;
+    errors.push_back(std::move(r).error());
+  }
+  if (errors.empty()) return rt->pull_image(image, {});
+  if (errors.size() == 1) return std::move(errors.front());
+  std::string msg = "[";
+  for (size_t i = 0; i < errors.size(); ++i) msg += (i ? ", " : "") + errors[i].message();
+  return Error(errors.front().code(), msg + "]");
+}
+
 using std::chrono::milliseconds;
 
 bool running(const ContainerInfo& ci) { return ci.status.state == runtime::ContainerState::kRunning; }
@@ -58,7 +75,9 @@ class BasicEnvironment final : public PodEnvironment {
     b.process.cwd = proc.cwd;
     return b;
   }
-  images::RegistryOptions pull_options(const api::PodView&, std::string_view) override { return {}; }
+  std::vector<images::RegistryOptions> pull_options(const api::PodView&, std::string_view) override {
+    return std::vector<images::RegistryOptions>(1);  // one anonymous pull
+  }
   Result<void> setup_volumes(const api::PodView&) override { return Ok(); }
   Result<void> teardown_volumes(const std::string&) override { return Ok(); }
 };
@@ -176,7 +195,7 @@ bool PodSyncer::start(const api::PodView& pod, const api::ContainerView& c, int 
     }
     events_->event(pod.raw(), "Normal", "Pulling", "Pulling image \"" + image + "\"");
     auto t0 = std::chrono::steady_clock::now();
-    auto pulled = rt_->pull_image(image, env_->pull_options(pod, image));
+    auto pulled = pull_with_each(rt_, image, env_->pull_options(pod, image));
     if (!pulled.ok()) {
       pull_backoff_.next(key, now);
       m.pull_failures[key] = now;

@@ -50,8 +50,10 @@ class PodEnvironment {
   };
   // Errors carry the CreateContainerConfigError message ("secret \"x\" not found").
   virtual Result<Built> build(const api::PodView& pod, const api::ContainerView& c, const ImageInfo& image) = 0;
-  // Registry options (credentials from imagePullSecrets) for pulling `image`.
-  virtual images::RegistryOptions pull_options(const api::PodView& pod, std::string_view image) = 0;
+  // Registry options for pulling `image`, one per candidate credential from the pod's
+  // imagePullSecrets in the order to try them (the kubelet's PullImage: the first pull that
+  // succeeds wins); one without credentials when none match (an anonymous pull).
+  virtual std::vector<images::RegistryOptions> pull_options(const api::PodView& pod, std::string_view image) = 0;
   // Prepares the pod's volumes (FailedMount on error) / tears them down.
   virtual Result<void> setup_volumes(const api::PodView& pod) = 0;
   virtual Result<void> teardown_volumes(const std::string& pod_uid) = 0;

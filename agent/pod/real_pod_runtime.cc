@@ -386,6 +386,7 @@ Result<ExecResult> RealPodRuntime::exec(const std::string& id, const std::vector
   {
     auto lock = lock_container(id);
     runtime::ExecSpec spec;
+    spec.as_container = true;  // probes and hooks run as the container's process (CRI ExecSync)
     spec.process.args = command;
     spec.process.stdout_fd = wr.get();
     spec.process.stderr_fd = wr.get();

@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/utsname.h>
+#include <sys/mount.h>
 #include <sys/wait.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -252,7 +253,9 @@ int main(int argc, char** argv) {
     int st = 0;
     ::waitpid(up, &st, 0);
     remove_cgroup(cgroup_root);
-    // Overlay and volume mounts live in the pods' mount namespaces, which died with them.
+    // Overlay and volume mounts live in the pods' mount namespaces, which died with them;
+    // the agent's rshared bind of its pods dir is on the host.
+    ::umount2((data / "up/agent/pods").c_str(), MNT_DETACH);
     std::error_code ec;
     fs::remove_all(data, ec);
   };

@@ -1,6 +1,8 @@
 #include "csi/volume/mounter.h"
 
 #include <fcntl.h>
+#include <limits.h>
+#include <stdlib.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 
@@ -114,6 +116,36 @@ Result<std::vector<std::string>> LinuxMounter::mounts_under(const std::string& d
   std::stable_sort(out.begin(), out.end(),
                    [](const std::string& a, const std::string& b) { return a.size() > b.size(); });
   return out;
+}
+
+Result<void> ensure_shared_mount(const std::string& dir) {
+  std::ifstream in("/proc/self/mountinfo");
+  std::stringstream ss;
+  ss << in.rdbuf();
+  char real[PATH_MAX];
+  if (::realpath(dir.c_str(), real) == nullptr) return Error::from_errno("shared mount " + dir + ": realpath");
+  // Is `real` itself a mount point whose top mount is shared?
+  bool shared = false, found = false;
+  std::string line;
+  while (std::getline(ss, line)) {
+    std::vector<std::string> f;
+    std::istringstream ls(line);
+    for (std::string w; ls >> w;) f.push_back(w);
+    if (f.size() < 7) continue;
+    std::vector<std::string> mp = parse_mountinfo_mount_points(line);
+    if (mp.empty() || mp[0] != real) continue;
+    found = true;
+    shared = false;  // the last listed (topmost) mount at this point decides
+    for (size_t i = 6; i < f.size() && f[i] != "-"; ++i)
+      if (f[i].rfind("shared:", 0) == 0) shared = true;
+  }
+  if (found && shared) return Ok();
+  // Also over a mount point that is not shared: that mount is not ours to change.
+  if (::mount(real, real, nullptr, MS_BIND | MS_REC, nullptr) != 0)
+    return Error::from_errno(std::string("shared mount ") + dir + ": bind onto itself");
+  if (::mount(nullptr, real, nullptr, MS_SHARED | MS_REC, nullptr) != 0)
+    return Error::from_errno(std::string("shared mount ") + dir + ": make rshared");
+  return Ok();
 }
 
 }  // namespace kernlet::csi

@@ -44,6 +44,14 @@ class LinuxMounter final : public Mounter {
   Result<std::vector<std::string>> mounts_under(const std::string& dir) override;
 };
 
+// Makes `dir` (which must exist) the root of a shared mount, as the kubelet makes its root
+// dir rshared at start: unless it already is one, `dir` is bound onto itself (recursively,
+// also over a mount point there that is not shared)
+// and that new mount, with the mounts under it, made shared. Only the mount it creates
+// changes propagation. Volumes under `dir` then honour HostToContainer and Bidirectional
+// mountPropagation. Idempotent (a restart finds the shared mount). Errors name `dir`.
+Result<void> ensure_shared_mount(const std::string& dir);
+
 // The mount points listed in a /proc/<pid>/mountinfo text, octal escapes (\040) decoded, in
 // file order. Pure: unit-tested.
 std::vector<std::string> parse_mountinfo_mount_points(std::string_view mountinfo);

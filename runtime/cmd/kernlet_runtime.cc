@@ -62,7 +62,8 @@ Commands:
       -v, --volume SRC:DST[:ro]        bind mount
       --host-network      use the host's network namespace
   ps                              list containers
-  exec [-t] NAME COMMAND [ARG...] run a process in a running container
+  exec [-t] NAME COMMAND [ARG...] run a process in a running container, as its own process
+                                  runs (user, groups, capabilities, seccomp, env, cwd)
   logs NAME                       output of a detached container
   stop [--time SECONDS] NAME      SIGTERM, then after the grace period kill the cgroup
   rm NAME                         remove an exited container and its pod
@@ -460,6 +461,7 @@ int cmd_containers(Ctx& ctx, const std::string& cmd, const std::vector<std::stri
   if (cmd == "exec") {
     if (i >= a.size()) return usage_error("exec: missing COMMAND");
     runtime::ExecSpec e;
+    e.as_container = true;  // as crictl exec: the container's identity, not root
     e.process.args.assign(a.begin() + static_cast<std::ptrdiff_t>(i), a.end());
     e.process.tty = tty;
     e.process.stdin_fd = 0;

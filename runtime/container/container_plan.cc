@@ -99,6 +99,66 @@ MountPlan build_mount_steps(const ContainerSpec& spec, const PodFiles& pod,
   return plan;
 }
 
+namespace {
+
+// Decodes mountinfo's octal escapes (\040 for a space, ...).
+std::string unescape_mount_path(std::string_view s) {
+  std::string out;
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '\\' && i + 3 < s.size() && s[i + 1] >= '0' && s[i + 1] <= '3' &&
+        s[i + 2] >= '0' && s[i + 2] <= '7' && s[i + 3] >= '0' && s[i + 3] <= '7') {
+      out.push_back(static_cast<char>((s[i + 1] - '0') * 64 + (s[i + 2] - '0') * 8 + (s[i + 3] - '0')));
+      i += 3;
+    } else {
+      out.push_back(s[i]);
+    }
+  }
+  return out;
+}
+
+bool path_within(std::string_view path, std::string_view mount_point) {
+  if (mount_point == "/") return true;
+  if (path.substr(0, mount_point.size()) != mount_point) return false;
+  return path.size() == mount_point.size() || path[mount_point.size()] == '/';
+}
+
+}  // namespace
+
+MountSharing mount_sharing_of(std::string_view mountinfo, std::string_view path) {
+  MountSharing best = MountSharing::kUnknown;
+  size_t best_len = 0;
+  bool found = false;
+  while (!mountinfo.empty()) {
+    size_t nl = mountinfo.find('\n');
+    std::string_view line = mountinfo.substr(0, nl);
+    mountinfo = nl == std::string_view::npos ? std::string_view() : mountinfo.substr(nl + 1);
+    // id parent major:minor root mount-point options [optional fields...] - fstype ...
+    std::vector<std::string_view> f;
+    size_t at = 0;
+    while (at < line.size()) {
+      size_t sp = line.find(' ', at);
+      if (sp == std::string_view::npos) sp = line.size();
+      if (sp > at) f.push_back(line.substr(at, sp - at));
+      at = sp + 1;
+    }
+    if (f.size() < 7) continue;
+    std::string mp = unescape_mount_path(f[4]);
+    if (!path_within(path, mp) || (found && mp.size() < best_len)) continue;
+    bool shared = false, slave = false;
+    for (size_t i = 6; i < f.size() && f[i] != "-"; ++i) {
+      if (f[i].substr(0, 7) == "shared:") shared = true;
+      if (f[i].substr(0, 7) == "master:") slave = true;
+    }
+    best = shared && slave ? MountSharing::kSharedAndSlave
+           : shared        ? MountSharing::kShared
+           : slave         ? MountSharing::kSlave
+                           : MountSharing::kPrivate;
+    best_len = mp.size();
+    found = true;
+  }
+  return best;
+}
+
 void build_process_plan(const ProcessSpec& p, const std::string& hostname, bool privileged,
                         ProcessPlan& out) {
   auto keep = [&](std::string s) { return out.strings.emplace_back(std::move(s)).data(); };
@@ -286,6 +346,12 @@ void populate_dev(int devfd) {
   }
 }
 
+int clone_bind_source(const MountStep& s) {
+  return static_cast<int>(::syscall(SYS_open_tree, AT_FDCWD, s.source,
+                                    OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC |
+                                        (s.recursive ? AT_RECURSIVE : 0)));
+}
+
 void run_step(int rootfd, const MountStep& s) {
   int dest = open_in_root(rootfd, s.dest, s.no_symlinks, O_PATH);
   if (dest < 0 && errno == ENOENT) {
@@ -305,9 +371,7 @@ void run_step(int rootfd, const MountStep& s) {
       if (src < 0) fail_path("mount", s.fstype, errno);
       break;
     case StepKind::kBind:
-      src = static_cast<int>(::syscall(SYS_open_tree, AT_FDCWD, s.source,
-                                       OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC |
-                                           (s.recursive ? AT_RECURSIVE : 0)));
+      src = s.early_src >= 0 ? s.early_src : clone_bind_source(s);
       if (src < 0) fail_path("bind source", s.source, errno);
       break;
     case StepKind::kMask: {
@@ -465,7 +529,19 @@ void open_container_tty() {
   int rc = child::place_fds(p.fds, 7);
   if (rc != 0) child::fail(p.fds[3].source, -rc, "place fds");
   ::umask(0);
-  // No mount event of ours may reach the host; host events may still reach us (rslave).
+  // Bidirectional binds are cloned while this namespace's copies of the host mounts are
+  // still peers of them: the clone stays in the host mount's peer group, so mounts made
+  // under it on either side reach the other (Kubernetes' Bidirectional = rshared). The
+  // parent checked that each such source is on a shared mount.
+  for (size_t i = 0; i < p.nsteps; ++i) {
+    const MountStep& s = p.steps[i];
+    if (s.kind != StepKind::kBind || s.propagation != MS_SHARED) continue;
+    int fd = clone_bind_source(s);
+    if (fd < 0) fail_path("bind source", s.source, errno);
+    const_cast<MountStep&>(s).early_src = fd;  // this process's own copy of the plan
+  }
+  // No other mount event of ours may reach the host; host events may still reach us
+  // (rslave: HostToContainer binds, cloned after this, stay slaves of the host mount).
   if (::mount(nullptr, "/", nullptr, MS_REC | MS_SLAVE, nullptr) != 0)
     child::fail(kReportFd, errno, "make / rslave");
   int root = mount_overlay(p);

@@ -9,6 +9,7 @@
 
 #include <deque>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "runtime/container/child_security.h"
@@ -43,6 +44,9 @@ struct MountStep {
   bool no_symlinks = false;   // refuse any symlink on the way (/proc, /sys, /dev: CVE-2019-19921 class)
   bool optional = false;      // skip when the destination does not exist (masks)
   bool populate_dev = false;  // make the device nodes and links of a minimal /dev in it
+  // Set by the child only: a bind cloned before / was made rslave (Bidirectional binds, so
+  // the clone stays a peer of the host mount), attached in place of a fresh open_tree.
+  int early_src = -1;
 };
 
 // Owns the strings the steps point into.
@@ -76,6 +80,12 @@ struct ProcessPlan {
   std::vector<Rlimit> rlimits;
   ChildSecurity security;
 };
+
+// Mount propagation of the mount that holds `path` (already resolved, absolute) in a
+// /proc/<pid>/mountinfo text: the longest mount point that contains it, the last listed
+// when several are stacked. Pure: unit-tested.
+enum class MountSharing { kPrivate, kShared, kSlave, kSharedAndSlave, kUnknown };
+MountSharing mount_sharing_of(std::string_view mountinfo, std::string_view path);
 
 // Fills a ProcessPlan from a spec (after defaults: capabilities, environment).
 void build_process_plan(const ProcessSpec& p, const std::string& hostname, bool privileged,

@@ -10,12 +10,15 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
+#include <limits.h>
+#include <stdlib.h>
 #include <sys/wait.h>
 #include <termios.h>
 
 #include <cerrno>
 #include <chrono>
 #include <cstring>
+#include <optional>
 
 #include "runtime/container/container_plan.h"
 #include "runtime/sandbox/child_report.h"
@@ -40,6 +43,7 @@ struct ContainerRuntime::Container {
   bool holder_reaps = false;  // its init is a child of the pod holder (pod PID namespace)
   bool privileged = false;    // exec sessions default to the same capability set
   std::string cannot_run;
+  std::optional<ProcessSpec> identity;  // what an exec with as_container runs as
   int64_t created_ns = 0, started_ns = 0;
 };
 
@@ -197,6 +201,35 @@ Result<void> ContainerRuntime::save(const Container& c) {
   return write_file_atomic(c.dir + "/state", format_record(r), 0600);
 }
 
+namespace {
+
+// As containerd: a Bidirectional source must be on a shared mount, a HostToContainer one on
+// a shared or slave mount; otherwise the propagation asked for could not happen.
+Result<void> check_source_sharing(const BindMount& m, const std::string& ctx,
+                                  std::optional<std::string>& mountinfo) {
+  char buf[PATH_MAX];
+  if (::realpath(m.source.c_str(), buf) == nullptr)
+    return Error::from_errno(ctx + ": bind source " + m.source);
+  if (!mountinfo) {
+    auto r = read_file("/proc/self/mountinfo");
+    if (!r.ok()) return Error(ctx + ": " + r.error().to_string());
+    mountinfo = std::move(*r);
+  }
+  MountSharing s = mount_sharing_of(*mountinfo, buf);
+  bool shared = s == MountSharing::kShared || s == MountSharing::kSharedAndSlave;
+  if (m.propagation == Propagation::kBidirectional && !shared)
+    return Error(ErrorCode::kInvalidArgument,
+                 ctx + ": Bidirectional mount propagation of " + m.source + " (at " + m.destination +
+                     "): the host mount holding it is not a shared mount");
+  if (m.propagation == Propagation::kHostToContainer && !shared && s != MountSharing::kSlave)
+    return Error(ErrorCode::kInvalidArgument,
+                 ctx + ": HostToContainer mount propagation of " + m.source + " (at " +
+                     m.destination + "): the host mount holding it is neither shared nor a slave");
+  return Ok();
+}
+
+}  // namespace
+
 Result<void> ContainerRuntime::create(const ContainerSpec& spec) {
   KL_TRY(validate_container_spec(spec));
   if (!valid_object_id(spec.id))
@@ -253,11 +286,13 @@ Result<void> ContainerRuntime::create(const ContainerSpec& spec) {
   KL_ASSIGN_OR_RETURN(int image, holder_image_fd());
 
   std::vector<bool> is_file;
+  std::optional<std::string> mountinfo;
   for (const auto& m : spec.mounts) {
     struct stat st{};
     if (::stat(m.source.c_str(), &st) != 0)
       return Error::from_errno(ctx + ": bind source " + m.source);
     is_file.push_back(!S_ISDIR(st.st_mode));
+    if (m.propagation != Propagation::kPrivate) KL_TRY(check_source_sharing(m, ctx, mountinfo));
   }
   PodFiles pod{sb->hosts_path(), sb->hostname_path(), sb->resolv_conf_path()};
   MountPlan mounts = build_mount_steps(spec, pod, is_file);
@@ -401,6 +436,13 @@ Result<void> ContainerRuntime::create(const ContainerSpec& spec) {
       return std::move(reg).error().context(ctx);
     }
   }
+  // What an exec "as the container" runs as, also after a driver restart.
+  auto ident = write_file_atomic(c->dir + "/exec-identity", format_exec_identity(spec.process), 0600);
+  if (!ident.ok()) {
+    kill_init();
+    return std::move(ident).error().context(ctx);
+  }
+  c->identity = spec.process;
   auto saved = save(*c);
   if (!saved.ok()) {
     kill_init();
@@ -597,7 +639,20 @@ Result<std::unique_ptr<ExecSession>> ContainerRuntime::exec(const std::string& i
   Container* c = find(id);
   if (c == nullptr) return Error(ErrorCode::kNotFound, "container " + id + " not found");
   std::string ctx = "exec in container " + id;
-  KL_TRY(validate_process_spec(spec.process, "exec"));
+  ProcessSpec process = spec.process;
+  if (spec.as_container) {
+    if (!c->identity)
+      return Error(ErrorCode::kUnavailable, ctx + ": the container's process identity is unknown");
+    process = *c->identity;
+    process.args = spec.process.args;
+    process.tty = spec.process.tty;
+    process.stdin_fd = spec.process.stdin_fd;
+    process.stdout_fd = spec.process.stdout_fd;
+    process.stderr_fd = spec.process.stderr_fd;
+    process.stdout_path = spec.process.stdout_path;
+    process.stderr_path = spec.process.stderr_path;
+  }
+  KL_TRY(validate_process_spec(process, "exec"));
   if (!c->started || has_exited(c->pidfd))
     return Error(ErrorCode::kConflict, ctx + ": not running");
   std::string base = "/proc/" + std::to_string(c->pid) + "/";
@@ -608,7 +663,7 @@ Result<std::unique_ptr<ExecSession>> ContainerRuntime::exec(const std::string& i
     if (!ns[i].valid()) return Error::from_errno(ctx + ": open " + base + "ns/" + kNs[i]);
   }
   UniqueFd master, slave;
-  if (spec.process.tty) {
+  if (process.tty) {
     UniqueFd root(::open((base + "root").c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
     if (!root.valid()) return Error::from_errno(ctx + ": open " + base + "root");
     master.reset(sys_openat2(root.get(), "dev/pts/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC, 0,
@@ -626,18 +681,18 @@ Result<std::unique_ptr<ExecSession>> ContainerRuntime::exec(const std::string& i
   auto st = process_start_time(c->pid);
   if (!st.ok() || *st != c->start_time) return Error(ErrorCode::kConflict, ctx + ": not running");
 
-  KL_ASSIGN_OR_RETURN(Stdio stdio, open_stdio(spec.process));
+  KL_ASSIGN_OR_RETURN(Stdio stdio, open_stdio(process));
   KL_ASSIGN_OR_RETURN(int image, holder_image_fd());
   Sandbox* sb = sandboxes_.find(c->sandbox_id);
   ProcessPlan proc;
-  build_process_plan(spec.process, sb != nullptr ? sb->spec().hostname : "", c->privileged, proc);
+  build_process_plan(process, sb != nullptr ? sb->spec().hostname : "", c->privileged, proc);
   int report[2];
   if (::pipe2(report, O_CLOEXEC) != 0) return Error::from_errno(ctx + ": pipe");
   UniqueFd report_r(report[0]), report_w(report[1]);
   ExecPlan plan;
   plan.process = &proc;
   for (int i = 0; i < 5; ++i) plan.ns_fds[i] = ns[i].get();
-  plan.tty = spec.process.tty;
+  plan.tty = process.tty;
   if (plan.tty) {
     plan.fds[0] = plan.fds[1] = plan.fds[2] = {slave.get(), false};
   } else {
@@ -739,6 +794,9 @@ Result<void> ContainerRuntime::recover() {
     c->holder_reaps = r["holder_reaps"] == "1";
     c->privileged = r["privileged"] == "1";
     c->cannot_run = r["cannot_run"];
+    if (auto ident = read_file(c->dir + "/exec-identity"); ident.ok()) {
+      if (auto p = parse_exec_identity(*ident); p.ok()) c->identity = std::move(*p);
+    }
     if (c->pid > 0) {
       int fd = sys_pidfd_open(c->pid, 0);
       if (fd >= 0) {

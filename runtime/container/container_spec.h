@@ -8,6 +8,7 @@
 
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "api/result.h"
@@ -26,7 +27,8 @@ struct CapabilitySets {
   // FOWNER, MKNOD, NET_RAW, SETGID, SETUID, SETFCAP, SETPCAP, NET_BIND_SERVICE, SYS_CHROOT,
   // KILL, AUDIT_WRITE in bounding, effective and permitted.
   static CapabilitySets containerd_default();
-  // Every capability the kernel knows (privileged containers).
+  // Every capability in this process's bounding set (privileged containers), as
+  // containerd's WithAllCurrentCapabilities.
   static CapabilitySets all();
 };
 
@@ -84,7 +86,17 @@ struct ContainerSpec {
 
 struct ExecSpec {
   ProcessSpec process;
+  // As CRI's ExecSync: run as the container's own process runs (its uid, gid, supplementary
+  // groups, capabilities, no_new_privs, seccomp filter, rlimits, environment and working
+  // dir, as given at create); of `process` only args, tty and the standard streams count.
+  bool as_container = false;
 };
+
+// The identity part of a ProcessSpec (everything but args, tty and streams) as text, kept
+// in the container's state dir so an exec after a driver restart still gets it; and back.
+// Errors name the line that does not parse.
+std::string format_exec_identity(const ProcessSpec& p);
+Result<ProcessSpec> parse_exec_identity(std::string_view text);
 
 // The OCI runtime-spec default masked and read-only paths (what containerd applies).
 const std::vector<std::string>& default_masked_paths();

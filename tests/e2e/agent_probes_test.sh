@@ -2,7 +2,7 @@
 # Restarts and probes on a real node (scripts/up's single-node cluster, real kubectl): a
 # crashing container goes to CrashLoopBackOff with a growing back-off, a failing liveness
 # probe restarts its container, a readiness probe (exec and httpGet) drives the Ready
-# condition both ways.
+# condition both ways; `kubectl logs -p` reads the restarted container's previous run.
 source "$(dirname "$0")/agent_lib.sh"
 start_cluster
 marks="$workdir/marks"
@@ -23,11 +23,16 @@ spec:
   containers:
   - name: main
     image: $BUSYBOX
-    command: ["sh", "-c", "touch /tmp/healthy; sleep 2; rm /tmp/healthy; while true; do sleep 1; done"]
+    command: ["sh", "-c", "n=\$((\$(cat /marks/live-runs 2>/dev/null || echo 0) + 1)); echo \$n > /marks/live-runs; echo live run \$n; touch /tmp/healthy; sleep 2; rm /tmp/healthy; while true; do sleep 1; done"]
     livenessProbe:
       exec: {command: ["test", "-f", "/tmp/healthy"]}
       periodSeconds: 1
       failureThreshold: 2
+    volumeMounts:
+    - {name: marks, mountPath: /marks}
+  volumes:
+  - name: marks
+    hostPath: {path: $marks, type: Directory}
 ---
 apiVersion: v1
 kind: Pod
@@ -88,6 +93,19 @@ fi
 expect_contains "an Unhealthy event names the probe" "Liveness probe failed" \
   "$(kc 1.33 get events --field-selector involvedObject.name=live -o 'jsonpath={.items[*].message}')"
 expect_eq "the pod stays Running" "Running" "$(jp live '{.status.phase}')"
+# kubectl logs -p: the instance before the current one (each run logs its number).
+live_running() { [ -n "$(jp live '{.status.containerStatuses[0].state.running.startedAt}')" ]; }
+restarts() { jp live '{.status.containerStatuses[0].restartCount}'; }
+for _ in 1 2 3; do  # read both within one run (a restart in between: read again)
+  wait_until 30 live_running
+  before=$(restarts)
+  current=$(kc 1.33 logs live 2>&1)
+  previous=$(kc 1.33 logs live -p 2>&1)
+  [ "$(restarts)" = "$before" ] && live_running && break
+done
+n=$(sed -n 's/^live run \([0-9]*\)$/\1/p' <<<"$current")
+expect_eq "kubectl logs -p shows the previous instance's output" "live run $((${n:-0} - 1))" "$previous"
+expect_eq "... kubectl logs the current one's" "live run ${n:-?}" "$current"
 
 # --- readiness ------------------------------------------------------------------------------
 cond() { jp "$1" '{.status.conditions[?(@.type=="Ready")].status}'; }

@@ -4,6 +4,7 @@
 // agent's image store. Everything is removed afterwards (containers and pods through the
 // runtime, the test's cgroup root, the temp dir), also when a test fails.
 #include <signal.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -98,6 +99,8 @@ class AgentTest : public ::testing::Test {
         for (const auto& uid : (*rt)->list_pods()) (void)(*rt)->remove_pod(uid);
       }
       ::rmdir(cgroup_root_.c_str());
+      // The agent binds <root>/pods onto itself (rshared) and leaves it, as the kubelet.
+      ::umount2((dir_ + "/root/pods").c_str(), MNT_DETACH);
       std::error_code ec;
       std::filesystem::remove_all(dir_, ec);
     }
@@ -211,6 +214,33 @@ TEST_F(AgentTest, PodRunsWithStatusAndLogs) {
   EXPECT_TRUE(eventually([&] { return slurp(log).find(" stdout F hello from kernlet") != std::string::npos; }, 10s))
       << log << ": " << slurp(log);
   delete_and_wait("running");
+}
+
+// Probes and hooks run as the container does (CRI ExecSync), not as root: the readiness
+// probe passes only as uid 1234, and the postStart hook's identity reaches the log.
+TEST_F(AgentTest, ProbesAndHooksRunAsTheContainersUser) {
+  std::string text = R"({"apiVersion":"v1","kind":"Pod","metadata":{"name":"as-user"},"spec":{"nodeName":")" +
+                     node_ + R"(","terminationGracePeriodSeconds":1,
+      "securityContext":{"runAsUser":1234,"runAsGroup":2345,"supplementalGroups":[3456]},
+      "containers":[{"name":"c","image":")" + std::string(kImage) + R"(","imagePullPolicy":"IfNotPresent",
+        "command":["sh","-c","while [ ! -f /tmp/hook ]; do sleep 0.1; done; echo hook $(cat /tmp/hook); exec sleep 3600"],
+        "lifecycle":{"postStart":{"exec":{"command":["sh","-c","echo $(id -u) $(id -g) $(id -G) > /tmp/hook"]}}},
+        "readinessProbe":{"exec":{"command":["sh","-c","[ $(id -u) = 1234 ]"]},"periodSeconds":1}}]}})";
+  auto obj = api::decode_object(text);
+  ASSERT_TRUE(obj.ok()) << obj.error().to_string();
+  auto created = client_->create(pods(), *obj);
+  ASSERT_TRUE(created.ok()) << created.error().to_string();
+  json::object pod;
+  EXPECT_TRUE(eventually([&] {
+    pod = get_pod("as-user");
+    const json::object* cs = container_status(pod);
+    return cs != nullptr && json::get_bool_or(*cs, "ready", false);
+  }, 30s)) << "the readiness probe did not pass as uid 1234: " << json::dump(pod) << "\nagent log:\n" << agent_log();
+  const std::string uid(api::Meta(pod).uid());
+  const std::string log = dir_ + "/logs/default_as-user_" + uid + "/c/0.log";
+  EXPECT_TRUE(eventually([&] { return slurp(log).find(" stdout F hook ") != std::string::npos; }, 10s)) << slurp(log);
+  EXPECT_NE(slurp(log).find(" stdout F hook 1234 2345 2345 3456\n"), std::string::npos) << slurp(log);
+  delete_and_wait("as-user");
 }
 
 TEST_F(AgentTest, ExitZeroWithNeverSucceedsAndFailureFails) {

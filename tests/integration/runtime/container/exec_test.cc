@@ -43,6 +43,42 @@ TEST_F(ExecTest, RunsInTheContainersNamespacesWithItsOwnIdentity) {
   EXPECT_EQ(read_all(out), "web\n1234\n/tmp\nsleep 1000 \n");
 }
 
+// An exec "as the container" (CRI ExecSync: probes, hooks) gets the container's own
+// identity, environment and working directory, also from a runtime that recovered it.
+TEST_F(ExecTest, AsContainerRunsWithTheContainersIdentity) {
+  Sandbox* sb = make_sandbox();
+  ASSERT_NE(sb, nullptr);
+  auto spec = spec_for(sb->id(), {"sleep", "1000"});
+  spec.process.uid = 1234;
+  spec.process.gid = 2345;
+  spec.process.supplemental_gids = {3456};
+  spec.process.env = {"GREETING=hi there"};
+  spec.process.cwd = "/tmp";
+  spec.process.no_new_privileges = true;
+  ASSERT_TRUE(rt_->create(spec).ok());
+  ASSERT_TRUE(rt_->start(spec.id).ok());
+  auto run_as_container = [&](const std::string& out) {
+    ExecSpec ex;
+    ex.as_container = true;
+    ex.process.args = {"sh", "-c", "id -u; id -g; id -G; echo $GREETING; pwd; grep NoNewPrivs /proc/self/status"};
+    ex.process.stdout_path = out;
+    auto s = rt_->exec(spec.id, ex);
+    ASSERT_TRUE(s.ok()) << s.error().to_string();
+    auto code = (*s)->wait(10000);
+    ASSERT_TRUE(code.ok()) << code.error().to_string();
+    EXPECT_EQ(*code, 0);
+    EXPECT_EQ(read_all(out), "1234\n2345\n2345 3456\nhi there\n/tmp\nNoNewPrivs:\t1\n");
+  };
+  run_as_container(root_ + "/exec1.out");
+  // A restarted driver re-adopts the container and still knows what it runs as.
+  rt_.reset();
+  auto rt = ContainerRuntime::open(root_);
+  ASSERT_TRUE(rt.ok()) << rt.error().to_string();
+  rt_ = std::move(*rt);
+  ASSERT_TRUE(rt_->recover().ok());
+  run_as_container(root_ + "/exec2.out");
+}
+
 TEST_F(ExecTest, JoinsTheContainersCgroup) {
   std::string cg = make_cgroup();
   if (cg.empty()) GTEST_SKIP() << "cannot create a cgroup under /sys/fs/cgroup/unified";

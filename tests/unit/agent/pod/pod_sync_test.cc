@@ -270,6 +270,51 @@ TEST_F(PodSyncTest, PullFailureThenBackOffThenSuccess) {
   EXPECT_EQ(events.last_message("Pulling"), "Pulling image \"reg.example/app:1\"");
 }
 
+// An environment whose pull candidates are the given usernames, otherwise the basic one.
+class CandidatesEnvironment final : public PodEnvironment {
+ public:
+  explicit CandidatesEnvironment(std::vector<std::string> users) : users_(std::move(users)) {}
+  Result<Built> build(const api::PodView& pod, const api::ContainerView& c, const ImageInfo& image) override {
+    return basic_->build(pod, c, image);
+  }
+  std::vector<images::RegistryOptions> pull_options(const api::PodView&, std::string_view) override {
+    std::vector<images::RegistryOptions> out;
+    for (const auto& u : users_) out.emplace_back().credentials = images::Credentials{u, u + "-pw"};
+    return out;
+  }
+  Result<void> setup_volumes(const api::PodView& pod) override { return basic_->setup_volumes(pod); }
+  Result<void> teardown_volumes(const std::string& uid) override { return basic_->teardown_volumes(uid); }
+
+ private:
+  std::vector<std::string> users_;
+  std::unique_ptr<PodEnvironment> basic_ = basic_environment();
+};
+
+TEST_F(PodSyncTest, PullTriesEveryCandidateCredentialInOrder) {
+  auto pod = pod_from(R"({"metadata":{"name":"web","namespace":"default","uid":"u1"},"spec":{"containers":[
+      {"name":"app","image":"reg.example/app:1"}]}})");
+  env = std::make_unique<CandidatesEnvironment>(std::vector<std::string>{"stale", "right", "unused"});
+  make_syncer();
+  rt.require_credentials("reg.example/app:1", "right");
+  auto out = sync(pod);
+  EXPECT_EQ(rt.pull_users(), (std::vector<std::string>{"stale", "right"})) << "stops at the first success";
+  EXPECT_EQ(state_kind(container_status(out.status, "app")), "running");
+}
+
+TEST_F(PodSyncTest, PullFailsWhenEveryCandidateFails) {
+  auto pod = pod_from(R"({"metadata":{"name":"web","namespace":"default","uid":"u1"},"spec":{"containers":[
+      {"name":"app","image":"reg.example/app:1"}]}})");
+  env = std::make_unique<CandidatesEnvironment>(std::vector<std::string>{"a", "b"});
+  make_syncer();
+  rt.require_credentials("reg.example/app:1", "c");
+  auto out = sync(pod);
+  EXPECT_EQ(rt.pull_users(), (std::vector<std::string>{"a", "b"})) << "no anonymous retry";
+  const auto& cs = container_status(out.status, "app");
+  EXPECT_EQ(waiting_reason(cs), "ErrImagePull");
+  EXPECT_EQ(json::get_string(*json::get_object(*json::get_object(cs, "state"), "waiting"), "message"),
+            "[unauthorized: a, unauthorized: b]");
+}
+
 TEST_F(PodSyncTest, ConfigErrorIsAWaitingReasonNotACrash) {
   auto pod = pod_from(R"({"metadata":{"name":"web","namespace":"default","uid":"u1"},"spec":{"containers":[
       {"name":"app","image":"busybox:1","imagePullPolicy":"IfNotPresent",

@@ -36,6 +36,8 @@ TEST(ContainerSpec, ValidationNamesTheField) {
       {[](ContainerSpec& s) { s.process.cwd = "tmp"; }, "process.cwd: \"tmp\" is not an absolute path"},
       {[](ContainerSpec& s) { s.mounts = {{"/a", "data"}}; }, "mounts[0].destination: \"data\""},
       {[](ContainerSpec& s) { s.mounts = {{"/a", "/"}}; }, "mounts[0].destination: cannot mount over /"},
+      {[](ContainerSpec& s) { s.mounts = {{"/a", "/b", false, Propagation::kBidirectional, true}}; },
+       "mounts[0]: Bidirectional mount propagation is available only to privileged containers"},
   };
   for (const auto& c : cases) {
     ContainerSpec s = valid_spec();
@@ -78,6 +80,67 @@ std::vector<std::string> dests(const MountPlan& p) {
   std::vector<std::string> out;
   for (const auto& s : p.steps) out.emplace_back(s.dest);
   return out;
+}
+
+TEST(ContainerSpec, BidirectionalAllowedWhenPrivileged) {
+  ContainerSpec s = valid_spec();
+  s.mounts = {{"/a", "/b", false, Propagation::kBidirectional, true}};
+  s.privileged = true;
+  EXPECT_TRUE(validate_container_spec(s).ok());
+}
+
+TEST(ContainerSpec, ExecIdentityRoundTrips) {
+  ProcessSpec p;
+  p.args = {"not", "kept"};
+  p.uid = 1000;
+  p.gid = 1001;
+  p.supplemental_gids = {5, 70000};
+  p.env = {"A=1", "B=two words\nand a newline", "C="};
+  p.cwd = "/srv/my app";
+  p.no_new_privileges = true;
+  p.capabilities = CapabilitySets{1, 2, 3, 4, 5};
+  p.rlimits = {{7, 1024, 4096}};
+  p.seccomp = {{0x20, 0, 0, 4}, {0x06, 0, 0, 0x7fff0000}};
+  auto back = parse_exec_identity(format_exec_identity(p));
+  ASSERT_TRUE(back.ok()) << back.error().to_string();
+  EXPECT_TRUE(back->args.empty());
+  EXPECT_EQ(back->uid, 1000u);
+  EXPECT_EQ(back->gid, 1001u);
+  EXPECT_EQ(back->supplemental_gids, (std::vector<uint32_t>{5, 70000}));
+  EXPECT_EQ(back->env, p.env);
+  EXPECT_EQ(back->cwd, "/srv/my app");
+  EXPECT_TRUE(back->no_new_privileges);
+  ASSERT_TRUE(back->capabilities);
+  EXPECT_EQ(back->capabilities->ambient, 5u);
+  EXPECT_EQ(back->capabilities->bounding, 1u);
+  ASSERT_EQ(back->rlimits.size(), 1u);
+  EXPECT_EQ(back->rlimits[0].hard, 4096u);
+  ASSERT_EQ(back->seccomp.size(), 2u);
+  EXPECT_EQ(back->seccomp[1].k, 0x7fff0000u);
+  // Unset capabilities stay unset (the runtime's default set applies).
+  ProcessSpec plain;
+  auto b2 = parse_exec_identity(format_exec_identity(plain));
+  ASSERT_TRUE(b2.ok());
+  EXPECT_FALSE(b2->capabilities);
+  EXPECT_EQ(b2->cwd, "/");
+  auto bad = parse_exec_identity("uid 1\nuid x\n");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.error().message().find("line 2"), std::string::npos) << bad.error().message();
+}
+
+TEST(MountPlan, SharingOfTheMountHoldingAPath) {
+  const std::string info =
+      "26 1 254:0 / / rw,relatime shared:1 - ext4 /dev/vda rw\n"
+      "40 26 0:37 / /srv rw,relatime - tmpfs t rw\n"
+      "41 40 0:38 / /srv/vol\\040a rw,relatime shared:7 master:1 - tmpfs t rw\n"
+      "42 40 0:39 / /srv/sl rw,relatime master:3 - tmpfs t rw\n"
+      "43 40 0:40 / /srv/sl rw,relatime shared:9 - tmpfs t rw\n";
+  EXPECT_EQ(mount_sharing_of(info, "/etc/x"), MountSharing::kShared);
+  EXPECT_EQ(mount_sharing_of(info, "/"), MountSharing::kShared);
+  EXPECT_EQ(mount_sharing_of(info, "/srv/volume"), MountSharing::kPrivate) << "not /srv/vol a";
+  EXPECT_EQ(mount_sharing_of(info, "/srv/vol a/x"), MountSharing::kSharedAndSlave);
+  EXPECT_EQ(mount_sharing_of(info, "/srv/sl/x"), MountSharing::kShared) << "the top of a stack";
+  EXPECT_EQ(mount_sharing_of("", "/x"), MountSharing::kUnknown);
 }
 
 TEST(MountPlan, OrderAndFlags) {
