@@ -16,8 +16,9 @@
 namespace kernlet::cni::routes {
 namespace {
 
-// Runs fn on a thread in a fresh network namespace with a dummy link d0 198.18.0.1/24 up
-// (the test's own "underlay"; nothing leaves the namespace).
+// Runs fn on a thread in a fresh network namespace with a veth pair d0/d1, d0 198.18.0.1/24,
+// both up (the test's own "underlay"; nothing leaves the namespace; a veth, because this
+// kernel may lack the dummy link type).
 void in_fresh_netns(const std::function<void()>& fn) {
   std::thread t([&] {
     if (::unshare(CLONE_NEWNET) != 0) {
@@ -25,8 +26,9 @@ void in_fresh_netns(const std::function<void()>& fn) {
       return;
     }
     // The test's setup uses ip(8); the code under test uses netlink only.
-    if (std::system("ip link add d0 type dummy && ip addr add 198.18.0.1/24 dev d0 && ip link set d0 up") != 0) {
-      ADD_FAILURE() << "could not set up the dummy link";
+    if (std::system("ip link add d0 type veth peer name d1 && ip addr add 198.18.0.1/24 dev d0 && ip link set d1 up && "
+                    "ip link set d0 up") != 0) {
+      ADD_FAILURE() << "could not set up the veth pair";
       return;
     }
     fn();
