@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Shell pieces shared by scripts/up and scripts/cluster (sourced, not run). Callers set
 # `prog` (their name, for messages) and run with `set -euo pipefail`.
 
@@ -73,8 +74,8 @@ kl_remove_cgroup() {
   local dir=$1
   [ -d "$dir" ] || return 0
   echo 1 >"$dir/cgroup.kill" 2>/dev/null || true
-  local i
-  for i in $(seq 1 100); do
+
+  for _ in $(seq 1 100); do
     grep -q '^populated 0' "$dir/cgroup.events" 2>/dev/null && break
     sleep 0.05
   done

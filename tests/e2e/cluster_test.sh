@@ -82,7 +82,7 @@ expect_eq "three nodes Ready" "True True True" \
 cidr() { k get node "$1" -o 'jsonpath={.spec.podCIDR}'; }
 nip() { k get node "$1" -o 'jsonpath={.status.addresses[?(@.type=="InternalIP")].address}'; }
 c1=$(cidr "$n1"); c2=$(cidr "$n2"); c3=$(cidr "$n3")
-i1=$(nip "$n1"); i2=$(nip "$n2"); i3=$(nip "$n3")
+i2=$(nip "$n2"); i3=$(nip "$n3")
 expect_eq "each node has its own podCIDR" 3 "$(printf '%s\n' "$c1" "$c2" "$c3" | grep -c . | tr -d ' ')"
 want_routes_1=$(printf '%s via %s dev eth0 \n%s via %s dev eth0 \n' "$c2" "$i2" "$c3" "$i3" | sort)
 if wait_until 30 test "$(routes 1 | sort)" = "$want_routes_1"; then
