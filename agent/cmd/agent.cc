@@ -159,6 +159,7 @@ Result<std::unique_ptr<Agent>> Agent::create(AgentOptions options) {
   sio.max_backoff = std::chrono::milliseconds(10'000);
   a->services_ = std::make_unique<client::Informer>(
       std::make_shared<client::RestListerWatcher>(a->client_, client::ResourceRef("", "v1", "services")), sio);
+  if (options.service_proxy == "bpf") KL_TRY(a->start_service_proxy_parts());
   // Volumes under <root>/pods/<uid>/volumes (csi/volume), env and security (agent/podspec).
   a->mounter_ = std::make_unique<csi::LinuxMounter>();
   a->volumes_ = std::make_unique<csi::VolumeManager>(options.root_dir + "/pods", *a->mounter_);
@@ -276,6 +277,8 @@ Result<void> Agent::start() {
     mirror_thread_ = std::thread([this] { mirror_loop(); });
   }
   services_->start();
+  if (slices_) slices_->start();
+  if (proxy_) proxy_->start();
   KL_TRY(workers_->start());
   informer_->start();
   if (server_) {
@@ -305,6 +308,8 @@ void Agent::stop() {
   if (routes_) routes_->stop();  // routes stay: pods on other nodes keep reaching ours
   if (workers_) workers_->stop();
   probes_.reset();  // the prober's threads call into the workers
+  if (proxy_) proxy_->stop();
+  if (slices_) slices_->stop();
   if (services_) services_->stop();
   if (node_) node_->stop();
   if (recorder_) {
@@ -335,6 +340,33 @@ void Agent::on_node_change() {
   std::fprintf(stderr, "I agent: network config %s/%s for podCIDR %s (%s)\n", kernlet_net_->conf_dir.c_str(),
                kKernletConflistName, cidr.c_str(), *written ? "written" : "unchanged");
   node_->set_readiness("network", std::nullopt);
+}
+
+// --service-proxy bpf: the socket LB on the pods' cgroup subtree, fed by Services and
+// EndpointSlices through agent/proxy. Every informer event wakes one level-triggered pass.
+Result<void> Agent::start_service_proxy_parts() {
+  bpf::SockLb::Options lo;
+  lo.cgroup_path = opts_.cgroup_root.empty() ? default_agent_cgroup_root() : opts_.cgroup_root;
+  lo.pin_dir = opts_.bpf_pin_dir;
+  KL_ASSIGN_OR_RETURN(lb_, bpf::SockLb::attach(lo));
+  client::InformerOptions eo;
+  eo.name = "endpointslices";
+  eo.max_backoff = std::chrono::milliseconds(10'000);
+  slices_ = std::make_unique<client::Informer>(
+      std::make_shared<client::RestListerWatcher>(client_, client::ResourceRef("discovery.k8s.io", "v1", "endpointslices")),
+      eo);
+  proxy_ = std::make_unique<ServiceProxy>(lb_.get(), &services_->cache(), &slices_->cache(), opts_.node_name);
+  ServiceProxy* p = proxy_.get();
+  for (client::Informer* inf : {services_.get(), slices_.get()}) {
+    client::EventHandler h;
+    h.on_add = [p](const client::ObjectPtr&) { p->trigger(); };
+    h.on_update = [p](const client::ObjectPtr&, const client::ObjectPtr&) { p->trigger(); };
+    h.on_delete = [p](const client::ObjectPtr&, bool) { p->trigger(); };
+    h.on_synced = [p] { p->trigger(); };
+    inf->add_handler(std::move(h));
+  }
+  std::fprintf(stderr, "I agent: service proxy bpf on cgroup %s\n", lb_->cgroup_path().c_str());
+  return Ok();
 }
 
 void Agent::wake_mirror() {

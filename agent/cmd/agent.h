@@ -26,6 +26,8 @@
 #include "agent/pod/pod_sync.h"
 #include "agent/pod/pod_workers.h"
 #include "agent/pod/real_pod_runtime.h"
+#include "agent/proxy/service_proxy.h"
+#include "bpf/loader/sock_lb.h"
 #include "api/client/informer.h"
 #include "api/client/rest_client.h"
 #include "agent/cmd/kernlet_network.h"
@@ -68,6 +70,10 @@ class Agent {
   std::unique_ptr<PodWorkers> workers_;
   std::unique_ptr<client::Informer> informer_;
   std::unique_ptr<client::Informer> services_;
+  // --service-proxy bpf: the socket LB, the EndpointSlice informer and the proxy.
+  std::unique_ptr<bpf::SockLb> lb_;
+  std::unique_ptr<client::Informer> slices_;
+  std::unique_ptr<ServiceProxy> proxy_;
   std::unique_ptr<EventRecorder> recorder_;
   std::unique_ptr<NodeStatusManager> node_;
   std::unique_ptr<csi::LinuxMounter> mounter_;
@@ -82,6 +88,7 @@ class Agent {
   std::unique_ptr<cni::routes::HostGwRoutes> routes_;
   // Static pods (--pod-manifest-path) and their mirror pods in the API.
   void mirror_loop();
+  Result<void> start_service_proxy_parts();
   void wake_mirror();
   std::unique_ptr<StaticPodSource> static_;
   std::unique_ptr<MirrorPodManager> mirror_;

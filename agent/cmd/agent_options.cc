@@ -48,6 +48,10 @@ Flags:
   --host-gw-routes true|false  route every other node's podCIDR via its InternalIP, in the
                                agent's network namespace, from the Nodes it watches (default
                                true with --network kernlet, else false)
+  --service-proxy bpf|none     Service VIPs: "bpf" load-balances them with the eBPF socket
+                               LB attached to --cgroup-root (default none)
+  --bpf-pin-dir DIR            pin the socket LB's maps and links there (a bpffs), so they
+                               outlive the agent (default: not pinned)
   --address ADDR               kubelet API listen address (default 0.0.0.0)
   --port N                     kubelet API port, HTTPS (default 10250)
   --tls-cert-file FILE         kubelet API serving certificate
@@ -135,6 +139,14 @@ Result<AgentOptions> parse_agent_flags(const std::vector<std::string>& args) {
          o.host_gw_routes = v == "true";
          return Ok();
        }},
+      {"--service-proxy",
+       [&](const std::string& v) -> Result<void> {
+         if (v != "bpf" && v != "none")
+           return Error(ErrorCode::kInvalidArgument, "--service-proxy: \"" + v + "\": want bpf or none");
+         o.service_proxy = v;
+         return Ok();
+       }},
+      {"--bpf-pin-dir", [&](const std::string& v) { o.bpf_pin_dir = v; return Result<void>(Ok()); }},
       {"--address", [&](const std::string& v) { o.address = v; return Result<void>(Ok()); }},
       {"--port",
        [&](const std::string& v) -> Result<void> {

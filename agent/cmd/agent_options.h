@@ -28,6 +28,8 @@ struct AgentOptions {
   std::string cni_data_dir = "/var/lib/cni/kernlet";
   // host-gw routes to the other nodes' podCIDRs; unset = on with --network kernlet.
   std::optional<bool> host_gw_routes;
+  std::string service_proxy = "none";  // "bpf" (agent/proxy + bpf/ socket LB) or "none"
+  std::string bpf_pin_dir;             // bpffs directory for the LB's maps and links; "" = none
   std::string address = "0.0.0.0";
   int port = 10250;
   std::string tls_cert_file;

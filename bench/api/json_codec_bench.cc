@@ -11,6 +11,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <string_view>
 #include <fstream>
 #include <functional>
 #include <iostream>
@@ -46,6 +47,13 @@ volatile size_t sink;  // defeats dead-code elimination
 }  // namespace
 
 int main(int argc, char** argv) {
+  // --help answers instead of running the benchmark (the arguments are positional).
+  for (int i = 1; i < argc; ++i) {
+    if (std::string_view(argv[i]) == "-h" || std::string_view(argv[i]) == "--help") {
+      std::fputs("Usage: kernlet-bench-json [POD.JSON [SECONDS-PER-CASE]]\n  (defaults: tests/testdata/pod.json 1); prints one JSON document.\n", stdout);
+      return 0;
+    }
+  }
   std::string path = argc > 1 ? argv[1] : "tests/testdata/pod.json";
   double seconds = argc > 2 ? std::stod(argv[2]) : 1.0;
   std::ifstream in(path);

@@ -42,185 +42,12 @@
 #include <thread>
 #include <vector>
 
+#include "bench/common/bench_process.h"
+
 namespace {
 
-using Clock = std::chrono::steady_clock;
+using namespace kernlet::bench;
 namespace fs = std::filesystem;
-
-// ---- a minimal blocking HTTP/1.1 client ------------------------------------------------
-
-int connect_loopback(uint16_t port) {
-  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return -1;
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_port = htons(port);
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
-    close(fd);
-    return -1;
-  }
-  int one = 1;
-  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-  return fd;
-}
-
-uint16_t free_port() {
-  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
-  socklen_t len = sizeof a;
-  getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  close(fd);
-  return ntohs(a.sin_port);
-}
-
-class HttpConn {
- public:
-  explicit HttpConn(uint16_t port) : port_(port), fd_(connect_loopback(port)) {}
-  ~HttpConn() {
-    if (fd_ >= 0) close(fd_);
-  }
-  HttpConn(const HttpConn&) = delete;
-  HttpConn& operator=(const HttpConn&) = delete;
-  bool ok() const { return fd_ >= 0; }
-  int fd() const { return fd_; }
-
-  // Sends one request; returns the status (0 on a transport error) and the body.
-  int request(const std::string& method, const std::string& path, const std::string& body, std::string* out_body) {
-    std::string req = method + " " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n";
-    if (!body.empty() || method == "POST") req += "Content-Length: " + std::to_string(body.size()) + "\r\n";
-    req += "\r\n";
-    req += body;
-    if (!send_all(req)) return 0;
-    return read_response(out_body);
-  }
-
-  // Sends a request whose response is a stream; returns the status once headers arrived.
-  int start_stream(const std::string& path) {
-    std::string req = "GET " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
-    if (!send_all(req)) return 0;
-    size_t end;
-    while ((end = buf_.find("\r\n\r\n")) == std::string::npos) {
-      if (!fill()) return 0;
-    }
-    int status = std::atoi(buf_.c_str() + 9);
-    buf_.erase(0, end + 4);
-    return status;
-  }
-  std::string& buffer() { return buf_; }
-
- private:
-  bool send_all(const std::string& s) {
-    size_t off = 0;
-    while (off < s.size()) {
-      ssize_t n = ::send(fd_, s.data() + off, s.size() - off, MSG_NOSIGNAL);
-      if (n <= 0) return false;
-      off += static_cast<size_t>(n);
-    }
-    return true;
-  }
-  bool fill() {
-    char tmp[65536];
-    ssize_t n = ::recv(fd_, tmp, sizeof tmp, 0);
-    if (n <= 0) return false;
-    buf_.append(tmp, static_cast<size_t>(n));
-    return true;
-  }
-  int read_response(std::string* out_body) {
-    size_t end;
-    while ((end = buf_.find("\r\n\r\n")) == std::string::npos) {
-      if (!fill()) return 0;
-    }
-    std::string head = buf_.substr(0, end);
-    buf_.erase(0, end + 4);
-    int status = std::atoi(head.c_str() + 9);
-    std::string lower = head;
-    std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char c) { return std::tolower(c); });
-    std::string body;
-    if (auto cl = lower.find("content-length:"); cl != std::string::npos) {
-      size_t len = std::strtoul(lower.c_str() + cl + 15, nullptr, 10);
-      while (buf_.size() < len) {
-        if (!fill()) return 0;
-      }
-      body = buf_.substr(0, len);
-      buf_.erase(0, len);
-    } else if (lower.find("transfer-encoding: chunked") != std::string::npos) {
-      for (;;) {
-        size_t le;
-        while ((le = buf_.find("\r\n")) == std::string::npos) {
-          if (!fill()) return 0;
-        }
-        size_t len = std::strtoul(buf_.c_str(), nullptr, 16);
-        while (buf_.size() < le + 2 + len + 2) {
-          if (!fill()) return 0;
-        }
-        body.append(buf_, le + 2, len);
-        buf_.erase(0, le + 2 + len + 2);
-        if (len == 0) break;
-      }
-    }
-    if (out_body != nullptr) *out_body = std::move(body);
-    return status;
-  }
-
-  uint16_t port_;
-  int fd_;
-  std::string buf_;
-};
-
-// ---- processes -----------------------------------------------------------------------------
-
-pid_t spawn(const std::vector<std::string>& argv, const std::string& log) {
-  pid_t pid = fork();
-  if (pid == 0) {
-    int fd = open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd >= 0) {
-      dup2(fd, 1);
-      dup2(fd, 2);
-    }
-    std::vector<char*> args;
-    for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-    args.push_back(nullptr);
-    execv(args[0], args.data());
-    _exit(127);
-  }
-  return pid;
-}
-
-void stop(pid_t pid) {
-  if (pid <= 0) return;
-  kill(pid, SIGTERM);
-  for (int i = 0; i < 100; ++i) {
-    if (waitpid(pid, nullptr, WNOHANG) == pid) return;
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-  kill(pid, SIGKILL);
-  waitpid(pid, nullptr, 0);
-}
-
-double rss_mb(pid_t pid) {
-  std::ifstream f("/proc/" + std::to_string(pid) + "/status");
-  std::string line;
-  while (std::getline(f, line)) {
-    if (line.rfind("VmRSS:", 0) == 0) return std::strtod(line.c_str() + 6, nullptr) / 1024.0;
-  }
-  return 0;
-}
-
-bool wait_ready(uint16_t port, const std::string& path, const std::string& method, const std::string& body,
-                pid_t pid) {
-  const auto deadline = Clock::now() + std::chrono::seconds(30);
-  while (Clock::now() < deadline) {
-    if (waitpid(pid, nullptr, WNOHANG) == pid) return false;
-    HttpConn c(port);
-    if (c.ok() && c.request(method, path, body, nullptr) == 200) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-  return false;
-}
 
 std::string b64(const std::string& in) {
   static const char* t = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
@@ -255,13 +82,10 @@ struct CaseResult {
   int64_t creates = 0;
   int64_t failures = 0;
   double seconds = 0, per_second = 0, p50_ms = 0, p99_ms = 0, max_ms = 0;
+  // The server's user+system CPU time over the case, per acknowledged create (ms); -1 when
+  // not measured. On a shared machine this moves less than the latencies do.
+  double server_cpu_ms_per_create = -1;
 };
-
-double pct(const std::vector<int64_t>& sorted, double p) {
-  if (sorted.empty()) return 0;
-  size_t i = std::min(sorted.size() - 1, static_cast<size_t>(p * static_cast<double>(sorted.size())));
-  return static_cast<double>(sorted[i]) / 1e6;
-}
 
 // Runs `clients` connections, each issuing make_request(client, i) → (path, body) until
 // `seconds` pass or `total` requests (0 = no count limit) are done. `acked` tells a
@@ -308,8 +132,8 @@ CaseResult run_load(uint16_t port, int clients, double seconds, int64_t total,
   r.creates = static_cast<int64_t>(all.size());
   r.failures = failures.load();
   r.per_second = static_cast<double>(r.creates) / r.seconds;
-  r.p50_ms = pct(all, 0.50);
-  r.p99_ms = pct(all, 0.99);
+  r.p50_ms = pct_ms(all, 0.50);
+  r.p99_ms = pct_ms(all, 0.99);
   r.max_ms = all.empty() ? 0 : static_cast<double>(all.back()) / 1e6;
   return r;
 }
@@ -318,10 +142,15 @@ std::string case_json(const CaseResult& r) {
   char buf[512];
   std::snprintf(buf, sizeof buf,
                 "{\"clients\": %d, \"creates\": %lld, \"failures\": %lld, \"seconds\": %.2f, \"creates_per_s\": %.0f, "
-                "\"p50_ms\": %.2f, \"p99_ms\": %.2f, \"max_ms\": %.2f}",
+                "\"p50_ms\": %.2f, \"p99_ms\": %.2f, \"max_ms\": %.2f",
                 r.clients, static_cast<long long>(r.creates), static_cast<long long>(r.failures), r.seconds,
                 r.per_second, r.p50_ms, r.p99_ms, r.max_ms);
-  return buf;
+  std::string out = buf;
+  if (r.server_cpu_ms_per_create >= 0) {
+    std::snprintf(buf, sizeof buf, ", \"server_cpu_ms_per_create\": %.3f", r.server_cpu_ms_per_create);
+    out += buf;
+  }
+  return out + "}";
 }
 
 std::string configmap(const std::string& name) {
@@ -405,28 +234,22 @@ WatchResult run_watchers(uint16_t port, int n, const std::string& rv, int trials
   return res;
 }
 
-std::string machine() {
-  std::ifstream f("/proc/cpuinfo");
-  std::string line, model;
-  while (std::getline(f, line)) {
-    if (line.rfind("model name", 0) == 0) {
-      model = line.substr(line.find(':') + 2);
-      break;
-    }
-  }
-  utsname u{};
-  uname(&u);
-  // Other work on the machine skews every figure: say how busy it was.
-  std::ifstream la("/proc/loadavg");
-  double load1 = 0;
-  la >> load1;
-  char load[32];
-  std::snprintf(load, sizeof load, "%.1f", load1);
-  return "{\"cpus\": " + std::to_string(std::thread::hardware_concurrency()) + ", \"cpu\": \"" + model +
-         "\", \"kernel\": \"" + u.release + "\", \"loadavg_1m_at_start\": " + load + "}";
-}
-
 }  // namespace
+
+constexpr const char* kUsage = R"(Usage: kernlet-bench-api [flags]
+
+API server benchmark, kernlet-control and etcd side by side; prints one JSON document
+(what is measured: the comment at the top of bench/api_server/api_server_bench.cc).
+
+Flags:
+  --control PATH   kernlet-control (default: next to this binary)
+  --etcd PATH      the peer (default /usr/bin/etcd); a path that is not executable skips it
+  --dir DIR        where the data directories are made and removed (default /var/tmp)
+  --seconds S      length of each create case (default 3)
+  --watchers N     concurrent watchers of the fan-out case (default 1000)
+  --pods N         pods created for the RSS figure (default 10000)
+  -h, --help       show this help
+)";
 
 int main(int argc, char** argv) {
   std::string control = (fs::read_symlink("/proc/self/exe").parent_path() / "kernlet-control").string();
@@ -435,18 +258,34 @@ int main(int argc, char** argv) {
   double seconds = 3;
   int watchers = 1000;
   int pods = 10000;
-  for (int i = 1; i + 1 < argc; i += 2) {
-    std::string a = argv[i];
-    if (a == "--control") control = argv[i + 1];
-    else if (a == "--etcd") etcd = argv[i + 1];
-    else if (a == "--dir") dir = argv[i + 1];
-    else if (a == "--seconds") seconds = std::atof(argv[i + 1]);
-    else if (a == "--watchers") watchers = std::atoi(argv[i + 1]);
-    else if (a == "--pods") pods = std::atoi(argv[i + 1]);
-    else {
-      std::fprintf(stderr, "kernlet-bench-api: unknown flag %s\n", a.c_str());
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    if (a == "-h" || a == "--help") {
+      std::fputs(kUsage, stdout);
+      return 0;
+    }
+    if (a != "--control" && a != "--etcd" && a != "--dir" && a != "--seconds" && a != "--watchers" && a != "--pods") {
+      std::fprintf(stderr, "kernlet-bench-api: unknown flag %s\n\n%s", a.c_str(), kUsage);
       return 2;
     }
+    if (i + 1 >= argc) {
+      std::fprintf(stderr, "kernlet-bench-api: %s needs a value\n\n%s", a.c_str(), kUsage);
+      return 2;
+    }
+    const std::string v = argv[++i];
+    char* end = nullptr;
+    const double n = std::strtod(v.c_str(), &end);
+    const bool number = !v.empty() && *end == '\0' && n >= 0;
+    if ((a == "--seconds" || a == "--watchers" || a == "--pods") && !number) {
+      std::fprintf(stderr, "kernlet-bench-api: invalid %s %s, want a number\n", a.c_str(), v.c_str());
+      return 2;
+    }
+    if (a == "--control") control = v;
+    else if (a == "--etcd") etcd = v;
+    else if (a == "--dir") dir = v;
+    else if (a == "--seconds") seconds = n;
+    else if (a == "--watchers") watchers = static_cast<int>(n);
+    else if (a == "--pods") pods = static_cast<int>(n);
   }
   // 1,000 watch connections on each side: raise the descriptor limit (children inherit it).
   rlimit rl{};
@@ -459,7 +298,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "kernlet-bench-api: mkdtemp in %s failed\n", dir.c_str());
     return 2;
   }
-  std::string out = "{\n  \"machine\": " + machine() + ",\n";
+  std::string out = "{\n  \"machine\": " + machine_json() + ",\n";
 
   // ---- kernlet-control ----
   const uint16_t port = free_port();
@@ -480,6 +319,7 @@ int main(int argc, char** argv) {
   auto created = [](int status, const std::string&) { return status == 201; };
   std::vector<CaseResult> kl;
   for (int clients : {1, 16, 64}) {
+    const double cpu0 = cpu_seconds(cp);
     kl.push_back(run_load(
         port, clients, seconds, 0,
         [clients](int c, int64_t i) {
@@ -488,6 +328,10 @@ int main(int argc, char** argv) {
                                           std::to_string(i)));
         },
         created));
+    if (kl.back().creates > 0) {
+      kl.back().server_cpu_ms_per_create =
+          (cpu_seconds(cp) - cpu0) * 1000 / static_cast<double>(kl.back().creates);
+    }
   }
   std::string rv;
   {

@@ -18,6 +18,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <string_view>
 #include <cstdlib>
 #include <random>
 #include <string>
@@ -131,6 +132,13 @@ Stats stats(std::vector<double> v) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // --help answers instead of running the benchmark (the arguments are positional).
+  for (int i = 1; i < argc; ++i) {
+    if (std::string_view(argv[i]) == "-h" || std::string_view(argv[i]) == "--help") {
+      std::fputs("Usage: kernlet-bench-unpack [DIR [RUNS [MEGABYTES]]]\n  (defaults: /var/tmp 3 100); prints one JSON document.\n", stdout);
+      return 0;
+    }
+  }
   std::string base = argc > 1 ? argv[1] : "/var/tmp";
   int runs = argc > 2 ? std::atoi(argv[2]) : 3;
   uint64_t mb = argc > 3 ? std::strtoull(argv[3], nullptr, 10) : 100;

@@ -12,6 +12,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <string_view>
 #include <filesystem>
 #include <string>
 #include <thread>
@@ -103,6 +104,13 @@ int run_case(const std::string& dir, int threads, double seconds, size_t value_b
 }  // namespace
 
 int main(int argc, char** argv) {
+  // --help answers instead of running the benchmark (the arguments are positional).
+  for (int i = 1; i < argc; ++i) {
+    if (std::string_view(argv[i]) == "-h" || std::string_view(argv[i]) == "--help") {
+      std::fputs("Usage: kernlet-bench-store [DIR [SECONDS-PER-CASE [VALUE-BYTES [CHECKPOINT-PAGES]]]]\n  (defaults: /var/tmp 3 2048, the store's checkpoint threshold); prints one JSON document.\n", stdout);
+      return 0;
+    }
+  }
   const std::string dir = argc > 1 ? argv[1] : "/var/tmp";
   const double seconds = argc > 2 ? std::stod(argv[2]) : 3.0;
   const size_t value_bytes = argc > 3 ? std::stoul(argv[3]) : 2048;

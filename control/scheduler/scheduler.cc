@@ -89,6 +89,7 @@ Result<void> Scheduler::start(std::chrono::milliseconds sync_timeout) {
   if (!pods_->wait_for_sync(sync_timeout)) return Error(ErrorCode::kUnavailable, "scheduler: pods did not sync");
   scheduler_thread_ = std::thread([this] { schedule_loop(); });
   for (int i = 0; i < std::max(1, config_.binders); ++i) binder_threads_.emplace_back([this] { bind_loop(); });
+  for (int i = 0; i < std::max(1, config_.event_writers); ++i) event_threads_.emplace_back([this] { event_loop(); });
   return Ok();
 }
 
@@ -106,10 +107,47 @@ void Scheduler::stop() {
     if (t.joinable()) t.join();
   }
   binder_threads_.clear();
+  {
+    std::lock_guard lk(event_mu_);
+    events_stopping_ = true;
+    events_.clear();  // unwritten Events are dropped, as a stopping broadcaster's are
+  }
+  event_cv_.notify_all();
+  for (auto& t : event_threads_) {
+    if (t.joinable()) t.join();
+  }
+  event_threads_.clear();
+}
+
+void Scheduler::emit_event(std::string namespace_, json::object event) {
+  {
+    std::lock_guard lk(event_mu_);
+    if (events_stopping_) return;
+    if (events_.size() >= config_.max_queued_events) {
+      ++events_dropped_;
+      return;
+    }
+    events_.emplace_back(std::move(namespace_), std::move(event));
+  }
+  event_cv_.notify_one();
+}
+
+void Scheduler::event_loop() {
+  for (;;) {
+    std::pair<std::string, json::object> job;
+    {
+      std::unique_lock lk(event_mu_);
+      event_cv_.wait(lk, [&] { return events_stopping_ || !events_.empty(); });
+      if (events_stopping_) return;
+      job = std::move(events_.front());
+      events_.pop_front();
+    }
+    (void)client_->create(client::ResourceRef("", "v1", "events", std::move(job.first)), job.second);
+  }
 }
 
 SchedulerStats Scheduler::stats() const {
-  return {scheduled_.load(), unschedulable_attempts_.load(), bind_failures_.load()};
+  return {scheduled_.load(), unschedulable_attempts_.load(), bind_failures_.load(), events_dropped_.load()};
 }
 
 void Scheduler::on_pod(const ObjectPtr& obj) {
@@ -247,9 +285,8 @@ void Scheduler::bind(const std::shared_ptr<PodInfo>& pod, const ObjectPtr& obj) 
   if (res.ok() && res->status / 100 == 2) {
     ++scheduled_;
     if (config_.emit_scheduled_events) {
-      json::object ev = pod_event(*obj, "Normal", "Scheduled",
-                                  "Successfully assigned " + key + " to " + pod->node_name, config_.name);
-      (void)client_->create(client::ResourceRef("", "v1", "events", pod->namespace_), ev);
+      emit_event(pod->namespace_, pod_event(*obj, "Normal", "Scheduled",
+                                            "Successfully assigned " + key + " to " + pod->node_name, config_.name));
     }
     return;
   }
@@ -292,8 +329,7 @@ void Scheduler::record_unschedulable(const ObjectPtr& obj, const std::string& me
   if (!patched.ok() && patched.error().code() != ErrorCode::kNotFound) {
     std::fprintf(stderr, "warning scheduler: pod %s status: %s\n", key.c_str(), patched.error().to_string().c_str());
   }
-  json::object ev = pod_event(*obj, "Warning", "FailedScheduling", message, config_.name);
-  (void)client_->create(client::ResourceRef("", "v1", "events", std::string(m.namespace_())), ev);
+  emit_event(std::string(m.namespace_()), pod_event(*obj, "Warning", "FailedScheduling", message, config_.name));
 }
 
 }  // namespace kernlet::scheduler

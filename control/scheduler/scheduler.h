@@ -10,6 +10,13 @@
 // and a FailedScheduling Event, and is retried when the cluster changes (a node added or
 // changed, a pod deleted) or after its back-off (1 s doubling to 10 s).
 //
+// Events (Scheduled, FailedScheduling) are written by a few event threads from a bounded
+// queue, as client-go's event broadcaster does: a binding never waits for its Event, and
+// when the API server is too slow for them events beyond the queue are dropped (counted
+// in stats), never the bindings. Binders are many because each waits out its write's
+// group commit, and 64 clients creating pods at once otherwise crowd 16 of them out
+// (measured: bench/scheduler, docs/benchmarks.md).
+//
 // Thread-safety: start()/stop() from one thread; the rest is internal.
 #pragma once
 
@@ -34,14 +41,17 @@ namespace kernlet::scheduler {
 struct SchedulerConfig {
   std::string name = "default-scheduler";  // pods with this spec.schedulerName are ours
   int parallelism = 2;                     // filter/score threads
-  int binders = 16;                        // concurrent binding requests
+  int binders = 64;                        // concurrent binding requests
   bool emit_scheduled_events = true;       // a Normal "Scheduled" Event per bound pod
+  int event_writers = 4;                   // threads creating Events
+  std::size_t max_queued_events = 10000;   // Events waiting beyond this are dropped
 };
 
 struct SchedulerStats {
   int64_t scheduled = 0;
   int64_t unschedulable_attempts = 0;
   int64_t bind_failures = 0;
+  int64_t events_dropped = 0;
 };
 
 class Scheduler {
@@ -69,6 +79,9 @@ class Scheduler {
   void bind_loop();
   void bind(const std::shared_ptr<PodInfo>& pod, const client::ObjectPtr& obj);
   void record_unschedulable(const client::ObjectPtr& pod, const std::string& message);
+  // Queues an Event for the event threads (drops it when max_queued_events wait).
+  void emit_event(std::string namespace_, json::object event);
+  void event_loop();
 
   std::shared_ptr<client::RestClient> client_;
   SchedulerConfig config_;
@@ -90,8 +103,15 @@ class Scheduler {
   std::atomic<int64_t> scheduled_{0};
   std::atomic<int64_t> unschedulable_attempts_{0};
   std::atomic<int64_t> bind_failures_{0};
+  std::atomic<int64_t> events_dropped_{0};
   std::thread scheduler_thread_;
   std::vector<std::thread> binder_threads_;
+
+  std::mutex event_mu_;
+  std::condition_variable event_cv_;
+  std::deque<std::pair<std::string, json::object>> events_;  // namespace, Event
+  bool events_stopping_ = false;
+  std::vector<std::thread> event_threads_;
 };
 
 }  // namespace kernlet::scheduler

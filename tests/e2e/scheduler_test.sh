@@ -48,8 +48,19 @@ expect_eq "a pod lands on the node that fits and is not tainted" "small-node" "$
 pod trainer 1 'tolerations: [{key: dedicated, operator: Equal, value: gpu, effect: NoSchedule}]' \
   'nodeSelector: {accelerator: gpu}'
 expect_eq "a toleration plus a node selector reach the tainted node" "gpu-node" "$(node_of trainer)"
+# Events are written asynchronously after the binding (as client-go's broadcaster does):
+# wait for them with a deadline.
+describe_until() {  # describe_until POD TEXT: describe output once it has TEXT (or the last one)
+  local out
+  for _ in $(seq 1 50); do
+    out=$(kc "${3:-1.33}" describe pod "$1")
+    case "$out" in *"$2"*) break ;; esac
+    sleep 0.1
+  done
+  printf '%s' "$out"
+}
 expect_contains "the binding is recorded as an event" "Successfully assigned default/web to small-node" \
-  "$(kc 1.33 describe pod web)"
+  "$(describe_until web "Successfully assigned default/web to small-node")"
 
 # Too big for every node it may use.
 pod huge 4
@@ -62,7 +73,7 @@ expect_eq "an unschedulable pod says why, per node" \
   "0/2 nodes are available: 1 Insufficient cpu, 1 node(s) had untolerated taint {dedicated: gpu}." "$msg"
 expect_eq "...with reason Unschedulable" "Unschedulable" \
   "$(kc 1.33 get pod huge -o jsonpath='{.status.conditions[?(@.type=="PodScheduled")].reason}')"
-expect_contains "...and a FailedScheduling event" "FailedScheduling" "$(kc 1.27 describe pod huge)"
+expect_contains "...and a FailedScheduling event" "FailedScheduling" "$(describe_until huge FailedScheduling 1.27)"
 expect_contains "kubectl get shows it Pending" "Pending" "$(kc 1.33 get pod huge)"
 
 # A node that fits appears: the pod is placed without anyone touching it.

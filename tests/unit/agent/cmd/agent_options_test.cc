@@ -68,5 +68,20 @@ TEST(AgentOptions, HelpDocumentsEveryFlag) {
     EXPECT_NE(std::strstr(agent_usage(), f), nullptr) << f;
 }
 
+TEST(AgentOptions, ServiceProxyFlag) {
+  auto d = parse_agent_flags({"--kubeconfig", "/k"});
+  ASSERT_TRUE(d.ok());
+  EXPECT_EQ(d->service_proxy, "none");
+  auto b = parse_agent_flags({"--kubeconfig", "/k", "--service-proxy", "bpf", "--bpf-pin-dir", "/sys/fs/bpf/kernlet"});
+  ASSERT_TRUE(b.ok());
+  EXPECT_EQ(b->service_proxy, "bpf");
+  EXPECT_EQ(b->bpf_pin_dir, "/sys/fs/bpf/kernlet");
+  auto bad = parse_agent_flags({"--kubeconfig", "/k", "--service-proxy", "iptables"});
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.error().message().find("--service-proxy"), std::string::npos);
+  EXPECT_NE(std::strstr(agent_usage(), "--service-proxy"), nullptr);
+  EXPECT_NE(std::strstr(agent_usage(), "--bpf-pin-dir"), nullptr);
+}
+
 }  // namespace
 }  // namespace kernlet::agent

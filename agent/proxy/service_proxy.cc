@@ -1,0 +1,73 @@
+#include "agent/proxy/service_proxy.h"
+
+#include <chrono>
+#include <cstdio>
+
+namespace kernlet::agent {
+
+ServiceProxy::ServiceProxy(bpf::ServiceMap* map, const client::ObjectCache* services,
+                           const client::ObjectCache* endpoint_slices, std::string node_name)
+    : map_(map), services_(services), slices_(endpoint_slices), node_name_(std::move(node_name)) {}
+
+ServiceProxy::~ServiceProxy() { stop(); }
+
+void ServiceProxy::start() { thread_ = std::thread([this] { loop(); }); }
+
+void ServiceProxy::stop() {
+  {
+    std::lock_guard lock(mu_);
+    stop_ = true;
+  }
+  cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+void ServiceProxy::trigger() {
+  {
+    std::lock_guard lock(mu_);
+    wake_ = true;
+  }
+  cv_.notify_all();
+}
+
+Result<void> ServiceProxy::sync_once() {
+  std::lock_guard sync(sync_mu_);
+  std::vector<std::string> warnings;
+  DesiredServices desired = desired_services(services_->list(), slices_->list(), node_name_, &warnings);
+  for (const auto& w : warnings) std::fprintf(stderr, "W service proxy: %s\n", w.c_str());
+  ServiceDiff d = diff_services(applied_, desired);
+  Result<void> first = Ok();
+  for (const auto& k : d.removes) {
+    if (auto r = map_->remove(k); !r.ok()) {
+      if (first.ok()) first = std::move(r).error();
+      continue;
+    }
+    applied_.erase(k);
+  }
+  for (const auto& spec : d.upserts) {
+    if (auto r = map_->upsert(spec); !r.ok()) {
+      if (first.ok()) first = std::move(r).error();
+      applied_.erase(spec.key);  // unknown state: rewrite it next pass
+      continue;
+    }
+    applied_[spec.key] = spec;
+  }
+  return first;
+}
+
+void ServiceProxy::loop() {
+  std::unique_lock lock(mu_);
+  while (!stop_) {
+    cv_.wait_for(lock, std::chrono::seconds(1), [this] { return stop_ || wake_; });
+    if (stop_) return;
+    if (!wake_ && !retry_) continue;
+    wake_ = false;
+    lock.unlock();
+    auto r = sync_once();
+    if (!r.ok()) std::fprintf(stderr, "W service proxy: %s\n", r.error().to_string().c_str());
+    lock.lock();
+    retry_ = !r.ok();
+  }
+}
+
+}  // namespace kernlet::agent

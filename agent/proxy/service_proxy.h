@@ -1,0 +1,51 @@
+// ServiceProxy: keeps the socket load balancer (bpf::ServiceMap) equal to what the
+// Services and EndpointSlices in two informer caches ask for. Level-triggered: any change
+// wakes one worker that recomputes the desired state (desired_services.h) from the caches,
+// diffs it against what it applied, and writes only the entries that changed. A failed
+// write is logged and retried on the next pass (at most 1 s later).
+//
+// Thread-safety: trigger() from any thread (informer handlers); start/stop from one thread.
+#pragma once
+
+#include <condition_variable>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "agent/proxy/desired_services.h"
+#include "api/client/cache.h"
+#include "bpf/loader/service_map.h"
+
+namespace kernlet::agent {
+
+class ServiceProxy {
+ public:
+  // The caches and the map must outlive the proxy.
+  ServiceProxy(bpf::ServiceMap* map, const client::ObjectCache* services, const client::ObjectCache* endpoint_slices,
+               std::string node_name);
+  ~ServiceProxy();
+
+  void start();
+  void stop();
+  // Asks for a pass soon (coalesced).
+  void trigger();
+  // One pass now, on the caller's thread: compute, diff, apply. Returns the first error;
+  // the entries that failed stay pending for the next pass.
+  Result<void> sync_once();
+
+ private:
+  void loop();
+
+  bpf::ServiceMap* map_;
+  const client::ObjectCache* services_;
+  const client::ObjectCache* slices_;
+  std::string node_name_;
+  std::mutex sync_mu_;      // one pass at a time
+  DesiredServices applied_;  // guarded by sync_mu_
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool wake_ = false, stop_ = false, retry_ = false;
+  std::thread thread_;
+};
+
+}  // namespace kernlet::agent

@@ -1,0 +1,31 @@
+// service_map.h: the interface the agent's service proxy programs the load balancer
+// through. SockLb (sock_lb.h) implements it on the kernel's BPF maps; tests use fakes.
+#pragma once
+
+#include <vector>
+
+#include "api/result.h"
+#include "bpf/loader/lb_types.h"
+
+namespace kernlet::bpf {
+
+class ServiceMap {
+ public:
+  virtual ~ServiceMap() = default;
+
+  // Installs or replaces one VIP:port:proto with its backends in one step: a connect()
+  // sees the old backend set or the new one, never a mix. Backends that were listed
+  // (ready or terminating) before and are in neither list now are drained: their
+  // established TCP and connected UDP sockets made through this service are destroyed
+  // before this returns. Errors name the service and the map that failed.
+  virtual Result<void> upsert(const ServiceSpec& spec) = 0;
+
+  // Removes a service and drains every socket made through it. Removing an unknown
+  // service is not an error.
+  virtual Result<void> remove(const ServiceKey& key) = 0;
+
+  // The services installed now.
+  virtual std::vector<ServiceKey> services() const = 0;
+};
+
+}  // namespace kernlet::bpf

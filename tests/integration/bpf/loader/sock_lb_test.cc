@@ -1,0 +1,629 @@
+// Root integration tests of the socket load balancer (bpf/loader/sock_lb.h) against the
+// real kernel. Each test creates its own cgroup under /sys/fs/cgroup/unified and its own
+// network namespace holding only `lo` (no route out): backends listen on 127.0.0.2-4 in it,
+// the VIPs (10.96.x.x, fd00:96::x) exist only as map entries, and the client is a forked
+// process moved into the cgroup and the namespace. The balancer is attached to the test
+// cgroup only; the cgroup, the namespace and the children are removed on every path.
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <linux/magic.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstring>
+#include <functional>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "api/unique_fd.h"
+#include "bpf/loader/sock_lb.h"
+
+namespace kernlet::bpf {
+namespace {
+
+using namespace std::chrono_literals;
+using Clock = std::chrono::steady_clock;
+
+constexpr const char* kCgroupParent = "/sys/fs/cgroup/unified";
+constexpr std::uint16_t kTcpBackendPort = 8080;
+constexpr std::uint16_t kUdpBackendPort = 5353;
+constexpr std::uint16_t kTcp6BackendPort = 8086;
+
+IpAddr ip(const char* s) { return *IpAddr::parse(s); }
+
+std::vector<Backend> backends(std::uint16_t port, std::vector<int> which = {2, 3, 4}) {
+  std::vector<Backend> out;
+  for (int i : which) out.push_back(Backend{ip(("127.0.0." + std::to_string(i)).c_str()), port});
+  return out;
+}
+
+// Runs fn on a thread inside the network namespace ns_fd.
+void in_netns(int ns_fd, const std::function<void()>& fn) {
+  std::thread t([&] {
+    if (::setns(ns_fd, CLONE_NEWNET) != 0) {
+      ADD_FAILURE() << "setns: " << std::strerror(errno);
+      return;
+    }
+    fn();
+  });
+  t.join();
+}
+
+// TCP listeners and UDP echo sockets on 127.0.0.{2,3,4} inside the test netns. A TCP
+// backend writes its last address byte to each connection it accepts; a UDP backend
+// answers each datagram with its last address byte.
+class Backends {
+ public:
+  explicit Backends(int ns_fd) {
+    in_netns(ns_fd, [&] {
+      for (int i = 2; i <= 4; ++i) {
+        sockaddr_in a{};
+        a.sin_family = AF_INET;
+        a.sin_addr.s_addr = htonl(0x7f000000 | i);
+        UniqueFd t(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
+        int one = 1;
+        ::setsockopt(t.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+        a.sin_port = htons(kTcpBackendPort);
+        if (::bind(t.get(), reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 || ::listen(t.get(), 128) != 0)
+          ADD_FAILURE() << "tcp backend " << i << ": " << std::strerror(errno);
+        UniqueFd u(::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
+        a.sin_port = htons(kUdpBackendPort);
+        if (::bind(u.get(), reinterpret_cast<sockaddr*>(&a), sizeof a) != 0)
+          ADD_FAILURE() << "udp backend " << i << ": " << std::strerror(errno);
+        listeners_.push_back({std::move(t), i});
+        udp_.push_back({std::move(u), i});
+      }
+      // One IPv6 TCP backend, [::1]:8086, id '6'.
+      sockaddr_in6 a6{};
+      a6.sin6_family = AF_INET6;
+      a6.sin6_addr = in6addr_loopback;
+      a6.sin6_port = htons(kTcp6BackendPort);
+      UniqueFd t6(::socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
+      if (::bind(t6.get(), reinterpret_cast<sockaddr*>(&a6), sizeof a6) != 0 || ::listen(t6.get(), 16) != 0)
+        ADD_FAILURE() << "tcp6 backend: " << std::strerror(errno);
+      listeners_.push_back({std::move(t6), 6});
+    });
+    thread_ = std::thread([this] { serve(); });
+  }
+  ~Backends() {
+    stop_ = true;
+    thread_.join();
+  }
+
+ private:
+  struct Sock {
+    UniqueFd fd;
+    int id;
+  };
+
+  void serve() {
+    std::vector<Sock> conns;
+    while (!stop_) {
+      std::vector<Sock> accepted;
+      std::vector<pollfd> p;
+      for (auto& l : listeners_) p.push_back({l.fd.get(), POLLIN, 0});
+      for (auto& u : udp_) p.push_back({u.fd.get(), POLLIN, 0});
+      for (auto& c : conns) p.push_back({c.fd.get(), POLLIN, 0});
+      if (::poll(p.data(), p.size(), 20) <= 0) continue;
+      std::size_t k = 0;
+      for (auto& l : listeners_) {
+        if (p[k++].revents & POLLIN) {
+          int c = ::accept4(l.fd.get(), nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
+          if (c >= 0) {
+            char id = static_cast<char>('0' + l.id);
+            (void)!::write(c, &id, 1);
+            accepted.push_back({UniqueFd(c), l.id});
+          }
+        }
+      }
+      for (auto& u : udp_) {
+        if (p[k++].revents & POLLIN) {
+          char buf[64];
+          sockaddr_storage from{};
+          socklen_t len = sizeof from;
+          if (::recvfrom(u.fd.get(), buf, sizeof buf, 0, reinterpret_cast<sockaddr*>(&from), &len) >= 0) {
+            char id = static_cast<char>('0' + u.id);
+            ::sendto(u.fd.get(), &id, 1, 0, reinterpret_cast<sockaddr*>(&from), len);
+          }
+        }
+      }
+      std::vector<Sock> still;
+      for (auto& c : conns) {
+        short ev = p[k++].revents;
+        char buf[64];
+        if ((ev & (POLLIN | POLLHUP | POLLERR)) && ::read(c.fd.get(), buf, sizeof buf) <= 0) continue;
+        still.push_back(std::move(c));
+      }
+      for (auto& c : accepted) still.push_back(std::move(c));
+      conns = std::move(still);
+    }
+  }
+
+  std::vector<Sock> listeners_, udp_;
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
+};
+
+// A forked client in the test cgroup and netns. It reports lines on a pipe; the parent
+// reads them with a deadline. Killed and reaped by the destructor.
+class Client {
+ public:
+  Client(const std::string& cgroup, int ns_fd, const std::function<void(int in, int out)>& body) {
+    int to_child[2], from_child[2];
+    if (::pipe2(to_child, O_CLOEXEC) != 0 || ::pipe2(from_child, O_CLOEXEC) != 0) std::abort();
+    pid_ = ::fork();
+    if (pid_ == 0) {
+      ::close(to_child[1]);
+      ::close(from_child[0]);
+      std::string pid = std::to_string(::getpid());
+      int procs = ::open((cgroup + "/cgroup.procs").c_str(), O_WRONLY | O_CLOEXEC);
+      if (procs < 0 || ::write(procs, pid.data(), pid.size()) < 0 || ::setns(ns_fd, CLONE_NEWNET) != 0) {
+        std::string e = std::string("setup: ") + std::strerror(errno) + "\n";
+        (void)!::write(from_child[1], e.data(), e.size());
+        ::_exit(1);
+      }
+      body(to_child[0], from_child[1]);
+      ::_exit(0);
+    }
+    ::close(to_child[0]);
+    ::close(from_child[1]);
+    in_ = UniqueFd(to_child[1]);
+    out_ = UniqueFd(from_child[0]);
+  }
+  ~Client() {
+    if (pid_ > 0) {
+      ::kill(pid_, SIGKILL);
+      ::waitpid(pid_, nullptr, 0);
+    }
+  }
+
+  // The next line the child wrote, or "<timeout>" / "<eof>".
+  std::string line(std::chrono::milliseconds timeout = 10s) {
+    auto deadline = Clock::now() + timeout;
+    for (;;) {
+      if (auto nl = buf_.find('\n'); nl != std::string::npos) {
+        std::string l = buf_.substr(0, nl);
+        buf_.erase(0, nl + 1);
+        return l;
+      }
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
+      if (left <= 0) return "<timeout>";
+      pollfd p{out_.get(), POLLIN, 0};
+      if (::poll(&p, 1, static_cast<int>(left)) <= 0) continue;
+      char b[256];
+      ssize_t n = ::read(out_.get(), b, sizeof b);
+      if (n <= 0) return "<eof>";
+      buf_.append(b, n);
+    }
+  }
+  void tell(char c) { (void)!::write(in_.get(), &c, 1); }
+
+ private:
+  pid_t pid_ = -1;
+  UniqueFd in_, out_;
+  std::string buf_;
+};
+
+void say(int out, const std::string& s) {
+  std::string l = s + "\n";
+  (void)!::write(out, l.data(), l.size());
+}
+
+sockaddr_in sa4(const char* addr, std::uint16_t port) {
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(port);
+  ::inet_pton(AF_INET, addr, &a.sin_addr);
+  return a;
+}
+
+std::string name_of(const sockaddr_in& a) {
+  char b[INET_ADDRSTRLEN];
+  ::inet_ntop(AF_INET, &a.sin_addr, b, sizeof b);
+  return std::string(b) + ":" + std::to_string(ntohs(a.sin_port));
+}
+
+// Connects a TCP socket to addr:port and reads the backend's id byte. Returns the fd or
+// -errno; *id gets the byte.
+int tcp_connect(const char* addr, std::uint16_t port, char* id, std::string* peer = nullptr) {
+  int s = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in a = sa4(addr, port);
+  if (::connect(s, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
+    int e = errno;
+    ::close(s);
+    return -e;
+  }
+  if (peer) {
+    sockaddr_in p{};
+    socklen_t len = sizeof p;
+    ::getpeername(s, reinterpret_cast<sockaddr*>(&p), &len);
+    *peer = name_of(p);
+  }
+  if (::read(s, id, 1) != 1) *id = '?';
+  return s;
+}
+
+class SockLbTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (::geteuid() != 0) GTEST_SKIP() << "needs root (cgroup v2 attach, BPF, network namespaces)";
+    struct statfs st {};
+    if (::statfs(kCgroupParent, &st) != 0 || st.f_type != CGROUP2_SUPER_MAGIC)
+      GTEST_SKIP() << kCgroupParent << " is not a cgroup v2 mount";
+    static int n = 0;
+    cgroup_ = std::string(kCgroupParent) + "/kernlet-bpf-test-" + std::to_string(::getpid()) + "-" + std::to_string(n++);
+    ASSERT_EQ(::mkdir(cgroup_.c_str(), 0755), 0) << cgroup_ << ": " << std::strerror(errno);
+
+    std::thread t([&] {
+      if (::unshare(CLONE_NEWNET) != 0) return;
+      ns_ = UniqueFd(::open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC));
+      UniqueFd s(::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+      ifreq ifr{};
+      std::strncpy(ifr.ifr_name, "lo", IFNAMSIZ - 1);
+      ::ioctl(s.get(), SIOCGIFFLAGS, &ifr);
+      ifr.ifr_flags |= IFF_UP;
+      if (::ioctl(s.get(), SIOCSIFFLAGS, &ifr) != 0) ns_.reset();
+    });
+    t.join();
+    ASSERT_TRUE(ns_) << "could not create a network namespace with lo up";
+    backends_ = std::make_unique<Backends>(ns_.get());
+
+    auto lb = SockLb::attach({.cgroup_path = cgroup_, .pin_dir = ""});
+    if (!lb.ok() && lb.error().sys_errno() == EPERM) GTEST_SKIP() << "BPF not permitted: " << lb.error().to_string();
+    ASSERT_TRUE(lb.ok()) << lb.error().to_string();
+    lb_ = std::move(*lb);
+  }
+
+  void TearDown() override {
+    lb_.reset();
+    backends_.reset();
+    ns_.reset();
+    if (!cgroup_.empty()) {
+      // The clients are gone (Client's destructor reaps them), so the cgroup is empty.
+      auto deadline = Clock::now() + 5s;
+      while (::rmdir(cgroup_.c_str()) != 0 && errno == EBUSY && Clock::now() < deadline)
+        std::this_thread::sleep_for(10ms);
+    }
+  }
+
+  ServiceSpec tcp_service(std::vector<int> which = {2, 3, 4}) {
+    ServiceSpec s;
+    s.key = ServiceKey{ip("10.96.0.10"), 80, Protocol::kTcp};
+    s.backends = backends(kTcpBackendPort, std::move(which));
+    return s;
+  }
+
+  std::string cgroup_;
+  UniqueFd ns_;
+  std::unique_ptr<Backends> backends_;
+  std::unique_ptr<SockLb> lb_;
+};
+
+TEST(SockLbCgroupCheck, RefusesHierarchyRoot) {
+  struct statfs st {};
+  if (::statfs(kCgroupParent, &st) != 0 || st.f_type != CGROUP2_SUPER_MAGIC)
+    GTEST_SKIP() << kCgroupParent << " is not a cgroup v2 mount";
+  auto r = check_lb_cgroup(kCgroupParent);
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.error().message().find("root of a cgroup v2 hierarchy"), std::string::npos) << r.error().to_string();
+  auto lb = SockLb::attach({.cgroup_path = std::string(kCgroupParent) + "/", .pin_dir = ""});
+  EXPECT_FALSE(lb.ok());
+  EXPECT_FALSE(check_lb_cgroup("/tmp").ok());
+  EXPECT_FALSE(check_lb_cgroup("").ok());
+}
+
+TEST_F(SockLbTest, TcpConnectsSpreadOverBackendsAndPeerIsTheVip) {
+  ASSERT_TRUE(lb_->upsert(tcp_service()).ok());
+  Client c(cgroup_, ns_.get(), [](int, int out) {
+    for (int i = 0; i < 60; ++i) {
+      char id;
+      std::string peer;
+      int s = tcp_connect("10.96.0.10", 80, &id, &peer);
+      if (s < 0) {
+        say(out, std::string("error ") + std::strerror(-s));
+        return;
+      }
+      say(out, std::string(1, id) + " " + peer);
+      ::close(s);
+    }
+    say(out, "done");
+  });
+  std::set<std::string> ids;
+  for (;;) {
+    std::string l = c.line();
+    if (l == "done") break;
+    ASSERT_EQ(l.size(), 15u) << l;  // "<id> 10.96.0.10:80"
+    EXPECT_EQ(l.substr(2), "10.96.0.10:80");
+    ids.insert(l.substr(0, 1));
+  }
+  // 60 uniform draws over 3 miss one with probability 3*(2/3)^60 ~ 1e-10.
+  EXPECT_EQ(ids, (std::set<std::string>{"2", "3", "4"}));
+}
+
+TEST_F(SockLbTest, UdpConnectedAndUnconnectedSeeTheVip) {
+  ServiceSpec s;
+  s.key = ServiceKey{ip("10.96.0.53"), 53, Protocol::kUdp};
+  s.backends = backends(kUdpBackendPort);
+  ASSERT_TRUE(lb_->upsert(s).ok());
+  Client c(cgroup_, ns_.get(), [](int, int out) {
+    sockaddr_in vip = sa4("10.96.0.53", 53);
+    // Unconnected: sendto the VIP, recvfrom shows the VIP as the source.
+    int u = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    timeval tv{2, 0};
+    ::setsockopt(u, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    for (int i = 0; i < 5; ++i) {
+      if (::sendto(u, "q", 1, 0, reinterpret_cast<sockaddr*>(&vip), sizeof vip) != 1) {
+        say(out, std::string("sendto ") + std::strerror(errno));
+        return;
+      }
+      char id;
+      sockaddr_in from{};
+      socklen_t len = sizeof from;
+      if (::recvfrom(u, &id, 1, 0, reinterpret_cast<sockaddr*>(&from), &len) != 1) {
+        say(out, std::string("recvfrom ") + std::strerror(errno));
+        return;
+      }
+      say(out, "unconnected " + std::string(1, id) + " " + name_of(from));
+    }
+    // Connected: connect, send, recv; getpeername shows the VIP.
+    int k = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    ::setsockopt(k, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    if (::connect(k, reinterpret_cast<sockaddr*>(&vip), sizeof vip) != 0) {
+      say(out, std::string("connect ") + std::strerror(errno));
+      return;
+    }
+    sockaddr_in peer{};
+    socklen_t len = sizeof peer;
+    ::getpeername(k, reinterpret_cast<sockaddr*>(&peer), &len);
+    char id = '?';
+    if (::send(k, "q", 1, 0) != 1 || ::recv(k, &id, 1, 0) != 1) {
+      say(out, std::string("connected echo ") + std::strerror(errno));
+      return;
+    }
+    say(out, "connected " + std::string(1, id) + " " + name_of(peer));
+  });
+  for (int i = 0; i < 5; ++i) {
+    std::string l = c.line();
+    ASSERT_EQ(l.rfind("unconnected ", 0), 0u) << l;
+    EXPECT_NE(std::string("234").find(l[12]), std::string::npos) << l;
+    EXPECT_EQ(l.substr(14), "10.96.0.53:53") << l;
+  }
+  std::string l = c.line();
+  ASSERT_EQ(l.rfind("connected ", 0), 0u) << l;
+  EXPECT_NE(std::string("234").find(l[10]), std::string::npos) << l;
+  EXPECT_EQ(l.substr(12), "10.96.0.53:53") << l;
+}
+
+TEST_F(SockLbTest, ServiceWithoutReadyBackendRefusesAtOnce) {
+  ServiceSpec s = tcp_service({});
+  ASSERT_TRUE(lb_->upsert(s).ok());
+  ServiceSpec u;
+  u.key = ServiceKey{ip("10.96.0.53"), 53, Protocol::kUdp};
+  ASSERT_TRUE(lb_->upsert(u).ok());
+  Client c(cgroup_, ns_.get(), [](int, int out) {
+    auto t0 = Clock::now();
+    char id;
+    int r = tcp_connect("10.96.0.10", 80, &id);
+    auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - t0).count();
+    say(out, std::string("tcp ") + (r < 0 ? strerrorname_np(-r) : "connected") + " " + std::to_string(ms));
+    int k = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    sockaddr_in vip = sa4("10.96.0.53", 53);
+    int sr = static_cast<int>(::sendto(k, "q", 1, 0, reinterpret_cast<sockaddr*>(&vip), sizeof vip));
+    say(out, std::string("udp ") + (sr < 0 ? strerrorname_np(errno) : "sent"));
+  });
+  std::string l = c.line();
+  ASSERT_EQ(l.rfind("tcp ECONNREFUSED ", 0), 0u) << l;
+  EXPECT_LT(std::stoi(l.substr(17)), 100) << l;
+  EXPECT_EQ(c.line(), "udp ECONNREFUSED");
+}
+
+TEST_F(SockLbTest, ClientIpAffinitySticks) {
+  ServiceSpec s = tcp_service();
+  s.affinity = true;
+  s.affinity_timeout_seconds = 60;
+  ASSERT_TRUE(lb_->upsert(s).ok());
+  Client c(cgroup_, ns_.get(), [](int, int out) {
+    std::string ids;
+    for (int i = 0; i < 30; ++i) {
+      char id;
+      int fd = tcp_connect("10.96.0.10", 80, &id);
+      if (fd < 0) {
+        say(out, std::string("error ") + std::strerror(-fd));
+        return;
+      }
+      ids += id;
+      ::close(fd);
+    }
+    say(out, ids);
+  });
+  std::string ids = c.line();
+  ASSERT_EQ(ids.size(), 30u) << ids;
+  EXPECT_EQ(ids, std::string(30, ids[0])) << "affinity did not stick: " << ids;
+
+  // The remembered backend leaves: the client moves to another one and sticks there.
+  ServiceSpec without = s;
+  int gone = ids[0] - '0';
+  std::vector<int> rest;
+  for (int i : {2, 3, 4}) if (i != gone) rest.push_back(i);
+  without.backends = backends(kTcpBackendPort, rest);
+  ASSERT_TRUE(lb_->upsert(without).ok());
+  Client c2(cgroup_, ns_.get(), [](int, int out) {
+    std::string ids2;
+    for (int i = 0; i < 10; ++i) {
+      char id;
+      int fd = tcp_connect("10.96.0.10", 80, &id);
+      ids2 += fd < 0 ? 'E' : id;
+      if (fd >= 0) ::close(fd);
+    }
+    say(out, ids2);
+  });
+  std::string ids2 = c2.line();
+  ASSERT_EQ(ids2.size(), 10u) << ids2;
+  EXPECT_EQ(ids2, std::string(10, ids2[0])) << ids2;
+  EXPECT_NE(ids2[0], ids[0]) << ids2;
+}
+
+TEST_F(SockLbTest, RemovedBackendsEstablishedSocketsAreDestroyedWithinOneSecond) {
+  ServiceSpec tcp = tcp_service();
+  ServiceSpec udp;
+  udp.key = ServiceKey{ip("10.96.0.53"), 53, Protocol::kUdp};
+  udp.backends = backends(kUdpBackendPort);
+  ASSERT_TRUE(lb_->upsert(tcp).ok());
+  ASSERT_TRUE(lb_->upsert(udp).ok());
+  Client c(cgroup_, ns_.get(), [](int in, int out) {
+    char id;
+    int t = tcp_connect("10.96.0.10", 80, &id);
+    if (t < 0) {
+      say(out, "error");
+      return;
+    }
+    int u = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    sockaddr_in vip = sa4("10.96.0.53", 53);
+    char uid = '?';
+    if (::connect(u, reinterpret_cast<sockaddr*>(&vip), sizeof vip) != 0 || ::send(u, "q", 1, 0) != 1 ||
+        ::recv(u, &uid, 1, 0) != 1) {
+      say(out, "error udp");
+      return;
+    }
+    say(out, std::string(1, id) + std::string(1, uid));
+    char go;
+    (void)!::read(in, &go, 1);  // the parent is about to remove the backends
+    // Both reads block until the socket is destroyed (the backends never write again).
+    char b;
+    ssize_t n = ::read(t, &b, 1);
+    say(out, std::string("tcp ") + (n < 0 ? strerrorname_np(errno) : n == 0 ? "eof" : "data"));
+    n = ::recv(u, &b, 1, 0);
+    say(out, std::string("udp ") + (n < 0 ? strerrorname_np(errno) : "data"));
+  });
+  std::string ids = c.line();
+  ASSERT_EQ(ids.size(), 2u) << ids;
+  int tcp_gone = ids[0] - '0', udp_gone = ids[1] - '0';
+  ServiceSpec tcp2 = tcp, udp2 = udp;
+  tcp2.backends.clear();
+  for (int i : {2, 3, 4}) if (i != tcp_gone) tcp2.backends.push_back(backends(kTcpBackendPort, {i})[0]);
+  udp2.backends.clear();
+  for (int i : {2, 3, 4}) if (i != udp_gone) udp2.backends.push_back(backends(kUdpBackendPort, {i})[0]);
+
+  c.tell('g');
+  auto t0 = Clock::now();
+  ASSERT_TRUE(lb_->upsert(tcp2).ok());
+  ASSERT_TRUE(lb_->upsert(udp2).ok());
+  std::string l1 = c.line(1s);
+  std::string l2 = c.line(std::chrono::duration_cast<std::chrono::milliseconds>(t0 + 1s - Clock::now()));
+  EXPECT_LT(Clock::now() - t0, 1s);
+  EXPECT_EQ(l1, "tcp ECONNABORTED");
+  EXPECT_EQ(l2, "udp ECONNABORTED");
+}
+
+TEST_F(SockLbTest, TerminatingBackendGetsNoNewConnectionsButKeepsItsOwn) {
+  ASSERT_TRUE(lb_->upsert(tcp_service({2})).ok());
+  Client c(cgroup_, ns_.get(), [](int in, int out) {
+    char id;
+    int t = tcp_connect("10.96.0.10", 80, &id);
+    say(out, std::string(1, t < 0 ? 'E' : id));
+    char go;
+    (void)!::read(in, &go, 1);
+    std::string ids;
+    for (int i = 0; i < 10; ++i) {
+      char j;
+      int s = tcp_connect("10.96.0.10", 80, &j);
+      ids += s < 0 ? 'E' : j;
+      if (s >= 0) ::close(s);
+    }
+    // The first connection is still open: a peek finds no error and no EOF.
+    pollfd p{t, POLLIN, 0};
+    int r = ::poll(&p, 1, 0);
+    say(out, ids + (r == 0 ? " open" : " closed"));
+  });
+  ASSERT_EQ(c.line(), "2");
+  ServiceSpec s = tcp_service({3, 4});
+  s.terminating = backends(kTcpBackendPort, {2});
+  ASSERT_TRUE(lb_->upsert(s).ok());
+  c.tell('g');
+  std::string l = c.line();
+  ASSERT_EQ(l.size(), 15u) << l;
+  EXPECT_EQ(l.substr(0, 10).find_first_not_of("34"), std::string::npos) << l;
+  EXPECT_EQ(l.substr(11), "open");
+}
+
+TEST_F(SockLbTest, RemovedServiceIsNoLongerTranslated) {
+  ASSERT_TRUE(lb_->upsert(tcp_service()).ok());
+  ASSERT_EQ(lb_->services().size(), 1u);
+  ASSERT_TRUE(lb_->remove(tcp_service().key).ok());
+  EXPECT_TRUE(lb_->services().empty());
+  Client c(cgroup_, ns_.get(), [](int, int out) {
+    char id;
+    int r = tcp_connect("10.96.0.10", 80, &id);
+    say(out, r < 0 ? strerrorname_np(-r) : "connected");
+  });
+  // The netns has no route to 10.96.0.10: nothing translates it any more.
+  EXPECT_EQ(c.line(), "ENETUNREACH");
+}
+
+TEST_F(SockLbTest, Ipv6VipAndIpv4MappedVip) {
+  ServiceSpec s6;
+  s6.key = ServiceKey{ip("fd00:96::10"), 80, Protocol::kTcp};
+  s6.backends = {Backend{ip("::1"), kTcp6BackendPort}};
+  ASSERT_TRUE(lb_->upsert(s6).ok());
+  ASSERT_TRUE(lb_->upsert(tcp_service()).ok());
+  Client c(cgroup_, ns_.get(), [](int, int out) {
+    auto v6 = [&](const char* addr) {
+      int s = ::socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
+      sockaddr_in6 a{};
+      a.sin6_family = AF_INET6;
+      a.sin6_port = htons(80);
+      ::inet_pton(AF_INET6, addr, &a.sin6_addr);
+      if (::connect(s, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
+        say(out, std::string("connect ") + addr + ": " + strerrorname_np(errno));
+        return;
+      }
+      sockaddr_in6 p{};
+      socklen_t len = sizeof p;
+      ::getpeername(s, reinterpret_cast<sockaddr*>(&p), &len);
+      char b[INET6_ADDRSTRLEN];
+      ::inet_ntop(AF_INET6, &p.sin6_addr, b, sizeof b);
+      char id = '?';
+      (void)!::read(s, &id, 1);
+      say(out, std::string(1, id) + " " + b + " " + std::to_string(ntohs(p.sin6_port)));
+      ::close(s);
+    };
+    v6("fd00:96::10");
+    v6("::ffff:10.96.0.10");  // the IPv4 service through an IPv6 socket
+  });
+  EXPECT_EQ(c.line(), "6 fd00:96::10 80");
+  std::string l = c.line();
+  ASSERT_EQ(l.size(), 22u) << l;
+  EXPECT_NE(std::string("234").find(l[0]), std::string::npos) << l;
+  EXPECT_EQ(l.substr(1), " ::ffff:10.96.0.10 80");
+}
+
+TEST_F(SockLbTest, BadSpecsAreRejectedWithTheirName) {
+  ServiceSpec s = tcp_service();
+  s.backends.push_back(Backend{ip("fd00::1"), 80});
+  auto r = lb_->upsert(s);
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.error().message().find("10.96.0.10:80/TCP"), std::string::npos) << r.error().to_string();
+  EXPECT_NE(r.error().message().find("[fd00::1]:80"), std::string::npos) << r.error().to_string();
+  s = tcp_service();
+  s.backends.push_back(s.backends[0]);
+  EXPECT_FALSE(lb_->upsert(s).ok());
+  EXPECT_TRUE(lb_->services().empty());
+}
+
+}  // namespace
+}  // namespace kernlet::bpf

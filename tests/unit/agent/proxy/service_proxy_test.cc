@@ -1,0 +1,93 @@
+// ServiceProxy against a fake ServiceMap: only changed entries are written, removals go
+// through, and a failed write is retried by the next pass.
+#include "agent/proxy/service_proxy.h"
+
+#include <gtest/gtest.h>
+
+#include <map>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "api/json.h"
+
+namespace kernlet::agent {
+namespace {
+
+class FakeServiceMap : public bpf::ServiceMap {
+ public:
+  Result<void> upsert(const bpf::ServiceSpec& spec) override {
+    log.push_back("upsert " + spec.key.to_string() + " " + std::to_string(spec.backends.size()));
+    if (fail.count(spec.key.to_string())) return Error("injected failure for " + spec.key.to_string());
+    installed[spec.key] = spec;
+    return Ok();
+  }
+  Result<void> remove(const bpf::ServiceKey& key) override {
+    log.push_back("remove " + key.to_string());
+    installed.erase(key);
+    return Ok();
+  }
+  std::vector<bpf::ServiceKey> services() const override {
+    std::vector<bpf::ServiceKey> out;
+    for (const auto& [k, _] : installed) out.push_back(k);
+    return out;
+  }
+  std::map<bpf::ServiceKey, bpf::ServiceSpec> installed;
+  std::set<std::string> fail;
+  std::vector<std::string> log;
+};
+
+client::ObjectPtr obj(const std::string& text) {
+  auto o = json::parse_object(text);
+  EXPECT_TRUE(o.ok()) << text;
+  return std::make_shared<const json::object>(o.ok() ? *o : json::object{});
+}
+
+client::ObjectPtr service(const std::string& name, const std::string& ip) {
+  return obj(R"({"metadata":{"namespace":"ns","name":")" + name + R"("},"spec":{"clusterIP":")" + ip +
+             R"(","ports":[{"port":80}]}})");
+}
+
+client::ObjectPtr slice(const std::string& svc, const std::vector<std::string>& ips) {
+  std::string eps;
+  for (const auto& ip : ips) eps += std::string(eps.empty() ? "" : ",") + R"({"addresses":[")" + ip + R"("]})";
+  return obj(R"({"metadata":{"namespace":"ns","name":")" + svc + R"(-x","labels":{"kubernetes.io/service-name":")" +
+             svc + R"("}},"addressType":"IPv4","ports":[{"name":"","port":8080,"protocol":"TCP"}],"endpoints":[)" + eps +
+             "]}");
+}
+
+TEST(ServiceProxyTest, WritesOnlyWhatChangedAndRetriesFailures) {
+  client::ObjectCache services, slices;
+  FakeServiceMap map;
+  ServiceProxy proxy(&map, &services, &slices, "node-a");
+
+  services.upsert(service("a", "10.96.0.1"));
+  services.upsert(service("b", "10.96.0.2"));
+  slices.upsert(slice("a", {"10.1.0.1"}));
+  map.fail.insert("10.96.0.2:80/TCP");
+  auto r = proxy.sync_once();
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.error().message().find("10.96.0.2:80/TCP"), std::string::npos);
+  EXPECT_EQ(map.log, (std::vector<std::string>{"upsert 10.96.0.1:80/TCP 1", "upsert 10.96.0.2:80/TCP 0"}));
+
+  // Nothing changed but b failed: only b is written again.
+  map.fail.clear();
+  map.log.clear();
+  ASSERT_TRUE(proxy.sync_once().ok());
+  EXPECT_EQ(map.log, (std::vector<std::string>{"upsert 10.96.0.2:80/TCP 0"}));
+
+  map.log.clear();
+  ASSERT_TRUE(proxy.sync_once().ok());
+  EXPECT_TRUE(map.log.empty());
+
+  // A backend joins a; b is deleted.
+  slices.upsert(slice("a", {"10.1.0.1", "10.1.0.2"}));
+  services.erase("ns/b");
+  map.log.clear();
+  ASSERT_TRUE(proxy.sync_once().ok());
+  EXPECT_EQ(map.log, (std::vector<std::string>{"remove 10.96.0.2:80/TCP", "upsert 10.96.0.1:80/TCP 2"}));
+  EXPECT_EQ(map.installed.size(), 1u);
+}
+
+}  // namespace
+}  // namespace kernlet::agent
