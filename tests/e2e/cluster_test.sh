@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # e2e: a 3-node cluster on this machine (scripts/cluster up --nodes 3) with the real kubectl.
-#  - pods pinned by nodeName: node 1 -> node 3 over TCP (busybox wget to a busybox httpd CGI
+#  - pods pinned by nodeName: node 1 -> node 3 over TCP (busybox nc to a busybox httpd CGI
 #    that answers with REMOTE_ADDR) and UDP (a datagram between the two pods' network
 #    namespaces), a pod -> a pod on its own node, a pod -> itself by its IP; the source
 #    address seen across nodes is the client pod's IP (no NAT on the way);
@@ -126,7 +126,7 @@ expect_eq "srv3's IP is in node 3's podCIDR" "$c3" "$(python3 -c "import ipaddre
 # answer is the source address the server saw.
 cli_script="$www && httpd -p 8080 -h /www && me=\$(ip -4 -o addr show eth0 | awk '{print \$4}' | cut -d/ -f1) && \
 for t in cross:$ip_srv3 same:$ip_srv1 self:\$me; do \
-  a=\$(wget -q -T 5 -O - http://\${t#*:}:8080/cgi-bin/ip) || a=failed; echo \"\${t%%:*}=\$a\"; done"
+  a=\$(printf 'GET /cgi-bin/ip HTTP/1.0\\r\\n\\r\\n' | nc -w 5 \${t#*:} 8080 | tail -1) || a=failed; echo \"\${t%%:*}=\$a\"; done"
 pod_json cli "$n1" Never "$cli_script" | k apply -f - >/dev/null
 wait_until 90 phase_is cli Succeeded || not_ok "client pod finished" "$(jp cli '{.status}')"
 ip_cli=$(jp cli '{.status.podIP}')
