@@ -101,11 +101,58 @@ Result<std::unique_ptr<Agent>> Agent::create(AgentOptions options) {
   a->recorder_ = std::make_unique<EventRecorder>(a->client_, eo);
   a->events_ = std::make_unique<RecorderEventSink>(a->recorder_.get());
   // The pod network: CNI, or a private loopback-only namespace per pod.
-  if (options.network == "cni") {
-    a->net_ = std::make_unique<CniPodNetwork>(options.cni_conf_dir, std::vector<std::string>{options.cni_bin_dir},
-                                              options.root_dir + "/cni/results");
+  if (options.network == "cni" || options.network == "kernlet") {
+    std::vector<std::string> bin_dirs;
+    for (size_t start = 0; start <= options.cni_bin_dir.size();) {
+      size_t colon = options.cni_bin_dir.find(':', start);
+      if (colon == std::string::npos) colon = options.cni_bin_dir.size();
+      if (colon > start) bin_dirs.push_back(options.cni_bin_dir.substr(start, colon - start));
+      start = colon + 1;
+    }
+    a->net_ = std::make_unique<CniPodNetwork>(options.cni_conf_dir, bin_dirs, options.root_dir + "/cni/results");
   } else {
     a->net_ = no_network();
+  }
+  if (options.network == "kernlet") {
+    KernletNetworkOptions kn;
+    kn.conf_dir = options.cni_conf_dir;
+    kn.plugin = options.cni_plugin;
+    kn.bridge = options.cni_bridge;
+    kn.mtu = options.cni_mtu;
+    kn.cluster_cidr = options.cluster_cidr;
+    kn.data_dir = options.cni_data_dir;
+    // Every setting but the podCIDR is checked now, so a typo fails the start, not the Node.
+    if (auto probe = kernlet_conflist(kn, "10.0.0.0/24"); !probe.ok()) return std::move(probe).error();
+    a->kernlet_net_ = kn;
+  }
+  // The Nodes, for this Node's podCIDR and the routes to the others.
+  const bool host_gw = options.host_gw_routes.value_or(options.network == "kernlet");
+  if (host_gw || a->kernlet_net_) {
+    client::InformerOptions nio;
+    nio.name = "nodes";
+    nio.max_backoff = std::chrono::milliseconds(10'000);
+    a->nodes_ = std::make_unique<client::Informer>(
+        std::make_shared<client::RestListerWatcher>(a->client_, client::ResourceRef("", "v1", "nodes")), nio);
+  }
+  if (host_gw) {
+    // The socket is opened here, in the agent's network namespace: routes land there.
+    auto table = cni::routes::NetlinkRouteTable::open();
+    if (!table.ok()) return std::move(table).error().context("--host-gw-routes");
+    a->route_table_ = std::move(*table);
+    cni::routes::HostGwOptions ho;
+    ho.node_name = options.node_name;
+    client::Informer* ni = a->nodes_.get();
+    a->routes_ = std::make_unique<cni::routes::HostGwRoutes>(
+        *a->route_table_, [ni] { return ni->cache().list(); }, [ni] { return ni->has_synced(); }, ho);
+  }
+  if (a->nodes_) {
+    Agent* me = a.get();
+    client::EventHandler nh;
+    nh.on_add = [me](const client::ObjectPtr&) { me->on_node_change(); };
+    nh.on_update = [me](const client::ObjectPtr&, const client::ObjectPtr&) { me->on_node_change(); };
+    nh.on_delete = [me](const client::ObjectPtr&, bool) { me->on_node_change(); };
+    nh.on_synced = [me] { me->on_node_change(); };
+    a->nodes_->add_handler(std::move(nh));
   }
   // Services for the service-link environment variables.
   client::InformerOptions sio;
@@ -229,7 +276,13 @@ Result<void> Agent::start() {
   std::fprintf(stderr, "I agent: node %s (%s), root %s, network %s\n", opts_.node_name.c_str(), node_ip_.c_str(),
                opts_.root_dir.c_str(), opts_.network.c_str());
   recorder_->start();
+  if (kernlet_net_)
+    node_->set_readiness("network", "container runtime network not ready: NetworkReady=false "
+                                    "reason:NetworkPluginNotReady message:kernlet: waiting for spec.podCIDR of Node " +
+                                        opts_.node_name);
   node_->start();
+  if (routes_) routes_->start();
+  if (nodes_) nodes_->start();
   if (static_) {
     static_->start();  // static pods are known before the informer's first list adopts orphans
     workers_->set_static_pods(static_->pods());
@@ -265,6 +318,8 @@ void Agent::stop() {
     mirror_thread_.join();
   }
   if (informer_) informer_->stop();
+  if (nodes_) nodes_->stop();
+  if (routes_) routes_->stop();  // routes stay: pods on other nodes keep reaching ours
   if (workers_) workers_->stop();
   probes_.reset();  // the prober's threads call into the workers
   if (proxy_) proxy_->stop();
@@ -275,6 +330,30 @@ void Agent::stop() {
     (void)recorder_->flush(std::chrono::seconds(2));
     recorder_->stop();
   }
+}
+
+// A Node changed: write the CNI config when this Node's podCIDR is (newly) known, and wake
+// the routes. Runs on the Node informer's thread, one call at a time.
+void Agent::on_node_change() {
+  if (routes_) routes_->wake();
+  if (!kernlet_net_) return;
+  auto self = nodes_->cache().get(opts_.node_name);
+  if (!self) return;  // not registered yet (or deleted: the agent registers it again)
+  const json::object* spec = json::get_object(*self, "spec");
+  std::string cidr = spec ? std::string(json::get_string(*spec, "podCIDR")) : "";
+  if (cidr.empty() || cidr == network_cidr_) return;
+  auto written = write_kernlet_conflist(*kernlet_net_, cidr);
+  if (!written.ok()) {
+    std::string msg = written.error().to_string();
+    std::fprintf(stderr, "E agent: network config for podCIDR %s: %s\n", cidr.c_str(), msg.c_str());
+    node_->set_readiness("network", "container runtime network not ready: NetworkReady=false "
+                                    "reason:NetworkPluginNotReady message:kernlet: " + msg);
+    return;
+  }
+  network_cidr_ = cidr;
+  std::fprintf(stderr, "I agent: network config %s/%s for podCIDR %s (%s)\n", kernlet_net_->conf_dir.c_str(),
+               kKernletConflistName, cidr.c_str(), *written ? "written" : "unchanged");
+  node_->set_readiness("network", std::nullopt);
 }
 
 // --service-proxy bpf: the socket LB on the pods' cgroup subtree, fed by Services and

@@ -2,7 +2,9 @@
 // informer (spec.nodeName=<node>), the runtime (RealPodRuntime), the pod syncer and
 // workers, the Node's registration, status and Lease and the event recorder (agent/node),
 // env and security (agent/podspec), volumes (csi/volume), probes and hooks (agent/prober)
-// and the CNI driver (cni/client) with --network cni. Thin main: parse flags, Agent::create, start, wait for a signal, stop.
+// and the CNI driver (cni/client) with --network cni or kernlet; with --network kernlet a
+// Node informer writes the CNI config once the Node has a podCIDR (kernlet_network.h) and
+// drives the host-gw routes to the other nodes (cni/routes). Thin main: parse flags, Agent::create, start, wait for a signal, stop.
 // Thread-safety: create/start/stop from one thread.
 #pragma once
 
@@ -10,6 +12,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <thread>
 #include <string>
 
@@ -28,6 +31,9 @@
 #include "bpf/loader/sock_lb.h"
 #include "api/client/informer.h"
 #include "api/client/rest_client.h"
+#include "agent/cmd/kernlet_network.h"
+#include "cni/routes/host_gw.h"
+#include "cni/routes/netlink_routes.h"
 
 namespace kernlet::agent {
 
@@ -75,6 +81,13 @@ class Agent {
   std::unique_ptr<csi::VolumeManager> volumes_;
   std::unique_ptr<KubeletServer> server_;  // only with --tls-cert-file and friends
   std::unique_ptr<StatsCollector> stats_;  // /stats/summary's sampler, with server_
+  // Nodes (every one): this Node's podCIDR for --network kernlet, the others for routes.
+  void on_node_change();
+  std::unique_ptr<client::Informer> nodes_;
+  std::optional<KernletNetworkOptions> kernlet_net_;  // with --network kernlet
+  std::string network_cidr_;  // the podCIDR the conflist was written for (node handler only)
+  std::unique_ptr<cni::routes::NetlinkRouteTable> route_table_;
+  std::unique_ptr<cni::routes::HostGwRoutes> routes_;
   // Static pods (--pod-manifest-path) and their mirror pods in the API.
   void mirror_loop();
   Result<void> start_service_proxy_parts();

@@ -28,10 +28,26 @@ Flags:
                                (default /var/log/pods)
   --pod-manifest-path DIR      static pod manifests (default: none)
   --cni-conf-dir DIR           CNI network configurations (default /etc/cni/net.d)
-  --cni-bin-dir DIR            CNI plugin binaries (default /opt/cni/bin)
-  --network cni|none           pod network: "cni" runs the CNI plugins; "none" gives each
-                               pod a private network namespace with loopback only and no
-                               pod IP (default none)
+  --cni-bin-dir DIRS           CNI plugin binaries, a colon-separated list of dirs
+                               (default /opt/cni/bin)
+  --network kernlet|cni|none   pod network: "kernlet" waits for the Node's spec.podCIDR,
+                               writes --cni-conf-dir/10-kernlet.conflist for it and runs the
+                               CNI plugins, with host-gw routes to the other nodes; "cni" runs
+                               the CNI plugins of the config found in --cni-conf-dir; "none"
+                               gives each pod a private network namespace with loopback only
+                               and no pod IP (default none)
+  --cni-plugin kernlet-cni|bridge
+                               with --network kernlet: kernlet's plugin, or Debian's reference
+                               plugins (bridge + host-local + loopback) (default kernlet-cni)
+  --cni-bridge NAME            with --network kernlet: the node's pod bridge (default kl0)
+  --cni-mtu N                  with --network kernlet: pod interface MTU (default 1500)
+  --cluster-cidr CIDR          with --network kernlet: every pod's addresses, traffic to it
+                               is never masqueraded (default 10.244.0.0/16)
+  --cni-data-dir DIR           with --network kernlet: the plugin's IP allocation store
+                               (default /var/lib/cni/kernlet)
+  --host-gw-routes true|false  route every other node's podCIDR via its InternalIP, in the
+                               agent's network namespace, from the Nodes it watches (default
+                               true with --network kernlet, else false)
   --service-proxy bpf|none     Service VIPs: "bpf" load-balances them with the eBPF socket
                                LB attached to --cgroup-root (default none)
   --bpf-pin-dir DIR            pin the socket LB's maps and links there (a bpffs), so they
@@ -96,9 +112,31 @@ Result<AgentOptions> parse_agent_flags(const std::vector<std::string>& args) {
       {"--cni-bin-dir", [&](const std::string& v) { o.cni_bin_dir = v; return Result<void>(Ok()); }},
       {"--network",
        [&](const std::string& v) -> Result<void> {
-         if (v != "cni" && v != "none")
-           return Error(ErrorCode::kInvalidArgument, "--network: \"" + v + "\": want cni or none");
+         if (v != "kernlet" && v != "cni" && v != "none")
+           return Error(ErrorCode::kInvalidArgument, "--network: \"" + v + "\": want kernlet, cni or none");
          o.network = v;
+         return Ok();
+       }},
+      {"--cni-plugin",
+       [&](const std::string& v) -> Result<void> {
+         if (v != "kernlet-cni" && v != "bridge")
+           return Error(ErrorCode::kInvalidArgument, "--cni-plugin: \"" + v + "\": want kernlet-cni or bridge");
+         o.cni_plugin = v;
+         return Ok();
+       }},
+      {"--cni-bridge", [&](const std::string& v) { o.cni_bridge = v; return Result<void>(Ok()); }},
+      {"--cni-mtu",
+       [&](const std::string& v) -> Result<void> {
+         KL_ASSIGN_OR_RETURN(o.cni_mtu, parse_int("--cni-mtu", v, 68, 65535));
+         return Ok();
+       }},
+      {"--cluster-cidr", [&](const std::string& v) { o.cluster_cidr = v; return Result<void>(Ok()); }},
+      {"--cni-data-dir", [&](const std::string& v) { o.cni_data_dir = v; return Result<void>(Ok()); }},
+      {"--host-gw-routes",
+       [&](const std::string& v) -> Result<void> {
+         if (v != "true" && v != "false")
+           return Error(ErrorCode::kInvalidArgument, "--host-gw-routes: \"" + v + "\": want true or false");
+         o.host_gw_routes = v == "true";
          return Ok();
        }},
       {"--service-proxy",

@@ -19,7 +19,15 @@ struct AgentOptions {
   std::string pod_manifest_path;  // static pods; "" = none
   std::string cni_conf_dir = "/etc/cni/net.d";
   std::string cni_bin_dir = "/opt/cni/bin";
-  std::string network = "none";  // "cni" or "none"
+  std::string network = "none";  // "kernlet", "cni" or "none"
+  // --network kernlet: the conflist the agent writes once the Node has a podCIDR.
+  std::string cni_plugin = "kernlet-cni";  // or "bridge" (Debian's reference plugins)
+  std::string cni_bridge = "kl0";
+  int cni_mtu = 1500;
+  std::string cluster_cidr = "10.244.0.0/16";
+  std::string cni_data_dir = "/var/lib/cni/kernlet";
+  // host-gw routes to the other nodes' podCIDRs; unset = on with --network kernlet.
+  std::optional<bool> host_gw_routes;
   std::string service_proxy = "none";  // "bpf" (agent/proxy + bpf/ socket LB) or "none"
   std::string bpf_pin_dir;             // bpffs directory for the LB's maps and links; "" = none
   std::string address = "0.0.0.0";
