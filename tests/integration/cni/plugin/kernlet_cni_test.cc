@@ -180,6 +180,10 @@ std::string tcp_peer(const std::string& server_ns, const std::string& client_ns,
       ::inet_pton(AF_INET, addr.c_str(), &a.sin_addr);
       return ::connect(s, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0 ? 0 : 1;
     });
+    // connect() returns once the kernel has the connection queued, before the server has
+    // accepted it and written the peer: wait for that (or the server's exit) first.
+    pollfd done{result[0], POLLIN, 0};
+    (void)::poll(&done, 1, 5000);
   }
   ::kill(server, SIGKILL);
   ::waitpid(server, nullptr, 0);
