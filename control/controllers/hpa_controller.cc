@@ -4,6 +4,7 @@
 #include <cctype>
 #include <cstdio>
 
+#include "api/event_name.h"
 #include "api/labels.h"
 #include "api/object.h"
 #include "api/quantity.h"
@@ -579,7 +580,7 @@ class HorizontalPodAutoscalerController::RestApi final : public HpaApi {
     const std::string now = api::now_rfc3339();
     json::object ev{{"apiVersion", "v1"},
                     {"kind", "Event"},
-                    {"metadata", json::object{{"generateName", std::string(m.name()) + "."},
+                    {"metadata", json::object{{"name", api::event_name(m.name())},
                                               {"namespace", m.namespace_()}}},
                     {"involvedObject", json::object{{"apiVersion", "autoscaling/v2"},
                                                     {"kind", "HorizontalPodAutoscaler"},

@@ -2,8 +2,8 @@
 
 #include <chrono>
 #include <cstdio>
-#include <random>
 
+#include "api/event_name.h"
 #include "api/object.h"
 #include "api/objects/pod.h"
 #include "api/time.h"
@@ -17,23 +17,13 @@ client::ResourceRef pods_ref(std::string ns = {}, std::string name = {}, std::st
   return client::ResourceRef("", "v1", "pods", std::move(ns), std::move(name), std::move(sub));
 }
 
-std::string event_name(std::string_view object_name) {
-  // Kubernetes names events <object>.<unique hex>; the time in nanoseconds plus a random
-  // part keeps two events of one instant apart.
-  thread_local std::mt19937_64 rng{std::random_device{}()};
-  char buf[40];
-  const auto ns = std::chrono::system_clock::now().time_since_epoch().count();
-  std::snprintf(buf, sizeof buf, ".%llx%04x", static_cast<unsigned long long>(ns), static_cast<unsigned>(rng() & 0xffff));
-  return std::string(object_name) + buf;
-}
-
 json::object pod_event(const json::object& pod, std::string_view type, std::string_view reason, std::string_view message,
                        std::string_view component) {
   api::Meta m(pod);
   const std::string now = api::now_rfc3339();
   return {{"apiVersion", "v1"},
           {"kind", "Event"},
-          {"metadata", json::object{{"name", event_name(m.name())}, {"namespace", m.namespace_()}}},
+          {"metadata", json::object{{"name", api::event_name(m.name())}, {"namespace", m.namespace_()}}},
           {"involvedObject", json::object{{"apiVersion", "v1"},
                                           {"kind", "Pod"},
                                           {"name", m.name()},

@@ -53,7 +53,13 @@ phase_is() { [ "$(jp "$1" '{.status.phase}')" = "$2" ]; }
 pod_pid() {
   local uid
   uid=$(jp "$1" '{.metadata.uid}')
-  find "$cgbase" -path "*pod-$uid*" -name cgroup.procs -exec cat {} + 2>/dev/null | head -1
+  # The first process of any cgroup of the pod (the pod's own cgroup may hold none). Not a
+  # `find | head -1` pipeline: under pipefail, head closing early fails the whole function.
+  local f pid
+  for f in $(find "$cgbase" -path "*pod-$uid*" -name cgroup.procs 2>/dev/null); do
+    if read -r pid <"$f" 2>/dev/null && [ -n "$pid" ]; then echo "$pid"; return 0; fi
+  done
+  return 0
 }
 # routes NODE_INDEX: the kernlet-owned routes of that node's namespace.
 routes() { ip -n "$prefix-n$1" route show proto 107; }
@@ -130,7 +136,8 @@ for t in cross:$ip_srv3 same:$ip_srv1 self:\$me; do \
 pod_json cli "$n1" Never "$cli_script" | k apply -f - >/dev/null
 wait_until 90 phase_is cli Succeeded || not_ok "client pod finished" "$(jp cli '{.status}')"
 ip_cli=$(jp cli '{.status.podIP}')
-out=$(k logs cli 2>&1)
+# busybox httpd listens on an IPv6 socket: REMOTE_ADDR comes as [::ffff:a.b.c.d].
+out=$(k logs cli 2>&1 | sed 's/\[::ffff:\([0-9.]*\)\]/\1/g')
 expect_contains "TCP node 1 -> node 3 pod, source is the pod IP (no NAT)" "cross=$ip_cli" "$out"
 expect_contains "TCP pod -> pod on its own node" "same=$ip_cli" "$out"
 expect_contains "TCP pod -> itself by its IP" "self=$ip_cli" "$out"
