@@ -246,6 +246,13 @@ if [ "$release_ok" -eq 1 ]; then
   ok "$pods_total pods ran through node 2's /24 in $((SECONDS - start))s (each got an address; none leaked)"
 fi
 # The pool is whole: nothing is held but what live pods on node 2 hold (none).
+# (kernlet-cni keeps one file per claimed address, <data>/<network>/ips/<a.b.c.d>, and so
+# does host-local: the check looks at the store the pods really used, never an empty dir.)
+if [ -n "$(find "$data/node2/cni/data" -type d -name ips 2>/dev/null)" ] || [ "$(ls -A "$data/node2/cni/data" 2>/dev/null)" ]; then
+  ok "node 2's address store exists"
+else
+  not_ok "node 2's address store exists" "$(find "$data/node2" -maxdepth 3 2>/dev/null | head)"
+fi
 left=$(find "$data/node2/cni/data" -type f 2>/dev/null | grep -E '/[0-9]+\.[0-9]+\.[0-9]+\.[0-9]+$' || true)
 expect_eq "no address is still reserved on node 2" "" "$left"
 pod_json after "$n2" Never "ip -4 -o addr show eth0" | k apply -f - >/dev/null
