@@ -57,7 +57,7 @@ cgbase="$(kl_cgroup2_mount)/klc-$name"
 netns_of() {
   local uid pid
   uid=$("$kubectl" get pod "$1" -o 'jsonpath={.metadata.uid}')
-  pid=$(find "$cgbase" -path "*pod-$uid*" -name cgroup.procs -exec cat {} + | head -1)
+  pid=$(kl_pod_pid "$cgbase" "$uid")
   echo "/proc/$pid/ns/net"
 }
 ip_of() { "$kubectl" get pod "$1" -o 'jsonpath={.status.podIP}'; }

@@ -68,6 +68,17 @@ kl_cgroup2_mount() {
   if [ "$(stat -fc %T /sys/fs/cgroup)" = cgroup2fs ]; then echo /sys/fs/cgroup; else echo /sys/fs/cgroup/unified; fi
 }
 
+# kl_pod_pid CGROUP_BASE POD_UID: the pid of the first process in any cgroup of that pod
+# under CGROUP_BASE (the pod's own cgroup may hold none), or nothing. Not a `find | head -1`
+# pipeline: under pipefail, head closing early fails the caller.
+kl_pod_pid() {
+  local f pid
+  for f in $(find "$1" -path "*pod-$2*" -name cgroup.procs 2>/dev/null); do
+    if read -r pid <"$f" 2>/dev/null && [ -n "$pid" ]; then echo "$pid"; return 0; fi
+  done
+  return 0
+}
+
 # kl_remove_cgroup DIR: kills every process in the subtree (cgroup.kill), waits until it is
 # empty (5 s at most) and removes it bottom-up. A missing DIR is fine.
 kl_remove_cgroup() {

@@ -53,13 +53,7 @@ phase_is() { [ "$(jp "$1" '{.status.phase}')" = "$2" ]; }
 pod_pid() {
   local uid
   uid=$(jp "$1" '{.metadata.uid}')
-  # The first process of any cgroup of the pod (the pod's own cgroup may hold none). Not a
-  # `find | head -1` pipeline: under pipefail, head closing early fails the whole function.
-  local f pid
-  for f in $(find "$cgbase" -path "*pod-$uid*" -name cgroup.procs 2>/dev/null); do
-    if read -r pid <"$f" 2>/dev/null && [ -n "$pid" ]; then echo "$pid"; return 0; fi
-  done
-  return 0
+  kl_pod_pid "$cgbase" "$uid"
 }
 # routes NODE_INDEX: the kernlet-owned routes of that node's namespace.
 routes() { ip -n "$prefix-n$1" route show proto 107; }
