@@ -11,33 +11,9 @@ fi
 repo=$(cd "$(dirname "$0")/../.." && pwd)
 up_pid=""
 node="e2e-$$"
+source "$repo/scripts/lib/kernlet.sh"
 # The agent's cgroup subtree: under the cgroup2 mount (the unified one on a hybrid host).
-if [ "$(stat -fc %T /sys/fs/cgroup)" = cgroup2fs ]; then
-  cgroup_root=/sys/fs/cgroup/kernlet-e2e-$$
-else
-  cgroup_root=/sys/fs/cgroup/unified/kernlet-e2e-$$
-fi
-
-# remove_cgroup DIR: kills every process left in the subtree, waits until it is empty and
-# removes it bottom-up.
-remove_cgroup() {
-  local dir=$1
-  [ -d "$dir" ] || return 0
-  echo 1 >"$dir/cgroup.kill" 2>/dev/null || true
-  for _ in $(seq 1 100); do
-    grep -q '^populated 0' "$dir/cgroup.events" 2>/dev/null && break
-    sleep 0.05
-  done
-  find "$dir" -depth -type d -exec rmdir {} \; 2>/dev/null || true
-}
-
-# unmount_under DIR: every mount below DIR, deepest first.
-unmount_under() {
-  local dir=$1
-  awk -v d="$dir/" 'index($5, d) == 1 { print $5 }' /proc/self/mountinfo | sort -r | while read -r m; do
-    umount -l "$m" 2>/dev/null || true
-  done
-}
+cgroup_root="$(kl_cgroup2_mount)/kernlet-e2e-$$"
 
 cleanup_cluster() {
   if [ -n "$up_pid" ] && kill -0 "$up_pid" 2>/dev/null; then
@@ -45,8 +21,8 @@ cleanup_cluster() {
     kill -TERM "$up_pid" 2>/dev/null || true
     wait "$up_pid" 2>/dev/null || true
   fi
-  remove_cgroup "$cgroup_root"
-  unmount_under "$workdir"
+  kl_remove_cgroup "$cgroup_root" || true
+  kl_unmount_under "$workdir" || true
   cleanup
 }
 trap cleanup_cluster EXIT
