@@ -624,7 +624,20 @@ Result<void> ContainerRuntime::remove(const std::string& id) {
   }
   if (c->holder_reaps) {
     Sandbox* sb = sandboxes_.find(c->sandbox_id);
-    if (sb != nullptr) ::unlink((sb->dir() + "/pids/" + std::to_string(c->pod_pid)).c_str());
+    if (sb != nullptr) {
+      // The holder reaps the init, writes containers/<id>/exit, then removes this
+      // registration as its last step. Its exit does not wait for that, so wait for the
+      // registration to go (while the holder lives; 5 s at most): removing the directory
+      // while the holder writes into it fails with ENOTEMPTY.
+      const std::string reg = sb->dir() + "/pids/" + std::to_string(c->pod_pid);
+      const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+      struct stat st{};
+      while (::stat(reg.c_str(), &st) == 0 && std::chrono::steady_clock::now() < deadline) {
+        auto holder_gone = pidfd_wait_exit(sb->holder_pidfd(), 2);
+        if (sb->holder_pidfd() < 0 || !holder_gone.ok() || *holder_gone) break;
+      }
+      ::unlink(reg.c_str());
+    }
   }
   c->pidfd.reset();
   c->cgroup_fd.reset();

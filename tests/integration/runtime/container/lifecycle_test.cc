@@ -162,7 +162,8 @@ TEST_F(LifecycleTest, CreatedButNeverStartedContainerIsRemovable) {
   auto st = rt_->status(spec.id);
   ASSERT_TRUE(st.ok());
   EXPECT_EQ(st->state, ContainerState::kCreated);
-  ASSERT_TRUE(rt_->remove(spec.id).ok()) ;
+  auto removed = rt_->remove(spec.id);
+  ASSERT_TRUE(removed.ok()) << removed.error().to_string();
 }
 
 TEST_F(LifecycleTest, IdentityRlimitsNoNewPrivsAndDefaultCapabilities) {
