@@ -10,7 +10,6 @@
 #include <signal.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
-#include <sys/utsname.h>
 #include <sys/mount.h>
 #include <sys/wait.h>
 #include <arpa/inet.h>
@@ -37,6 +36,7 @@
 #include "api/client/config.h"
 #include "api/client/rest_client.h"
 #include "api/json.h"
+#include "bench/common/bench_process.h"
 
 namespace {
 
@@ -185,25 +185,6 @@ std::string stats_json(const Stats& s) {
   return buf;
 }
 
-std::string machine() {
-  std::ifstream f("/proc/cpuinfo");
-  std::string line, model;
-  while (std::getline(f, line)) {
-    if (line.rfind("model name", 0) == 0) {
-      model = line.substr(line.find(':') + 2);
-      break;
-    }
-  }
-  utsname u{};
-  uname(&u);
-  std::ifstream la("/proc/loadavg");
-  double load1 = 0;
-  la >> load1;
-  char buf[512];
-  std::snprintf(buf, sizeof buf, "{\"cpus\": %u, \"cpu\": \"%s\", \"kernel\": \"%s\", \"loadavg_1m_at_start\": %.1f}",
-                std::thread::hardware_concurrency(), model.c_str(), u.release, load1);
-  return buf;
-}
 
 }  // namespace
 
@@ -230,7 +211,7 @@ int main(int argc, char** argv) {
   const fs::path cgroup_root = cgroup2_mount() + "/kernlet-bench-" + std::to_string(::getpid());
   const uint16_t port = free_port(), agent_port = free_port();
   const std::string node = "bench-" + std::to_string(::getpid());
-  const std::string machine_json = machine();
+  const std::string machine_json = kernlet::bench::machine_json();
 
   // scripts/up, as a user runs it, from the built binaries.
   const fs::path up_log = data / "up.log";
