@@ -227,7 +227,15 @@ Result<std::unique_ptr<Agent>> Agent::create(AgentOptions options) {
     return true;
   };
   h.on_add = [w, mirror](const client::ObjectPtr& o) {
-    if (!mirror(o, false)) w->upsert(o);
+    if (!mirror(o, false)) {
+      w->upsert(o);
+      return;
+    }
+    // A new mirror pod (first, or created again after a delete) has no status yet: sync
+    // its static pod (uid = the config.mirror annotation) so the status is written now,
+    // not at the next change or resync.
+    if (auto uid = api::Meta(*o).annotation(kConfigMirrorAnnotation); uid && !uid->empty())
+      w->enqueue(std::string(*uid));
   };
   h.on_update = [w, mirror](const client::ObjectPtr&, const client::ObjectPtr& o) {
     if (!mirror(o, false)) w->upsert(o);
