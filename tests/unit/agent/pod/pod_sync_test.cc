@@ -451,6 +451,59 @@ TEST_F(PodSyncTest, DeadSandboxIsRecreatedAndContainersRestart) {
   EXPECT_EQ(json::get_int_or(container_status(out.status, "app"), "restartCount", -1), 1);
 }
 
+// A network plugin that fails its first `failures` ADDs, as a CNI plugin does when its
+// IPAM pool is exhausted or the plugin binary is missing.
+class FlakyNetwork final : public PodNetwork {
+ public:
+  explicit FlakyNetwork(int failures) : failures_(failures) {}
+  Result<std::vector<std::string>> add(const api::PodView&, const std::string&) override {
+    ++adds;
+    if (failures_ > 0) {
+      --failures_;
+      return Error(ErrorCode::kUnavailable, "plugin kernlet-cni failed (code 11): no free address in 10.244.1.0/24");
+    }
+    return std::vector<std::string>{"10.244.1.7"};
+  }
+  std::vector<std::string> ips(const std::string&) override { return {}; }
+  Result<void> del(const std::string&, const std::string&, const std::string&, const std::string&) override {
+    ++dels;
+    return Ok();
+  }
+  int adds = 0, dels = 0;
+
+ private:
+  int failures_;
+};
+
+TEST_F(PodSyncTest, NetworkFailureIsAnEventAndARetriedSandboxNeverAHalfBuiltPod) {
+  auto flaky = std::make_unique<FlakyNetwork>(1);
+  FlakyNetwork* fn = flaky.get();
+  net = std::move(flaky);
+  make_syncer();
+  auto pod = pod_from(simple_pod("Always"));
+  auto out = sync(pod);
+  EXPECT_EQ(fn->adds, 1);
+  EXPECT_EQ(events.count("FailedCreatePodSandBox"), 1);
+  EXPECT_NE(events.last_message("FailedCreatePodSandBox").find("no free address"), std::string::npos)
+      << events.last_message("FailedCreatePodSandBox");
+  // Nothing half-built: no container started, the sandbox stopped, no pod IP, and a retry
+  // is scheduled.
+  EXPECT_EQ(rt.starts(), 0);
+  EXPECT_FALSE(rt.sandbox_status("u1").ready);
+  EXPECT_EQ(json::get_string(out.status, "podIP"), "");
+  EXPECT_EQ(json::get_string(out.status, "phase"), "Pending");
+  ASSERT_TRUE(out.requeue_after.has_value());
+  // The retry first DELs what the failed ADD may have left, builds the whole sandbox again,
+  // and the pod runs with the plugin's address.
+  out = sync(pod);
+  EXPECT_EQ(fn->dels, 1);
+  EXPECT_EQ(fn->adds, 2);
+  EXPECT_EQ(rt.starts(), 1);
+  EXPECT_EQ(json::get_string(out.status, "podIP"), "10.244.1.7");
+  EXPECT_EQ(json::get_string(out.status, "phase"), "Running");
+  EXPECT_EQ(events.count("FailedCreatePodSandBox"), 1);
+}
+
 TEST(PodStatus, PatchNullsKeysNoLongerSet) {
   json::object current{{"phase", "Running"}, {"podIP", "10.1.1.1"}, {"nominatedNodeName", "x"}};
   json::object desired{{"phase", "Running"}};
