@@ -455,7 +455,7 @@ TEST_F(PodSyncTest, DeadSandboxIsRecreatedAndContainersRestart) {
 // IPAM pool is exhausted or the plugin binary is missing.
 class FlakyNetwork final : public PodNetwork {
  public:
-  explicit FlakyNetwork(int failures) : failures_(failures) {}
+  explicit FlakyNetwork(int failures, int del_failures = 0) : failures_(failures), del_failures_(del_failures) {}
   Result<std::vector<std::string>> add(const api::PodView&, const std::string&) override {
     ++adds;
     if (failures_ > 0) {
@@ -467,12 +467,16 @@ class FlakyNetwork final : public PodNetwork {
   std::vector<std::string> ips(const std::string&) override { return {}; }
   Result<void> del(const std::string&, const std::string&, const std::string&, const std::string&) override {
     ++dels;
+    if (del_failures_ > 0) {
+      --del_failures_;
+      return Error(ErrorCode::kUnavailable, "plugin kernlet-cni failed (code 11): store locked");
+    }
     return Ok();
   }
   int adds = 0, dels = 0;
 
  private:
-  int failures_;
+  int failures_, del_failures_;
 };
 
 TEST_F(PodSyncTest, NetworkFailureIsAnEventAndARetriedSandboxNeverAHalfBuiltPod) {
@@ -502,6 +506,23 @@ TEST_F(PodSyncTest, NetworkFailureIsAnEventAndARetriedSandboxNeverAHalfBuiltPod)
   EXPECT_EQ(json::get_string(out.status, "podIP"), "10.244.1.7");
   EXPECT_EQ(json::get_string(out.status, "phase"), "Running");
   EXPECT_EQ(events.count("FailedCreatePodSandBox"), 1);
+}
+
+TEST_F(PodSyncTest, FailedNetworkDelKeepsThePodForARetry) {
+  auto flaky = std::make_unique<FlakyNetwork>(0, 1);
+  FlakyNetwork* fn = flaky.get();
+  net = std::move(flaky);
+  make_syncer();
+  auto pod = pod_from(simple_pod("Always"));
+  sync(pod);
+  (void)syncer->terminate(pod, 0ms);
+  auto r = syncer->remove("u1", "default", "web");
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.error().message().find("network teardown"), std::string::npos) << r.error().to_string();
+  EXPECT_TRUE(rt.sandbox_status("u1").exists) << "the netns must stay for the retried DEL";
+  ASSERT_TRUE(syncer->remove("u1", "default", "web").ok());
+  EXPECT_EQ(fn->dels, 2);
+  EXPECT_FALSE(rt.sandbox_status("u1").exists);
 }
 
 TEST(PodStatus, PatchNullsKeysNoLongerSet) {
