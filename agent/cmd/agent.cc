@@ -95,6 +95,9 @@ Result<std::unique_ptr<Agent>> Agent::create(AgentOptions options) {
   no.max_pods = options.max_pods;
   no.root_dir = options.root_dir;
   no.kubelet_port = options.port;
+  // As the kubelet: renewed at a quarter of its duration (NodeLeaseRenewIntervalFraction).
+  no.lease.lease_duration = std::chrono::seconds(options.node_lease_duration_seconds);
+  no.lease.renew_interval = std::chrono::milliseconds(options.node_lease_duration_seconds * 250);
   a->node_ = std::make_unique<NodeStatusManager>(a->client_, no);
   EventRecorderOptions eo;
   eo.node_name = options.node_name;
