@@ -70,7 +70,8 @@ void csi_driver_name(Causes& out, std::string_view name, const std::string& path
 }
 
 void validate_csi_driver(const json::object& obj, Causes& out) {
-  csi_driver_name(out, api::Meta(obj).name(), "metadata.name");
+  // The metadata checks already require a DNS-1123 subdomain; a driver name is shorter.
+  if (api::Meta(obj).name().size() > 63) add(out, api::field_too_long("metadata.name", 63));
   const json::object& spec = api::object_or_empty(obj, "spec");
   one_of(out, spec, "fsGroupPolicy", "spec.fsGroupPolicy", {"File", "None", "ReadWriteOnceWithFSType"}, false);
   auto modes = api::get_string_array(spec, "volumeLifecycleModes");

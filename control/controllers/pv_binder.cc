@@ -123,6 +123,12 @@ ClaimDecision sync_prebound_claim(const ClaimInputs& in, std::string_view volume
 // A claim with neither volumeName nor bind-completed (upstream's syncUnboundClaim, first half).
 ClaimDecision sync_unbound_claim(const ClaimInputs& in) {
   const json::object& claim = *in.claim;
+  if (in.default_class != nullptr && !api::pvc_storage_class(api::PersistentVolumeClaimView(claim))) {
+    ClaimDecision d;
+    d.action = Action::kAssignClass;
+    d.storage_class = std::string(api::Meta(*in.default_class).name());
+    return d;
+  }
   const bool delay = delay_binding(in.storage_class);
   std::optional<NodeRef> node;
   if (delay && in.selected_node != nullptr) {
@@ -277,6 +283,22 @@ bool volume_could_bind(const json::object& volume, const json::object& claim) {
   if (volume_bound_to_claim(volume, claim)) return true;
   return api::PersistentVolumeView(volume).status().phase() == "Available" &&
          volume_class(volume) == claim_class(claim) && selector_matches(claim, volume);
+}
+
+const json::object* default_storage_class(const std::vector<const json::object*>& classes) {
+  const json::object* best = nullptr;
+  for (const json::object* c : classes) {
+    if (!api::StorageClassView(*c).is_default_class()) continue;
+    if (best == nullptr) {
+      best = c;
+      continue;
+    }
+    // RFC 3339 timestamps of one format compare as strings; ties go to the name.
+    const auto t = api::Meta(*c).creation_timestamp();
+    const auto bt = api::Meta(*best).creation_timestamp();
+    if (t > bt || (t == bt && api::Meta(*c).name() < api::Meta(*best).name())) best = c;
+  }
+  return best;
 }
 
 ClaimDecision decide_claim(const ClaimInputs& in) {

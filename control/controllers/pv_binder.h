@@ -70,6 +70,7 @@ struct ClaimInputs {
   std::vector<const json::object*> volumes;     // every PersistentVolume
   const json::object* storage_class = nullptr;  // the claim's class; nullptr when none or missing
   const json::object* selected_node = nullptr;  // the Node the selected-node annotation names
+  const json::object* default_class = nullptr;  // the cluster's default StorageClass, if any
 };
 
 struct Event {
@@ -86,15 +87,23 @@ struct ClaimDecision {
     kPending,    // status.phase Pending
     kLost,       // status.phase Lost: the bound volume is gone or bound elsewhere
     kBound,      // status Bound with the volume's capacity and access modes
+    kAssignClass,  // set spec.storageClassName to `storage_class` (the default class)
   };
   Action action = Action::kNone;
   const json::object* volume = nullptr;
   std::string provisioner;
+  std::string storage_class;
   std::optional<Event> event;
 };
 
+// The default StorageClass among `classes` (annotated is-default-class "true"): the newest
+// when several are, as upstream; nullptr when none is.
+const json::object* default_storage_class(const std::vector<const json::object*>& classes);
+
 // What syncing one claim does (upstream's syncClaim; claims being deleted included: a
-// bound claim stays bound until it is gone).
+// bound claim stays bound until it is gone). An unbound claim that names no class at all
+// (not even "") first gets the default class, as upstream's retroactive default
+// StorageClass assignment does.
 ClaimDecision decide_claim(const ClaimInputs& in);
 
 // The volume with its claimRef set to `claim` (and bound-by-controller when the

@@ -80,7 +80,7 @@ PersistentVolumeController::PersistentVolumeController(SharedInformers& informer
                             },
                         .on_synced = nullptr});
   classes_.add_handler({.on_add = [this](const client::ObjectPtr&) { enqueue_unbound_claims(); },
-                        .on_update = nullptr,
+                        .on_update = [this](const client::ObjectPtr&, const client::ObjectPtr&) { enqueue_unbound_claims(); },
                         .on_delete = nullptr,
                         .on_synced = nullptr});
   // Pods hold claims (pvc-protection): a pod finishing or going lets a deleted claim go.
@@ -146,6 +146,10 @@ Result<void> PersistentVolumeController::sync_claim(const std::string& key) {
   client::ObjectPtr node;
   if (auto n = m.annotation(pv::kAnnSelectedNode)) node = nodes_.cache().get(*n);
   in.selected_node = node.get();
+  const auto classes = classes_.cache().list();
+  std::vector<const json::object*> class_objs;
+  for (const auto& c : classes) class_objs.push_back(c.get());
+  in.default_class = pv::default_storage_class(class_objs);
 
   const pv::ClaimDecision d = pv::decide_claim(in);
   if (d.event) event(*claim, "PersistentVolumeClaim", *d.event);
@@ -155,6 +159,13 @@ Result<void> PersistentVolumeController::sync_claim(const std::string& key) {
       return Ok();
     case A::kBind:
       return bind(*claim, *d.volume);
+    case A::kAssignClass: {
+      json::object next = *claim;
+      json::ensure_object(next, "spec")["storageClassName"] = d.storage_class;
+      auto r = client_->update(claims_ref(ns, name), next);
+      if (!r.ok() && !benign(r.error())) return r.error();
+      return Ok();
+    }
     case A::kProvision: {
       auto r = client_->update(claims_ref(ns, name), pv::claim_with_provisioner(*claim, d.provisioner));
       if (!r.ok() && !benign(r.error())) return r.error();

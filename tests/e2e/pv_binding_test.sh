@@ -156,4 +156,25 @@ pod second claim-w
 wait_for "a second pod of the bound local claim follows the volume's node affinity" "n2" \
   kc 1.33 get pod second -o jsonpath='{.spec.nodeName}'
 
+# ---- dynamic provisioning protocol, the provisioner played by kubectl ------------------
+printf 'apiVersion: storage.k8s.io/v1\nkind: StorageClass\nmetadata:\n  name: standard\n  annotations: {storageclass.kubernetes.io/is-default-class: "true"}\nprovisioner: example.com/fake\nreclaimPolicy: Delete\n' |
+  kc 1.33 apply -f - >/dev/null
+pvc claim-d 2Gi
+wait_for "a claim without a class gets the default class" "standard" \
+  kc 1.33 get pvc claim-d -o jsonpath='{.spec.storageClassName}'
+wait_for "...and is handed to its provisioner" "example.com/fake example.com/fake" \
+  kc 1.33 get pvc claim-d -o jsonpath='{.metadata.annotations.volume\.kubernetes\.io/storage-provisioner} {.metadata.annotations.volume\.beta\.kubernetes\.io/storage-provisioner}'
+expect_contains "...with an ExternalProvisioning Event" \
+  "ExternalProvisioning: Waiting for a volume to be created either by the external provisioner 'example.com/fake'" \
+  "$(events_of claim-d)"
+uid=$(kc 1.33 get pvc claim-d -o jsonpath='{.metadata.uid}')
+printf 'apiVersion: v1\nkind: PersistentVolume\nmetadata:\n  name: pvc-made\n  annotations: {pv.kubernetes.io/provisioned-by: example.com/fake}\nspec:\n  capacity: {storage: 2Gi}\n  accessModes: [ReadWriteOnce]\n  storageClassName: standard\n  persistentVolumeReclaimPolicy: Delete\n  csi: {driver: example.com/fake, volumeHandle: vol-1}\n  claimRef: {kind: PersistentVolumeClaim, namespace: default, name: claim-d, uid: %s}\n' "$uid" |
+  kc 1.33 apply -f - >/dev/null
+wait_for "the claim binds to the volume its provisioner made" "Bound pvc-made" \
+  kc 1.33 get pvc claim-d -o jsonpath='{.status.phase} {.spec.volumeName}'
+kc 1.33 delete pvc claim-d >/dev/null
+wait_for "a provisioned Delete volume whose claim goes is Released for its provisioner" "Released" phase pv pvc-made
+kc 1.33 delete pv pvc-made --wait=false >/dev/null
+wait_gone "...which can then delete it" pv pvc-made
+
 finish

@@ -161,6 +161,28 @@ TEST(PvBinder, ProvisioningProtocol) {
   EXPECT_EQ(d.event->reason, "FailedBinding");
 }
 
+TEST(PvBinder, DefaultClassIsAssignedToClaimsWithoutOne) {
+  auto old_default = obj(R"({"metadata":{"name":"old","creationTimestamp":"2026-01-01T00:00:00Z",
+      "annotations":{"storageclass.kubernetes.io/is-default-class":"true"}},"provisioner":"a.example.com"})");
+  auto new_default = obj(R"({"metadata":{"name":"new","creationTimestamp":"2026-06-01T00:00:00Z",
+      "annotations":{"storageclass.kubernetes.io/is-default-class":"true"}},"provisioner":"b.example.com"})");
+  auto plain = obj(R"({"metadata":{"name":"plain","creationTimestamp":"2026-12-01T00:00:00Z"},"provisioner":"c.example.com"})");
+  const json::object* def = default_storage_class({&old_default, &plain, &new_default});
+  ASSERT_NE(def, nullptr);
+  EXPECT_EQ(api::Meta(*def).name(), "new");
+  EXPECT_EQ(default_storage_class({&plain}), nullptr);
+
+  auto unset = claim("a", "1Gi");
+  ClaimDecision d = decide_claim({&unset, {}, nullptr, nullptr, def});
+  EXPECT_EQ(d.action, A::kAssignClass);
+  EXPECT_EQ(d.storage_class, "new");
+  // "" is a choice (no class), and so is the beta annotation: left alone.
+  auto none = claim("a", "1Gi", R"(,"storageClassName":"")");
+  EXPECT_EQ(decide_claim({&none, {}, nullptr, nullptr, def}).action, A::kPending);
+  auto beta = claim("a", "1Gi", "", R"(,"annotations":{"volume.beta.kubernetes.io/storage-class":"plain"})");
+  EXPECT_NE(decide_claim({&beta, {}, &plain, nullptr, def}).action, A::kAssignClass);
+}
+
 TEST(PvBinder, PreBoundClaim) {
   auto v = volume("v", "1Gi");
   auto small = claim("a", "1Gi", R"(,"volumeName":"v")");
