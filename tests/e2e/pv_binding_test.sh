@@ -64,6 +64,9 @@ printf 'apiVersion: storage.k8s.io/v1\nkind: CSIDriver\nmetadata: {name: local.c
   kc 1.33 apply -f - >/dev/null
 expect_eq "a CSIDriver gets its defaults" "false Persistent ReadWriteOnceWithFSType" \
   "$(kc 1.33 get csidriver local.csi.kernlet.io -o jsonpath='{.spec.attachRequired} {.spec.volumeLifecycleModes[0]} {.spec.fsGroupPolicy}')"
+expect_contains "kubectl explain knows the CSIDriver's fields" "attachRequired" "$(kc 1.33 explain csidriver.spec 2>&1)"
+expect_contains "kubectl get csidrivers prints upstream's columns" "ATTACHREQUIRED   PODINFOONMOUNT   STORAGECAPACITY" \
+  "$(kc 1.33 get csidrivers)"
 bad=$(printf 'apiVersion: storage.k8s.io/v1\nkind: VolumeAttachment\nmetadata: {name: va}\nspec: {attacher: local.csi.kernlet.io, source: {}}\n' |
   kc 1.33 apply -f - 2>&1 || true)
 expect_contains "a VolumeAttachment without node or source is refused" "spec.nodeName: Required value" "$bad"
