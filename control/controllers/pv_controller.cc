@@ -83,6 +83,20 @@ PersistentVolumeController::PersistentVolumeController(SharedInformers& informer
                         .on_update = [this](const client::ObjectPtr&, const client::ObjectPtr&) { enqueue_unbound_claims(); },
                         .on_delete = nullptr,
                         .on_synced = nullptr});
+  // A claim whose selected node was not in the cache yet binds once it is.
+  nodes_.add_handler({.on_add =
+                          [this](const client::ObjectPtr& n) {
+                            for (const auto& c : claims_.cache().list()) {
+                              if (api::Meta(*c).annotation(pv::kAnnSelectedNode) ==
+                                      std::optional<std::string_view>(api::Meta(*n).name()) &&
+                                  !api::Meta(*c).annotation(pv::kAnnBindCompleted)) {
+                                enqueue(std::string(kClaimPrefix) + client::object_key(*c));
+                              }
+                            }
+                          },
+                      .on_update = nullptr,
+                      .on_delete = nullptr,
+                      .on_synced = nullptr});
   // Pods hold claims (pvc-protection): a pod finishing or going lets a deleted claim go.
   auto pod = [this](const client::ObjectPtr& p) {
     for (const std::string& c : pv::pod_claims(*p)) enqueue_claim(api::Meta(*p).namespace_(), c);
