@@ -113,8 +113,9 @@ pod user claim-b
 kc 1.33 delete pvc claim-b --wait=false >/dev/null
 wait_for "a claim in use by a pod is Terminating" "Terminating" \
   sh -c "$KUBECTL_DIR/kubectl.1.33 get pvc claim-b --no-headers | awk '{print \$2}'"
-# Deleting an unused claim afterwards: once it is gone the controller has seen both
-# deletions, and claim-b must still be there.
+# Deleting an unused claim afterwards: the controller takes keys in the order the watch
+# brings them and claim-c's removal needs a write and another watch event, so once it is
+# gone claim-b's deletion has been judged too, and claim-b must still be there.
 kc 1.33 delete pvc claim-c --wait=false >/dev/null
 wait_gone "an unused claim goes at once" pvc claim-c
 expect_contains "...while the used one is kept" "Terminating" "$(kc 1.33 get pvc claim-b 2>&1)"
