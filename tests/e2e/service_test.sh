@@ -102,7 +102,8 @@ if ! "$repo/scripts/cluster" up --nodes 3 --name "$cname" --data "$data" --port 
     --bin "$KERNLET_BIN" >"$workdir/up.log" 2>&1; then
   not_ok "scripts/cluster up --nodes 3" "$(tail -20 "$workdir/up.log")"
   fail_dump
-  finish
+  echo "#    total ${SECONDS}s"
+finish
 fi
 ok "scripts/cluster up --nodes 3 ($((SECONDS - t_up))s)"
 export KUBECONFIG="$data/control/admin.kubeconfig"
@@ -181,7 +182,8 @@ else
 fi
 
 # ---- 300 connections from a client pod ---------------------------------------------------
-cli_script="i=0; while [ \$i -lt 300 ]; do printf 'GET /cgi-bin/who HTTP/1.0\\r\\n\\r\\n' | nc -w 5 $v_web 80 | tail -1; i=\$((i + 1)); done; echo DONE; exec sleep 3600"
+# Ten loops of 30 at once: busybox nc and the CGI fork a few processes per connection.
+cli_script="echo START \$(date +%s); for j in 0 1 2 3 4 5 6 7 8 9; do (i=0; while [ \$i -lt 30 ]; do printf 'GET /cgi-bin/who HTTP/1.0\\r\\n\\r\\n' | nc -w 5 $v_web 80 | tail -1; i=\$((i + 1)); done) & done; wait; echo DONE \$(date +%s); exec sleep 3600"
 python3 - "$n1" "$BUSYBOX" "$cli_script" <<'PY' | k apply -f - >/dev/null
 import json, sys
 node, image, script = sys.argv[1:4]
@@ -189,17 +191,20 @@ print(json.dumps({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "cli"}
   "spec": {"nodeName": node, "terminationGracePeriodSeconds": 0,
            "containers": [{"name": "c", "image": image, "imagePullPolicy": "Never", "command": ["sh", "-c", script]}]}}))
 PY
-cli_done() { k logs cli 2>/dev/null | grep -q '^DONE$'; }
+cli_done() { k logs cli 2>/dev/null | grep -q '^DONE '; }
 t0=$SECONDS
 if wait_until 120 cli_done; then
-  answers=$(k logs cli | grep -v '^DONE$')
+  took_all=$((SECONDS - t0))
+  answers=$(k logs cli)
+  took=$(($(echo "$answers" | awk '/^DONE / { print $2 }') - $(echo "$answers" | awk '/^START / { print $2 }')))
   expect_eq "300 connections to the ClusterIP answered" 300 "$(echo "$answers" | grep -c '^web-' || true)"
-  expect_eq "the 300 connections reached all three backends ($((SECONDS - t0))s)" "$(echo "$web_pods" | tr '\n' ' ' | sed 's/ $//')" \
+  expect_eq "the 300 connections reached all three backends (${took}s in the pod, ${took_all}s with its start)" "$(echo "$web_pods" | tr '\n' ' ' | sed 's/ $//')" \
     "$(echo "$answers" | grep '^web-' | names)"
   echo "#    per backend: $(echo "$answers" | awk '/^web-/ { print $1 }' | sort | uniq -c | tr -s ' ' | tr '\n' ',')"
 else
   not_ok "the client pod made 300 connections" "$(k logs cli 2>&1 | tail -5)" "$(jp cli '{.status}')"
-  fail_dump; finish
+  fail_dump; echo "#    total ${SECONDS}s"
+finish
 fi
 ip_cli=$(jp cli '{.status.podIP}')
 out=$(beside_pod cli 10 refused "$v_web" 80 1)
@@ -276,16 +281,25 @@ hold_then() {
   in_pod cli 60 hold "$v_hold" 7000 "$go" >"$f" &
   p=$!
   wait_until 15 test -s "$f" || { echo "none ended never: no first line"; kill -KILL "$p" 2>/dev/null; return; }
-  victim=$(head -1 "$f")
+  victim=$(head -1 "$f" | cut -d' ' -f1)
+  touch "$go"  # the clock starts before the action: kubectl's own time counts
   "$@" "$victim"
-  touch "$go"
   local deadline=$((SECONDS + 20))
   while kill -0 "$p" 2>/dev/null && [ "$SECONDS" -lt "$deadline" ]; do sleep 0.05; done
   kill -KILL "$p" 2>/dev/null || true
   wait "$p" 2>/dev/null || true
   echo "$victim $(sed -n 2p "$f")"
 }
-force_delete() { k delete pod "$1" --grace-period=0 --force --wait=false >/dev/null 2>&1; }
+# The actions go to the API with curl: kubectl's own start-up (a few hundred ms on a busy
+# machine) would count against the 1 s otherwise.
+api() {
+  local method=$1 path=$2 pki=$data/control/pki; shift 2
+  curl -sS -o /dev/null -w '%{http_code}' --cacert "$pki/ca.crt" --cert "$pki/admin.crt" --key "$pki/admin.key" \
+    -X "$method" "https://$(state listen)$path" "$@"
+}
+force_delete() {
+  api DELETE "/api/v1/namespaces/default/pods/$1" -H 'Content-Type: application/json' -d '{"gracePeriodSeconds":0}' >/dev/null
+}
 read -r victim _ ms reason <<<"$(hold_then force_delete)"
 if [[ "$victim" == web-* ]] && [[ "$ms" =~ ^[0-9]+$ ]] && [ "$ms" -le 1000 ]; then
   ok "a deleted backend's held connection ends within 1 s (${ms} ms, $reason)"
@@ -296,7 +310,10 @@ out=$(in_pod cli 60 tcp "$v_web" 80 30)
 expect_eq "after the delete: 30 new connections answered" 30 "$(echo "$out" | grep -c '^web-' || true)"
 expect_eq "after the delete: none reaches the deleted pod" 0 "$(echo "$out" | grep -c "^$victim " || true)"
 
-unlabel() { k label pod "$1" app- >/dev/null; }
+unlabel() {
+  api PATCH "/api/v1/namespaces/default/pods/$1" -H 'Content-Type: application/merge-patch+json' \
+    -d '{"metadata":{"labels":{"app":null}}}' >/dev/null
+}
 read -r victim2 _ ms reason <<<"$(hold_then unlabel)"
 if [[ "$victim2" == web-* ]] && [[ "$ms" =~ ^[0-9]+$ ]] && [ "$ms" -le 1000 ] && [ "$reason" != EOF ]; then
   ok "a backend taken out of its Service (still running): the held socket is destroyed within 1 s (${ms} ms, $reason)"
@@ -319,8 +336,11 @@ old=$(agent_pid 1)
 kill -KILL "$old"
 wait_until 5 sh -c "! kill -0 $old" || not_ok "node 1's agent died" "pid $old"
 expect_eq "agent dead: its 8 cgroup links stay pinned" 8 "$(ls "$pin_root/$prefix-n1/links_v1" | wc -l | tr -d ' ')"
-bpftool cgroup show "$cgbase/n1/pods" | grep -q kl_lb4_connect && ok "agent dead: the programs stay attached" ||
-  not_ok "agent dead: the programs stay attached" "$(bpftool cgroup show "$cgbase/n1/pods" 2>&1)"
+attached=$(bpftool cgroup show "$cgbase/n1/pods" 2>&1 || true)
+case "$attached" in
+  *kl_lb4_connect*) ok "agent dead: the programs stay attached" ;;
+  *) not_ok "agent dead: the programs stay attached" "$attached" ;;
+esac
 sleep 2  # connections while no agent runs
 synced_before=$(grep -c 'service proxy: synced' "$data/node1.log" || true)
 if "$repo/scripts/cluster" start-agent --name "$cname" --data "$data" --node 1 >"$workdir/restart.log" 2>&1; then
@@ -344,7 +364,7 @@ expect_eq "the restarted agent reuses the 8 pinned links" 8 "$(ls "$pin_root/$pr
 
 # ---- scale to 0: refused at once ---------------------------------------------------------
 k scale deployment web --replicas=0 >/dev/null
-no_endpoints() { [ -z "$(k get endpointslices -l kubernetes.io/service-name=web -o 'jsonpath={.items[*].endpoints}')" ]; }
+no_endpoints() { [ -z "$(k get endpointslices -l kubernetes.io/service-name=web -o 'jsonpath={.items[*].endpoints[*].addresses[*]}')" ]; }
 wait_until 60 no_endpoints || not_ok "web has no endpoints after scale to 0" "$(k get endpointslices -o wide 2>&1)"
 refused() { in_pod cli 10 refused "$v_web" 80 1 | grep -q '^ECONNREFUSED '; }
 wait_until 20 refused || not_ok "connect to the VIP refused after scale to 0" "$(in_pod cli 10 refused "$v_web" 80 1)"
@@ -359,6 +379,8 @@ fi
 
 # ---- down -------------------------------------------------------------------------------
 for p in "${bg_pids[@]}"; do kill -KILL "$p" 2>/dev/null || true; done
+for p in "${bg_pids[@]}"; do wait "$p" 2>/dev/null || true; done
+bg_pids=()
 [ "$failures" -eq 0 ] || fail_dump
 if "$repo/scripts/cluster" down --name "$cname" --data "$data" >"$workdir/down.log" 2>&1; then
   ok "scripts/cluster down"
@@ -369,4 +391,5 @@ expect_eq "no pinned maps or links left" "" "$(ls -d "$pin_root/$prefix-n"* 2>/d
 expect_eq "no namespace left" "" "$(ip netns list | grep "^$prefix-" || true)"
 expect_eq "no cgroup left" "" "$(ls -d "$cgbase" 2>/dev/null || true)"
 expect_eq "no mount left under the data dir" "" "$(grep -F " $data/" /proc/self/mountinfo || true)"
+echo "#    total ${SECONDS}s"
 finish
