@@ -36,19 +36,27 @@ void ServiceProxy::trigger() {
   cv_.notify_all();
 }
 
+namespace {
+
+// A map entry whose content is not known (pinned by an earlier agent, or a write that
+// failed half-way): never equal to a desired spec, so it is rewritten, and removed when no
+// longer desired.
+bpf::ServiceSpec unknown_spec(const bpf::ServiceKey& key) {
+  bpf::ServiceSpec s;
+  s.key = key;
+  s.affinity_timeout_seconds = UINT32_MAX;
+  return s;
+}
+
+}  // namespace
+
 Result<void> ServiceProxy::sync_once() {
   std::lock_guard sync(sync_mu_);
   if (caches_synced_ && !caches_synced_())
     return Error(ErrorCode::kUnavailable, "service proxy: waiting for the Service and EndpointSlice caches to sync");
   if (!adopted_) {
-    // Entries an earlier agent left in pinned maps: unknown content, so never equal to a
-    // desired spec (rewritten once) and removed when no longer desired.
-    bpf::ServiceSpec unknown;
-    unknown.affinity_timeout_seconds = UINT32_MAX;
-    for (const bpf::ServiceKey& k : map_->services()) {
-      unknown.key = k;
-      applied_.emplace(k, unknown);
-    }
+    // Entries an earlier agent left in pinned maps.
+    for (const bpf::ServiceKey& k : map_->services()) applied_.emplace(k, unknown_spec(k));
     adopted_ = true;
   }
   std::vector<std::string> warnings;
@@ -66,7 +74,7 @@ Result<void> ServiceProxy::sync_once() {
   for (const auto& spec : d.upserts) {
     if (auto r = map_->upsert(spec); !r.ok()) {
       if (first.ok()) first = std::move(r).error();
-      applied_.erase(spec.key);  // unknown state: rewrite it next pass
+      applied_[spec.key] = unknown_spec(spec.key);  // rewritten next pass, or removed
       continue;
     }
     applied_[spec.key] = spec;

@@ -220,7 +220,7 @@ for p in $web_pods; do
   bg_pids+=("$!")
 done
 udp_up() { for p in $web_pods; do [ -f "$workdir/udp.$p" ] || return 1; done; }
-wait_until 10 udp_up || not_ok "UDP servers bound in the web pods" "$(ls "$workdir")"
+wait_until 60 udp_up || not_ok "UDP servers bound in the web pods" "$(ls "$workdir")"
 out=$(in_pod cli 60 udp-connected "$v_udp" 53 30)
 expect_eq "connected UDP through the VIP: 30 answers, getpeername is the VIP" 30 \
   "$(echo "$out" | grep -c "^web-.* peer=$v_udp:53\$" || true)"
@@ -280,7 +280,7 @@ hold_then() {
   rm -f "$f" "$go"
   in_pod cli 60 hold "$v_hold" 7000 "$go" >"$f" &
   p=$!
-  wait_until 15 test -s "$f" || { echo "none ended never: no first line"; kill -KILL "$p" 2>/dev/null; return; }
+  wait_until 30 test -s "$f" || { echo "none ended never: no first line"; kill -KILL "$p" 2>/dev/null; return; }
   victim=$(head -1 "$f" | cut -d' ' -f1)
   touch "$go"  # the clock starts before the action: kubectl's own time counts
   "$@" "$victim"

@@ -119,5 +119,20 @@ TEST(ServiceProxyTest, WaitsForTheCachesAndAdoptsWhatTheMapHolds) {
   EXPECT_TRUE(map.log.empty());
 }
 
+// A write that failed leaves the entry in an unknown state: if its Service goes before a
+// retry succeeds, the entry is still removed from the map.
+TEST(ServiceProxyTest, FailedWriteOfADeletedServiceIsRemoved) {
+  client::ObjectCache services, slices;
+  FakeServiceMap map;
+  ServiceProxy proxy(&map, &services, &slices, "node-a");
+  services.upsert(service("a", "10.96.0.1"));
+  map.fail.insert("10.96.0.1:80/TCP");
+  ASSERT_FALSE(proxy.sync_once().ok());
+  services.erase("ns/a");
+  map.log.clear();
+  ASSERT_TRUE(proxy.sync_once().ok());
+  EXPECT_EQ(map.log, (std::vector<std::string>{"remove 10.96.0.1:80/TCP"}));
+}
+
 }  // namespace
 }  // namespace kernlet::agent
