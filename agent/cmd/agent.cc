@@ -380,7 +380,10 @@ Result<void> Agent::start_service_proxy_parts() {
   slices_ = std::make_unique<client::Informer>(
       std::make_shared<client::RestListerWatcher>(client_, client::ResourceRef("discovery.k8s.io", "v1", "endpointslices")),
       eo);
-  proxy_ = std::make_unique<ServiceProxy>(lb_.get(), &services_->cache(), &slices_->cache(), opts_.node_name);
+  client::Informer* si = services_.get();
+  client::Informer* ei = slices_.get();
+  proxy_ = std::make_unique<ServiceProxy>(lb_.get(), &si->cache(), &ei->cache(), opts_.node_name,
+                                          [si, ei] { return si->has_synced() && ei->has_synced(); });
   ServiceProxy* p = proxy_.get();
   for (client::Informer* inf : {services_.get(), slices_.get()}) {
     client::EventHandler h;

@@ -1,13 +1,19 @@
 #include "agent/proxy/service_proxy.h"
 
 #include <chrono>
+#include <cstdint>
 #include <cstdio>
 
 namespace kernlet::agent {
 
 ServiceProxy::ServiceProxy(bpf::ServiceMap* map, const client::ObjectCache* services,
-                           const client::ObjectCache* endpoint_slices, std::string node_name)
-    : map_(map), services_(services), slices_(endpoint_slices), node_name_(std::move(node_name)) {}
+                           const client::ObjectCache* endpoint_slices, std::string node_name,
+                           std::function<bool()> caches_synced)
+    : map_(map),
+      services_(services),
+      slices_(endpoint_slices),
+      node_name_(std::move(node_name)),
+      caches_synced_(std::move(caches_synced)) {}
 
 ServiceProxy::~ServiceProxy() { stop(); }
 
@@ -30,8 +36,29 @@ void ServiceProxy::trigger() {
   cv_.notify_all();
 }
 
+namespace {
+
+// A map entry whose content is not known (pinned by an earlier agent, or a write that
+// failed half-way): never equal to a desired spec, so it is rewritten, and removed when no
+// longer desired.
+bpf::ServiceSpec unknown_spec(const bpf::ServiceKey& key) {
+  bpf::ServiceSpec s;
+  s.key = key;
+  s.affinity_timeout_seconds = UINT32_MAX;
+  return s;
+}
+
+}  // namespace
+
 Result<void> ServiceProxy::sync_once() {
   std::lock_guard sync(sync_mu_);
+  if (caches_synced_ && !caches_synced_())
+    return Error(ErrorCode::kUnavailable, "service proxy: waiting for the Service and EndpointSlice caches to sync");
+  if (!adopted_) {
+    // Entries an earlier agent left in pinned maps.
+    for (const bpf::ServiceKey& k : map_->services()) applied_.emplace(k, unknown_spec(k));
+    adopted_ = true;
+  }
   std::vector<std::string> warnings;
   DesiredServices desired = desired_services(services_->list(), slices_->list(), node_name_, &warnings);
   for (const auto& w : warnings) std::fprintf(stderr, "W service proxy: %s\n", w.c_str());
@@ -47,10 +74,15 @@ Result<void> ServiceProxy::sync_once() {
   for (const auto& spec : d.upserts) {
     if (auto r = map_->upsert(spec); !r.ok()) {
       if (first.ok()) first = std::move(r).error();
-      applied_.erase(spec.key);  // unknown state: rewrite it next pass
+      applied_[spec.key] = unknown_spec(spec.key);  // rewritten next pass, or removed
       continue;
     }
     applied_[spec.key] = spec;
+  }
+  if (first.ok() && (!logged_sync_ || !d.upserts.empty() || !d.removes.empty())) {
+    std::fprintf(stderr, "I service proxy: synced %zu service ports (%zu written, %zu removed)\n", applied_.size(),
+                 d.upserts.size(), d.removes.size());
+    logged_sync_ = true;
   }
   return first;
 }
@@ -64,7 +96,8 @@ void ServiceProxy::loop() {
     wake_ = false;
     lock.unlock();
     auto r = sync_once();
-    if (!r.ok()) std::fprintf(stderr, "W service proxy: %s\n", r.error().to_string().c_str());
+    if (!r.ok() && r.error().code() != ErrorCode::kUnavailable)
+      std::fprintf(stderr, "W service proxy: %s\n", r.error().to_string().c_str());
     lock.lock();
     retry_ = !r.ok();
   }

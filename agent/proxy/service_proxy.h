@@ -4,10 +4,18 @@
 // diffs it against what it applied, and writes only the entries that changed. A failed
 // write is logged and retried on the next pass (at most 1 s later).
 //
+// Nothing is written until `caches_synced` says both caches hold a full list: a pass over a
+// Services cache without its EndpointSlices would program every service with no backend
+// (refusing connections and draining established ones), which after an agent restart
+// would break the connections the pinned maps kept alive. The first pass also takes the
+// services the map already holds (pinned by an earlier agent) as applied with unknown
+// content, so the ones no longer desired are removed and the others rewritten once.
+//
 // Thread-safety: trigger() from any thread (informer handlers); start/stop from one thread.
 #pragma once
 
 #include <condition_variable>
+#include <functional>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -20,9 +28,10 @@ namespace kernlet::agent {
 
 class ServiceProxy {
  public:
-  // The caches and the map must outlive the proxy.
+  // The caches and the map must outlive the proxy. `caches_synced` (null: always) says
+  // whether both caches have been filled by their first list.
   ServiceProxy(bpf::ServiceMap* map, const client::ObjectCache* services, const client::ObjectCache* endpoint_slices,
-               std::string node_name);
+               std::string node_name, std::function<bool()> caches_synced = nullptr);
   ~ServiceProxy();
 
   void start();
@@ -30,7 +39,8 @@ class ServiceProxy {
   // Asks for a pass soon (coalesced).
   void trigger();
   // One pass now, on the caller's thread: compute, diff, apply. Returns the first error;
-  // the entries that failed stay pending for the next pass.
+  // the entries that failed stay pending for the next pass. Before the caches have synced
+  // it writes nothing and fails with kUnavailable.
   Result<void> sync_once();
 
  private:
@@ -40,8 +50,11 @@ class ServiceProxy {
   const client::ObjectCache* services_;
   const client::ObjectCache* slices_;
   std::string node_name_;
+  std::function<bool()> caches_synced_;
   std::mutex sync_mu_;      // one pass at a time
   DesiredServices applied_;  // guarded by sync_mu_
+  bool adopted_ = false;     // guarded by sync_mu_: the map's own entries were taken in
+  bool logged_sync_ = false; // guarded by sync_mu_: the first complete pass was logged
   std::mutex mu_;
   std::condition_variable cv_;
   bool wake_ = false, stop_ = false, retry_ = false;

@@ -173,6 +173,11 @@ Result<void> SockLb::Impl::attach_programs() {
 // Rebuilds the in-memory view from pinned maps an earlier attach left, so ids never clash
 // and the next upsert knows which backends to drain.
 Result<void> SockLb::Impl::recover() {
+  // A loader killed during a drain leaves its (VIP, backend) pairs behind; the next drain's
+  // iterators would destroy sockets of backends that came back meanwhile.
+  kl_lb_drain_key dk{};
+  while (bpf_map_get_next_key(fd(skel->maps.kl_lb_drain_v1), nullptr, &dk) == 0)
+    if (bpf_map_delete_elem(fd(skel->maps.kl_lb_drain_v1), &dk) != 0) break;
   kl_lb_endpoint key{}, next{};
   kl_lb_endpoint* prev = nullptr;
   while (bpf_map_get_next_key(fd(skel->maps.kl_lb_services_v1), prev, &next) == 0) {

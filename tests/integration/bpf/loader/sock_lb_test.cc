@@ -12,6 +12,7 @@
 #include <sched.h>
 #include <signal.h>
 #include <sys/ioctl.h>
+#include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
@@ -22,6 +23,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstring>
+#include <filesystem>
 #include <functional>
 #include <set>
 #include <string>
@@ -623,6 +625,92 @@ TEST_F(SockLbTest, BadSpecsAreRejectedWithTheirName) {
   s.backends.push_back(s.backends[0]);
   EXPECT_FALSE(lb_->upsert(s).ok());
   EXPECT_TRUE(lb_->services().empty());
+}
+
+// An agent restart (kill -9 included): with a pin directory, the maps and cgroup links
+// outlive the loader, a held connection and new connections keep working while no loader
+// runs, the next attach reuses them (the service is recovered, the links are switched to
+// its programs) and can drain; unpin() then takes the balancer away. The bpffs is a mount
+// of the test's own under /tmp, unmounted on every path.
+TEST_F(SockLbTest, PinnedMapsAndLinksOutliveTheLoaderAndAreReused) {
+  lb_.reset();  // the fixture's unpinned balancer: this test attaches its own
+  char tmpl[] = "/tmp/kernlet-bpffs-XXXXXX";
+  ASSERT_NE(::mkdtemp(tmpl), nullptr) << std::strerror(errno);
+  const std::string mnt = tmpl;
+  struct Unmount {
+    std::string dir;
+    ~Unmount() {
+      ::umount2(dir.c_str(), MNT_DETACH);
+      ::rmdir(dir.c_str());
+    }
+  } unmount{mnt};
+  ASSERT_EQ(::mount("bpf", mnt.c_str(), "bpf", 0, nullptr), 0) << "mount bpffs on " << mnt << ": " << std::strerror(errno);
+  const std::string pins = mnt + "/lb";
+
+  // The client is forked before any loader exists: a child inherits its parent's fds,
+  // and one holding the loader's link fds would keep the links alive without the pins.
+  auto c = std::make_unique<Client>(cgroup_, ns_.get(), [](int in, int out) {
+    int held = -1;
+    char cmd;
+    while (::read(in, &cmd, 1) == 1) {
+      char j;
+      if (cmd == 'o') {  // open the connection to hold
+        held = tcp_connect("10.96.0.10", 80, &j);
+        say(out, held < 0 ? std::string("error ") + strerrorname_np(-held) : std::string(1, j));
+      } else if (cmd == 'c') {  // a new connection through the VIP
+        int s = tcp_connect("10.96.0.10", 80, &j);
+        say(out, s < 0 ? std::string("error ") + strerrorname_np(-s) : std::string(1, j));
+        if (s >= 0) ::close(s);
+      } else if (cmd == 'h') {  // is the held connection still open?
+        pollfd p{held, POLLIN, 0};
+        say(out, ::poll(&p, 1, 0) == 0 ? "open" : "closed");
+      } else if (cmd == 'w') {  // wait until the held connection ends
+        char b;
+        ssize_t n = ::read(held, &b, 1);
+        say(out, n < 0 ? strerrorname_np(errno) : n == 0 ? "eof" : "data");
+      }
+    }
+  });
+  auto first = SockLb::attach({.cgroup_path = cgroup_, .pin_dir = pins});
+  ASSERT_TRUE(first.ok()) << first.error().to_string();
+  ASSERT_TRUE((*first)->upsert(tcp_service()).ok());
+  c->tell('o');
+  std::string held = c->line();
+  ASSERT_EQ(held.size(), 1u) << held;
+  ASSERT_EQ(held.find_first_not_of("234"), std::string::npos) << held;
+  first->reset();  // the loader goes away, as with kill -9: every fd of it is closed
+
+  c->tell('c');
+  EXPECT_EQ(c->line().find_first_not_of("234"), std::string::npos) << "a new connection with no loader running";
+  c->tell('h');
+  EXPECT_EQ(c->line(), "open");
+
+  auto second = SockLb::attach({.cgroup_path = cgroup_, .pin_dir = pins});
+  ASSERT_TRUE(second.ok()) << second.error().to_string();
+  ASSERT_EQ((*second)->services(), std::vector<ServiceKey>{tcp_service().key}) << "the pinned service is recovered";
+  c->tell('c');
+  EXPECT_EQ(c->line().find_first_not_of("234"), std::string::npos) << "a new connection after the re-attach";
+  c->tell('h');
+  EXPECT_EQ(c->line(), "open");
+
+  // The new loader drains through the reused maps: the held connection's backend goes.
+  std::vector<int> rest;
+  for (int i : {2, 3, 4}) if (i != held[0] - '0') rest.push_back(i);
+  c->tell('w');
+  ASSERT_TRUE((*second)->upsert(tcp_service(rest)).ok());
+  EXPECT_EQ(c->line(1s), "ECONNABORTED");
+
+  c.reset();
+  ASSERT_TRUE((*second)->unpin().ok());
+  second->reset();
+  std::error_code ec;
+  EXPECT_TRUE(std::filesystem::is_empty(pins, ec) || !std::filesystem::exists(pins)) << "pins left in " << pins;
+  Client after(cgroup_, ns_.get(), [](int, int out) {
+    char id;
+    int r = tcp_connect("10.96.0.10", 80, &id);
+    say(out, r < 0 ? strerrorname_np(-r) : "connected");
+  });
+  EXPECT_EQ(after.line(), "ENETUNREACH") << "unpinned and closed: nothing translates the VIP";
 }
 
 }  // namespace

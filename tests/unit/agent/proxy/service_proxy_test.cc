@@ -89,5 +89,50 @@ TEST(ServiceProxyTest, WritesOnlyWhatChangedAndRetriesFailures) {
   EXPECT_EQ(map.installed.size(), 1u);
 }
 
+// After an agent restart the map still holds what the earlier agent pinned. Until both
+// caches have synced nothing is written (a Services cache without its EndpointSlices would
+// refuse and drain every service); the first pass then removes the pinned entries that are
+// no longer desired and rewrites the others once.
+TEST(ServiceProxyTest, WaitsForTheCachesAndAdoptsWhatTheMapHolds) {
+  client::ObjectCache services, slices;
+  FakeServiceMap map;
+  bpf::ServiceSpec kept, stale;
+  kept.key = bpf::ServiceKey{*bpf::IpAddr::parse("10.96.0.1"), 80, bpf::Protocol::kTcp};
+  stale.key = bpf::ServiceKey{*bpf::IpAddr::parse("10.96.0.9"), 80, bpf::Protocol::kTcp};
+  map.installed[kept.key] = kept;
+  map.installed[stale.key] = stale;
+  bool synced = false;
+  ServiceProxy proxy(&map, &services, &slices, "node-a", [&] { return synced; });
+
+  services.upsert(service("a", "10.96.0.1"));
+  auto r = proxy.sync_once();
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().code(), ErrorCode::kUnavailable);
+  EXPECT_TRUE(map.log.empty()) << "nothing is written before the caches have synced";
+
+  slices.upsert(slice("a", {"10.1.0.1"}));
+  synced = true;
+  ASSERT_TRUE(proxy.sync_once().ok());
+  EXPECT_EQ(map.log, (std::vector<std::string>{"remove 10.96.0.9:80/TCP", "upsert 10.96.0.1:80/TCP 1"}));
+  map.log.clear();
+  ASSERT_TRUE(proxy.sync_once().ok());
+  EXPECT_TRUE(map.log.empty());
+}
+
+// A write that failed leaves the entry in an unknown state: if its Service goes before a
+// retry succeeds, the entry is still removed from the map.
+TEST(ServiceProxyTest, FailedWriteOfADeletedServiceIsRemoved) {
+  client::ObjectCache services, slices;
+  FakeServiceMap map;
+  ServiceProxy proxy(&map, &services, &slices, "node-a");
+  services.upsert(service("a", "10.96.0.1"));
+  map.fail.insert("10.96.0.1:80/TCP");
+  ASSERT_FALSE(proxy.sync_once().ok());
+  services.erase("ns/a");
+  map.log.clear();
+  ASSERT_TRUE(proxy.sync_once().ok());
+  EXPECT_EQ(map.log, (std::vector<std::string>{"remove 10.96.0.1:80/TCP"}));
+}
+
 }  // namespace
 }  // namespace kernlet::agent
