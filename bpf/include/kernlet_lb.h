@@ -119,13 +119,15 @@ struct kl_lb_drain_key {
                                * kernel's input path would reject as martian: FIB + redirect */
 #define KL_NP_CT_EGRESS 0x2   /* a reply entry applied on egress (local backend, no SNAT) */
 
-/* Drop reasons: the index into kl_np_drops_v1 (per-CPU __u64 counters). */
-#define KL_NP_DROP_NOT_ALLOWED 0   /* client outside loadBalancerSourceRanges */
-#define KL_NP_DROP_NO_BACKEND 1    /* no (local, for Local) ready backend */
-#define KL_NP_DROP_SNAT_EXHAUSTED 2 /* no free SNAT port for this backend */
-#define KL_NP_DROP_NO_ROUTE 3      /* FIB lookup found no way to the translated destination */
-#define KL_NP_DROP_CT_FULL 4       /* conntrack entry could not be written */
-#define KL_NP_DROP_REASONS 5
+/* Drop reasons: the index into kl_np_drops_v1 (per-CPU __u64 counters). 0 is "no drop", so
+ * a helper can return 0 for success and a reason otherwise. */
+#define KL_NP_DROP_NONE 0
+#define KL_NP_DROP_NOT_ALLOWED 1    /* client outside loadBalancerSourceRanges */
+#define KL_NP_DROP_NO_BACKEND 2     /* no (local, for Local) ready backend */
+#define KL_NP_DROP_SNAT_EXHAUSTED 3 /* no free SNAT port for this backend */
+#define KL_NP_DROP_NO_ROUTE 4       /* FIB lookup found no way to the translated destination */
+#define KL_NP_DROP_CT_FULL 5        /* conntrack entry could not be written */
+#define KL_NP_DROP_REASONS 6
 
 /* kl_np_services_v1 key: an address:port+protocol reachable from outside (node address with
  * a nodePort, a LoadBalancer ingress IP or an externalIP with the service port). 8 bytes. */

@@ -33,7 +33,7 @@ static_assert(sizeof(kl_np_ct_key) == 16 && offsetof(kl_np_ct_key, proto) == 12 
               offsetof(kl_np_ct_key, dir) == 13);
 static_assert(sizeof(kl_np_ct) == 24 && offsetof(kl_np_ct, last_seen_ns) == 16);
 static_assert(sizeof(kl_np_config) == 8);
-static_assert(KL_NP_DROP_REASONS == 5);
+static_assert(KL_NP_DROP_REASONS == 6);
 
 namespace {
 
@@ -372,8 +372,8 @@ int NodePortLb::program_fd(Hook hook) const {
   return bpf_program__fd(hook == Hook::kIngress ? impl_->skel->progs.kl_np_ingress : impl_->skel->progs.kl_np_egress);
 }
 
-std::array<std::uint64_t, 5> NodePortLb::drops() const {
-  std::array<std::uint64_t, 5> out{};
+std::array<std::uint64_t, 6> NodePortLb::drops() const {
+  std::array<std::uint64_t, 6> out{};
   const int cpus = libbpf_num_possible_cpus();
   if (cpus <= 0) return out;
   std::vector<std::uint64_t> per(static_cast<std::size_t>(cpus));

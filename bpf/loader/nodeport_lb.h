@@ -58,7 +58,7 @@ class NodePortLb final : public NodePortMap {
   int program_fd(Hook hook) const;
 
   // Drop counters summed over CPUs, indexed by KL_NP_DROP_* (kernlet_lb.h).
-  std::array<std::uint64_t, 5> drops() const;
+  std::array<std::uint64_t, 6> drops() const;
 
   // Number of conntrack entries (forward and reply).
   std::size_t conntrack_entries() const;
