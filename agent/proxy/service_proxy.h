@@ -1,5 +1,6 @@
-// ServiceProxy: keeps the socket load balancer (bpf::ServiceMap) equal to what the
-// Services and EndpointSlices in two informer caches ask for. Level-triggered: any change
+// ServiceProxy: keeps the socket load balancer (bpf::ServiceMap), and the NodePort datapath
+// (bpf::NodePortMap) when it has one, equal to what the Services and EndpointSlices in two
+// informer caches ask for. Level-triggered: any change
 // wakes one worker that recomputes the desired state (desired_services.h) from the caches,
 // diffs it against what it applied, and writes only the entries that changed. A failed
 // write is logged and retried on the next pass (at most 1 s later).
@@ -11,6 +12,7 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "agent/proxy/desired_services.h"
 #include "api/client/cache.h"
@@ -24,6 +26,11 @@ class ServiceProxy {
   ServiceProxy(bpf::ServiceMap* map, const client::ObjectCache* services, const client::ObjectCache* endpoint_slices,
                std::string node_name);
   ~ServiceProxy();
+
+  // Before start(): this node's addresses (nodePort entries in both maps) and the NodePort
+  // datapath (outlives the proxy; nullptr = none).
+  void set_node_addresses(std::vector<bpf::IpAddr> addresses);
+  void set_nodeport_map(bpf::NodePortMap* map);
 
   void start();
   void stop();
@@ -40,8 +47,11 @@ class ServiceProxy {
   const client::ObjectCache* services_;
   const client::ObjectCache* slices_;
   std::string node_name_;
+  std::vector<bpf::IpAddr> node_addresses_;
+  bpf::NodePortMap* nodeports_ = nullptr;
   std::mutex sync_mu_;      // one pass at a time
   DesiredServices applied_;  // guarded by sync_mu_
+  DesiredNodePorts applied_nodeports_;  // guarded by sync_mu_
   std::mutex mu_;
   std::condition_variable cv_;
   bool wake_ = false, stop_ = false, retry_ = false;
