@@ -5,6 +5,7 @@
 #include <bpf/libbpf.h>
 #include <linux/magic.h>
 #include <net/if.h>
+#include <sys/stat.h>
 #include <sys/statfs.h>
 #include <unistd.h>
 
@@ -122,11 +123,18 @@ Result<void> validate(const NodePortSpec& s) {
   return Ok();
 }
 
+// The inode of the calling thread's network namespace (0 if unknown).
+ino_t current_netns() {
+  struct stat st {};
+  return ::stat("/proc/thread-self/ns/net", &st) == 0 ? st.st_ino : 0;
+}
+
 }  // namespace
 
 struct NodePortLb::Impl {
   std::string interface;
   int ifindex = 0;
+  ino_t netns = 0;  // where ifindex is valid
   bool created_qdisc = false;
   std::string pin_dir;
   nodeport* skel = nullptr;
@@ -152,6 +160,7 @@ struct NodePortLb::Impl {
 Result<void> NodePortLb::Impl::attach() {
   ifindex = static_cast<int>(::if_nametoindex(interface.c_str()));
   if (ifindex == 0) return Error::from_errno("nodeport: interface " + interface);
+  netns = current_netns();
   LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex, .attach_point = BPF_TC_INGRESS);
   int rc = bpf_tc_hook_create(&hook);
   if (rc != 0 && rc != -EEXIST) return Error("nodeport: create clsact qdisc on " + interface, -rc);
@@ -173,6 +182,11 @@ Result<void> NodePortLb::Impl::attach() {
 
 Result<void> NodePortLb::Impl::detach() {
   if (ifindex == 0) return Ok();
+  // An ifindex means nothing in another network namespace: detaching there could remove
+  // another interface's qdisc.
+  if (current_netns() != netns)
+    return Error(ErrorCode::kConflict,
+                 "nodeport: detach from " + interface + " must run in the network namespace it was attached in");
   Result<void> result = Ok();
   for (bpf_tc_attach_point point : {BPF_TC_INGRESS, BPF_TC_EGRESS}) {
     LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex, .attach_point = point);
