@@ -17,6 +17,8 @@
 #include <bpf/bpf.h>
 #include <net/if.h>
 #include <sched.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <array>
@@ -439,6 +441,87 @@ TEST_F(NodePortDatapath, NewFlowsSpreadOverBackendsAndEachFlowSticks) {
     for (const auto& [b, n] : per) EXPECT_GT(n, 50) << b;
     // Every SNATed flow got its own port.
     EXPECT_EQ(static_cast<int>(snat_ports.size()), per["10.244.2.7"]);
+  });
+}
+
+// A bpffs of the test's own, mounted on a temporary directory and unmounted on every path.
+class TempBpffs {
+ public:
+  TempBpffs() {
+    char tmpl[] = "/tmp/kernlet-np-bpffs-XXXXXX";
+    if (::mkdtemp(tmpl) == nullptr) return;
+    dir_ = tmpl;
+    if (::mount("bpf", dir_.c_str(), "bpf", 0, nullptr) != 0) {
+      ::rmdir(dir_.c_str());
+      dir_.clear();
+      return;
+    }
+    mounted_ = true;
+  }
+  ~TempBpffs() {
+    if (mounted_) ::umount2(dir_.c_str(), MNT_DETACH);
+    if (!dir_.empty()) ::rmdir(dir_.c_str());
+  }
+  bool ok() const { return mounted_; }
+  const std::string& dir() const { return dir_; }
+
+ private:
+  std::string dir_;
+  bool mounted_ = false;
+};
+
+// An agent restart: a second NodePortLb on the same pin directory finds the services, the
+// conntrack entries and the source ranges the first one wrote, and replaces them cleanly.
+TEST_F(NodePortDatapath, PinnedMapsSurviveARestart) {
+  TempBpffs fs;
+  ASSERT_TRUE(fs.ok()) << "could not mount a bpffs: " << std::strerror(errno);
+  const std::string pins = fs.dir() + "/np";
+  in_node(61000, 65535, [&](NodePortLb&) {
+    NodePortLb::Options o;
+    o.pin_dir = pins;
+    o.snat_addr = ip(kNode);
+    NodePortSpec s = spec(kNode, 30080, {local("10.244.1.5", 8080), local("10.244.1.6", 8080)});
+    NodePortSpec lb = spec("192.0.2.100", 80, {local(kLocalPod, 8080)});
+    lb.source_ranges = {*Cidr::parse("203.0.113.0/24")};
+    std::string first_backend;
+    {
+      auto a = NodePortLb::load(o);
+      ASSERT_TRUE(a.ok()) << a.error().to_string();
+      ASSERT_TRUE((*a)->upsert(s).ok());
+      ASSERT_TRUE((*a)->upsert(lb).ok());
+      Result_ r = run((*a)->program_fd(Hook::kIngress), build({6, kClient, 40000, kNode, 30080}), ifindex_);
+      ASSERT_EQ(r.verdict, kOk);
+      char dst[INET_ADDRSTRLEN];
+      inet_ntop(AF_INET, r.out.data() + 30, dst, sizeof dst);
+      first_backend = dst;
+    }  // the first "agent" exits; its maps stay pinned
+    auto b = NodePortLb::load(o);
+    ASSERT_TRUE(b.ok()) << b.error().to_string();
+    NodePortLb& lb2 = **b;
+    EXPECT_EQ(lb2.services().size(), 2u);
+    EXPECT_EQ(lb2.conntrack_entries(), 2u);
+    const char* fb = first_backend.c_str();
+    run_table(lb2, {
+        {"the established flow keeps its backend across the restart", Hook::kIngress,
+         {6, kClient, 40000, kNode, 30080}, kOk, Pkt{6, kClient, 40000, fb, 8080}},
+        {"the pinned source ranges still apply", Hook::kIngress, {6, "198.18.1.1", 40000, "192.0.2.100", 80}, kShot,
+         std::nullopt, kNotAllowed},
+    });
+    // The new agent rewrites the service without the flow's backend: the flow moves to the
+    // backend that is left, and the ranges it no longer lists stop applying.
+    const char* other = first_backend == "10.244.1.5" ? "10.244.1.6" : "10.244.1.5";
+    s.backends = {local(other, 8080)};
+    ASSERT_TRUE(lb2.upsert(s).ok());
+    lb.source_ranges.clear();
+    ASSERT_TRUE(lb2.upsert(lb).ok());
+    run_table(lb2, {
+        {"the flow moves to the remaining backend", Hook::kIngress, {6, kClient, 40000, kNode, 30080}, kOk,
+         Pkt{6, kClient, 40000, other, 8080}},
+        {"ranges dropped by the new agent are gone", Hook::kIngress, {6, "198.18.1.1", 40000, "192.0.2.100", 80}, kOk,
+         Pkt{6, "198.18.1.1", 40000, kLocalPod, 8080}},
+    });
+    ASSERT_TRUE(lb2.detach_and_unpin().ok());
+    EXPECT_NE(::access((pins + "/kl_np_ct_v1").c_str(), F_OK), 0) << "pinned conntrack map left behind";
   });
 }
 
