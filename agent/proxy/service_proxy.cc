@@ -51,6 +51,17 @@ Result<void> ServiceProxy::sync_once() {
   Result<void> first = Ok();
   if (nodeports_ != nullptr) {
     // Warnings about the same objects were printed above.
+    if (!nodeports_adopted_) {
+      // A backend with port 0 is never desired (and never accepted by the map), so each
+      // adopted key differs from its desired spec and is rewritten once.
+      for (const auto& k : nodeports_->services()) {
+        bpf::NodePortSpec unknown;
+        unknown.key = k;
+        unknown.backends.push_back({bpf::Backend{k.vip, 0}, false});
+        applied_nodeports_.emplace(k, std::move(unknown));
+      }
+      nodeports_adopted_ = true;
+    }
     DesiredNodePorts want = desired_nodeports(services, slices, node_name_, node_addresses_);
     NodePortDiff nd = diff_nodeports(applied_nodeports_, want);
     for (const auto& k : nd.removes) {

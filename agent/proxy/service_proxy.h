@@ -28,7 +28,9 @@ class ServiceProxy {
   ~ServiceProxy();
 
   // Before start(): this node's addresses (nodePort entries in both maps) and the NodePort
-  // datapath (outlives the proxy; nullptr = none).
+  // datapath (outlives the proxy; nullptr = none). The first pass takes the keys the
+  // NodePort map already holds (pinned by an earlier agent) as applied with unknown content,
+  // so those no longer desired are removed and the others rewritten once.
   void set_node_addresses(std::vector<bpf::IpAddr> addresses);
   void set_nodeport_map(bpf::NodePortMap* map);
 
@@ -52,6 +54,7 @@ class ServiceProxy {
   std::mutex sync_mu_;      // one pass at a time
   DesiredServices applied_;  // guarded by sync_mu_
   DesiredNodePorts applied_nodeports_;  // guarded by sync_mu_
+  bool nodeports_adopted_ = false;       // guarded by sync_mu_: the map's own keys taken in
   std::mutex mu_;
   std::condition_variable cv_;
   bool wake_ = false, stop_ = false, retry_ = false;

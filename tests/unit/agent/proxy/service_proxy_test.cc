@@ -134,5 +134,28 @@ TEST(ServiceProxyTest, ProgramsNodePortsOnBothMaps) {
   EXPECT_EQ(nodeports.log, (std::vector<std::string>{"remove 192.168.1.10:30080/TCP"}));
 }
 
+TEST(ServiceProxyTest, AdoptsNodePortKeysLeftByAnEarlierAgent) {
+  client::ObjectCache services, slices;
+  FakeServiceMap map;
+  FakeNodePortMap nodeports;
+  // Pinned by the earlier agent: one still desired, one whose service went meanwhile.
+  for (std::uint16_t port : {30080, 30099}) {
+    bpf::NodePortSpec old;
+    old.key = bpf::ServiceKey{*bpf::IpAddr::parse("192.168.1.10"), port, bpf::Protocol::kTcp};
+    nodeports.installed[old.key] = old;
+  }
+  ServiceProxy proxy(&map, &services, &slices, "node-a");
+  proxy.set_node_addresses({*bpf::IpAddr::parse("192.168.1.10")});
+  proxy.set_nodeport_map(&nodeports);
+  services.upsert(obj(R"({"metadata":{"namespace":"ns","name":"a"},"spec":{"type":"NodePort","clusterIP":"10.96.0.1",)"
+                      R"("ports":[{"port":80,"nodePort":30080}]}})"));
+  ASSERT_TRUE(proxy.sync_once().ok());
+  EXPECT_EQ(nodeports.log,
+            (std::vector<std::string>{"remove 192.168.1.10:30099/TCP", "upsert 192.168.1.10:30080/TCP 0"}));
+  nodeports.log.clear();
+  ASSERT_TRUE(proxy.sync_once().ok());
+  EXPECT_TRUE(nodeports.log.empty());
+}
+
 }  // namespace
 }  // namespace kernlet::agent
