@@ -9,7 +9,10 @@
 #  - through node 1's address: Cluster + local backend -> the backend sees the client's
 #    address; Cluster + remote backend -> it sees node 1's (SNAT, so the reply returns via
 #    node 1); Local + local backend -> the client's address; Local without a local backend ->
-#    no answer; through node 2's address, Local + its local backend -> the client's address.
+#    no answer; through node 2's address, Local + its local backend -> the client's address;
+#  - LoadBalancer services whose status names an ingress IP (routed to node 1 by the outside
+#    host): allowed by loadBalancerSourceRanges -> answers, not allowed -> no answer; an
+#    externalIP routed to node 1 answers.
 # Everything is removed on exit, also when a check fails.
 source "$(dirname "$0")/lib.sh"
 
@@ -156,6 +159,36 @@ check "Local on node 2, its local backend: node2:30083 sees the client" "$i2" 30
 out=$(ask "$i1" 30083)
 expect_eq "Local without a local backend: node1:30083 does not answer" "" "$out"
 check "Cluster, remote backend through node 2: node2:30080 sees node 2" "$i2" 30080 "$i2"
+
+# ---- LoadBalancer ingress IPs with loadBalancerSourceRanges, and externalIPs ----------------
+# The outside host routes the addresses via node 1, as a load balancer or a router would.
+lb_open=192.0.2.50; lb_closed=192.0.2.51; ext=192.0.2.60
+for a in $lb_open $lb_closed $ext; do ip -n "$outside" route add "$a/32" via "$i1"; done
+lb_json() {  # lb_json NAME APP NODEPORT RANGE
+  python3 - "$@" <<'PY'
+import json, sys
+name, app, node_port, rng = sys.argv[1:5]
+print(json.dumps({"apiVersion": "v1", "kind": "Service", "metadata": {"name": name},
+  "spec": {"type": "LoadBalancer", "selector": {"app": app}, "loadBalancerSourceRanges": [rng],
+           "ports": [{"port": 80, "targetPort": 8080, "nodePort": int(node_port), "protocol": "TCP"}]}}))
+PY
+}
+lb_json lb-open b 30084 "$client/32" | k apply -f - >/dev/null
+lb_json lb-closed b 30085 203.0.113.0/24 | k apply -f - >/dev/null
+k patch svc lb-open --subresource=status --type=merge \
+  -p "{\"status\":{\"loadBalancer\":{\"ingress\":[{\"ip\":\"$lb_open\"}]}}}" >/dev/null
+k patch svc lb-closed --subresource=status --type=merge \
+  -p "{\"status\":{\"loadBalancer\":{\"ingress\":[{\"ip\":\"$lb_closed\"}]}}}" >/dev/null
+k patch svc a-cluster --type=merge -p "{\"spec\":{\"externalIPs\":[\"$ext\"]}}" >/dev/null
+expect_eq "the LoadBalancer services carry their ingress IPs" "$lb_open $lb_closed" \
+  "$(for s in lb-open lb-closed; do k get svc "$s" -o 'jsonpath={.status.loadBalancer.ingress[0].ip}'; echo; done | xargs)"
+check "LoadBalancer IP, client inside loadBalancerSourceRanges: answers (remote backend, SNAT)" "$lb_open" 80 "$i1"
+check "externalIP routed to node 1: answers, the local backend sees the client" "$ext" 80 "$client"
+out=$(ask "$lb_closed" 80)
+expect_eq "LoadBalancer IP, client outside loadBalancerSourceRanges: no answer" "" "$out"
+# The nodePort of a LoadBalancer service is not filtered by its source ranges (as kube-proxy).
+check "the nodePort of the filtered LoadBalancer service answers" "$i1" 30085 "$i1"
+
 # Many connections in a row: fresh conntrack entries and SNAT ports each time.
 bad=0
 for n in $(seq 1 20); do [ "$(ask "$i1" 30081)" = "$i1" ] || bad=$((bad + 1)); done
