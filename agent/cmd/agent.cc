@@ -163,6 +163,8 @@ Result<std::unique_ptr<Agent>> Agent::create(AgentOptions options) {
   sio.max_backoff = std::chrono::milliseconds(10'000);
   a->services_ = std::make_unique<client::Informer>(
       std::make_shared<client::RestListerWatcher>(a->client_, client::ResourceRef("", "v1", "services")), sio);
+  if (!options.nodeport_interface.empty() && options.service_proxy != "bpf")
+    return Error(ErrorCode::kInvalidArgument, "--nodeport-interface needs --service-proxy bpf");
   if (options.service_proxy == "bpf") KL_TRY(a->start_service_proxy_parts());
   // Volumes under <root>/pods/<uid>/volumes (csi/volume), env and security (agent/podspec).
   a->mounter_ = std::make_unique<csi::LinuxMounter>();
@@ -385,6 +387,22 @@ Result<void> Agent::start_service_proxy_parts() {
   proxy_ = std::make_unique<ServiceProxy>(lb_.get(), &si->cache(), &ei->cache(), opts_.node_name,
                                           [si, ei] { return si->has_synced() && ei->has_synced(); });
   ServiceProxy* p = proxy_.get();
+  auto node_addr = bpf::IpAddr::parse(node_ip_);
+  if (node_addr.ok()) p->set_node_addresses({*node_addr});
+  if (!opts_.nodeport_interface.empty()) {
+    // NodePort/LoadBalancer/externalIPs from outside: tc on the external interface, flows
+    // to other nodes' backends SNATed to the node address.
+    if (!node_addr.ok() || node_addr->family != 4)
+      return Error(ErrorCode::kInvalidArgument, "--nodeport-interface " + opts_.nodeport_interface +
+                                                    ": the node address \"" + node_ip_ + "\" is not IPv4 (set --node-ip)");
+    bpf::NodePortLb::Options no;
+    no.interface = opts_.nodeport_interface;
+    no.pin_dir = opts_.bpf_pin_dir;
+    no.snat_addr = *node_addr;
+    KL_ASSIGN_OR_RETURN(nodeport_lb_, bpf::NodePortLb::load(no));
+    p->set_nodeport_map(nodeport_lb_.get());
+    std::fprintf(stderr, "I agent: nodeport datapath on %s, SNAT to %s\n", opts_.nodeport_interface.c_str(), node_ip_.c_str());
+  }
   for (client::Informer* inf : {services_.get(), slices_.get()}) {
     client::EventHandler h;
     h.on_add = [p](const client::ObjectPtr&) { p->trigger(); };

@@ -28,6 +28,7 @@
 #include "agent/pod/pod_workers.h"
 #include "agent/pod/real_pod_runtime.h"
 #include "agent/proxy/service_proxy.h"
+#include "bpf/loader/nodeport_lb.h"
 #include "bpf/loader/sock_lb.h"
 #include "api/client/informer.h"
 #include "api/client/rest_client.h"
@@ -73,6 +74,7 @@ class Agent {
   std::unique_ptr<client::Informer> services_;
   // --service-proxy bpf: the socket LB, the EndpointSlice informer and the proxy.
   std::unique_ptr<bpf::SockLb> lb_;
+  std::unique_ptr<bpf::NodePortLb> nodeport_lb_;  // --nodeport-interface
   std::unique_ptr<client::Informer> slices_;
   std::unique_ptr<ServiceProxy> proxy_;
   std::unique_ptr<EventRecorder> recorder_;

@@ -52,6 +52,10 @@ Flags:
                                LB attached to --cgroup-root (default none)
   --bpf-pin-dir DIR            pin the socket LB's maps and links there (a bpffs), so they
                                outlive the agent (default: not pinned)
+  --nodeport-interface IF      with --service-proxy bpf: serve NodePorts, LoadBalancer IPs and
+                               externalIPs to clients outside the node with tc programs on
+                               IF (the node's external interface), SNAT to --node-ip
+                               (default: none; pods on the node reach them anyway)
   --address ADDR               kubelet API listen address (default 0.0.0.0)
   --port N                     kubelet API port, HTTPS (default 10250)
   --tls-cert-file FILE         kubelet API serving certificate
@@ -150,6 +154,7 @@ Result<AgentOptions> parse_agent_flags(const std::vector<std::string>& args) {
          return Ok();
        }},
       {"--bpf-pin-dir", [&](const std::string& v) { o.bpf_pin_dir = v; return Result<void>(Ok()); }},
+      {"--nodeport-interface", [&](const std::string& v) { o.nodeport_interface = v; return Result<void>(Ok()); }},
       {"--address", [&](const std::string& v) { o.address = v; return Result<void>(Ok()); }},
       {"--port",
        [&](const std::string& v) -> Result<void> {

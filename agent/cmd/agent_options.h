@@ -30,6 +30,7 @@ struct AgentOptions {
   std::optional<bool> host_gw_routes;
   std::string service_proxy = "none";  // "bpf" (agent/proxy + bpf/ socket LB) or "none"
   std::string bpf_pin_dir;             // bpffs directory for the LB's maps and links; "" = none
+  std::string nodeport_interface;      // tc NodePort datapath on this interface; "" = none
   std::string address = "0.0.0.0";
   int port = 10250;
   std::string tls_cert_file;

@@ -17,6 +17,16 @@ ServiceProxy::ServiceProxy(bpf::ServiceMap* map, const client::ObjectCache* serv
 
 ServiceProxy::~ServiceProxy() { stop(); }
 
+void ServiceProxy::set_node_addresses(std::vector<bpf::IpAddr> addresses) {
+  std::lock_guard sync(sync_mu_);
+  node_addresses_ = std::move(addresses);
+}
+
+void ServiceProxy::set_nodeport_map(bpf::NodePortMap* map) {
+  std::lock_guard sync(sync_mu_);
+  nodeports_ = map;
+}
+
 void ServiceProxy::start() { thread_ = std::thread([this] { loop(); }); }
 
 void ServiceProxy::stop() {
@@ -60,10 +70,43 @@ Result<void> ServiceProxy::sync_once() {
     adopted_ = true;
   }
   std::vector<std::string> warnings;
-  DesiredServices desired = desired_services(services_->list(), slices_->list(), node_name_, &warnings);
+  const auto services = services_->list();
+  const auto slices = slices_->list();
+  DesiredServices desired = desired_services(services, slices, node_name_, &warnings, node_addresses_);
   for (const auto& w : warnings) std::fprintf(stderr, "W service proxy: %s\n", w.c_str());
   ServiceDiff d = diff_services(applied_, desired);
   Result<void> first = Ok();
+  if (nodeports_ != nullptr) {
+    // Warnings about the same objects were printed above.
+    if (!nodeports_adopted_) {
+      // A backend with port 0 is never desired (and never accepted by the map), so each
+      // adopted key differs from its desired spec and is rewritten once.
+      for (const auto& k : nodeports_->services()) {
+        bpf::NodePortSpec unknown;
+        unknown.key = k;
+        unknown.backends.push_back({bpf::Backend{k.vip, 0}, false});
+        applied_nodeports_.emplace(k, std::move(unknown));
+      }
+      nodeports_adopted_ = true;
+    }
+    DesiredNodePorts want = desired_nodeports(services, slices, node_name_, node_addresses_);
+    NodePortDiff nd = diff_nodeports(applied_nodeports_, want);
+    for (const auto& k : nd.removes) {
+      if (auto r = nodeports_->remove(k); !r.ok()) {
+        if (first.ok()) first = std::move(r).error();
+        continue;
+      }
+      applied_nodeports_.erase(k);
+    }
+    for (const auto& spec : nd.upserts) {
+      if (auto r = nodeports_->upsert(spec); !r.ok()) {
+        if (first.ok()) first = std::move(r).error();
+        applied_nodeports_.erase(spec.key);
+        continue;
+      }
+      applied_nodeports_[spec.key] = spec;
+    }
+  }
   for (const auto& k : d.removes) {
     if (auto r = map_->remove(k); !r.ok()) {
       if (first.ok()) first = std::move(r).error();

@@ -1,5 +1,6 @@
-// ServiceProxy: keeps the socket load balancer (bpf::ServiceMap) equal to what the
-// Services and EndpointSlices in two informer caches ask for. Level-triggered: any change
+// ServiceProxy: keeps the socket load balancer (bpf::ServiceMap), and the NodePort datapath
+// (bpf::NodePortMap) when it has one, equal to what the Services and EndpointSlices in two
+// informer caches ask for. Level-triggered: any change
 // wakes one worker that recomputes the desired state (desired_services.h) from the caches,
 // diffs it against what it applied, and writes only the entries that changed. A failed
 // write is logged and retried on the next pass (at most 1 s later).
@@ -19,6 +20,7 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "agent/proxy/desired_services.h"
 #include "api/client/cache.h"
@@ -33,6 +35,13 @@ class ServiceProxy {
   ServiceProxy(bpf::ServiceMap* map, const client::ObjectCache* services, const client::ObjectCache* endpoint_slices,
                std::string node_name, std::function<bool()> caches_synced = nullptr);
   ~ServiceProxy();
+
+  // Before start(): this node's addresses (nodePort entries in both maps) and the NodePort
+  // datapath (outlives the proxy; nullptr = none). The first pass takes the keys the
+  // NodePort map already holds (pinned by an earlier agent) as applied with unknown content,
+  // so those no longer desired are removed and the others rewritten once.
+  void set_node_addresses(std::vector<bpf::IpAddr> addresses);
+  void set_nodeport_map(bpf::NodePortMap* map);
 
   void start();
   void stop();
@@ -51,9 +60,13 @@ class ServiceProxy {
   const client::ObjectCache* slices_;
   std::string node_name_;
   std::function<bool()> caches_synced_;
+  std::vector<bpf::IpAddr> node_addresses_;
+  bpf::NodePortMap* nodeports_ = nullptr;
   std::mutex sync_mu_;      // one pass at a time
   DesiredServices applied_;  // guarded by sync_mu_
-  bool adopted_ = false;     // guarded by sync_mu_: the map's own entries were taken in
+  DesiredNodePorts applied_nodeports_;  // guarded by sync_mu_
+  bool adopted_ = false;     // guarded by sync_mu_: the socket LB map's own entries were taken in
+  bool nodeports_adopted_ = false;  // guarded by sync_mu_: the NodePort map's own keys taken in
   bool logged_sync_ = false; // guarded by sync_mu_: the first complete pass was logged
   std::mutex mu_;
   std::condition_variable cv_;

@@ -1,5 +1,6 @@
-/* kernlet_lb.h: the map layouts shared by the socket load balancer (progs/sock_lb.bpf.c)
- * and its C++ loader (loader/service_map.cc). One header, included by both sides; the C++
+/* kernlet_lb.h: the map layouts shared by the socket load balancer (progs/sock_lb.bpf.c),
+ * the NodePort datapath (progs/nodeport.bpf.c) and their C++ loaders (loader/sock_lb.cc,
+ * loader/nodeport_lb.cc). One header, included by both sides; the C++
  * side static_asserts sizes and offsets. Every struct has explicit padding and no
  * bitfields. Maps are named with a _v1 suffix: a layout change renames them (_v2), so a
  * pinned map of an old layout is never read with a new one.
@@ -91,6 +92,111 @@ struct kl_lb_revnat_key {
 struct kl_lb_drain_key {
   struct kl_lb_endpoint vip;     /* with proto */
   struct kl_lb_endpoint backend; /* proto 0 */
+};
+
+/* ---- NodePort, LoadBalancer and externalIPs from outside the node (progs/nodeport.bpf.c,
+ * tc clsact on the node's external interface). IPv4 only. Addresses and ports in network
+ * order. The loader is loader/nodeport_lb.cc. ---- */
+
+#define KL_NP_MAX_SERVICES 65536
+#define KL_NP_MAX_SLOTS 262144
+#define KL_NP_MAX_CT 262144
+#define KL_NP_MAX_SRC_RANGES 16384
+
+/* kl_np_service.flags */
+#define KL_NP_FLAG_LOCAL 0x1      /* externalTrafficPolicy Local: never SNAT (client IP kept) */
+#define KL_NP_FLAG_SRC_RANGES 0x2 /* loadBalancerSourceRanges: the client must match one */
+
+/* kl_np_backend.flags */
+#define KL_NP_BACKEND_REMOTE 0x1 /* on another node: SNAT to the node so replies return here */
+
+/* kl_np_ct_key.dir */
+#define KL_NP_DIR_FWD 0   /* client -> service, as it arrives on the external interface */
+#define KL_NP_DIR_REPLY 1 /* backend -> (client or the node's SNAT address:port) */
+
+/* kl_np_ct.flags */
+#define KL_NP_CT_REDIRECT 0x1 /* after rewriting, the source is a node/service address that the
+                               * kernel's input path would reject as martian: FIB + redirect */
+#define KL_NP_CT_EGRESS 0x2   /* a reply entry applied on egress (local backend, no SNAT) */
+
+/* Drop reasons: the index into kl_np_drops_v1 (per-CPU __u64 counters). 0 is "no drop", so
+ * a helper can return 0 for success and a reason otherwise. */
+#define KL_NP_DROP_NONE 0
+#define KL_NP_DROP_NOT_ALLOWED 1    /* client outside loadBalancerSourceRanges */
+#define KL_NP_DROP_NO_BACKEND 2     /* no (local, for Local) ready backend */
+#define KL_NP_DROP_SNAT_EXHAUSTED 3 /* no free SNAT port for this backend */
+#define KL_NP_DROP_NO_ROUTE 4       /* FIB lookup found no way to the translated destination */
+#define KL_NP_DROP_CT_FULL 5        /* conntrack entry could not be written */
+#define KL_NP_DROP_REASONS 6
+
+/* kl_np_services_v1 key: an address:port+protocol reachable from outside (node address with
+ * a nodePort, a LoadBalancer ingress IP or an externalIP with the service port). 8 bytes. */
+struct kl_np_service_key {
+  __u32 addr;  /* IPv4, network order */
+  __u16 port;  /* network order */
+  __u8 proto;  /* KL_LB_PROTO_TCP or _UDP */
+  __u8 pad;    /* zero */
+};
+
+/* kl_np_services_v1 value. 16 bytes. */
+struct kl_np_service {
+  __u32 service_id;  /* stable per key; keys the source ranges */
+  __u32 backend_set; /* generation of kl_np_slots_v1 / kl_np_members_v1 entries that is live */
+  __u32 count;       /* slots 0..count-1 are the ready backends; 0 = drop new flows */
+  __u32 flags;       /* KL_NP_FLAG_* */
+};
+
+/* kl_np_slots_v1 key is a struct kl_lb_slot_key; the value: one backend. 8 bytes. */
+struct kl_np_backend {
+  __u32 addr;  /* IPv4, network order */
+  __u16 port;  /* network order */
+  __u8 flags;  /* KL_NP_BACKEND_* */
+  __u8 pad;    /* zero */
+};
+
+/* kl_np_members_v1 key: backends whose established flows continue (ready and terminating).
+ * Value: __u32 (1). 12 bytes. */
+struct kl_np_member_key {
+  __u32 backend_set;
+  __u32 addr;  /* network order */
+  __u16 port;  /* network order */
+  __u16 pad;   /* zero */
+};
+
+/* kl_np_src_ranges_v1 (LPM trie) key: prefixlen counts service_id's 32 bits plus the CIDR's
+ * length. Value: __u8 (1). 12 bytes. */
+struct kl_np_src_range_key {
+  __u32 prefixlen;
+  __u32 service_id; /* network order, so the trie matches it bit by bit first */
+  __u32 addr;       /* network order */
+};
+
+/* kl_np_ct_v1 (LRU) key: the packet's tuple as seen on the external interface. 16 bytes. */
+struct kl_np_ct_key {
+  __u32 saddr;
+  __u32 daddr;
+  __u16 sport;
+  __u16 dport;
+  __u8 proto;
+  __u8 dir;    /* KL_NP_DIR_* */
+  __u16 pad;   /* zero */
+};
+
+/* kl_np_ct_v1 value: the tuple the packet is rewritten to. 24 bytes. */
+struct kl_np_ct {
+  __u32 saddr;
+  __u32 daddr;
+  __u16 sport;
+  __u16 dport;
+  __u32 flags;        /* KL_NP_CT_* */
+  __u64 last_seen_ns; /* bpf_ktime_get_ns() of the last packet */
+};
+
+/* kl_np_config_v1 (array, one entry): the node's SNAT source. 8 bytes. */
+struct kl_np_config {
+  __u32 snat_addr;      /* network order; 0 = no SNAT possible (remote backends drop) */
+  __u16 snat_port_min;  /* host order, inclusive */
+  __u16 snat_port_max;  /* host order, inclusive */
 };
 
 #endif /* KERNLET_BPF_KERNLET_LB_H_ */

@@ -43,4 +43,26 @@ std::string ServiceKey::to_string() const {
   return Backend{vip, port}.to_string() + "/" + std::string(protocol_name(proto));
 }
 
+Result<Cidr> Cidr::parse(std::string_view text) {
+  const std::string s(text);
+  auto slash = s.find('/');
+  auto bad = [&](const std::string& why) {
+    return Error(ErrorCode::kInvalidArgument, "CIDR \"" + s + "\": " + why);
+  };
+  if (slash == std::string::npos) return bad("no /prefix-length");
+  auto ip = IpAddr::parse(s.substr(0, slash));
+  if (!ip.ok()) return bad("address is not valid");
+  const std::string len = s.substr(slash + 1);
+  const int max = ip->family == 4 ? 32 : 128;
+  if (len.empty() || len.size() > 3 || len.find_first_not_of("0123456789") != std::string::npos)
+    return bad("prefix length is not a number");
+  const int n = std::stoi(len);
+  if (n > max) return bad("prefix length over " + std::to_string(max));
+  Cidr c{*ip, n};
+  for (int bit = n; bit < max; ++bit) c.addr.bytes[bit / 8] &= static_cast<std::uint8_t>(~(0x80u >> (bit % 8)));
+  return c;
+}
+
+std::string Cidr::to_string() const { return addr.to_string() + "/" + std::to_string(prefix); }
+
 }  // namespace kernlet::bpf

@@ -61,4 +61,33 @@ struct ServiceSpec {
   bool operator==(const ServiceSpec&) const = default;
 };
 
+// An address prefix, e.g. 203.0.113.0/24 (loadBalancerSourceRanges).
+struct Cidr {
+  IpAddr addr;  // host bits are zero
+  int prefix = 0;
+  // Parses "a.b.c.d/n" or "x::/n"; the error names the text. Host bits are cleared.
+  static Result<Cidr> parse(std::string_view text);
+  std::string to_string() const;
+  auto operator<=>(const Cidr&) const = default;
+};
+
+// A backend of the NodePort datapath: remote ones (on another node) are reached with SNAT
+// to the node's address unless the service's externalTrafficPolicy is Local.
+struct NodePortBackend {
+  Backend backend;
+  bool remote = false;
+  auto operator<=>(const NodePortBackend&) const = default;
+};
+
+// One address:port:proto reachable from outside the node (node address + nodePort,
+// LoadBalancer ingress IP or externalIP + port) and how to balance it. IPv4 only.
+struct NodePortSpec {
+  ServiceKey key;
+  std::vector<NodePortBackend> backends;  // ready; empty: new flows are dropped
+  std::vector<Backend> terminating;       // their established flows continue; no new ones
+  bool local_policy = false;              // externalTrafficPolicy: Local (no SNAT ever)
+  std::vector<Cidr> source_ranges;        // non-empty: only these clients (IPv4 entries)
+  bool operator==(const NodePortSpec&) const = default;
+};
+
 }  // namespace kernlet::bpf

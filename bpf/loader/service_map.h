@@ -28,4 +28,22 @@ class ServiceMap {
   virtual std::vector<ServiceKey> services() const = 0;
 };
 
+// The interface the service proxy programs the NodePort datapath through (NodePortLb in
+// nodeport_lb.h implements it; tests use fakes).
+class NodePortMap {
+ public:
+  virtual ~NodePortMap() = default;
+
+  // Installs or replaces one outside-reachable address:port:proto in one step (a new flow
+  // sees the old backend set or the new one). Established flows to backends no longer
+  // listed (ready or terminating) are moved to a ready backend on their next packet.
+  // Errors name the service and the map that failed.
+  virtual Result<void> upsert(const NodePortSpec& spec) = 0;
+
+  // Removes one; removing an unknown key is not an error.
+  virtual Result<void> remove(const ServiceKey& key) = 0;
+
+  virtual std::vector<ServiceKey> services() const = 0;
+};
+
 }  // namespace kernlet::bpf

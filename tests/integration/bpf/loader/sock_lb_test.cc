@@ -411,6 +411,46 @@ TEST_F(SockLbTest, UdpConnectedAndUnconnectedSeeTheVip) {
   EXPECT_EQ(l.substr(12), "10.96.0.53:53") << l;
 }
 
+// What agent/proxy's desired_services adds for clients on the node: externalIPs and the
+// node's own address with a nodePort are VIP entries like a clusterIP. The node address here
+// is 127.0.0.1 of the test namespace, a real local address where nothing listens on 30080:
+// the connection must reach a backend, not the local stack. UDP to nodeIP:nodePort too.
+TEST_F(SockLbTest, ExternalIpAndNodeAddressNodePortForClientsOnTheNode) {
+  ServiceSpec ext = tcp_service({2});
+  ext.key = ServiceKey{ip("192.0.2.7"), 80, Protocol::kTcp};
+  ServiceSpec np = tcp_service({3});
+  np.key = ServiceKey{ip("127.0.0.1"), 30080, Protocol::kTcp};
+  ServiceSpec np_udp;
+  np_udp.key = ServiceKey{ip("127.0.0.1"), 30053, Protocol::kUdp};
+  np_udp.backends = backends(kUdpBackendPort, {4});
+  for (const auto* s : {&ext, &np, &np_udp}) ASSERT_TRUE(lb_->upsert(*s).ok()) << s->key.to_string();
+  Client c(cgroup_, ns_.get(), [](int, int out) {
+    char id = '?';
+    std::string peer;
+    int s = tcp_connect("192.0.2.7", 80, &id, &peer);
+    say(out, s < 0 ? std::string("error ") + std::strerror(-s) : std::string(1, id) + " " + peer);
+    if (s >= 0) ::close(s);
+    s = tcp_connect("127.0.0.1", 30080, &id, &peer);
+    say(out, s < 0 ? std::string("error ") + std::strerror(-s) : std::string(1, id) + " " + peer);
+    if (s >= 0) ::close(s);
+    int u = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    timeval tv{2, 0};
+    ::setsockopt(u, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    sockaddr_in to = sa4("127.0.0.1", 30053), from{};
+    socklen_t len = sizeof from;
+    if (::sendto(u, "q", 1, 0, reinterpret_cast<sockaddr*>(&to), sizeof to) != 1 ||
+        ::recvfrom(u, &id, 1, 0, reinterpret_cast<sockaddr*>(&from), &len) != 1) {
+      say(out, std::string("udp error ") + std::strerror(errno));
+    } else {
+      say(out, std::string(1, id) + " " + name_of(from));
+    }
+    ::close(u);
+  });
+  EXPECT_EQ(c.line(), "2 192.0.2.7:80");
+  EXPECT_EQ(c.line(), "3 127.0.0.1:30080");
+  EXPECT_EQ(c.line(), "4 127.0.0.1:30053");
+}
+
 TEST_F(SockLbTest, ServiceWithoutReadyBackendRefusesAtOnce) {
   ServiceSpec s = tcp_service({});
   ASSERT_TRUE(lb_->upsert(s).ok());

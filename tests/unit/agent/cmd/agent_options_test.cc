@@ -81,6 +81,11 @@ TEST(AgentOptions, ServiceProxyFlag) {
   EXPECT_NE(bad.error().message().find("--service-proxy"), std::string::npos);
   EXPECT_NE(std::strstr(agent_usage(), "--service-proxy"), nullptr);
   EXPECT_NE(std::strstr(agent_usage(), "--bpf-pin-dir"), nullptr);
+  auto np = parse_agent_flags({"--kubeconfig", "/k", "--service-proxy", "bpf", "--nodeport-interface", "eth0"});
+  ASSERT_TRUE(np.ok());
+  EXPECT_EQ(np->nodeport_interface, "eth0");
+  EXPECT_TRUE(d->nodeport_interface.empty());
+  EXPECT_NE(std::strstr(agent_usage(), "--nodeport-interface"), nullptr);
 }
 
 }  // namespace

@@ -149,6 +149,132 @@ TEST(DesiredServicesTest, BadAddressesAreSkippedWithAWarning) {
   EXPECT_NE(warnings[1].find("10.1.0.500"), std::string::npos) << warnings[1];
 }
 
+// "ADDR:port/PROTO -> b1 b2(remote) | t1 [local] [ranges c1,c2]" for one NodePort entry.
+std::string show(const bpf::NodePortSpec& s) {
+  std::string out = s.key.to_string() + " ->";
+  for (const auto& b : s.backends) out += " " + b.backend.to_string() + (b.remote ? "(remote)" : "");
+  if (!s.terminating.empty()) {
+    out += " |";
+    for (const auto& b : s.terminating) out += " " + b.to_string();
+  }
+  if (s.local_policy) out += " local";
+  if (!s.source_ranges.empty()) {
+    out += " ranges";
+    for (size_t i = 0; i < s.source_ranges.size(); ++i) out += (i ? "," : " ") + s.source_ranges[i].to_string();
+  }
+  return out;
+}
+
+std::vector<std::string> show(const DesiredNodePorts& d) {
+  std::vector<std::string> out;
+  for (const auto& [_, s] : d) out.push_back(show(s));
+  return out;
+}
+
+// Endpoints of web on node-a (10.1.0.5, ready; 10.1.0.8 terminating) and node-b (10.2.0.6).
+const std::string kTwoNodes = R"([{"addresses":["10.1.0.5"],"nodeName":"node-a"},
+                                  {"addresses":["10.2.0.6"],"nodeName":"node-b"},
+                                  {"addresses":["10.1.0.8"],"nodeName":"node-a","conditions":{"ready":false,"serving":true,"terminating":true}}])";
+
+std::vector<bpf::IpAddr> node_addrs(std::vector<const char*> v) {
+  std::vector<bpf::IpAddr> out;
+  for (auto a : v) out.push_back(*bpf::IpAddr::parse(a));
+  return out;
+}
+
+TEST(DesiredNodePortsTest, Table) {
+  const std::string np_ports = R"([{"name":"http","port":80,"nodePort":30080,"protocol":"TCP"}])";
+  const std::vector<Case> cases = {
+      {"NodePort, Cluster: every node address with the nodePort; remote backends marked",
+       {svc(R"({"type":"NodePort","clusterIP":"10.96.0.10","ports":)" + np_ports + "}")},
+       {slice("web-a", "IPv4", kSlicePorts, kTwoNodes)},
+       {"192.168.1.10:30080/TCP -> 10.1.0.5:8080 10.2.0.6:8080(remote) | 10.1.0.8:8080",
+        "192.168.2.10:30080/TCP -> 10.1.0.5:8080 10.2.0.6:8080(remote) | 10.1.0.8:8080"}},
+      {"externalTrafficPolicy Local: only this node's endpoints, no SNAT",
+       {svc(R"({"type":"NodePort","clusterIP":"10.96.0.10","externalTrafficPolicy":"Local","ports":)" + np_ports + "}")},
+       {slice("web-a", "IPv4", kSlicePorts, kTwoNodes)},
+       {"192.168.1.10:30080/TCP -> 10.1.0.5:8080 | 10.1.0.8:8080 local",
+        "192.168.2.10:30080/TCP -> 10.1.0.5:8080 | 10.1.0.8:8080 local"}},
+      {"Local with no endpoint on this node: an entry with no backend (dropped)",
+       {svc(R"({"type":"NodePort","clusterIP":"10.96.0.10","externalTrafficPolicy":"Local","ports":)" + np_ports + "}")},
+       {slice("web-a", "IPv4", kSlicePorts, R"([{"addresses":["10.2.0.6"],"nodeName":"node-b"}])")},
+       {"192.168.1.10:30080/TCP -> local", "192.168.2.10:30080/TCP -> local"}},
+      {"LoadBalancer: ingress IP with the port and source ranges (bad and IPv6 ones left out); nodePorts without",
+       {svc(R"({"type":"LoadBalancer","clusterIP":"10.96.0.10","loadBalancerSourceRanges":["203.0.113.0/24","nope","2001:db8::/32"],"ports":)" +
+                np_ports + "}",
+            R"({"loadBalancer":{"ingress":[{"ip":"192.0.2.50"},{"hostname":"lb.example"}]}})")},
+       {slice("web-a", "IPv4", kSlicePorts, R"([{"addresses":["10.1.0.5"],"nodeName":"node-a"}])")},
+       {"192.0.2.50:80/TCP -> 10.1.0.5:8080 ranges 203.0.113.0/24", "192.168.1.10:30080/TCP -> 10.1.0.5:8080",
+        "192.168.2.10:30080/TCP -> 10.1.0.5:8080"}},
+      {"ClusterIP with externalIPs: the externalIPs only (IPv4), no nodePort",
+       {svc(R"({"clusterIP":"10.96.0.10","externalIPs":["192.0.2.7","2001:db8::7"],"ports":)" + np_ports + "}")},
+       {slice("web-a", "IPv4", kSlicePorts, R"([{"addresses":["10.2.0.6"],"nodeName":"node-b"}])")},
+       {"192.0.2.7:80/TCP -> 10.2.0.6:8080(remote)"}},
+      {"an endpoint without nodeName is remote (SNAT is always safe)",
+       {svc(R"({"type":"NodePort","clusterIP":"10.96.0.10","ports":)" + np_ports + "}")},
+       {slice("web-a", "IPv4", kSlicePorts, R"([{"addresses":["10.1.0.9"]}])")},
+       {"192.168.1.10:30080/TCP -> 10.1.0.9:8080(remote)", "192.168.2.10:30080/TCP -> 10.1.0.9:8080(remote)"}},
+      {"ClusterIP only, headless, ExternalName: nothing from outside",
+       {svc(R"({"clusterIP":"10.96.0.10","ports":)" + np_ports + "}"), svc(R"({"clusterIP":"None","type":"NodePort","ports":)" + np_ports + "}"),
+        svc(R"({"type":"ExternalName","externalName":"example.org"})")},
+       {slice("web-a", "IPv4", kSlicePorts, kTwoNodes)},
+       {}},
+  };
+  for (const Case& c : cases) {
+    std::vector<client::ObjectPtr> s, e;
+    for (const auto& t : c.services) s.push_back(obj(t));
+    for (const auto& t : c.slices) e.push_back(obj(t));
+    std::vector<std::string> warnings;
+    EXPECT_EQ(show(desired_nodeports(s, e, "node-a", node_addrs({"192.168.1.10", "192.168.2.10", "fd00::10"}), &warnings)),
+              c.want)
+        << c.name;
+  }
+}
+
+TEST(DesiredNodePortsTest, BadSourceRangeIsWarnedAbout) {
+  std::vector<std::string> warnings;
+  desired_nodeports({obj(svc(R"({"type":"LoadBalancer","clusterIP":"10.96.0.10","loadBalancerSourceRanges":["10.0.0.0/33"],"ports":[{"port":80,"nodePort":30001}]})"))},
+                    {}, "node-a", node_addrs({"192.168.1.10"}), &warnings);
+  ASSERT_EQ(warnings.size(), 1u);
+  EXPECT_NE(warnings[0].find("10.0.0.0/33"), std::string::npos) << warnings[0];
+}
+
+TEST(DesiredServicesTest, NodePortsAndExternalAddressesForClientsOnTheNode) {
+  // Socket LB: node addresses (both families) with the nodePort; internalTrafficPolicy
+  // Local narrows the clusterIP only; externalTrafficPolicy does not apply to node clients.
+  auto d = desired_services(
+      {obj(svc(R"({"type":"NodePort","clusterIP":"10.96.0.10","internalTrafficPolicy":"Local","externalTrafficPolicy":"Local",
+                  "externalIPs":["192.0.2.7"],"ports":[{"name":"http","port":80,"nodePort":30080}]})"))},
+      {obj(slice("web-a", "IPv4", kSlicePorts, kTwoNodes))}, "node-a", nullptr,
+      node_addrs({"192.168.1.10", "fd00::10"}));
+  EXPECT_EQ(show(d), (std::vector<std::string>{
+                         "10.96.0.10:80/TCP -> 10.1.0.5:8080 | 10.1.0.8:8080",
+                         "192.0.2.7:80/TCP -> 10.1.0.5:8080 10.2.0.6:8080 | 10.1.0.8:8080",
+                         "192.168.1.10:30080/TCP -> 10.1.0.5:8080 10.2.0.6:8080 | 10.1.0.8:8080",
+                         "[fd00::10]:30080/TCP ->",
+                     }));
+}
+
+TEST(DiffNodePortsTest, ChangedSpecsOnly) {
+  auto spec = [](std::uint16_t port, bool local) {
+    bpf::NodePortSpec s;
+    s.key = bpf::ServiceKey{*bpf::IpAddr::parse("192.168.1.10"), port, bpf::Protocol::kTcp};
+    s.backends.push_back({bpf::Backend{*bpf::IpAddr::parse("10.1.0.5"), 8080}, false});
+    s.local_policy = local;
+    return s;
+  };
+  DesiredNodePorts cur{{spec(30080, false).key, spec(30080, false)}, {spec(30081, false).key, spec(30081, false)}};
+  DesiredNodePorts want{{spec(30080, true).key, spec(30080, true)}, {spec(30082, false).key, spec(30082, false)}};
+  NodePortDiff d = diff_nodeports(cur, want);
+  ASSERT_EQ(d.upserts.size(), 2u);
+  EXPECT_EQ(d.upserts[0].key.port, 30080);
+  EXPECT_TRUE(d.upserts[0].local_policy);
+  EXPECT_EQ(d.upserts[1].key.port, 30082);
+  ASSERT_EQ(d.removes.size(), 1u);
+  EXPECT_EQ(d.removes[0].port, 30081);
+  EXPECT_TRUE(diff_nodeports(want, want).upserts.empty());
+}
+
 TEST(DiffServicesTest, Table) {
   auto spec = [](const char* vip, std::vector<const char*> backends) {
     bpf::ServiceSpec s;

@@ -37,6 +37,27 @@ class FakeServiceMap : public bpf::ServiceMap {
   std::vector<std::string> log;
 };
 
+class FakeNodePortMap : public bpf::NodePortMap {
+ public:
+  Result<void> upsert(const bpf::NodePortSpec& spec) override {
+    log.push_back("upsert " + spec.key.to_string() + " " + std::to_string(spec.backends.size()));
+    installed[spec.key] = spec;
+    return Ok();
+  }
+  Result<void> remove(const bpf::ServiceKey& key) override {
+    log.push_back("remove " + key.to_string());
+    installed.erase(key);
+    return Ok();
+  }
+  std::vector<bpf::ServiceKey> services() const override {
+    std::vector<bpf::ServiceKey> out;
+    for (const auto& [k, _] : installed) out.push_back(k);
+    return out;
+  }
+  std::map<bpf::ServiceKey, bpf::NodePortSpec> installed;
+  std::vector<std::string> log;
+};
+
 client::ObjectPtr obj(const std::string& text) {
   auto o = json::parse_object(text);
   EXPECT_TRUE(o.ok()) << text;
@@ -132,6 +153,53 @@ TEST(ServiceProxyTest, FailedWriteOfADeletedServiceIsRemoved) {
   map.log.clear();
   ASSERT_TRUE(proxy.sync_once().ok());
   EXPECT_EQ(map.log, (std::vector<std::string>{"remove 10.96.0.1:80/TCP"}));
+}
+
+TEST(ServiceProxyTest, ProgramsNodePortsOnBothMaps) {
+  client::ObjectCache services, slices;
+  FakeServiceMap map;
+  FakeNodePortMap nodeports;
+  ServiceProxy proxy(&map, &services, &slices, "node-a");
+  proxy.set_node_addresses({*bpf::IpAddr::parse("192.168.1.10")});
+  proxy.set_nodeport_map(&nodeports);
+
+  services.upsert(obj(R"({"metadata":{"namespace":"ns","name":"a"},"spec":{"type":"NodePort","clusterIP":"10.96.0.1",)"
+                      R"("ports":[{"port":80,"nodePort":30080}]}})"));
+  slices.upsert(slice("a", {"10.1.0.1"}));
+  ASSERT_TRUE(proxy.sync_once().ok());
+  EXPECT_EQ(map.log, (std::vector<std::string>{"upsert 10.96.0.1:80/TCP 1", "upsert 192.168.1.10:30080/TCP 1"}));
+  EXPECT_EQ(nodeports.log, (std::vector<std::string>{"upsert 192.168.1.10:30080/TCP 1"}));
+
+  // Back to ClusterIP: the nodePort entries go from both maps.
+  services.upsert(service("a", "10.96.0.1"));
+  map.log.clear();
+  nodeports.log.clear();
+  ASSERT_TRUE(proxy.sync_once().ok());
+  EXPECT_EQ(map.log, (std::vector<std::string>{"remove 192.168.1.10:30080/TCP"}));
+  EXPECT_EQ(nodeports.log, (std::vector<std::string>{"remove 192.168.1.10:30080/TCP"}));
+}
+
+TEST(ServiceProxyTest, AdoptsNodePortKeysLeftByAnEarlierAgent) {
+  client::ObjectCache services, slices;
+  FakeServiceMap map;
+  FakeNodePortMap nodeports;
+  // Pinned by the earlier agent: one still desired, one whose service went meanwhile.
+  for (std::uint16_t port : {30080, 30099}) {
+    bpf::NodePortSpec old;
+    old.key = bpf::ServiceKey{*bpf::IpAddr::parse("192.168.1.10"), port, bpf::Protocol::kTcp};
+    nodeports.installed[old.key] = old;
+  }
+  ServiceProxy proxy(&map, &services, &slices, "node-a");
+  proxy.set_node_addresses({*bpf::IpAddr::parse("192.168.1.10")});
+  proxy.set_nodeport_map(&nodeports);
+  services.upsert(obj(R"({"metadata":{"namespace":"ns","name":"a"},"spec":{"type":"NodePort","clusterIP":"10.96.0.1",)"
+                      R"("ports":[{"port":80,"nodePort":30080}]}})"));
+  ASSERT_TRUE(proxy.sync_once().ok());
+  EXPECT_EQ(nodeports.log,
+            (std::vector<std::string>{"remove 192.168.1.10:30099/TCP", "upsert 192.168.1.10:30080/TCP 0"}));
+  nodeports.log.clear();
+  ASSERT_TRUE(proxy.sync_once().ok());
+  EXPECT_TRUE(nodeports.log.empty());
 }
 
 }  // namespace
