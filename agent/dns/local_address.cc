@@ -58,7 +58,7 @@ Result<int> address_request(const Addr& a, uint16_t type, uint16_t flags, const 
   const size_t len = a.family == AF_INET ? 4 : 16;
   mnl_attr_put(nlh, IFA_LOCAL, len, a.bytes);
   mnl_attr_put(nlh, IFA_ADDRESS, len, a.bytes);
-  if (a.family == AF_INET) mnl_attr_put_strz(nlh, IFA_LABEL, "lo:kldns");
+  if (a.family == AF_INET && type == RTM_NEWADDR) mnl_attr_put_strz(nlh, IFA_LABEL, "lo:kldns");
   if (mnl_socket_sendto(nl.get(), nlh, nlh->nlmsg_len) < 0) return Error::from_errno(what + ": netlink send");
   char rbuf[8192];
   ssize_t n = mnl_socket_recvfrom(nl.get(), rbuf, sizeof rbuf);
