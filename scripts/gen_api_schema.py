@@ -35,7 +35,8 @@ ROOTS = [
     "core.v1.PodTemplate", "core.v1.Secret", "core.v1.ServiceAccount", "core.v1.Service",
     "apps.v1.DaemonSet", "apps.v1.Deployment", "apps.v1.ReplicaSet", "batch.v1.Job", "batch.v1.CronJob",
     "autoscaling.v1.Scale", "autoscaling.v2.HorizontalPodAutoscaler", "discovery.v1.EndpointSlice",
-    "coordination.v1.Lease", "storage.v1.StorageClass", "events.v1.Event", "meta.v1.DeleteOptions",
+    "coordination.v1.Lease", "storage.v1.StorageClass", "storage.v1.CSIDriver", "storage.v1.CSINode",
+    "storage.v1.VolumeAttachment", "events.v1.Event", "meta.v1.DeleteOptions",
 ]
 
 SPECIALS = {

@@ -96,6 +96,9 @@ Result<std::unique_ptr<Agent>> Agent::create(AgentOptions options) {
   no.max_pods = options.max_pods;
   no.root_dir = options.root_dir;
   no.kubelet_port = options.port;
+  // As the kubelet: renewed at a quarter of its duration (NodeLeaseRenewIntervalFraction).
+  no.lease.lease_duration = std::chrono::seconds(options.node_lease_duration_seconds);
+  no.lease.renew_interval = std::chrono::milliseconds(options.node_lease_duration_seconds * 250);
   a->node_ = std::make_unique<NodeStatusManager>(a->client_, no);
   EventRecorderOptions eo;
   eo.node_name = options.node_name;
@@ -245,7 +248,15 @@ Result<std::unique_ptr<Agent>> Agent::create(AgentOptions options) {
     return true;
   };
   h.on_add = [w, mirror](const client::ObjectPtr& o) {
-    if (!mirror(o, false)) w->upsert(o);
+    if (!mirror(o, false)) {
+      w->upsert(o);
+      return;
+    }
+    // A new mirror pod (first, or created again after a delete) has no status yet: sync
+    // its static pod (uid = the config.mirror annotation) so the status is written now,
+    // not at the next change or resync.
+    if (auto uid = api::Meta(*o).annotation(kConfigMirrorAnnotation); uid && !uid->empty())
+      w->enqueue(std::string(*uid));
   };
   h.on_update = [w, mirror](const client::ObjectPtr&, const client::ObjectPtr& o) {
     if (!mirror(o, false)) w->upsert(o);

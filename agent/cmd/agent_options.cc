@@ -76,6 +76,9 @@ Flags:
   --seccomp-default            run containers without a seccomp profile as RuntimeDefault
   --pod-workers N              pods synced at once (default 4)
   --resync-seconds N           periodic resync of every pod (default 60)
+  --node-lease-duration-seconds N
+                               the node Lease's duration (default 40); it is renewed
+                               every quarter of it, as the kubelet does
   -h, --help                   show this help
 )";
 }
@@ -218,6 +221,11 @@ Result<AgentOptions> parse_agent_flags(const std::vector<std::string>& args) {
       {"--resync-seconds",
        [&](const std::string& v) -> Result<void> {
          KL_ASSIGN_OR_RETURN(o.resync_seconds, parse_int("--resync-seconds", v, 1, 86400));
+         return Ok();
+       }},
+      {"--node-lease-duration-seconds",
+       [&](const std::string& v) -> Result<void> {
+         KL_ASSIGN_OR_RETURN(o.node_lease_duration_seconds, parse_int("--node-lease-duration-seconds", v, 1, 3600));
          return Ok();
        }},
   };

@@ -46,6 +46,7 @@ struct AgentOptions {
   bool seccomp_default = false;
   int pod_workers = 4;
   int resync_seconds = 60;
+  int node_lease_duration_seconds = 40;
   bool help = false;
 };
 

@@ -626,7 +626,10 @@ SyncOutcome PodSyncer::terminate(const json::object& pod_obj, milliseconds grace
 
 Result<void> PodSyncer::remove(const std::string& pod_uid, const std::string& ns, const std::string& name) {
   SandboxStatus sb = rt_->sandbox_status(pod_uid);
-  (void)net_->del(pod_uid, ns, name, sb.netns_path);
+  // DEL before the sandbox goes: a failed DEL keeps the netns so the retry can finish it
+  // (the address and the host's veth would leak otherwise).
+  if (auto r = net_->del(pod_uid, ns, name, sb.netns_path); !r.ok())
+    return Error(r.error().code(), "network teardown: " + r.error().message());
   probes_->forget(pod_uid);
   KL_TRY(rt_->remove_pod(pod_uid));
   KL_TRY(env_->teardown_volumes(pod_uid));

@@ -272,23 +272,27 @@ void PodWorkers::write_status(const api::PodView& pod, const json::object& statu
     if (!r.ok()) queue_.add_after(uid, std::chrono::seconds(2));
     return;
   }
+  client::ObjectPtr latest;
+  std::string based_on;  // the resourceVersion our patch goes over
   {
     std::lock_guard<std::mutex> lock(mu_);
     // The latest object we know: a status written a moment ago may not be back yet.
     auto it = pods_.find(uid);
-    const json::object& current =
-        it != pods_.end() ? api::object_or_empty(*it->second, "status") : api::object_or_empty(pod.raw(), "status");
-    if (!status_differs(current, status)) {
-      last_written_[uid] = text;
+    latest = it != pods_.end() ? it->second : std::make_shared<const json::object>(pod.raw());
+    based_on = std::string(api::Meta(*latest).resource_version());
+    if (!status_differs(api::object_or_empty(*latest, "status"), status)) {
+      last_written_[uid] = {text, based_on};
       return;
     }
-    if (auto lw = last_written_.find(uid); lw != last_written_.end() && lw->second == text &&
-                                           api::Meta(it != pods_.end() ? *it->second : pod.raw()).resource_version() ==
-                                               pod.meta().resource_version()) {
+    // Written already, and the object has not changed since we wrote over it: our write is
+    // on its way back. Anyone else's write (the node lifecycle controller marking the pod
+    // not Ready, say) is a newer resourceVersion, and the status is written again.
+    if (auto lw = last_written_.find(uid);
+        lw != last_written_.end() && lw->second.text == text && lw->second.based_on == based_on) {
       return;
     }
   }
-  auto patch = status_patch(uid, api::object_or_empty(pod.raw(), "status"), status);
+  auto patch = status_patch(uid, api::object_or_empty(*latest, "status"), status);
   auto r = api_->patch_status(std::string(pod.meta().namespace_()), std::string(pod.meta().name()), patch);
   if (!r.ok()) {
     if (r.error().code() != ErrorCode::kNotFound && r.error().code() != ErrorCode::kInvalidArgument &&
@@ -300,7 +304,7 @@ void PodWorkers::write_status(const api::PodView& pod, const json::object& statu
     return;
   }
   std::lock_guard<std::mutex> lock(mu_);
-  last_written_[uid] = text;
+  last_written_[uid] = {text, based_on};
 }
 
 void PodWorkers::process(const std::string& uid) {

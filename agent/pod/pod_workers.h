@@ -145,7 +145,11 @@ class PodWorkers {
   std::map<std::string, client::ObjectPtr> gone_;  // uid -> last state, removed from the source
   std::set<std::string> orphans_;                  // uids found only in the runtime
   std::set<std::string> static_uids_;              // uids of the current static pods
-  std::map<std::string, std::string> last_written_;  // uid -> status JSON last written
+  struct Written {
+    std::string text;      // the status JSON
+    std::string based_on;  // the object's resourceVersion when it was written
+  };
+  std::map<std::string, Written> last_written_;  // uid -> the status last written
 };
 
 }  // namespace kernlet::agent

@@ -319,6 +319,18 @@ void default_pv(json::object& obj) {
   set_default_string(json::ensure_object(obj, "status"), "phase", "Pending");
 }
 
+// CSIDriver's spec defaults (storage/v1 SetDefaults_CSIDriverSpec).
+void default_csi_driver(json::object& obj) {
+  json::object& spec = json::ensure_object(obj, "spec");
+  set_default(spec, "attachRequired", true);
+  set_default(spec, "podInfoOnMount", false);
+  set_default(spec, "storageCapacity", false);
+  set_default(spec, "requiresRepublish", false);
+  set_default(spec, "seLinuxMount", false);
+  set_default_string(spec, "fsGroupPolicy", "ReadWriteOnceWithFSType");
+  if (unset(spec, "volumeLifecycleModes")) spec["volumeLifecycleModes"] = json::array{"Persistent"};
+}
+
 void default_node(json::object& obj) {
   json::object* status = json::get_object(obj, "status");
   if (status == nullptr) return;
@@ -387,6 +399,8 @@ void apply_defaults(const ResourceInfo& r, json::object& obj) {
   } else if (k == "StorageClass") {
     set_default_string(obj, "reclaimPolicy", "Delete");
     set_default_string(obj, "volumeBindingMode", "Immediate");
+  } else if (k == "CSIDriver") {
+    default_csi_driver(obj);
   } else if (k == "Node") {
     default_node(obj);
   } else if (k == "Endpoints") {

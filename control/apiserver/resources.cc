@@ -73,7 +73,11 @@ std::vector<ResourceInfo> build_table() {
   // coordination.k8s.io/v1
   t.push_back(resource("coordination.k8s.io", "v1", "leases", "lease", "Lease", true));
   // storage.k8s.io/v1
+  t.push_back(resource("storage.k8s.io", "v1", "csidrivers", "csidriver", "CSIDriver", false));
+  t.push_back(resource("storage.k8s.io", "v1", "csinodes", "csinode", "CSINode", false));
   t.push_back(resource("storage.k8s.io", "v1", "storageclasses", "storageclass", "StorageClass", false, {"sc"}));
+  t.push_back(resource("storage.k8s.io", "v1", "volumeattachments", "volumeattachment", "VolumeAttachment", false,
+                       {}, {}, {status("VolumeAttachment")}));
   // events.k8s.io/v1
   t.push_back(resource("events.k8s.io", "v1", "events", "event", "Event", true, {"ev"}));
   // metrics.k8s.io/v1beta1: read-only, computed by the metrics collector (metrics_collector.h)

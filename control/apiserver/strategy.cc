@@ -193,6 +193,13 @@ void drop_type_dependent_fields(json::object& obj, const json::object& old) {
   }
 }
 
+void add_finalizer(json::object& obj, std::string_view finalizer) {
+  json::array& list = json::ensure_array(json::ensure_object(obj, "metadata"), "finalizers");
+  for (const json::value& f : list)
+    if (f.is_string() && f.get_string() == finalizer) return;
+  list.emplace_back(finalizer);
+}
+
 }  // namespace
 
 bool tracks_generation(const ResourceInfo& r) {
@@ -221,6 +228,12 @@ void prepare_for_create(const ResourceInfo& r, json::object& obj) {
     ensure_namespace_finalizer(obj);
   } else if (k == "PersistentVolumeClaim" || k == "PersistentVolume") {
     obj["status"] = json::object{{"phase", "Pending"}};
+    // The StorageObjectInUseProtection admission plugin: the finalizer is there before
+    // anyone can delete the object, so that a claim in use (a volume bound) is never
+    // removed under its pods; the PV controller lifts it once the object is unused.
+    add_finalizer(obj, k == "PersistentVolumeClaim" ? "kubernetes.io/pvc-protection" : "kubernetes.io/pv-protection");
+  } else if (k == "VolumeAttachment") {
+    obj["status"] = json::object{{"attached", false}};  // only the attacher sets it, through /status
   } else if (k == "Secret") {
     fold_string_data(obj);
   }

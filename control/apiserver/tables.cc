@@ -839,6 +839,67 @@ Row print_storage_class(const json::object& obj, TimePoint now) {
   return row;
 }
 
+constexpr Column kCsiDriverColumns[] = {
+    {"Name", "string", "name", kNameDescription, 0},
+    {"AttachRequired", "boolean", "", "attachRequired indicates this CSI volume driver requires an attach operation.", 0},
+    {"PodInfoOnMount", "boolean", "", "podInfoOnMount indicates this CSI volume driver requires additional pod information during mount operations.", 0},
+    {"StorageCapacity", "boolean", "", "storageCapacity indicates that the CSI volume driver wants pod scheduling to consider the storage capacity.", 0},
+    {"TokenRequests", "string", "", "tokenRequests indicates the CSI driver needs pods' service account tokens it is mounting volume for to do necessary authentication.", 0},
+    {"RequiresRepublish", "boolean", "", "requiresRepublish indicates the CSI driver wants NodePublishVolume being periodically called.", 0},
+    {"Modes", "string", "", "volumeLifecycleModes defines what kind of volumes this CSI volume driver supports.", 0},
+    {"Age", "string", "", kAgeDescription, 0},
+};
+
+Row print_csi_driver(const json::object& obj, TimePoint now) {
+  const json::object& spec = sub(obj, "spec");
+  std::vector<std::string> audiences;
+  for (const json::object* t : api::get_object_array(spec, "tokenRequests"))
+    audiences.emplace_back(json::get_string(*t, "audience"));
+  std::vector<std::string> modes;
+  for (auto m : api::get_string_array(spec, "volumeLifecycleModes")) modes.emplace_back(m);
+  Row row;
+  row.cells = {api::Meta(obj).name(),
+               json::get_bool_or(spec, "attachRequired", true),
+               json::get_bool_or(spec, "podInfoOnMount", false),
+               json::get_bool_or(spec, "storageCapacity", false),
+               audiences.empty() ? std::string("<unset>") : join(audiences, ","),
+               json::get_bool_or(spec, "requiresRepublish", false),
+               modes.empty() ? std::string("<none>") : join(modes, ","),
+               age(obj, now)};
+  return row;
+}
+
+constexpr Column kCsiNodeColumns[] = {
+    {"Name", "string", "name", kNameDescription, 0},
+    {"Drivers", "integer", "", "Drivers indicates the number of CSI drivers registered on the node", 0},
+    {"Age", "string", "", kAgeDescription, 0},
+};
+
+Row print_csi_node(const json::object& obj, TimePoint now) {
+  Row row;
+  row.cells = {api::Meta(obj).name(),
+               static_cast<int64_t>(api::get_object_array(sub(obj, "spec"), "drivers").size()), age(obj, now)};
+  return row;
+}
+
+constexpr Column kVolumeAttachmentColumns[] = {
+    {"Name", "string", "name", kNameDescription, 0},
+    {"Attacher", "string", "", "attacher indicates the name of the volume driver that MUST handle this request.", 0},
+    {"PV", "string", "", "Name of the persistent volume to attach.", 0},
+    {"Node", "string", "", "nodeName represents the node that the volume should be attached to.", 0},
+    {"Attached", "boolean", "", "attached indicates the volume is successfully attached.", 0},
+    {"Age", "string", "", kAgeDescription, 0},
+};
+
+Row print_volume_attachment(const json::object& obj, TimePoint now) {
+  const json::object& spec = sub(obj, "spec");
+  Row row;
+  row.cells = {api::Meta(obj).name(), json::get_string(spec, "attacher"),
+               json::get_string(sub(spec, "source"), "persistentVolumeName"), json::get_string(spec, "nodeName"),
+               json::get_bool_or(sub(obj, "status"), "attached", false), age(obj, now)};
+  return row;
+}
+
 // ---- coordination -----------------------------------------------------------------------
 
 constexpr Column kLeaseColumns[] = {
@@ -890,6 +951,9 @@ const Printer* find_core_printer(std::string_view group, std::string_view resour
       {"discovery.k8s.io", "endpointslices", {kEndpointSliceColumns, print_endpoint_slice}},
       {"events.k8s.io", "events", {kEventColumns, print_events_v1_event}},
       {"storage.k8s.io", "storageclasses", {kStorageClassColumns, print_storage_class}},
+      {"storage.k8s.io", "csidrivers", {kCsiDriverColumns, print_csi_driver}},
+      {"storage.k8s.io", "csinodes", {kCsiNodeColumns, print_csi_node}},
+      {"storage.k8s.io", "volumeattachments", {kVolumeAttachmentColumns, print_volume_attachment}},
       {"coordination.k8s.io", "leases", {kLeaseColumns, print_lease}},
   };
   for (const Entry& e : kEntries) {

@@ -414,7 +414,11 @@ void validate_pvc_update(const json::object& obj, const json::object& old, Cause
     if (json::object* res = json::get_object(*s, "resources")) res->erase("requests");
     s->erase("volumeAttributesClassName");
   }
-  if (json::get_string(b, "volumeName").empty()) a.erase("volumeName"), b.erase("volumeName");
+  if (json::get_string(b, "volumeName").empty()) {
+    a.erase("volumeName"), b.erase("volumeName");
+    // Retroactive default StorageClass: an unbound claim with no class may get one.
+    if (json::find(b, "storageClassName") == nullptr) a.erase("storageClassName");
+  }
   if (a != b)
     add(out, api::field_forbidden("spec", "spec is immutable after creation except resources.requests and "
                                           "volumeAttributesClassName for bound claims"));

@@ -1,5 +1,7 @@
 // Validation of the remaining groups: coordination (Lease), discovery (EndpointSlice),
-// storage (StorageClass), autoscaling (HorizontalPodAutoscaler), events.
+// storage (StorageClass, CSIDriver, CSINode, VolumeAttachment), autoscaling (HorizontalPodAutoscaler), events.
+#include <set>
+
 #include "api/object.h"
 #include "control/apiserver/validate.h"
 
@@ -56,6 +58,73 @@ void validate_storage_class_update(const json::object& obj, const json::object& 
                                 "field is immutable"));
 }
 
+// A CSI driver name (the CSIDriver's metadata.name, CSINode's drivers[].name,
+// VolumeAttachment's spec.attacher): at most 63 characters, a DNS-1123 subdomain.
+void csi_driver_name(Causes& out, std::string_view name, const std::string& path) {
+  if (name.empty()) {
+    add(out, api::field_required(path, ""));
+    return;
+  }
+  if (name.size() > 63) add(out, api::field_too_long(path, 63));
+  for (auto& msg : api::is_dns1123_subdomain(name)) add(out, api::field_invalid(path, json::value(name), msg));
+}
+
+void validate_csi_driver(const json::object& obj, Causes& out) {
+  // The metadata checks already require a DNS-1123 subdomain; a driver name is shorter.
+  if (api::Meta(obj).name().size() > 63) add(out, api::field_too_long("metadata.name", 63));
+  const json::object& spec = api::object_or_empty(obj, "spec");
+  one_of(out, spec, "fsGroupPolicy", "spec.fsGroupPolicy", {"File", "None", "ReadWriteOnceWithFSType"}, false);
+  auto modes = api::get_string_array(spec, "volumeLifecycleModes");
+  for (std::size_t i = 0; i < modes.size(); ++i) {
+    if (modes[i] != "Persistent" && modes[i] != "Ephemeral")
+      add(out, api::field_not_supported(api::index_path("spec.volumeLifecycleModes", i), json::value(modes[i]),
+                                        {"Ephemeral", "Persistent"}));
+  }
+}
+
+void validate_csi_driver_update(const json::object& obj, const json::object& old, Causes& out) {
+  const json::object& a = api::object_or_empty(obj, "spec");
+  const json::object& b = api::object_or_empty(old, "spec");
+  for (std::string_view k : {"attachRequired", "fsGroupPolicy", "volumeLifecycleModes", "storageCapacity"}) {
+    const json::value* x = json::find(a, k);
+    const json::value* y = json::find(b, k);
+    const bool same = (x == nullptr && y == nullptr) || (x != nullptr && y != nullptr && *x == *y);
+    if (!same) add(out, api::field_invalid("spec." + std::string(k), x != nullptr ? *x : json::value(nullptr),
+                                           "field is immutable"));
+  }
+}
+
+void validate_csi_node(const json::object& obj, Causes& out) {
+  auto drivers = api::get_object_array(api::object_or_empty(obj, "spec"), "drivers");
+  std::set<std::string_view> seen;
+  for (std::size_t i = 0; i < drivers.size(); ++i) {
+    const std::string at = api::index_path("spec.drivers", i);
+    const std::string_view name = json::get_string(*drivers[i], "name");
+    csi_driver_name(out, name, at + ".name");
+    if (!name.empty() && !seen.insert(name).second) add_duplicate(out, at + ".name", json::value(name));
+    const std::string_view node_id = json::get_string(*drivers[i], "nodeID");
+    if (node_id.empty()) add(out, api::field_required(at + ".nodeID", ""));
+    if (node_id.size() > 192) add(out, api::field_too_long(at + ".nodeID", 192));
+    if (const json::object* alloc = json::get_object(*drivers[i], "allocatable")) {
+      nonnegative(out, *alloc, "count", at + ".allocatable.count");
+    }
+  }
+}
+
+void validate_volume_attachment(const json::object& obj, Causes& out) {
+  const json::object& spec = api::object_or_empty(obj, "spec");
+  csi_driver_name(out, json::get_string(spec, "attacher"), "spec.attacher");
+  if (json::get_string(spec, "nodeName").empty()) add(out, api::field_required("spec.nodeName", ""));
+  const json::object& source = api::object_or_empty(spec, "source");
+  const bool pv = !json::get_string(source, "persistentVolumeName").empty();
+  const bool inline_spec = json::get_object(source, "inlineVolumeSpec") != nullptr;
+  if (!pv && !inline_spec) {
+    add(out, api::field_required("spec.source", "must specify exactly one of inlineVolumeSpec and persistentVolumeName"));
+  } else if (pv && inline_spec) {
+    add(out, api::field_forbidden("spec.source", "must specify exactly one of inlineVolumeSpec and persistentVolumeName"));
+  }
+}
+
 void validate_hpa(const json::object& obj, Causes& out) {
   const json::object& spec = api::object_or_empty(obj, "spec");
   const json::object& ref = api::object_or_empty(spec, "scaleTargetRef");
@@ -83,6 +152,9 @@ bool validate_other_create(const ResourceInfo& r, const json::object& obj, Cause
   else if (r.kind == "EndpointSlice") validate_endpoint_slice(obj, out);
   else if (r.kind == "StorageClass") validate_storage_class(obj, out);
   else if (r.kind == "HorizontalPodAutoscaler") validate_hpa(obj, out);
+  else if (r.kind == "CSIDriver") validate_csi_driver(obj, out);
+  else if (r.kind == "CSINode") validate_csi_node(obj, out);
+  else if (r.kind == "VolumeAttachment") validate_volume_attachment(obj, out);
   else return false;
   return true;
 }
@@ -90,6 +162,12 @@ bool validate_other_create(const ResourceInfo& r, const json::object& obj, Cause
 bool validate_other_update(const ResourceInfo& r, const json::object& obj, const json::object& old, Causes& out) {
   if (r.kind == "StorageClass") {
     validate_storage_class_update(obj, old, out);
+  } else if (r.kind == "CSIDriver") {
+    validate_csi_driver_update(obj, old, out);
+  } else if (r.kind == "VolumeAttachment") {
+    // The spec is immutable; the attacher writes only status.
+    if (api::object_or_empty(obj, "spec") != api::object_or_empty(old, "spec"))
+      add(out, api::field_invalid("spec", json::value(nullptr), "field is immutable"));
   } else if (r.kind == "EndpointSlice") {
     std::string_view t = json::get_string(obj, "addressType");
     if (t != json::get_string(old, "addressType"))

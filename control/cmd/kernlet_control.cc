@@ -28,6 +28,7 @@
 #include "control/controllers/leader_gate.h"
 #include "control/controllers/node_ipam_controller.h"
 #include "control/controllers/node_lifecycle_controller.h"
+#include "control/controllers/pv_controller.h"
 #include "control/controllers/replicaset_controller.h"
 #include "control/scheduler/scheduler.h"
 #include "control/store/sqlite_store.h"
@@ -62,7 +63,7 @@ Flags:
                           else binds them)
   --disable-controllers   do not run the controllers (Deployment, ReplicaSet, EndpointSlice,
                           Job, TTL-after-finished, CronJob, DaemonSet, HorizontalPodAutoscaler,
-                          node lifecycle, taint eviction, node IPAM)
+                          node lifecycle, taint eviction, node IPAM, PersistentVolume binder)
   --node-monitor-grace-period DURATION
                           a node whose Lease and Ready heartbeat have not changed for this
                           long is marked Unknown and tainted unreachable (default 40s)
@@ -449,6 +450,7 @@ int main(int argc, char** argv) {
     lifecycle.thresholds.secondary_eviction_qps = flags.secondary_eviction_rate;
     running->push_back(std::make_unique<controllers::NodeLifecycleController>(*informers, lifecycle));
     running->push_back(std::make_unique<controllers::TaintEvictionController>(*informers));
+    running->push_back(std::make_unique<controllers::PersistentVolumeController>(*informers));
     if (pool) running->push_back(std::make_unique<controllers::NodeIpamController>(*informers, *pool));
     informers->start();
     if (!informers->wait_for_sync(std::chrono::seconds(30))) {

@@ -84,7 +84,7 @@ ReplicaSetController::ReplicaSetController(SharedInformers& informers, int worke
                       expectations_.forget(client::object_key(*rs));
                     },
                     .on_synced = nullptr});
-  pods_.add_handler({.on_add = [this](const client::ObjectPtr& p) { on_pod(p, false); },
+  pods_.add_handler({.on_add = [this](const client::ObjectPtr& p) { on_pod(p, PodChange::kAdded); },
                      .on_update =
                          [this](const client::ObjectPtr& old_pod, const client::ObjectPtr& p) {
                            // Labels changed: the old owner may have to release it, others adopt it.
@@ -92,28 +92,41 @@ ReplicaSetController::ReplicaSetController(SharedInformers& informers, int worke
                                *api::Meta(*old_pod).labels() != *api::Meta(*p).labels()) {
                              enqueue_matching(*old_pod);
                            }
-                           if (auto ref = util::controller_of(*p); ref && ref->kind == kKind) {
+                           if (!api::Meta(*old_pod).being_deleted() && api::Meta(*p).being_deleted()) {
+                             on_pod(p, PodChange::kTerminating);
+                           } else if (auto ref = util::controller_of(*p); ref && ref->kind == kKind) {
                              enqueue(std::string(api::Meta(*p).namespace_()) + "/" + ref->name);
                            } else if (!ref) {
                              enqueue_matching(*p);
                            }
                          },
-                     .on_delete = [this](const client::ObjectPtr& p, bool) { on_pod(p, true); },
+                     .on_delete = [this](const client::ObjectPtr& p, bool) { on_pod(p, PodChange::kGone); },
                      .on_synced = nullptr});
 }
 
-void ReplicaSetController::on_pod(const client::ObjectPtr& pod, bool deleted) {
+void ReplicaSetController::on_pod(const client::ObjectPtr& pod, PodChange change) {
   auto ref = util::controller_of(*pod);
   if (!ref) {
-    if (!deleted) enqueue_matching(*pod);  // an orphan someone may adopt
+    if (change == PodChange::kAdded) enqueue_matching(*pod);  // an orphan someone may adopt
     return;
   }
   if (ref->kind != kKind) return;
   const std::string key = std::string(api::Meta(*pod).namespace_()) + "/" + ref->name;
-  if (deleted) {
-    expectations_.deletion_observed(key);
-  } else {
-    expectations_.creation_observed(key);
+  const std::string uid(api::Meta(*pod).uid());
+  switch (change) {
+    case PodChange::kAdded:
+      expectations_.creation_observed(key);
+      break;
+    case PodChange::kTerminating: {
+      std::lock_guard<std::mutex> lock(terminating_mu_);
+      if (terminating_.insert(uid).second) expectations_.deletion_observed(key);
+      break;
+    }
+    case PodChange::kGone: {
+      std::lock_guard<std::mutex> lock(terminating_mu_);
+      if (terminating_.erase(uid) == 0) expectations_.deletion_observed(key);
+      break;
+    }
   }
   enqueue(key);
 }

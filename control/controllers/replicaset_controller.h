@@ -4,8 +4,12 @@
 // deleting the surplus least valuable first (unscheduled, pending, not ready, then the
 // newest), and writing status (replicas, fullyLabeled, ready, available,
 // observedGeneration). Expectations keep it from acting twice on pods its informer has
-// not seen yet.
+// not seen yet; a deletion counts as seen when the pod starts terminating, as upstream's
+// does, so a rolling update does not wait out every old pod's grace period.
 #pragma once
+
+#include <mutex>
+#include <unordered_set>
 
 #include "api/labels.h"
 #include "control/controllers/controller.h"
@@ -20,7 +24,9 @@ class ReplicaSetController final : public Controller {
   Result<void> reconcile(const std::string& key) override;
 
  private:
-  void on_pod(const client::ObjectPtr& pod, bool deleted);
+  // kind: an add, a deletion started (deletionTimestamp set), or the object gone.
+  enum class PodChange { kAdded, kTerminating, kGone };
+  void on_pod(const client::ObjectPtr& pod, PodChange change);
   void enqueue_matching(const json::object& pod);
   Result<void> manage(const json::object& rs, const std::string& key, std::vector<client::ObjectPtr>& active);
   Result<void> write_status(const json::object& rs, const std::vector<client::ObjectPtr>& owned);
@@ -29,6 +35,10 @@ class ReplicaSetController final : public Controller {
   client::Informer& rss_;
   client::Informer& pods_;
   Expectations expectations_;
+  // Pods whose deletion was already counted when they started terminating, so their final
+  // removal is not counted again (uids; an entry lives from that update to the removal).
+  std::mutex terminating_mu_;
+  std::unordered_set<std::string> terminating_;
 };
 
 // The pod a workload creates from its template: generateName `<owner>-`, the template's

@@ -43,7 +43,34 @@ std::vector<std::size_t> oldest_first(const std::vector<ReplicaSetState>& old_rs
   return order;
 }
 
+// Members whose value is null are absent: clients written in Go send a template's empty
+// fields as null (`kubectl rollout undo` copies a ReplicaSet's template with
+// "creationTimestamp": null), and a template must equal itself however it was spelled.
+void drop_nulls(json::value& v) {
+  if (v.is_object()) {
+    json::object& o = v.as_object();
+    for (auto it = o.begin(); it != o.end();) {
+      if (it->value().is_null()) {
+        it = o.erase(it);
+      } else {
+        drop_nulls(it->value());
+        ++it;
+      }
+    }
+  } else if (v.is_array()) {
+    for (auto& e : v.as_array()) drop_nulls(e);
+  }
+}
+
 void strip_hash(json::object& t) {
+  for (auto it = t.begin(); it != t.end();) {
+    if (it->value().is_null()) {
+      it = t.erase(it);
+    } else {
+      drop_nulls(it->value());
+      ++it;
+    }
+  }
   if (json::object* meta = json::get_object(t, "metadata")) {
     if (json::object* labels = json::get_object(*meta, "labels")) {
       labels->erase("pod-template-hash");

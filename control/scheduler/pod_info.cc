@@ -211,6 +211,11 @@ bool NodeSelectorTerm::matches(const json::object* labels, std::string_view node
   return true;
 }
 
+bool VolumeNodeRequirement::matches(const json::object* labels, std::string_view node_name) const {
+  return any || std::any_of(terms.begin(), terms.end(),
+                            [&](const NodeSelectorTerm& t) { return t.matches(labels, node_name); });
+}
+
 bool Toleration::tolerates(std::string_view k, std::string_view v, std::string_view e) const {
   if (!effect.empty() && effect != e) return false;
   if (key.empty()) return op == "Exists";  // an empty key with Exists tolerates everything
@@ -253,6 +258,46 @@ bool NodeInfo::remove_pod(std::string_view key) {
 }
 
 std::optional<std::string_view> NodeInfo::label(std::string_view key) const { return label_of(labels, key); }
+
+Result<std::vector<NodeSelectorTerm>> parse_node_selector_terms(const json::value* terms, std::string_view path) {
+  std::vector<NodeSelectorTerm> out;
+  if (terms == nullptr || terms->is_null()) return out;
+  if (!terms->is_array()) return Error(ErrorCode::kInvalidArgument, std::string(path) + ": expected a list");
+  for (std::size_t i = 0; i < terms->as_array().size(); ++i) {
+    KL_ASSIGN_OR_RETURN(NodeSelectorTerm t,
+                        selector_term(terms->as_array()[i], std::string(path) + "[" + std::to_string(i) + "]"));
+    out.push_back(std::move(t));
+  }
+  return out;
+}
+
+Result<std::vector<NodeSelectorTerm>> parse_topology_selector_terms(const json::value* terms, std::string_view path) {
+  std::vector<NodeSelectorTerm> out;
+  if (terms == nullptr || terms->is_null()) return out;
+  if (!terms->is_array()) return Error(ErrorCode::kInvalidArgument, std::string(path) + ": expected a list");
+  for (std::size_t i = 0; i < terms->as_array().size(); ++i) {
+    const std::string at = std::string(path) + "[" + std::to_string(i) + "]";
+    const json::value& v = terms->as_array()[i];
+    if (!v.is_object()) return Error(ErrorCode::kInvalidArgument, at + ": expected an object");
+    NodeSelectorTerm t;
+    const json::value* exprs = json::find(v.as_object(), "matchLabelExpressions");
+    if (exprs != nullptr && !exprs->is_null()) {
+      if (!exprs->is_array()) return Error(ErrorCode::kInvalidArgument, at + ".matchLabelExpressions: expected a list");
+      for (std::size_t j = 0; j < exprs->as_array().size(); ++j) {
+        const std::string eat = at + ".matchLabelExpressions[" + std::to_string(j) + "]";
+        const json::value& e = exprs->as_array()[j];
+        if (!e.is_object()) return Error(ErrorCode::kInvalidArgument, eat + ": expected an object");
+        NodeRequirement r;
+        r.key = std::string(json::get_string(e.as_object(), "key"));
+        r.op = NodeRequirement::Op::kIn;
+        KL_ASSIGN_OR_RETURN(r.values, string_list(json::find(e.as_object(), "values"), eat + ".values"));
+        t.match_expressions.push_back(std::move(r));
+      }
+    }
+    out.push_back(std::move(t));
+  }
+  return out;
+}
 
 Result<PodInfo> parse_pod(const json::object& obj) {
   api::PodView pod(obj);

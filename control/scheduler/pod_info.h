@@ -89,6 +89,15 @@ struct PodAffinityTerm {
   bool matches(std::string_view pod_namespace, const json::object* pod_labels) const;
 };
 
+// What a pod's volumes ask of its node (volume_binding.h): a node passes when `any`, or
+// when one of `terms` matches it; otherwise `reason` filters it out.
+struct VolumeNodeRequirement {
+  std::string reason;
+  bool any = false;
+  std::vector<NodeSelectorTerm> terms;
+  bool matches(const json::object* labels, std::string_view node_name) const;
+};
+
 struct PodInfo {
   std::string namespace_;
   std::string name;
@@ -107,6 +116,9 @@ struct PodInfo {
   std::vector<Toleration> tolerations;
   std::vector<PodAffinityTerm> required_anti_affinity;
   bool terminal = false;  // Succeeded/Failed: holds no resources
+  // Set by the scheduler (not parse_pod) for a pod with PersistentVolumeClaims.
+  std::vector<VolumeNodeRequirement> volume_requirements;
+  std::vector<std::string> claims_to_select;  // get volume.kubernetes.io/selected-node on binding
 
   std::string key() const { return namespace_ + "/" + name; }
 };
@@ -128,6 +140,13 @@ struct NodeInfo {
   bool remove_pod(std::string_view key);
   std::optional<std::string_view> label(std::string_view key) const;
 };
+
+// Parses a NodeSelector's nodeSelectorTerms array (nullptr or null: none), as a PV's
+// spec.nodeAffinity.required holds them. Errors name the field under `path`.
+Result<std::vector<NodeSelectorTerm>> parse_node_selector_terms(const json::value* terms, std::string_view path);
+// Parses TopologySelectorTerms (a StorageClass's allowedTopologies: matchLabelExpressions
+// of {key, values}) as NodeSelectorTerms of In requirements on node labels.
+Result<std::vector<NodeSelectorTerm>> parse_topology_selector_terms(const json::value* terms, std::string_view path);
 
 // Parses a Pod. Errors name the field (a malformed quantity, selector or operator).
 Result<PodInfo> parse_pod(const json::object& pod);

@@ -7,6 +7,8 @@
 #include "api/object.h"
 #include "api/objects/pod.h"
 #include "api/time.h"
+#include "control/controllers/pv_binder.h"
+#include "control/scheduler/volume_binding.h"
 
 namespace kernlet::scheduler {
 namespace {
@@ -72,6 +74,24 @@ Result<void> Scheduler::start(std::chrono::milliseconds sync_timeout) {
                       .on_update = [this](const ObjectPtr&, const ObjectPtr& p) { on_pod(p); },
                       .on_delete = [this](const ObjectPtr& p, bool) { on_pod_deleted(p); },
                       .on_synced = nullptr});
+  auto informer = [this](std::string group, std::string resource, const char* name) {
+    auto i = std::make_unique<client::Informer>(
+        std::make_shared<client::RestListerWatcher>(client_, client::ResourceRef(std::move(group), "v1", std::move(resource))),
+        client::InformerOptions{.name = name});
+    // A claim bound, a volume or class added: pods waiting on their volumes may fit now.
+    i->add_handler({.on_add = [this](const ObjectPtr&) { cluster_changed(); },
+                    .on_update = [this](const ObjectPtr&, const ObjectPtr&) { cluster_changed(); },
+                    .on_delete = nullptr,
+                    .on_synced = nullptr});
+    return i;
+  };
+  claims_ = informer("", "persistentvolumeclaims", "scheduler persistentvolumeclaims");
+  volumes_ = informer("", "persistentvolumes", "scheduler persistentvolumes");
+  classes_ = informer("storage.k8s.io", "storageclasses", "scheduler storageclasses");
+  for (auto* i : {claims_.get(), volumes_.get(), classes_.get()}) i->start();
+  for (auto* i : {claims_.get(), volumes_.get(), classes_.get()}) {
+    if (!i->wait_for_sync(sync_timeout)) return Error(ErrorCode::kUnavailable, "scheduler: volumes did not sync");
+  }
   // Nodes first, so that the first decisions see the whole cluster.
   nodes_->start();
   if (!nodes_->wait_for_sync(sync_timeout)) return Error(ErrorCode::kUnavailable, "scheduler: nodes did not sync");
@@ -86,6 +106,9 @@ Result<void> Scheduler::start(std::chrono::milliseconds sync_timeout) {
 void Scheduler::stop() {
   if (pods_) pods_->stop();
   if (nodes_) nodes_->stop();
+  for (auto* i : {claims_.get(), volumes_.get(), classes_.get()}) {
+    if (i != nullptr) i->stop();
+  }
   queue_.shut_down();
   {
     std::lock_guard lk(bind_mu_);
@@ -225,6 +248,23 @@ void Scheduler::schedule_one(const std::string& key) {
   }
   std::shared_ptr<PodInfo> assumed;
   std::string failure;
+  std::optional<std::string> volume_failure = add_volume_requirements(*obj, *info);
+  {
+    std::lock_guard lk(state_mu_);
+    if (volume_failure) {
+      // Unschedulable on every node, as upstream's VolumeBinding PreFilter says it.
+      const std::size_t n = state_.node_count();
+      failure = n == 0 ? "no nodes available to schedule pods"
+                       : "0/" + std::to_string(n) + " nodes are available: " + *volume_failure + ".";
+      unschedulable_.insert(key);
+    }
+  }
+  if (volume_failure) {
+    ++unschedulable_attempts_;
+    record_unschedulable(obj, failure);
+    queue_.add_rate_limited(key);
+    return;
+  }
   {
     std::lock_guard lk(state_mu_);
     auto result = algorithm_->schedule(*info, state_);
@@ -265,12 +305,59 @@ void Scheduler::bind_loop() {
   }
 }
 
+std::optional<std::string> Scheduler::add_volume_requirements(const json::object& pod, PodInfo& info) {
+  if (controllers::pv::pod_claims(pod).empty()) return std::nullopt;
+  std::vector<ObjectPtr> keep;  // the lookups hand out raw pointers into these
+  auto hold = [&keep](ObjectPtr p) -> const json::object* {
+    if (!p) return nullptr;
+    keep.push_back(std::move(p));
+    return keep.back().get();
+  };
+  VolumeLookup lookup;
+  lookup.claim = [&](std::string_view ns, std::string_view name) {
+    return hold(claims_->cache().get(std::string(ns) + "/" + std::string(name)));
+  };
+  lookup.volume = [&](std::string_view name) { return hold(volumes_->cache().get(name)); };
+  lookup.storage_class = [&](std::string_view name) { return hold(classes_->cache().get(name)); };
+  const auto all = volumes_->cache().list();
+  for (const auto& v : all) lookup.volumes.push_back(v.get());
+  auto result = pod_volumes(pod, lookup);
+  if (auto* msg = std::get_if<std::string>(&result)) return *msg;
+  auto& v = std::get<PodVolumes>(result);
+  info.volume_requirements = std::move(v.requirements);
+  info.claims_to_select = std::move(v.claims_to_select);
+  return std::nullopt;
+}
+
+Result<void> Scheduler::select_node_for_claims(const PodInfo& pod) {
+  for (const std::string& claim : pod.claims_to_select) {
+    json::object patch{{"metadata", json::object{{"annotations", json::object{
+                                                     {controllers::pv::kAnnSelectedNode, pod.node_name}}}}}};
+    KL_TRY(client_->patch(client::ResourceRef("", "v1", "persistentvolumeclaims", pod.namespace_, claim),
+                          client::PatchType::kMerge, json::value(std::move(patch))));
+  }
+  return Ok();
+}
+
 void Scheduler::bind(const std::shared_ptr<PodInfo>& pod, const ObjectPtr& obj) {
   json::object binding{{"apiVersion", "v1"},
                        {"kind", "Binding"},
                        {"metadata", json::object{{"name", pod->name}, {"namespace", pod->namespace_}, {"uid", pod->uid}}},
                        {"target", json::object{{"apiVersion", "v1"}, {"kind", "Node"}, {"name", pod->node_name}}}};
   const std::string key = pod->key();
+  // The claims waiting for their first consumer learn the node before the pod is bound
+  // (upstream's VolumeBinding PreBind), so the provisioner can start at once.
+  if (auto sel = select_node_for_claims(*pod); !sel.ok()) {
+    {
+      std::lock_guard lk(state_mu_);
+      state_.remove_pod(key);
+    }
+    ++bind_failures_;
+    std::fprintf(stderr, "warning scheduler: selecting node %s for the claims of %s: %s\n", pod->node_name.c_str(),
+                 key.c_str(), sel.error().to_string().c_str());
+    queue_.add_rate_limited(key);
+    return;
+  }
   auto res = client_->request("POST", pods_ref(pod->namespace_, pod->name, "binding").path(), json::dump(binding));
   if (res.ok() && res->status / 100 == 2) {
     ++scheduled_;

@@ -17,6 +17,12 @@
 // group commit, and 64 clients creating pods at once otherwise crowd 16 of them out
 // (measured: bench/scheduler, docs/benchmarks.md).
 //
+// Pods with PersistentVolumeClaims go through volume_binding.h first: claims, volumes and
+// StorageClasses have informers of their own, and a change to any of them retries the
+// unschedulable pods (a claim binding is what a pod with an Immediate claim waits for).
+// Unbound WaitForFirstConsumer claims get `volume.kubernetes.io/selected-node` (PATCH)
+// just before the pod's binding; a failed PATCH is a failed binding.
+//
 // Thread-safety: start()/stop() from one thread; the rest is internal.
 #pragma once
 
@@ -25,6 +31,7 @@
 #include <deque>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <string>
 #include <thread>
@@ -74,6 +81,10 @@ class Scheduler {
   void on_node_deleted(const client::ObjectPtr& node);
   void cluster_changed();
   bool ours_to_schedule(const json::object& pod) const;
+  // Fills the pod's volume requirements from the caches; the error text when its claims
+  // make it unschedulable everywhere.
+  std::optional<std::string> add_volume_requirements(const json::object& pod, PodInfo& info);
+  Result<void> select_node_for_claims(const PodInfo& pod);
   void schedule_loop();
   void schedule_one(const std::string& key);
   void bind_loop();
@@ -87,6 +98,9 @@ class Scheduler {
   SchedulerConfig config_;
   std::unique_ptr<client::Informer> pods_;
   std::unique_ptr<client::Informer> nodes_;
+  std::unique_ptr<client::Informer> claims_;   // PersistentVolumeClaims
+  std::unique_ptr<client::Informer> volumes_;  // PersistentVolumes
+  std::unique_ptr<client::Informer> classes_;  // StorageClasses
   client::WorkQueue queue_;
 
   std::mutex state_mu_;  // guards state_, algorithm_, unschedulable_, last_message_

@@ -338,6 +338,12 @@ std::vector<std::string> filter_node(const PodInfo& pod, const NodeInfo& node, c
   }
   fit_reasons(pod, node, reasons);
   if (!reasons.empty()) return reasons;
+  for (const VolumeNodeRequirement& v : pod.volume_requirements) {
+    if (!v.matches(&node.labels, node.name)) {
+      reasons.push_back(v.reason);
+      return reasons;
+    }
+  }
   if (forbidden_here(anti.by_existing, node)) {
     reasons.emplace_back(kReasonExistingAntiAffinity);
   } else if (forbidden_here(anti.by_incoming, node)) {

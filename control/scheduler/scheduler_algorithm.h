@@ -4,6 +4,7 @@
 // accounted as they arrive, so the next decision sees the last one. GenericScheduler runs
 // Kubernetes' default profile over it: filters (NodeUnschedulable, NodeName,
 // TaintToleration, NodeAffinity incl. nodeSelector, NodePorts, NodeResourcesFit,
+// VolumeBinding's node part (PodInfo::volume_requirements, from volume_binding.h),
 // InterPodAffinity's required anti-affinity, both ways) and scores (TaintToleration ×3,
 // NodeAffinity ×2, spreading an owner's pods ×2, LeastAllocated ×1,
 // BalancedAllocation ×1), in parallel across nodes, stopping once enough feasible nodes

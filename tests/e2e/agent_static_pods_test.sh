@@ -56,13 +56,14 @@ else
 fi
 expect_eq "... the container was not killed (the same process)" "$pid1" "$(pgrep -f "$marker" | head -1)"
 has_container_id() { [ -n "$(jp "$mirror" '{.status.containerStatuses[0].containerID}')" ]; }
-wait_until 20 has_container_id || true
-# A mismatch here is a known bug (listed in docs/status.md), reported as TODO, not a failure.
-known_bug() { if [ "$2" = "$3" ]; then ok "$1"; else echo "TODO - $1: known bug: $4 (want: $2; got: $3)"; fi; }
-status_bug="the agent does not write the static pod's status to a re-created mirror pod (it writes only on change)"
-known_bug "... the new mirror shows the same container" "$cid1" \
-  "$(jp "$mirror" '{.status.containerStatuses[0].containerID}')" "$status_bug"
-known_bug "... with restartCount 0" "0" "$(jp "$mirror" '{.status.containerStatuses[0].restartCount}')" "$status_bug"
+# The agent writes the static pod's status to the new mirror as soon as it sees it.
+if wait_until 20 has_container_id; then
+  ok "... the new mirror pod gets the static pod's status"
+else
+  not_ok "... the new mirror pod gets the static pod's status" "no containerStatuses on $(kc 1.33 get pod "$mirror" -o json 2>&1 | head -c 600)"
+fi
+expect_eq "... the new mirror shows the same container" "$cid1" "$(jp "$mirror" '{.status.containerStatuses[0].containerID}')"
+expect_eq "... with restartCount 0" "0" "$(jp "$mirror" '{.status.containerStatuses[0].restartCount}')"
 
 # --- removing the manifest stops the pod and deletes the mirror -----------------------------
 rm "$manifests/static-web.yaml"

@@ -110,6 +110,9 @@ const DefaultsCase kCases[] = {
      R"({"spec":{"persistentVolumeReclaimPolicy":"Retain","volumeMode":"Filesystem"},"status":{"phase":"Pending"}})"},
     {"StorageClass", "storage.k8s.io/v1", "StorageClass", R"({"provisioner":"x"})",
      R"({"provisioner":"x","reclaimPolicy":"Delete","volumeBindingMode":"Immediate"})"},
+    {"CSIDriver", "storage.k8s.io/v1", "CSIDriver", R"({"spec":{"attachRequired":false}})",
+     R"({"spec":{"attachRequired":false,"podInfoOnMount":false,"storageCapacity":false,"requiresRepublish":false,
+        "seLinuxMount":false,"fsGroupPolicy":"ReadWriteOnceWithFSType","volumeLifecycleModes":["Persistent"]}})"},
     {"ConfigMapUntouched", "v1", "ConfigMap", R"({"data":{"a":"b"}})", R"({"data":{"a":"b"}})"},
 };
 

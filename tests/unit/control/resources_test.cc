@@ -33,7 +33,8 @@ TEST(Resources, EveryResourceTheIssueNamesIsServed) {
       "/v1/persistentvolumeclaims", "apps/v1/deployments", "apps/v1/replicasets", "apps/v1/daemonsets",
       "batch/v1/jobs", "batch/v1/cronjobs", "autoscaling/v2/horizontalpodautoscalers",
       "discovery.k8s.io/v1/endpointslices", "coordination.k8s.io/v1/leases",
-      "storage.k8s.io/v1/storageclasses", "events.k8s.io/v1/events"};
+      "storage.k8s.io/v1/storageclasses", "storage.k8s.io/v1/csidrivers", "storage.k8s.io/v1/csinodes",
+      "storage.k8s.io/v1/volumeattachments", "events.k8s.io/v1/events"};
   std::set<std::string> have;
   for (const auto& r : builtin_resources()) have.insert(r.group + "/" + r.version + "/" + r.resource);
   for (const auto& w : want) EXPECT_TRUE(have.count(w)) << w;

@@ -85,6 +85,17 @@ TEST(Rollout, TemplateHashIgnoresOrderAndItsOwnLabel) {
   EXPECT_FALSE(same_template(t1->as_object(), t3->as_object()));
 }
 
+TEST(Rollout, TemplateWithNullFieldsEqualsItselfWithout) {
+  // `kubectl rollout undo` writes the ReplicaSet's template back with Go's null fields.
+  auto stored = json::parse(R"({"metadata":{"labels":{"app":"web","pod-template-hash":"h"}},"spec":{"containers":[{"name":"c","image":"b:1","resources":{}}]}})");
+  auto undone = json::parse(R"({"metadata":{"creationTimestamp":null,"labels":{"app":"web"}},"spec":{"containers":[{"name":"c","image":"b:1","resources":{},"securityContext":null}]}})");
+  auto other = json::parse(R"({"metadata":{"creationTimestamp":null,"labels":{"app":"web"}},"spec":{"containers":[{"name":"c","image":"b:2","resources":{}}]}})");
+  ASSERT_TRUE(stored.ok() && undone.ok() && other.ok());
+  EXPECT_TRUE(same_template(stored->as_object(), undone->as_object()));
+  EXPECT_EQ(pod_template_hash(stored->as_object(), 0), pod_template_hash(undone->as_object(), 0));
+  EXPECT_FALSE(same_template(stored->as_object(), other->as_object()));
+}
+
 TEST(Rollout, Revisions) {
   EXPECT_EQ(next_revision({}), 1);
   EXPECT_EQ(next_revision({"1", "3", "2"}), 4);

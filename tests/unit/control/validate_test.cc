@@ -164,6 +164,18 @@ const ValidateCase kCreateCases[] = {
      {"FieldValueRequired", "spec.resources[storage]", "Required value"}},
     {"StorageClassProvisioner", "storage.k8s.io/v1", "StorageClass", R"({"metadata":{"name":"sc"}})",
      {"FieldValueRequired", "provisioner", "Required value"}},
+    {"CSIDriverName", "storage.k8s.io/v1", "CSIDriver", R"({"metadata":{"name":"Local_Driver"}})",
+     {"FieldValueInvalid", "metadata.name",
+      "Invalid value: \"Local_Driver\": a lowercase RFC 1123 subdomain must consist of lower case alphanumeric "
+      "characters, '-' or '.', and must start and end with an alphanumeric character (e.g. 'example.com', regex "
+      "used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')"}},
+    {"CSINodeNodeID", "storage.k8s.io/v1", "CSINode",
+     R"({"metadata":{"name":"n1"},"spec":{"drivers":[{"name":"local.csi.kernlet.io"}]}})",
+     {"FieldValueRequired", "spec.drivers[0].nodeID", "Required value"}},
+    {"VolumeAttachmentSource", "storage.k8s.io/v1", "VolumeAttachment",
+     R"({"metadata":{"name":"va"},"spec":{"attacher":"local.csi.kernlet.io","nodeName":"n1","source":{}}})",
+     {"FieldValueRequired", "spec.source",
+      "Required value: must specify exactly one of inlineVolumeSpec and persistentVolumeName"}},
     {"EndpointSliceAddressType", "discovery.k8s.io/v1", "EndpointSlice",
      R"({"metadata":{"name":"e","namespace":"default"},"addressType":"IPv5"})",
      {"FieldValueNotSupported", "addressType", "Unsupported value: \"IPv5\": supported values: \"FQDN\", \"IPv4\", \"IPv6\""}},

@@ -475,6 +475,80 @@ TEST_F(PodSyncTest, DeadSandboxIsRecreatedAndContainersRestart) {
   EXPECT_EQ(json::get_int_or(container_status(out.status, "app"), "restartCount", -1), 1);
 }
 
+// A network plugin that fails its first `failures` ADDs, as a CNI plugin does when its
+// IPAM pool is exhausted or the plugin binary is missing.
+class FlakyNetwork final : public PodNetwork {
+ public:
+  explicit FlakyNetwork(int failures, int del_failures = 0) : failures_(failures), del_failures_(del_failures) {}
+  Result<std::vector<std::string>> add(const api::PodView&, const std::string&) override {
+    ++adds;
+    if (failures_ > 0) {
+      --failures_;
+      return Error(ErrorCode::kUnavailable, "plugin kernlet-cni failed (code 11): no free address in 10.244.1.0/24");
+    }
+    return std::vector<std::string>{"10.244.1.7"};
+  }
+  std::vector<std::string> ips(const std::string&) override { return {}; }
+  Result<void> del(const std::string&, const std::string&, const std::string&, const std::string&) override {
+    ++dels;
+    if (del_failures_ > 0) {
+      --del_failures_;
+      return Error(ErrorCode::kUnavailable, "plugin kernlet-cni failed (code 11): store locked");
+    }
+    return Ok();
+  }
+  int adds = 0, dels = 0;
+
+ private:
+  int failures_, del_failures_;
+};
+
+TEST_F(PodSyncTest, NetworkFailureIsAnEventAndARetriedSandboxNeverAHalfBuiltPod) {
+  auto flaky = std::make_unique<FlakyNetwork>(1);
+  FlakyNetwork* fn = flaky.get();
+  net = std::move(flaky);
+  make_syncer();
+  auto pod = pod_from(simple_pod("Always"));
+  auto out = sync(pod);
+  EXPECT_EQ(fn->adds, 1);
+  EXPECT_EQ(events.count("FailedCreatePodSandBox"), 1);
+  EXPECT_NE(events.last_message("FailedCreatePodSandBox").find("no free address"), std::string::npos)
+      << events.last_message("FailedCreatePodSandBox");
+  // Nothing half-built: no container started, the sandbox stopped, no pod IP, and a retry
+  // is scheduled.
+  EXPECT_EQ(rt.starts(), 0);
+  EXPECT_FALSE(rt.sandbox_status("u1").ready);
+  EXPECT_EQ(json::get_string(out.status, "podIP"), "");
+  EXPECT_EQ(json::get_string(out.status, "phase"), "Pending");
+  ASSERT_TRUE(out.requeue_after.has_value());
+  // The retry first DELs what the failed ADD may have left, builds the whole sandbox again,
+  // and the pod runs with the plugin's address.
+  out = sync(pod);
+  EXPECT_EQ(fn->dels, 1);
+  EXPECT_EQ(fn->adds, 2);
+  EXPECT_EQ(rt.starts(), 1);
+  EXPECT_EQ(json::get_string(out.status, "podIP"), "10.244.1.7");
+  EXPECT_EQ(json::get_string(out.status, "phase"), "Running");
+  EXPECT_EQ(events.count("FailedCreatePodSandBox"), 1);
+}
+
+TEST_F(PodSyncTest, FailedNetworkDelKeepsThePodForARetry) {
+  auto flaky = std::make_unique<FlakyNetwork>(0, 1);
+  FlakyNetwork* fn = flaky.get();
+  net = std::move(flaky);
+  make_syncer();
+  auto pod = pod_from(simple_pod("Always"));
+  sync(pod);
+  (void)syncer->terminate(pod, 0ms);
+  auto r = syncer->remove("u1", "default", "web");
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.error().message().find("network teardown"), std::string::npos) << r.error().to_string();
+  EXPECT_TRUE(rt.sandbox_status("u1").exists) << "the netns must stay for the retried DEL";
+  ASSERT_TRUE(syncer->remove("u1", "default", "web").ok());
+  EXPECT_EQ(fn->dels, 2);
+  EXPECT_FALSE(rt.sandbox_status("u1").exists);
+}
+
 TEST(PodStatus, PatchNullsKeysNoLongerSet) {
   json::object current{{"phase", "Running"}, {"podIP", "10.1.1.1"}, {"nominatedNodeName", "x"}};
   json::object desired{{"phase", "Running"}};

@@ -110,6 +110,28 @@ TEST_F(PodWorkersTest, WritesStatusWithTheUidAsPrecondition) {
   EXPECT_EQ(api.npatches(), before);
 }
 
+TEST_F(PodWorkersTest, StatusChangedByAnotherWriterIsWrittenAgain) {
+  start();
+  workers->upsert(pod("u1", "web", R"(,"resourceVersion":"10")"));
+  ASSERT_TRUE(eventually([&] { return api.npatches() >= 1; }));
+  json::object written = *json::get_object(api.last_patch(), "status");
+  // The node lifecycle controller marks the pod not Ready while its node looked dead (a
+  // newer resourceVersion): the agent, whose view has not changed, writes Ready back.
+  auto overwritten = std::make_shared<json::object>(*pod("u1", "web", R"(,"resourceVersion":"12")"));
+  json::object st = written;
+  for (auto& c : st["conditions"].as_array()) {
+    if (json::get_string(c.as_object(), "type") == "Ready") c.as_object()["status"] = "False";
+  }
+  (*overwritten)["status"] = st;
+  size_t before = api.npatches();
+  workers->upsert(overwritten);
+  ASSERT_TRUE(eventually([&] { return api.npatches() > before; })) << "Ready=False was left in place";
+  const json::object last = api.last_patch();
+  auto c = api::find_condition(*json::get_object(last, "status"), "Ready");
+  ASSERT_TRUE(c.has_value());
+  EXPECT_EQ(c->status(), "True");
+}
+
 TEST_F(PodWorkersTest, ContainerExitWakesTheSync) {
   start();
   workers->upsert(pod("u1", "web"));
