@@ -15,6 +15,7 @@
 #include "agent/cmd/pod_log_source.h"
 #include "agent/cmd/pod_stats_source.h"
 #include "agent/cmd/prober_probes.h"
+#include "agent/dns/pod_dns.h"
 #include "api/client/config.h"
 #include "api/quantity.h"
 #include "runtime/sandbox/linux.h"
@@ -166,6 +167,7 @@ Result<std::unique_ptr<Agent>> Agent::create(AgentOptions options) {
   if (!options.nodeport_interface.empty() && options.service_proxy != "bpf")
     return Error(ErrorCode::kInvalidArgument, "--nodeport-interface needs --service-proxy bpf");
   if (options.service_proxy == "bpf") KL_TRY(a->start_service_proxy_parts());
+  if (!options.cluster_dns.empty()) KL_TRY(a->create_cluster_dns());
   // Volumes under <root>/pods/<uid>/volumes (csi/volume), env and security (agent/podspec).
   a->mounter_ = std::make_unique<csi::LinuxMounter>();
   a->volumes_ = std::make_unique<csi::VolumeManager>(options.root_dir + "/pods", *a->mounter_);
@@ -195,6 +197,22 @@ Result<std::unique_ptr<Agent>> Agent::create(AgentOptions options) {
   SyncerOptions so;
   so.pod_logs_dir = options.pod_logs_dir;
   so.host_ips = {a->node_ip_};
+  // Pods' resolv.conf per dnsPolicy; the node's file is read for each new sandbox (it may change).
+  so.dns_config = [cluster_dns = options.cluster_dns, domain = options.cluster_domain, resolv = options.resolv_conf](
+                      const api::PodView& pod, std::vector<std::string>* warnings) {
+    dns::PodDnsSettings ds;
+    ds.cluster_dns = cluster_dns;
+    ds.cluster_domain = domain;
+    if (!resolv.empty()) {
+      auto host = dns::read_resolv_conf(resolv);
+      if (host.ok()) {
+        ds.host = std::move(*host);
+      } else if (warnings) {
+        warnings->push_back(host.error().to_string());
+      }
+    }
+    return dns::pod_dns_config(pod, ds, warnings);
+  };
   a->syncer_ = std::make_unique<PodSyncer>(a->rt_.get(), a->events_.get(), a->env_.get(), a->probes_.get(),
                                            a->net_.get(), so);
   a->api_ = std::make_unique<RestPodApi>(a->client_);
@@ -304,6 +322,11 @@ Result<void> Agent::start() {
   services_->start();
   if (slices_) slices_->start();
   if (proxy_) proxy_->start();
+  if (dns_) {
+    KL_TRY(dns_->start());
+    std::fprintf(stderr, "I agent: cluster dns on %s port 53, domain %s\n", opts_.cluster_dns[0].c_str(),
+                 opts_.cluster_domain.c_str());
+  }
   KL_TRY(workers_->start());
   informer_->start();
   if (server_) {
@@ -336,6 +359,7 @@ void Agent::stop() {
   if (workers_) workers_->stop();
   probes_.reset();  // the prober's threads call into the workers
   if (proxy_) proxy_->stop();
+  if (dns_) dns_->stop();
   if (slices_) slices_->stop();
   if (services_) services_->stop();
   if (node_) node_->stop();
@@ -376,12 +400,7 @@ Result<void> Agent::start_service_proxy_parts() {
   lo.cgroup_path = opts_.cgroup_root.empty() ? default_agent_cgroup_root() : opts_.cgroup_root;
   lo.pin_dir = opts_.bpf_pin_dir;
   KL_ASSIGN_OR_RETURN(lb_, bpf::SockLb::attach(lo));
-  client::InformerOptions eo;
-  eo.name = "endpointslices";
-  eo.max_backoff = std::chrono::milliseconds(10'000);
-  slices_ = std::make_unique<client::Informer>(
-      std::make_shared<client::RestListerWatcher>(client_, client::ResourceRef("discovery.k8s.io", "v1", "endpointslices")),
-      eo);
+  ensure_slices_informer();
   client::Informer* si = services_.get();
   client::Informer* ei = slices_.get();
   proxy_ = std::make_unique<ServiceProxy>(lb_.get(), &si->cache(), &ei->cache(), opts_.node_name,
@@ -412,6 +431,41 @@ Result<void> Agent::start_service_proxy_parts() {
     inf->add_handler(std::move(h));
   }
   std::fprintf(stderr, "I agent: service proxy bpf on cgroup %s\n", lb_->cgroup_path().c_str());
+  return Ok();
+}
+
+// The EndpointSlice informer, shared by the service proxy and the cluster DNS.
+void Agent::ensure_slices_informer() {
+  if (slices_) return;
+  client::InformerOptions eo;
+  eo.name = "endpointslices";
+  eo.max_backoff = std::chrono::milliseconds(10'000);
+  slices_ = std::make_unique<client::Informer>(
+      std::make_shared<client::RestListerWatcher>(client_, client::ResourceRef("discovery.k8s.io", "v1", "endpointslices")),
+      eo);
+}
+
+// --cluster-dns: the DNS server over the Service and EndpointSlice caches (agent/dns). It
+// binds in start(); every informer event wakes one rebuild of the record index.
+Result<void> Agent::create_cluster_dns() {
+  ensure_slices_informer();
+  dns::ClusterDnsOptions o;
+  o.addresses = opts_.cluster_dns;
+  o.cluster_domain = opts_.cluster_domain;
+  o.resolv_conf = opts_.resolv_conf;
+  client::Informer* svc = services_.get();
+  client::Informer* sl = slices_.get();
+  dns_ = std::make_unique<dns::ClusterDns>(o, &svc->cache(), &sl->cache(),
+                                           [svc, sl] { return svc->has_synced() && sl->has_synced(); });
+  dns::ClusterDns* d = dns_.get();
+  for (client::Informer* inf : {svc, sl}) {
+    client::EventHandler h;
+    h.on_add = [d](const client::ObjectPtr&) { d->trigger(); };
+    h.on_update = [d](const client::ObjectPtr&, const client::ObjectPtr&) { d->trigger(); };
+    h.on_delete = [d](const client::ObjectPtr&, bool) { d->trigger(); };
+    h.on_synced = [d] { d->trigger(); };
+    inf->add_handler(std::move(h));
+  }
   return Ok();
 }
 

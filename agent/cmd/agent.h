@@ -4,7 +4,8 @@
 // env and security (agent/podspec), volumes (csi/volume), probes and hooks (agent/prober)
 // and the CNI driver (cni/client) with --network cni or kernlet; with --network kernlet a
 // Node informer writes the CNI config once the Node has a podCIDR (kernlet_network.h) and
-// drives the host-gw routes to the other nodes (cni/routes). Thin main: parse flags, Agent::create, start, wait for a signal, stop.
+// drives the host-gw routes to the other nodes (cni/routes); with --cluster-dns the cluster DNS
+// (agent/dns) over the Service and EndpointSlice informers the service proxy shares. Thin main: parse flags, Agent::create, start, wait for a signal, stop.
 // Thread-safety: create/start/stop from one thread.
 #pragma once
 
@@ -29,6 +30,7 @@
 #include "agent/pod/real_pod_runtime.h"
 #include "agent/proxy/service_proxy.h"
 #include "bpf/loader/nodeport_lb.h"
+#include "agent/dns/cluster_dns.h"
 #include "bpf/loader/sock_lb.h"
 #include "api/client/informer.h"
 #include "api/client/rest_client.h"
@@ -77,6 +79,10 @@ class Agent {
   std::unique_ptr<bpf::NodePortLb> nodeport_lb_;  // --nodeport-interface
   std::unique_ptr<client::Informer> slices_;
   std::unique_ptr<ServiceProxy> proxy_;
+  // --cluster-dns: the cluster DNS server, on the same Service and EndpointSlice informers.
+  std::unique_ptr<dns::ClusterDns> dns_;
+  Result<void> create_cluster_dns();
+  void ensure_slices_informer();
   std::unique_ptr<EventRecorder> recorder_;
   std::unique_ptr<NodeStatusManager> node_;
   std::unique_ptr<csi::LinuxMounter> mounter_;

@@ -1,10 +1,13 @@
 #include "agent/cmd/agent_options.h"
 
+#include <arpa/inet.h>
+
 #include <charconv>
 #include <functional>
 #include <map>
 
 #include "api/quantity.h"
+#include "api/validation.h"
 
 namespace kernlet::agent {
 
@@ -56,6 +59,14 @@ Flags:
                                externalIPs to clients outside the node with tc programs on
                                IF (the node's external interface), SNAT to --node-ip
                                (default: none; pods on the node reach them anyway)
+  --cluster-dns IPS            cluster DNS addresses (comma-separated): the nameserver of
+                               ClusterFirst pods; the agent answers there for the pods of
+                               this node, putting an address that is not on the node on lo
+                               (e.g. 169.254.20.10) (default: none, no cluster DNS)
+  --cluster-domain DOMAIN      the cluster's DNS domain (default cluster.local)
+  --resolv-conf FILE           the node's resolver: pods with dnsPolicy Default get it, and
+                               cluster DNS forwards other names to its nameservers
+                               (default /etc/resolv.conf; "" for none)
   --address ADDR               kubelet API listen address (default 0.0.0.0)
   --port N                     kubelet API port, HTTPS (default 10250)
   --tls-cert-file FILE         kubelet API serving certificate
@@ -155,6 +166,31 @@ Result<AgentOptions> parse_agent_flags(const std::vector<std::string>& args) {
        }},
       {"--bpf-pin-dir", [&](const std::string& v) { o.bpf_pin_dir = v; return Result<void>(Ok()); }},
       {"--nodeport-interface", [&](const std::string& v) { o.nodeport_interface = v; return Result<void>(Ok()); }},
+      {"--cluster-dns",
+       [&](const std::string& v) -> Result<void> {
+         o.cluster_dns.clear();
+         for (size_t start = 0; start <= v.size();) {
+           size_t comma = v.find(',', start);
+           if (comma == std::string::npos) comma = v.size();
+           std::string ip = v.substr(start, comma - start);
+           unsigned char buf[16];
+           if (::inet_pton(AF_INET, ip.c_str(), buf) != 1 && ::inet_pton(AF_INET6, ip.c_str(), buf) != 1)
+             return Error(ErrorCode::kInvalidArgument, "--cluster-dns: \"" + ip + "\" is not an IP address");
+           o.cluster_dns.push_back(ip);
+           start = comma + 1;
+         }
+         return Ok();
+       }},
+      {"--cluster-domain",
+       [&](const std::string& v) -> Result<void> {
+         std::string d = v;
+         while (!d.empty() && d.back() == '.') d.pop_back();
+         if (auto errs = api::is_dns1123_subdomain(d); !errs.empty())
+           return Error(ErrorCode::kInvalidArgument, "--cluster-domain: \"" + v + "\": " + errs[0]);
+         o.cluster_domain = d;
+         return Ok();
+       }},
+      {"--resolv-conf", [&](const std::string& v) { o.resolv_conf = v; return Result<void>(Ok()); }},
       {"--address", [&](const std::string& v) { o.address = v; return Result<void>(Ok()); }},
       {"--port",
        [&](const std::string& v) -> Result<void> {

@@ -31,6 +31,10 @@ struct AgentOptions {
   std::string service_proxy = "none";  // "bpf" (agent/proxy + bpf/ socket LB) or "none"
   std::string bpf_pin_dir;             // bpffs directory for the LB's maps and links; "" = none
   std::string nodeport_interface;      // tc NodePort datapath on this interface; "" = none
+  // Cluster DNS (agent/dns): where pods send queries and the agent answers; none = off.
+  std::vector<std::string> cluster_dns;
+  std::string cluster_domain = "cluster.local";
+  std::string resolv_conf = "/etc/resolv.conf";  // the node's resolver; "" = none
   std::string address = "0.0.0.0";
   int port = 10250;
   std::string tls_cert_file;

@@ -83,12 +83,19 @@ std::vector<ContainerConfig> FakePodRuntime::started_configs() const {
   return configs_;
 }
 
+std::optional<SandboxConfig> FakePodRuntime::sandbox_config(const std::string& pod_uid) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = sandboxes_.find(pod_uid);
+  return it == sandboxes_.end() ? std::nullopt : it->second.config;
+}
+
 Result<SandboxStatus> FakePodRuntime::ensure_sandbox(const SandboxConfig& config) {
   std::lock_guard<std::mutex> lock(mu_);
   auto& sb = sandboxes_[config.pod_uid];
   if (sb.creations == 0 || !sb.ready) {
     sb.ready = true;
     ++sb.creations;
+    sb.config = config;
   }
   return SandboxStatus{true, true, "/proc/1/ns/net", 1};
 }

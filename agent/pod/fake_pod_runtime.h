@@ -40,6 +40,8 @@ class FakePodRuntime final : public PodRuntime {
   int pulls() const;
   std::vector<std::string> stopped() const;  // ids passed to stop_container, in order
   std::vector<ContainerConfig> started_configs() const;
+  // The config the pod's sandbox was last created with (nullopt: never created).
+  std::optional<SandboxConfig> sandbox_config(const std::string& pod_uid) const;
 
   // --- PodRuntime ---
   Result<SandboxStatus> ensure_sandbox(const SandboxConfig& config) override;
@@ -61,6 +63,7 @@ class FakePodRuntime final : public PodRuntime {
   struct Sandbox {
     bool ready = true;
     int creations = 0;
+    std::optional<SandboxConfig> config;
   };
   mutable std::mutex mu_;
   std::map<std::string, ImageInfo> images_;

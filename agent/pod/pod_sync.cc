@@ -419,6 +419,11 @@ SyncOutcome PodSyncer::sync(const json::object& pod_obj) {
     sc.host_ipc = spec.host_ipc();
     sc.host_pid = spec.host_pid();
     sc.share_process_namespace = spec.share_process_namespace();
+    if (options_.dns_config) {
+      std::vector<std::string> dns_warnings;
+      sc.dns = options_.dns_config(pod, &dns_warnings);
+      for (const auto& w : dns_warnings) events_->event(pod.raw(), "Warning", "DNSConfigForming", w);
+    }
     if (auto r = cgroups::pod_cgroup_resources(pod, std::nullopt); r.ok()) sc.resources = *r;
     auto created = rt_->ensure_sandbox(sc);
     if (!created.ok()) {

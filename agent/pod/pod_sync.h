@@ -101,6 +101,9 @@ struct SyncerOptions {
   BackOffPolicy pull_backoff = {std::chrono::seconds(10), std::chrono::seconds(300)};
   // Instances kept per container (the latest and the previous one for `logs -p`).
   int keep_instances = 2;
+  // The pod's resolv.conf per its dnsPolicy (agent/dns/pod_dns.h), problems appended to
+  // the warnings (DNSConfigForming events). Unset: empty, the sandbox copies the node's.
+  std::function<runtime::DnsConfig(const api::PodView&, std::vector<std::string>*)> dns_config;
 };
 
 struct SyncOutcome {

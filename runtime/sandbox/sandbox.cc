@@ -152,7 +152,9 @@ Result<Sandbox*> SandboxManager::create(const SandboxSpec& spec) {
     hosts = render_etc_hosts(hostname, spec.pod_ip, spec.host_aliases);
   }
   std::string resolv;
-  if (spec.dns.servers.empty()) {
+  // Nothing asked for: the node's file, as containerd does; searches or options alone are
+  // written (dnsPolicy None with a dnsConfig without nameservers).
+  if (spec.dns.servers.empty() && spec.dns.searches.empty() && spec.dns.options.empty()) {
     auto r = read_file("/etc/resolv.conf");
     resolv = r.ok() ? *r : "";
   } else {

@@ -88,5 +88,27 @@ TEST(AgentOptions, ServiceProxyFlag) {
   EXPECT_NE(std::strstr(agent_usage(), "--nodeport-interface"), nullptr);
 }
 
+TEST(AgentOptions, ClusterDnsFlags) {
+  auto d = parse_agent_flags({"--kubeconfig", "/k"});
+  ASSERT_TRUE(d.ok());
+  EXPECT_TRUE(d->cluster_dns.empty());
+  EXPECT_EQ(d->cluster_domain, "cluster.local");
+  EXPECT_EQ(d->resolv_conf, "/etc/resolv.conf");
+  auto c = parse_agent_flags({"--kubeconfig", "/k", "--cluster-dns", "169.254.20.10,fd00::a", "--cluster-domain=corp.example.",
+                              "--resolv-conf", ""});
+  ASSERT_TRUE(c.ok()) << c.error().to_string();
+  EXPECT_EQ(c->cluster_dns, (std::vector<std::string>{"169.254.20.10", "fd00::a"}));
+  EXPECT_EQ(c->cluster_domain, "corp.example");
+  EXPECT_EQ(c->resolv_conf, "");
+  auto bad = parse_agent_flags({"--kubeconfig", "/k", "--cluster-dns", "10.0.0.1,dns.example"});
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.error().message().find("dns.example"), std::string::npos) << bad.error().message();
+  auto bad_domain = parse_agent_flags({"--kubeconfig", "/k", "--cluster-domain", "Bad_Domain"});
+  ASSERT_FALSE(bad_domain.ok());
+  EXPECT_NE(bad_domain.error().message().find("--cluster-domain"), std::string::npos);
+  for (const char* f : {"--cluster-dns", "--cluster-domain", "--resolv-conf"})
+    EXPECT_NE(std::strstr(agent_usage(), f), nullptr) << f;
+}
+
 }  // namespace
 }  // namespace kernlet::agent

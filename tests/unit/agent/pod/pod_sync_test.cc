@@ -141,6 +141,30 @@ TEST_F(PodSyncTest, StartsThePodAndReportsRunning) {
   EXPECT_FALSE(status_differs(out.status, again.status));
 }
 
+TEST_F(PodSyncTest, SandboxGetsTheDnsConfigAndItsWarningsAsEvents) {
+  SyncerOptions o;
+  o.now = [this] { return now; };
+  std::string seen_policy;
+  o.dns_config = [&](const api::PodView& p, std::vector<std::string>* warnings) {
+    seen_policy = std::string(p.spec().dns_policy());
+    warnings->push_back("search list too long");
+    runtime::DnsConfig c;
+    c.servers = {"169.254.20.10"};
+    c.options = {"ndots:5"};
+    return c;
+  };
+  syncer = std::make_unique<PodSyncer>(&rt, &events, env.get(), probes.get(), net.get(), o);
+  auto pod = pod_from(simple_pod("Always", R"("dnsPolicy":"ClusterFirst",)"));
+  sync(pod);
+  EXPECT_EQ(seen_policy, "ClusterFirst");
+  auto sc = rt.sandbox_config("u1");
+  ASSERT_TRUE(sc.has_value());
+  EXPECT_EQ(sc->dns.servers, std::vector<std::string>{"169.254.20.10"});
+  EXPECT_EQ(sc->dns.options, std::vector<std::string>{"ndots:5"});
+  EXPECT_EQ(events.count("DNSConfigForming"), 1);
+  EXPECT_EQ(events.last_message("DNSConfigForming"), "search list too long");
+}
+
 TEST_F(PodSyncTest, CrashLoopBackOffGrowsAndRestartCountCounts) {
   auto pod = pod_from(simple_pod("Always"));
   sync(pod);
