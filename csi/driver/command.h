@@ -1,0 +1,18 @@
+// Runs a helper binary of kernlet-csi-local (mkfs.ext4, resize2fs) and waits for it: no
+// shell, arguments passed as they are, stderr captured for the error message.
+//
+// Thread-safety: safe to call concurrently (posix_spawn, waitpid on the child's own pid).
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "api/result.h"
+
+namespace kernlet::csi::local {
+
+// Runs argv[0] (looked up in PATH) with `argv`; ok when it exits 0. Otherwise the error says
+// how it ended and the last of its stderr.
+Result<void> run_command(const std::vector<std::string>& argv);
+
+}  // namespace kernlet::csi::local
