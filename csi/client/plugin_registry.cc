@@ -176,8 +176,9 @@ void PluginRegistry::try_register(const std::string& socket) {
       changed = true;
     }
   }
-  changed_.notify_all();
+  // The callback first: whoever wait_for()s the driver then also sees what it did.
   if (changed && callback_) callback_(*driver, true);
+  changed_.notify_all();
 }
 
 void PluginRegistry::unregister_socket(const std::string& socket) {
@@ -193,9 +194,9 @@ void PluginRegistry::unregister_socket(const std::string& socket) {
       }
     }
   }
-  changed_.notify_all();
   if (callback_)
     for (const auto& d : gone) callback_(d, false);
+  changed_.notify_all();
 }
 
 std::optional<RegisteredDriver> PluginRegistry::find(std::string_view name) const {

@@ -12,7 +12,7 @@ extern char** environ;
 
 namespace kernlet::csi::local {
 
-Result<void> run_command(const std::vector<std::string>& argv) {
+Result<void> run_command(const std::vector<std::string>& argv, int max_ok_status) {
   if (argv.empty()) return Error(ErrorCode::kInvalidArgument, "run_command: empty argv");
   int pipefd[2];
   if (::pipe2(pipefd, O_CLOEXEC) != 0) return Error::from_errno("pipe for " + argv[0]);
@@ -45,7 +45,7 @@ Result<void> run_command(const std::vector<std::string>& argv) {
   while (::waitpid(pid, &status, 0) < 0) {
     if (errno != EINTR) return Error::from_errno("waitpid " + argv[0]);
   }
-  if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return Ok();
+  if (WIFEXITED(status) && WEXITSTATUS(status) <= max_ok_status) return Ok();
   while (!err.empty() && (err.back() == '\n' || err.back() == ' ')) err.pop_back();
   if (err.size() > 512) err = "..." + err.substr(err.size() - 512);
   std::string how = WIFEXITED(status) ? "exit status " + std::to_string(WEXITSTATUS(status))

@@ -11,8 +11,9 @@
 
 namespace kernlet::csi::local {
 
-// Runs argv[0] (looked up in PATH) with `argv`; ok when it exits 0. Otherwise the error says
-// how it ended and the last of its stderr.
-Result<void> run_command(const std::vector<std::string>& argv);
+// Runs argv[0] (looked up in PATH) with `argv`; ok when it exits with a status of at most
+// `max_ok_status` (0; e2fsck's 1 means "errors corrected"). Otherwise the error says how it
+// ended and the last of its stderr.
+Result<void> run_command(const std::vector<std::string>& argv, int max_ok_status = 0);
 
 }  // namespace kernlet::csi::local

@@ -236,7 +236,7 @@ struct Core {
       ::unlink(tmp.c_str());
       return Error::from_errno("rename " + tmp + " to " + image);
     }
-    VolumeRecord rec{id, req.name(), size, opts.node_id, mode};
+    VolumeRecord rec{id, req.name(), size, size, opts.node_id, mode};
     KL_TRY(store.save(rec));
     return rec;
   }
@@ -294,12 +294,27 @@ struct Core {
     }
     KL_ASSIGN_OR_RETURN(auto flags, parse_mount_flags(req.volume_capability()));
     const bool ro = (flags.first & MS_RDONLY) != 0;
+    if (rec.fs_bytes < rec.capacity_bytes) KL_TRY(grow_offline(&rec));
     KL_ASSIGN_OR_RETURN(AttachedLoop loop, attach_loop(image, ro));
     UniqueFd hold(loop.fd);  // autoclear: once mounted, the mount holds the device
     if (::mount(loop.device.c_str(), staging.c_str(), "ext4", flags.first,
                 flags.second.empty() ? nullptr : flags.second.c_str()) != 0)
       return Error::from_errno("NodeStageVolume " + rec.id + ": mount " + loop.device + " (" + image + ") on " + staging);
     return Ok();
+  }
+
+  // The image was grown (ControllerExpandVolume) while not staged: grow the filesystem on
+  // the unmounted image before mounting it. resize2fs wants a freshly checked filesystem
+  // offline, hence e2fsck first. This also needs no CAP_SYS_RESOURCE, which ext4's online
+  // resize ioctl does.
+  Result<void> grow_offline(VolumeRecord* rec) {
+    const std::string image = store.image_path(rec->id);
+    if (auto r = run_command({"e2fsck", "-f", "-p", image}, 1); !r.ok())
+      return std::move(r).error().context("NodeStageVolume " + rec->id + ": check before growing");
+    if (auto r = run_command({"resize2fs", image}); !r.ok())
+      return std::move(r).error().context("NodeStageVolume " + rec->id + ": grow filesystem");
+    rec->fs_bytes = rec->capacity_bytes;
+    return store.save(*rec);
   }
 
   Result<void> unstage(const pb::NodeUnstageVolumeRequest& req) {
@@ -441,8 +456,14 @@ struct Core {
     }
     // The loop device keeps the size it had at attach until told to look again.
     KL_TRY(refresh_capacity(m->source));
-    KL_TRY(run_command({"resize2fs", m->source}).context("NodeExpandVolume " + rec.id));
     KL_ASSIGN_OR_RETURN(uint64_t size, block_device_size(m->source));
+    if (rec.fs_bytes >= static_cast<int64_t>(size)) return static_cast<int64_t>(size);  // grown already
+    // Online: resize2fs on the mounted device issues EXT4_IOC_RESIZE_FS, which needs
+    // CAP_SYS_RESOURCE.
+    if (auto r = run_command({"resize2fs", m->source}); !r.ok())
+      return std::move(r).error().context("NodeExpandVolume " + rec.id);
+    rec.fs_bytes = static_cast<int64_t>(size);
+    KL_TRY(store.save(rec));
     return static_cast<int64_t>(size);
   }
 };

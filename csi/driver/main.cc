@@ -6,6 +6,7 @@
 //   kernlet-csi-local --endpoint unix:///run/kernlet/csi/local.sock --node-id NODE
 //                     --data-dir /var/lib/kernlet/csi-local [--registration-dir DIR]
 #include <grpcpp/grpcpp.h>
+#include <grpcpp/impl/service_type.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>

@@ -56,6 +56,7 @@ std::string encode_record(const VolumeRecord& r) {
   o["id"] = r.id;
   o["name"] = r.name;
   o["capacityBytes"] = r.capacity_bytes;
+  o["fsBytes"] = r.fs_bytes;
   o["nodeID"] = r.node_id;
   o["accessMode"] = r.access_mode;
   return json::dump(o) + "\n";
@@ -67,6 +68,7 @@ Result<VolumeRecord> decode_record(std::string_view text) {
   r.id = std::string(json::get_string(o, "id"));
   r.name = std::string(json::get_string(o, "name"));
   r.capacity_bytes = json::get_int_or(o, "capacityBytes", 0);
+  r.fs_bytes = json::get_int_or(o, "fsBytes", r.capacity_bytes);
   r.node_id = std::string(json::get_string(o, "nodeID"));
   r.access_mode = static_cast<int>(json::get_int_or(o, "accessMode", 1));
   if (!validate_volume_id(r.id).ok()) return Error(ErrorCode::kInvalidArgument, "volume record: bad id \"" + r.id + "\"");

@@ -25,6 +25,7 @@ struct VolumeRecord {
   std::string id;
   std::string name;             // the CreateVolume name (idempotency key)
   int64_t capacity_bytes = 0;   // the image size
+  int64_t fs_bytes = 0;         // the size the ext4 filesystem was last made or grown to
   std::string node_id;          // the node the image lives on (topology)
   int access_mode = 1;          // csi.v1 AccessMode.Mode the volume was created for
 };

@@ -68,6 +68,23 @@ std::pair<int, int64_t> fill(const std::string& path, int64_t max_bytes) {
   return {err, written};
 }
 
+// The first word of the file (the stream is closed again, so it pins no mount).
+std::string read_word(const std::string& path) {
+  std::ifstream in(path);
+  std::string word;
+  in >> word;
+  return word;
+}
+
+// Whether this process has CAP_SYS_RESOURCE, which ext4's online resize ioctl needs.
+bool have_cap_sys_resource() {
+  std::ifstream in("/proc/self/status");
+  std::string line;
+  while (std::getline(in, line))
+    if (line.starts_with("CapEff:")) return (std::stoull(line.substr(7), nullptr, 16) >> 24) & 1;
+  return false;
+}
+
 bool is_mounted(const std::string& path) {
   auto m = mount_at(path);
   return m.ok() && m->has_value();
@@ -248,10 +265,7 @@ TEST_F(LocalDriverTest, LifecycleEnforcesCapacityAndCleansUp) {
   ASSERT_TRUE(is_mounted(t));
 
   std::ofstream(t + "/hello") << "kernlet";
-  std::ifstream in(staging_ + "/" + v.volume_id + "/hello");  // same filesystem behind both
-  std::string got;
-  in >> got;
-  EXPECT_EQ(got, "kernlet");
+  EXPECT_EQ(read_word(staging_ + "/" + v.volume_id + "/hello"), "kernlet");  // same filesystem behind both
 
   auto [err, written] = fill(t + "/big", 64 * kMiB);
   EXPECT_EQ(err, ENOSPC) << "wrote " << written << " bytes into a 32 MiB volume";
@@ -340,42 +354,76 @@ TEST_F(LocalDriverTest, RestartKeepsVolumesAndMounts) {
   ASSERT_TRUE(publish(v.volume_id, "pod1").ok()) << "the published volume is recognised after restart";
   auto stats = client_->node_get_volume_stats(v.volume_id, t);
   ASSERT_TRUE(stats.ok()) << stats.error().to_string();
-  std::ifstream in(t + "/kept");
-  std::string got;
-  in >> got;
-  EXPECT_EQ(got, "data");
+  EXPECT_EQ(read_word(t + "/kept"), "data");
   ASSERT_TRUE(client_->node_unpublish_volume(v.volume_id, t).ok());
   ASSERT_TRUE(client_->node_unstage_volume(v.volume_id, staging_ + "/" + v.volume_id).ok());
   EXPECT_TRUE(loop_devices_backed_by(image(v.volume_id)).empty());
   ASSERT_TRUE(client_->delete_volume(v.volume_id).ok());
 }
 
-TEST_F(LocalDriverTest, ExpansionGrowsThePublishedFilesystem) {
-  Volume v = create("pvc-grow", 16 * kMiB);
+// ControllerExpandVolume while the volume is not staged: the next NodeStage grows the
+// filesystem offline (e2fsck + resize2fs on the image) before mounting it.
+TEST_F(LocalDriverTest, ExpansionWhileUnstagedGrowsAtTheNextStage) {
+  Volume v = create("pvc-grow-off", 16 * kMiB);
   ASSERT_TRUE(stage(v.volume_id).ok());
   ASSERT_TRUE(publish(v.volume_id, "pod1").ok());
   const std::string t = target(v.volume_id, "pod1");
-  auto [err, written] = fill(t + "/first", 32 * kMiB);
-  ASSERT_EQ(err, ENOSPC);
+  ASSERT_EQ(fill(t + "/first", 32 * kMiB).first, ENOSPC);
+  ASSERT_TRUE(client_->node_unpublish_volume(v.volume_id, t).ok());
+  ASSERT_TRUE(client_->node_unstage_volume(v.volume_id, staging_ + "/" + v.volume_id).ok());
 
   auto grown = client_->controller_expand_volume(v.volume_id, 64 * kMiB, 0, rwo());
   ASSERT_TRUE(grown.ok()) << grown.error().to_string();
   EXPECT_EQ(grown->capacity_bytes, 64 * kMiB);
   EXPECT_TRUE(grown->node_expansion_required);
-  auto node = client_->node_expand_volume(v.volume_id, t, staging_ + "/" + v.volume_id, 64 * kMiB, rwo());
-  ASSERT_TRUE(node.ok()) << node.error().to_string();
-  EXPECT_EQ(*node, 64 * kMiB);
-  // Again: nothing to do, still fine.
-  ASSERT_TRUE(client_->node_expand_volume(v.volume_id, t, staging_ + "/" + v.volume_id, 64 * kMiB, rwo()).ok());
   auto smaller = client_->controller_expand_volume(v.volume_id, 32 * kMiB, 0, rwo());
   ASSERT_TRUE(smaller.ok());
   EXPECT_EQ(smaller->capacity_bytes, 64 * kMiB) << "never shrinks";
+  struct stat st {};
+  ASSERT_EQ(::stat(image(v.volume_id).c_str(), &st), 0);
+  EXPECT_EQ(st.st_size, 64 * kMiB);
 
+  auto s = stage(v.volume_id);
+  ASSERT_TRUE(s.ok()) << s.error().to_string();
+  ASSERT_TRUE(publish(v.volume_id, "pod1").ok());
+  // The CO's NodeExpandVolume after staging finds nothing left to do.
+  auto node = client_->node_expand_volume(v.volume_id, t, staging_ + "/" + v.volume_id, 64 * kMiB, rwo());
+  ASSERT_TRUE(node.ok()) << node.error().to_string();
+  EXPECT_EQ(*node, 64 * kMiB);
   auto stats = client_->node_get_volume_stats(v.volume_id, t);
   ASSERT_TRUE(stats.ok());
   EXPECT_GT(stats->bytes_total, 48 * kMiB);
-  auto [err2, written2] = fill(t + "/second", 24 * kMiB);
-  EXPECT_EQ(err2, 0) << "after growing, 24 MiB more fit (wrote " << written2 << ")";
+  auto [err, written] = fill(t + "/second", 24 * kMiB);
+  EXPECT_EQ(err, 0) << "after growing, 24 MiB more fit (wrote " << written << ")";
+  EXPECT_TRUE(fs::exists(t + "/first")) << "growing keeps the data";
+
+  ASSERT_TRUE(client_->node_unpublish_volume(v.volume_id, t).ok());
+  ASSERT_TRUE(client_->node_unstage_volume(v.volume_id, staging_ + "/" + v.volume_id).ok());
+  ASSERT_TRUE(client_->delete_volume(v.volume_id).ok());
+}
+
+// ControllerExpandVolume + NodeExpandVolume while published: LOOP_SET_CAPACITY and an
+// online resize2fs.
+TEST_F(LocalDriverTest, OnlineExpansionGrowsThePublishedFilesystem) {
+  if (!have_cap_sys_resource())
+    GTEST_SKIP() << "online ext4 resize (EXT4_IOC_RESIZE_FS) needs CAP_SYS_RESOURCE, which this process lacks";
+  Volume v = create("pvc-grow", 16 * kMiB);
+  ASSERT_TRUE(stage(v.volume_id).ok());
+  ASSERT_TRUE(publish(v.volume_id, "pod1").ok());
+  const std::string t = target(v.volume_id, "pod1");
+  ASSERT_EQ(fill(t + "/first", 32 * kMiB).first, ENOSPC);
+
+  auto grown = client_->controller_expand_volume(v.volume_id, 64 * kMiB, 0, rwo());
+  ASSERT_TRUE(grown.ok()) << grown.error().to_string();
+  auto node = client_->node_expand_volume(v.volume_id, t, staging_ + "/" + v.volume_id, 64 * kMiB, rwo());
+  ASSERT_TRUE(node.ok()) << node.error().to_string();
+  EXPECT_EQ(*node, 64 * kMiB);
+  ASSERT_TRUE(client_->node_expand_volume(v.volume_id, t, staging_ + "/" + v.volume_id, 64 * kMiB, rwo()).ok());
+  auto stats = client_->node_get_volume_stats(v.volume_id, t);
+  ASSERT_TRUE(stats.ok());
+  EXPECT_GT(stats->bytes_total, 48 * kMiB);
+  auto [err, written] = fill(t + "/second", 24 * kMiB);
+  EXPECT_EQ(err, 0) << "after growing, 24 MiB more fit (wrote " << written << ")";
 
   ASSERT_TRUE(client_->node_unpublish_volume(v.volume_id, t).ok());
   ASSERT_TRUE(client_->node_unstage_volume(v.volume_id, staging_ + "/" + v.volume_id).ok());

@@ -111,6 +111,14 @@ class FakeDriver final : public pb::Identity::Service, public pb::Controller::Se
     }
     return answer();
   }
+  grpc::Status NodeUnpublishVolume(grpc::ServerContext*, const pb::NodeUnpublishVolumeRequest*,
+                                   pb::NodeUnpublishVolumeResponse*) override {
+    return answer();
+  }
+  grpc::Status ControllerUnpublishVolume(grpc::ServerContext*, const pb::ControllerUnpublishVolumeRequest*,
+                                         pb::ControllerUnpublishVolumeResponse*) override {
+    return answer();
+  }
   grpc::Status NodeGetVolumeStats(grpc::ServerContext*, const pb::NodeGetVolumeStatsRequest*,
                                   pb::NodeGetVolumeStatsResponse* r) override {
     auto* b = r->add_usage();
@@ -255,6 +263,7 @@ TEST_F(CsiClientTest, ControllerAndNodeCalls) {
     EXPECT_EQ(fake_.last_cpublish.node_id(), "node-a");
     EXPECT_TRUE(fake_.last_cpublish.readonly());
   }
+  EXPECT_TRUE(client_->controller_unpublish_volume("v1", "node-a").ok());
   EXPECT_TRUE(client_->delete_volume("v1").ok());
 
   auto info = client_->node_get_info();

@@ -7,6 +7,7 @@
 
 #include <filesystem>
 #include <future>
+#include <condition_variable>
 #include <mutex>
 
 #include "csi/client/plugin_registry.h"
@@ -91,13 +92,16 @@ class PluginRegistryTest : public ::testing::Test {
         [this](const RegisteredDriver& d, bool added) {
           std::lock_guard l(mu_);
           events_.push_back((added ? "+" : "-") + d.name);
+          cv_.notify_all();
         },
         PluginRegistry::Options{std::chrono::seconds(2), std::chrono::milliseconds(50)});
     auto r = registry_->start();
     ASSERT_TRUE(r.ok()) << r.error().to_string();
   }
-  std::vector<std::string> events() {
-    std::lock_guard l(mu_);
+  // The callback's events once there are `n` of them (waiting up to 10 s).
+  std::vector<std::string> events(size_t n) {
+    std::unique_lock l(mu_);
+    cv_.wait_for(l, std::chrono::seconds(10), [&] { return events_.size() >= n; });
     return events_;
   }
 
@@ -105,6 +109,7 @@ class PluginRegistryTest : public ::testing::Test {
   std::unique_ptr<PluginRegistry> registry_;
   std::vector<std::unique_ptr<Served>> servers_;
   std::mutex mu_;
+  std::condition_variable cv_;
   std::vector<std::string> events_;
 };
 
@@ -128,7 +133,7 @@ TEST_F(PluginRegistryTest, RegistersSocketCreatedAfterStartAndForgetsItWhenRemov
   servers_.clear();  // a stopped gRPC server leaves its socket file: the driver removes it
   ::unlink(socket.c_str());
   ASSERT_TRUE(registry_->wait_gone("fake.csi.example.com", std::chrono::seconds(10)));
-  EXPECT_EQ(events(), (std::vector<std::string>{"+fake.csi.example.com", "-fake.csi.example.com"}));
+  EXPECT_EQ(events(2), (std::vector<std::string>{"+fake.csi.example.com", "-fake.csi.example.com"}));
 }
 
 TEST_F(PluginRegistryTest, FindsSocketsPresentBeforeStartAndEmptyEndpointMeansTheSocket) {

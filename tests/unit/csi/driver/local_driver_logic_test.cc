@@ -40,11 +40,12 @@ TEST(VolumeIds, OnlyFileNameSafeNames) {
 }
 
 TEST(VolumeRecords, RoundTrip) {
-  VolumeRecord r{"pvc-1", "pvc-1", 64 * kMiB, "node-a", 1};
+  VolumeRecord r{"pvc-1", "pvc-1", 64 * kMiB, 32 * kMiB, "node-a", 1};
   auto back = decode_record(encode_record(r));
   ASSERT_TRUE(back.ok()) << back.error().to_string();
   EXPECT_EQ(back->id, "pvc-1");
   EXPECT_EQ(back->capacity_bytes, 64 * kMiB);
+  EXPECT_EQ(back->fs_bytes, 32 * kMiB);
   EXPECT_EQ(back->node_id, "node-a");
   EXPECT_FALSE(decode_record("{\"id\":\"../x\",\"capacityBytes\":1}").ok());
   EXPECT_FALSE(decode_record("{\"id\":\"ok\"}").ok());
@@ -64,9 +65,9 @@ TEST(VolumeStoreFiles, SaveListRemoveAndCrashLeftovers) {
   const std::string dir = tmpl + "/data";
   VolumeStore store(dir);
   ASSERT_TRUE(store.init().ok());
-  ASSERT_TRUE(store.save({"a", "a", 16 * kMiB, "n", 1}).ok());
-  ASSERT_TRUE(store.save({"b", "b", 32 * kMiB, "n", 1}).ok());
-  ASSERT_TRUE(store.save({"b", "b", 48 * kMiB, "n", 1}).ok());  // replaced
+  ASSERT_TRUE(store.save({"a", "a", 16 * kMiB, 16 * kMiB, "n", 1}).ok());
+  ASSERT_TRUE(store.save({"b", "b", 32 * kMiB, 32 * kMiB, "n", 1}).ok());
+  ASSERT_TRUE(store.save({"b", "b", 48 * kMiB, 32 * kMiB, "n", 1}).ok());  // replaced
   // What a crash mid-write leaves: temporaries that init() clears.
   std::ofstream(dir + "/volumes/c.json.tmp") << "{";
   std::ofstream(dir + "/images/c.img.tmp") << "x";
