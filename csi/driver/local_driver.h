@@ -49,8 +49,8 @@ class LocalDriver {
   // Prepares --data-dir (see VolumeStore::init). Errors name the directory.
   Result<void> init();
 
-  // The gRPC services to register on a server (Identity, Controller, Node); they stay owned
-  // by the driver and must outlive no server that uses them.
+  // The gRPC services to register on a server (Identity, Controller, Node). The driver
+  // owns them: it must outlive every server they are registered on.
   grpc::Service* identity_service();
   grpc::Service* controller_service();
   grpc::Service* node_service();

@@ -116,7 +116,9 @@ int main(int argc, char** argv) {
   std::thread waiter([&] {
     int sig = 0;
     sigwait(&stop, &sig);
-    server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
+    // An idle client connection holds Shutdown until its deadline: keep that short (calls are
+    // idempotent, so one cut off is simply retried by the CO).
+    server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
   });
   server->Wait();
   waiter.join();

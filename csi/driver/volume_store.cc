@@ -7,6 +7,8 @@
 #include <unistd.h>
 
 #include <cctype>
+#include <climits>
+#include <cstdlib>
 
 #include "api/json.h"
 #include "api/unique_fd.h"
@@ -127,6 +129,11 @@ Result<void> VolumeStore::init() {
   for (const std::string& d : {dir_, dir_ + "/volumes", dir_ + "/images"}) {
     if (::mkdir(d.c_str(), 0700) != 0 && errno != EEXIST) return Error::from_errno("create " + d);
   }
+  // The kernel reports a loop device's backing file by its resolved path, and the driver
+  // recognises its own loop devices by comparing that with image_path(): resolve once.
+  char buf[PATH_MAX];
+  if (::realpath(dir_.c_str(), buf) == nullptr) return Error::from_errno("resolve " + dir_);
+  dir_ = buf;
   // Temporaries end in ".tmp": a record or image whose writer crashed before its rename.
   for (const std::string& d : {dir_ + "/volumes", dir_ + "/images"}) {
     DIR* dir = ::opendir(d.c_str());

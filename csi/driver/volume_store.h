@@ -56,7 +56,8 @@ class VolumeStore {
  public:
   explicit VolumeStore(std::string data_dir);
 
-  // Creates volumes/ and images/ (0700) and removes temporary files a crash left behind.
+  // Creates volumes/ and images/ (0700), resolves the data directory's path (symlinks) and
+  // removes temporary files a crash left behind.
   Result<void> init();
 
   std::string image_path(std::string_view id) const;
