@@ -118,6 +118,12 @@ void PluginRegistry::handle_events() {
     for (ssize_t off = 0; off < len;) {
       const auto* ev = reinterpret_cast<const inotify_event*>(buf + off);
       off += static_cast<ssize_t>(sizeof(inotify_event) + ev->len);
+      if (ev->mask & IN_Q_OVERFLOW) {
+        // Events were dropped: look at every socket again (registering is idempotent) and
+        // drop drivers whose socket is gone.
+        rescan();
+        continue;
+      }
       if (ev->len == 0 || ev->name[0] == '.') continue;
       std::string path = dir_ + "/" + ev->name;
       if (ev->mask & (IN_CREATE | IN_MOVED_TO)) {
@@ -128,6 +134,16 @@ void PluginRegistry::handle_events() {
       }
     }
   }
+}
+
+void PluginRegistry::rescan() {
+  if (DIR* d = ::opendir(dir_.c_str())) {
+    while (dirent* e = ::readdir(d))
+      if (e->d_name[0] != '.') pending_.insert(dir_ + "/" + e->d_name);
+    ::closedir(d);
+  }
+  for (const auto& driver : drivers())
+    if (!is_socket(driver.registration_socket)) unregister_socket(driver.registration_socket);
 }
 
 void PluginRegistry::retry_pending() {

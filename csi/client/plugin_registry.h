@@ -83,6 +83,7 @@ class PluginRegistry {
   void try_register(const std::string& socket);
   void unregister_socket(const std::string& socket);
   void retry_pending();
+  void rescan();
 
   const std::string dir_;
   const Callback callback_;

@@ -236,6 +236,7 @@ struct Core {
       ::unlink(tmp.c_str());
       return Error::from_errno("rename " + tmp + " to " + image);
     }
+    KL_TRY(store.sync_images());  // the image's name is durable before the record names it
     VolumeRecord rec{id, req.name(), size, size, opts.node_id, mode};
     KL_TRY(store.save(rec));
     return rec;
@@ -247,8 +248,12 @@ struct Core {
     const std::string image = store.image_path(id);
     if (!loop_devices_backed_by(image).empty())
       return Error(ErrorCode::kFailedPrecondition, "DeleteVolume " + id + ": the volume is still staged (loop device attached)");
+    // The record goes first: a crash in between leaves an image without a record, which
+    // a retried DeleteVolume (or CreateVolume of the name) replaces, never a record whose
+    // image is missing.
+    KL_TRY(store.remove(id));
     if (::unlink(image.c_str()) != 0 && errno != ENOENT) return Error::from_errno("remove volume image " + image);
-    return store.remove(id);
+    return store.sync_images();
   }
 
   Result<VolumeRecord> must_load(const std::string& id) {

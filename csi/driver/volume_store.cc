@@ -190,6 +190,8 @@ Result<void> VolumeStore::save(const VolumeRecord& r) const {
   return fsync_dir(dir_ + "/volumes");
 }
 
+Result<void> VolumeStore::sync_images() const { return fsync_dir(dir_ + "/images"); }
+
 Result<void> VolumeStore::remove(std::string_view id) const {
   std::string path = record_path(id);
   if (::unlink(path.c_str()) != 0 && errno != ENOENT) return Error::from_errno("remove " + path);

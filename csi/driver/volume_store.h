@@ -67,6 +67,8 @@ class VolumeStore {
   Result<std::vector<VolumeRecord>> list() const;
   // Writes (or replaces) the record atomically and durably.
   Result<void> save(const VolumeRecord& r) const;
+  // Makes renames in images/ durable (fsync of the directory).
+  Result<void> sync_images() const;
   // Removes the record; a missing one is ok.
   Result<void> remove(std::string_view id) const;
 
