@@ -465,8 +465,13 @@ struct Core {
     if (rec.fs_bytes >= static_cast<int64_t>(size)) return static_cast<int64_t>(size);  // grown already
     // Online: resize2fs on the mounted device issues EXT4_IOC_RESIZE_FS, which needs
     // CAP_SYS_RESOURCE.
-    if (auto r = run_command({"resize2fs", m->source}); !r.ok())
+    if (auto r = run_command({"resize2fs", m->source}); !r.ok()) {
+      if (r.error().message().find("Permission denied to resize") != std::string::npos)
+        return Error(ErrorCode::kFailedPrecondition,
+                     "NodeExpandVolume " + rec.id + ": " + r.error().message() +
+                         " (online resize needs CAP_SYS_RESOURCE; unstaging and staging again grows it offline)");
       return std::move(r).error().context("NodeExpandVolume " + rec.id);
+    }
     rec.fs_bytes = static_cast<int64_t>(size);
     KL_TRY(store.save(rec));
     return static_cast<int64_t>(size);

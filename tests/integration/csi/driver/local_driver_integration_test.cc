@@ -430,6 +430,32 @@ TEST_F(LocalDriverTest, OnlineExpansionGrowsThePublishedFilesystem) {
   ASSERT_TRUE(client_->delete_volume(v.volume_id).ok());
 }
 
+// Where ext4's online resize is not allowed (no CAP_SYS_RESOURCE, as for root on this build
+// host), NodeExpandVolume says so and how to grow offline, and nothing breaks.
+TEST_F(LocalDriverTest, OnlineExpansionWithoutCapSysResourceSaysWhy) {
+  if (have_cap_sys_resource()) GTEST_SKIP() << "this process has CAP_SYS_RESOURCE: the online test covers it";
+  Volume v = create("pvc-grow-eperm", 16 * kMiB);
+  ASSERT_TRUE(stage(v.volume_id).ok());
+  ASSERT_TRUE(publish(v.volume_id, "pod1").ok());
+  const std::string t = target(v.volume_id, "pod1");
+  ASSERT_TRUE(client_->controller_expand_volume(v.volume_id, 32 * kMiB, 0, rwo()).ok());
+  auto node = client_->node_expand_volume(v.volume_id, t, staging_ + "/" + v.volume_id, 32 * kMiB, rwo());
+  ASSERT_FALSE(node.ok());
+  EXPECT_EQ(node.error().code(), ErrorCode::kFailedPrecondition);
+  EXPECT_NE(node.error().message().find("CAP_SYS_RESOURCE"), std::string::npos) << node.error().message();
+  EXPECT_FALSE(is_retriable(node.error()));
+  std::ofstream(t + "/still") << "writable";
+  EXPECT_EQ(read_word(t + "/still"), "writable");
+  ASSERT_TRUE(client_->node_unpublish_volume(v.volume_id, t).ok());
+  ASSERT_TRUE(client_->node_unstage_volume(v.volume_id, staging_ + "/" + v.volume_id).ok());
+  ASSERT_TRUE(stage(v.volume_id).ok()) << "the next stage grows it offline";
+  auto stats = client_->node_get_volume_stats(v.volume_id, staging_ + "/" + v.volume_id);
+  ASSERT_TRUE(stats.ok());
+  EXPECT_GT(stats->bytes_total, 24 * kMiB);
+  ASSERT_TRUE(client_->node_unstage_volume(v.volume_id, staging_ + "/" + v.volume_id).ok());
+  ASSERT_TRUE(client_->delete_volume(v.volume_id).ok());
+}
+
 TEST_F(LocalDriverTest, ReadOnlyPublish) {
   Volume v = create("pvc-ro", 16 * kMiB);
   ASSERT_TRUE(stage(v.volume_id).ok());
