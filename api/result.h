@@ -30,6 +30,10 @@ enum class ErrorCode {
   kPermissionDenied,
   kUnauthenticated,
   kInternal,
+  // The next three keep gRPC's distinctions that CSI callers branch on (csi/client).
+  kAborted,             // a concurrent operation on the same object is in flight; retry
+  kFailedPrecondition,  // the object is not in the state the call needs; fix that first
+  kUnimplemented,       // the peer does not offer the operation
 };
 
 class [[nodiscard]] Error {

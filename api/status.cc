@@ -172,7 +172,8 @@ Status Status::from_error(const Error& e) {
     case ErrorCode::kInvalidArgument: return bad_request(e.to_string());
     case ErrorCode::kNotFound: return {404, "NotFound", e.to_string()};
     case ErrorCode::kAlreadyExists: return {409, "AlreadyExists", e.to_string()};
-    case ErrorCode::kConflict: return {409, "Conflict", e.to_string()};
+    case ErrorCode::kConflict:
+    case ErrorCode::kAborted: return {409, "Conflict", e.to_string()};
     case ErrorCode::kCompacted: return gone(e.to_string());
     case ErrorCode::kResourceExhausted: return too_many_requests(e.to_string(), 1);
     case ErrorCode::kUnavailable: return service_unavailable(e.to_string());
@@ -180,6 +181,8 @@ Status Status::from_error(const Error& e) {
     case ErrorCode::kPermissionDenied: return {403, "Forbidden", e.to_string()};
     case ErrorCode::kUnauthenticated: return unauthorized(e.to_string());
     case ErrorCode::kUnknown:
+    case ErrorCode::kFailedPrecondition:
+    case ErrorCode::kUnimplemented:
     case ErrorCode::kInternal: break;
   }
   return internal_error(e.to_string());
