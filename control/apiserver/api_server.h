@@ -7,7 +7,9 @@
 // of the key is the resourceVersion clients see.
 //
 // Blocking store calls run on a thread pool of their own so that the io_context threads
-// only do I/O, and so that many writers are in flight at once for group commit.
+// only do I/O. Creates and updates instead go through the store's write_async: the
+// request's coroutine is suspended, not a thread, while its write waits for the group
+// commit, and the commit thread posts the result back to the connection's strand.
 #pragma once
 
 #include <boost/asio/thread_pool.hpp>
@@ -26,8 +28,9 @@ namespace kernlet::apiserver {
 
 struct ApiServerOptions {
   std::string server_address = "127.0.0.1:6443";  // advertised in /api discovery
-  // Concurrent blocking store calls. A pool thread waits through its write's group commit,
-  // so this bounds how many writes one commit can carry: keep it above the client count.
+  // Concurrent blocking store calls (reads, deletes, the steps of patch and update before
+  // their write). A pool thread waits through a blocking write's group commit, so this
+  // bounds how many such writes one commit can carry; creates and updates do not hold one.
   int store_threads = 128;
   int max_watch_seconds = 1800;                    // upper bound for a watch's timeoutSeconds
   // Treat requests without a client certificate as the admin. Only for the explicit
@@ -58,6 +61,8 @@ class ApiServer final : public Handler {
   ~ApiServer() override;
 
   asio::awaitable<void> handle(Request& request, Responder& out) override;
+  // Waits until no write in flight will post to an executor any more (see Handler::drain).
+  void drain() override;
 
   // Creates the namespaces every cluster has (default, kube-system, kube-public,
   // kube-node-lease) and the default/kubernetes Service when missing, and rebuilds the

@@ -337,6 +337,7 @@ void HttpServer::stop() {
   io_.stop();
   for (auto& t : threads_) t.join();
   threads_.clear();
+  if (handler_) handler_->drain();
 }
 
 }  // namespace kernlet::apiserver

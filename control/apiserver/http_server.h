@@ -91,6 +91,10 @@ class Handler {
   virtual ~Handler() = default;
   // Answers one request through `out`. Runs on the server's io_context; must not block.
   virtual asio::awaitable<void> handle(Request& request, Responder& out) = 0;
+  // Called by HttpServer::stop() after its io threads have ended and before its io_context
+  // is destroyed: returns once nothing the handler started (work on other threads) will
+  // post to that io_context any more.
+  virtual void drain() {}
 };
 
 struct HttpServerOptions {

@@ -97,22 +97,37 @@ Error too_old(int64_t requested, int64_t oldest) {
 
 }  // namespace
 
-Result<ObjectPtr> CachedObject::make(const store::KeyValue& kv, std::string_view resource) {
-  KL_ASSIGN_OR_RETURN(json::object obj, json::parse_object(kv.value, kv.key));
-  auto o = std::make_shared<CachedObject>();
-  o->key = kv.key;
-  o->value = kv.value;
-  o->mod_revision = kv.mod_revision;
+std::shared_ptr<ObjectSummary> ObjectSummary::of(const json::object& obj, std::string_view resource) {
+  auto s = std::make_shared<ObjectSummary>();
+  s->resource = std::string(resource);
   api::Meta meta(obj);
   if (const json::object* labels = meta.labels()) {
     for (const auto& [k, v] : *labels) {
-      if (v.is_string()) o->labels.emplace(std::string(k), std::string(v.get_string()));
+      if (v.is_string()) s->labels.emplace(std::string(k), std::string(v.get_string()));
     }
   }
-  o->fields = api::selectable_fields(resource, obj);
-  o->being_deleted = meta.being_deleted();
+  s->fields = api::selectable_fields(resource, obj);
+  s->being_deleted = meta.being_deleted();
+  s->has_resource_version = !meta.resource_version().empty();
+  return s;
+}
+
+Result<ObjectPtr> CachedObject::make(store::KeyValue kv, std::string_view resource, const ObjectSummary* summary) {
+  std::shared_ptr<const ObjectSummary> decoded;
+  if (summary == nullptr || summary->resource != resource) {
+    KL_ASSIGN_OR_RETURN(json::object obj, json::parse_object(kv.value, kv.key));
+    decoded = ObjectSummary::of(obj, resource);
+    summary = decoded.get();
+  }
+  auto o = std::make_shared<CachedObject>();
+  o->key = std::move(kv.key);
+  o->value = std::move(kv.value);
+  o->mod_revision = kv.mod_revision;
+  o->labels = summary->labels;
+  o->fields = summary->fields;
+  o->being_deleted = summary->being_deleted;
   // A stored resourceVersion would be duplicated by the splice: take the slow path then.
-  if (meta.resource_version().empty()) o->metadata_body = find_metadata_body(o->value);
+  if (!summary->has_resource_version) o->metadata_body = find_metadata_body(o->value);
   return ObjectPtr(std::move(o));
 }
 
@@ -307,7 +322,10 @@ class WatchCache::Impl : public std::enable_shared_from_this<WatchCache::Impl> {
       const store::Event& ev = batch.events[i];
       const ResourceCache* rc = find_for_key(ev.kv.key);
       if (rc == nullptr || ev.type != store::Event::Type::kPut) continue;
-      auto o = CachedObject::make(ev.kv, rc->resource);
+      // The value moves into the cached object (the event is ours); the key stays for below.
+      auto o = CachedObject::make(store::KeyValue{ev.kv.key, std::move(ev.kv.value), ev.kv.create_revision,
+                                                  ev.kv.mod_revision},
+                                  rc->resource, dynamic_cast<const ObjectSummary*>(ev.attachment.get()));
       if (!o.ok()) {
         std::fprintf(stderr, "warning watch-cache: undecodable %s: %s\n", ev.kv.key.c_str(),
                      o.error().to_string().c_str());

@@ -32,11 +32,26 @@
 #include <vector>
 
 #include "api/fields.h"
+#include "api/json.h"
 #include "api/labels.h"
 #include "api/result.h"
 #include "control/store/store.h"
 
 namespace kernlet::apiserver {
+
+// What the API server already knows of an object it writes: handed to the cache with the
+// write (store::WriteRequest::attachment), so that the cache takes labels and fields from
+// it instead of decoding the stored bytes once more. It must describe exactly the object
+// whose JSON is written; of() reads it the way CachedObject::make does.
+struct ObjectSummary final : store::EventAttachment {
+  std::string resource;  // the plural the fields were read for
+  api::LabelSet labels;
+  api::FieldSet fields;  // selectable_fields(resource, object)
+  bool being_deleted = false;
+  bool has_resource_version = false;  // metadata.resourceVersion is in the stored object
+
+  static std::shared_ptr<ObjectSummary> of(const json::object& obj, std::string_view resource);
+};
 
 // One version of one object, immutable once built; shared by the object map, the event
 // window and every watcher's queue.
@@ -51,9 +66,11 @@ struct CachedObject {
   size_t metadata_body = std::string::npos;
   bool being_deleted = false;  // metadata.deletionTimestamp is set
 
-  // Builds a CachedObject from a store value; decodes it once to read labels and fields.
+  // Builds a CachedObject from a store value; decodes it once to read labels and fields,
+  // unless `summary` (of the same object, read for the same resource) has them.
   // Errors: the value is not a JSON object.
-  static Result<std::shared_ptr<const CachedObject>> make(const store::KeyValue& kv, std::string_view resource);
+  static Result<std::shared_ptr<const CachedObject>> make(store::KeyValue kv, std::string_view resource,
+                                                          const ObjectSummary* summary = nullptr);
 
   // Appends the object's JSON with metadata.resourceVersion set to `rv` (decimal string),
   // without decoding: the field is spliced into the stored bytes.

@@ -7,7 +7,6 @@
 #include <condition_variable>
 #include <deque>
 #include <mutex>
-#include <semaphore>
 #include <thread>
 #include <utility>
 #include <vector>
@@ -95,16 +94,54 @@ Error compacted_error(int64_t revision, int64_t compacted) {
 
 enum class OpKind { kCreate, kUpdate, kRemove, kCompact };
 
-// A write waiting for the commit thread. Lives on the caller's stack; the caller blocks on
-// `done` and the commit thread does not touch the op after releasing it.
+// A write waiting for the commit thread. A blocking call's op lives on the caller's
+// stack: the caller waits on `cv` until `finished`, and the commit thread does not touch
+// the op after setting it. (A condition variable, not std::binary_semaphore: libstdc++'s
+// semaphore spins with sched_yield before it sleeps, which with a hundred waiting callers
+// on two cores cost more CPU than the writes.) A write_async op is owned by the queue and
+// deleted once its callback has the result.
 struct WriteOp {
-  OpKind kind;
+  OpKind kind = OpKind::kCreate;
   std::string_view key;
   std::string_view value;
   int64_t expected = 0;  // expected mod_revision, or the compaction target
+  std::shared_ptr<const EventAttachment> attachment;
   std::optional<Result<TxnResult>> result;
-  std::binary_semaphore done{0};
+
+  // Blocking caller.
+  std::mutex mu;
+  std::condition_variable cv;
+  bool finished = false;
+
+  // write_async: the request `key` and `value` point into, and where the result goes.
+  std::optional<WriteRequest> request;
+  WriteCallback callback;
 };
+
+OpKind op_kind(WriteRequest::Kind k) {
+  switch (k) {
+    case WriteRequest::Kind::kCreate: return OpKind::kCreate;
+    case WriteRequest::Kind::kUpdate: return OpKind::kUpdate;
+    case WriteRequest::Kind::kRemove: return OpKind::kRemove;
+  }
+  return OpKind::kCreate;
+}
+
+// Hands an op its result: wakes the blocked caller, or calls the callback and frees the op.
+void complete(WriteOp* op) {
+  if (op->callback) {
+    std::unique_ptr<WriteOp> owned(op);
+    WriteCallback done = std::move(op->callback);
+    Result<TxnResult> result = std::move(*op->result);
+    owned.reset();
+    done(std::move(result));
+    return;
+  }
+  // Notify under the lock: once it is released the caller may return and destroy the op.
+  std::lock_guard lk(op->mu);
+  op->finished = true;
+  op->cv.notify_one();
+}
 
 // The per-watch state shared by the consumer's handle and the publisher.
 struct WatchState {
@@ -197,6 +234,7 @@ class SqliteStore::Impl : public std::enable_shared_from_this<SqliteStore::Impl>
 
   Result<TxnResult> submit(OpKind kind, std::string_view key, std::string_view value,
                            int64_t expected);
+  void submit_async(WriteRequest request, WriteCallback done);
   Result<std::optional<KeyValue>> get(std::string_view key);
   Result<ListResult> list(std::string_view prefix, const ListOptions& options);
   Result<std::unique_ptr<Watcher>> watch(std::string_view prefix, int64_t after,
@@ -238,6 +276,9 @@ class SqliteStore::Impl : public std::enable_shared_from_this<SqliteStore::Impl>
   };
   ReaderLease acquire_reader();
   void release_reader(std::unique_ptr<Reader> r);
+
+  // Queues an op for the commit thread; false once the store is stopping.
+  bool enqueue(WriteOp* op);
 
   // Commit thread.
   void commit_loop();
@@ -384,15 +425,42 @@ int sqlite_wal_hook(void* arg, sqlite3* /*db*/, const char* /*name*/, int pages)
 
 Result<TxnResult> SqliteStore::Impl::submit(OpKind kind, std::string_view key,
                                             std::string_view value, int64_t expected) {
-  WriteOp op{kind, key, value, expected, std::nullopt};
+  WriteOp op;
+  op.kind = kind;
+  op.key = key;
+  op.value = value;
+  op.expected = expected;
+  if (!enqueue(&op)) return Error(ErrorCode::kUnavailable, "store " + opts_.path + " closed");
+  std::unique_lock lk(op.mu);
+  op.cv.wait(lk, [&] { return op.finished; });
+  return std::move(*op.result);
+}
+
+void SqliteStore::Impl::submit_async(WriteRequest request, WriteCallback done) {
+  if (!done) done = [](Result<TxnResult>) {};  // an op with no callback would be taken for a blocking one
+  auto op = std::make_unique<WriteOp>();
+  op->kind = op_kind(request.kind);
+  op->expected = request.expected_mod_revision;
+  op->attachment = std::move(request.attachment);
+  op->request = std::move(request);
+  op->key = op->request->key;
+  op->value = op->request->value;
+  op->callback = std::move(done);
+  if (enqueue(op.get())) {
+    (void)op.release();  // the commit thread owns it now (complete() frees it)
+    return;
+  }
+  op->callback(Error(ErrorCode::kUnavailable, "store " + opts_.path + " closed"));
+}
+
+bool SqliteStore::Impl::enqueue(WriteOp* op) {
   {
     std::lock_guard lk(q_mu_);
-    if (stopping_) return Error(ErrorCode::kUnavailable, "store " + opts_.path + " closed");
-    queue_.push_back(&op);
+    if (stopping_) return false;
+    queue_.push_back(op);
   }
   q_cv_.notify_one();
-  op.done.acquire();
-  return std::move(*op.result);
+  return true;
 }
 
 void SqliteStore::Impl::commit_loop() {
@@ -467,6 +535,7 @@ Result<void> SqliteStore::Impl::apply(WriteOp& op, int64_t& last_rev, std::vecto
     ev.prev_kv = std::move(cur);
     op.result = TxnResult{true, rev, ev.kv};
   }
+  ev.attachment = std::move(op.attachment);
   events.push_back(std::move(ev));
   return Ok();
 }
@@ -478,7 +547,7 @@ void SqliteStore::Impl::run_batch(std::vector<WriteOp*>& ops) {
   auto fail_all = [&](const Error& e) {
     for (WriteOp* op : ops) {
       op->result = Result<TxnResult>(Error(e));
-      op->done.release();
+      complete(op);
     }
   };
   if (auto b = w_begin_.use().run(); !b.ok()) return fail_all(b.error());
@@ -504,7 +573,7 @@ void SqliteStore::Impl::run_batch(std::vector<WriteOp*>& ops) {
   }
   // The revision is visible to readers once COMMIT returned; callers may act on it now.
   current_revision = rev;
-  for (WriteOp* op : ops) op->done.release();
+  for (WriteOp* op : ops) complete(op);
   if (!events.empty()) publish(events, rev);
 }
 
@@ -516,7 +585,7 @@ void SqliteStore::Impl::compact_chunk() {
     compactions_.pop_front();
     compact_cursor_ = -1;
     op->result = std::move(r);
-    op->done.release();
+    complete(op);
   };
   auto run_txn = [&](auto&& body) -> Result<void> {
     KL_TRY(w_begin_.use().run());
@@ -914,6 +983,10 @@ Result<TxnResult> SqliteStore::update(std::string_view key, std::string_view val
 
 Result<TxnResult> SqliteStore::remove(std::string_view key, int64_t expected_mod_revision) {
   return impl_->submit(OpKind::kRemove, key, {}, expected_mod_revision);
+}
+
+void SqliteStore::write_async(WriteRequest request, WriteCallback done) {
+  impl_->submit_async(std::move(request), std::move(done));
 }
 
 Result<std::unique_ptr<Watcher>> SqliteStore::watch(std::string_view prefix,

@@ -6,9 +6,10 @@
 // compacted revision.
 //
 // Writes go through one commit thread that owns the only writing connection and does group
-// commit: callers enqueue their operation and block; the thread takes everything queued,
-// checks each operation's precondition inside one transaction, commits once (one fsync of
-// the WAL for the whole batch), wakes every caller, then publishes the events to watchers
+// commit: callers enqueue their operation and block (or, with write_async, leave a
+// callback and go on); the thread takes everything queued, checks each operation's
+// precondition inside one transaction, commits once (one fsync of the WAL for the whole
+// batch), wakes every caller or calls its callback, then publishes the events to watchers
 // in revision order. Reads use a small pool of separate connections, each read inside one
 // WAL snapshot. A background thread checkpoints the WAL so no writer pays for it.
 #pragma once
@@ -47,6 +48,7 @@ class SqliteStore final : public Store {
   Result<TxnResult> update(std::string_view key, std::string_view value,
                            int64_t expected_mod_revision) override;
   Result<TxnResult> remove(std::string_view key, int64_t expected_mod_revision) override;
+  void write_async(WriteRequest request, WriteCallback done) override;
   Result<std::unique_ptr<Watcher>> watch(std::string_view prefix, int64_t after_revision,
                                          WatchOptions options = {}) override;
   Result<void> compact(int64_t revision) override;

@@ -61,6 +61,14 @@ struct TxnResult {
   std::optional<KeyValue> kv;
 };
 
+// Something a writer hands to this process's watchers along with its write (see
+// WriteRequest::attachment). Opaque to the store: never stored, so events replayed from
+// history and events of other processes' writes carry none. Watchers that know the
+// concrete type use it (dynamic_cast) and fall back to the stored bytes otherwise.
+struct EventAttachment {
+  virtual ~EventAttachment() = default;
+};
+
 struct Event {
   enum class Type { kPut, kDelete };
   Type type = Type::kPut;
@@ -68,6 +76,9 @@ struct Event {
   KeyValue kv;
   // The key's previous KeyValue; nullopt for a create. Always set for kDelete.
   std::optional<KeyValue> prev_kv;
+  // The writer's attachment, when the write came through write_async with one and the
+  // event is delivered live (not replayed). Shared by every watcher that gets the event.
+  std::shared_ptr<const EventAttachment> attachment;
 
   int64_t revision() const { return kv.mod_revision; }
 };
@@ -106,6 +117,21 @@ class Watcher {
   virtual void cancel() = 0;
 };
 
+// One write for Store::write_async: create, update or remove with the same semantics as
+// the blocking calls of the same name.
+struct WriteRequest {
+  enum class Kind { kCreate, kUpdate, kRemove };
+  Kind kind = Kind::kCreate;
+  std::string key;
+  std::string value;                  // create, update
+  int64_t expected_mod_revision = 0;  // update, remove: 0 = any
+  // Delivered with the write's event to this process's live watchers (Event::attachment);
+  // never stored. Optional.
+  std::shared_ptr<const EventAttachment> attachment;
+};
+// Receives the outcome of write_async: exactly what the blocking call would have returned.
+using WriteCallback = std::function<void(Result<TxnResult>)>;
+
 struct StoreStats {
   int64_t writes = 0;            // successful writes (= revisions assigned)
   int64_t failed_preconditions = 0;
@@ -143,6 +169,14 @@ class Store {
   // Deletes the key under the same precondition as update; on success kv is the deleted
   // KeyValue. Durable on return. Thread-safe.
   virtual Result<TxnResult> remove(std::string_view key, int64_t expected_mod_revision) = 0;
+
+  // The same writes without blocking the caller: `done` is called once, when the write is
+  // durable (or failed), with the result create/update/remove would have returned. It runs
+  // on the store's commit thread — or, when the store is closed, on the caller's thread
+  // before write_async returns — so it must be cheap and must not call into the store:
+  // post to an executor from it. Writes are applied in the order they were submitted.
+  // Thread-safe.
+  virtual void write_async(WriteRequest request, WriteCallback done) = 0;
 
   // Watches keys starting with `prefix` for events with revision > after_revision
   // (exclusive: pass the revision a list was served at). History is replayed, then live

@@ -7,10 +7,13 @@
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <map>
+#include <mutex>
+#include <optional>
 #include <ostream>
 #include <semaphore>
 #include <set>
@@ -534,6 +537,127 @@ TEST_F(SqliteStoreTest, GroupCommitBatchesConcurrentWriters) {
               static_cast<long long>(st.max_batch));
 }
 
+// write_async's result, waited for with a deadline.
+struct AsyncResult {
+  std::mutex mu;
+  std::condition_variable cv;
+  std::optional<Result<TxnResult>> result;
+  std::thread::id thread;
+
+  WriteCallback callback() {
+    return [this](Result<TxnResult> r) {
+      std::lock_guard lk(mu);
+      result = std::move(r);
+      thread = std::this_thread::get_id();
+      cv.notify_all();
+    };
+  }
+  TxnResult wait() {
+    std::unique_lock lk(mu);
+    EXPECT_TRUE(cv.wait_for(lk, 20s, [&] { return result.has_value(); })) << "write_async never completed";
+    if (!result) return {};
+    return must(std::move(*result));
+  }
+};
+
+WriteRequest async_write(WriteRequest::Kind kind, std::string key, std::string value, int64_t expected = 0) {
+  WriteRequest w;
+  w.kind = kind;
+  w.key = std::move(key);
+  w.value = std::move(value);
+  w.expected_mod_revision = expected;
+  return w;
+}
+
+TEST_F(SqliteStoreTest, WriteAsyncHasTheBlockingCallsSemantics) {
+  auto s = open_store();
+  ASSERT_TRUE(s);
+  using K = WriteRequest::Kind;
+  auto run = [&](WriteRequest w) {
+    AsyncResult r;
+    s->write_async(std::move(w), r.callback());
+    TxnResult t = r.wait();
+    EXPECT_NE(r.thread, std::this_thread::get_id()) << "completed on the caller's thread";
+    return t;
+  };
+  TxnResult created = run(async_write(K::kCreate, "/a", "1"));
+  EXPECT_TRUE(created.succeeded);
+  EXPECT_EQ(created.revision, 1);
+  EXPECT_EQ(*created.kv, (KeyValue{"/a", "1", 1, 1}));
+  // Durable and visible once the callback ran.
+  EXPECT_EQ(**s->get("/a"), (KeyValue{"/a", "1", 1, 1}));
+  TxnResult again = run(async_write(K::kCreate, "/a", "2"));
+  EXPECT_FALSE(again.succeeded);
+  EXPECT_EQ(*again.kv, (KeyValue{"/a", "1", 1, 1}));
+  TxnResult stale = run(async_write(K::kUpdate, "/a", "3", 7));
+  EXPECT_FALSE(stale.succeeded);
+  EXPECT_EQ(stale.kv->mod_revision, 1);
+  TxnResult updated = run(async_write(K::kUpdate, "/a", "3", 1));
+  EXPECT_TRUE(updated.succeeded);
+  EXPECT_EQ(*updated.kv, (KeyValue{"/a", "3", 1, 2}));
+  TxnResult missing = run(async_write(K::kUpdate, "/nope", "3", 0));
+  EXPECT_FALSE(missing.succeeded);
+  EXPECT_FALSE(missing.kv.has_value());
+  TxnResult removed = run(async_write(K::kRemove, "/a", "", 2));
+  EXPECT_TRUE(removed.succeeded);
+  EXPECT_EQ(removed.revision, 3);
+  EXPECT_EQ(*removed.kv, (KeyValue{"/a", "3", 1, 2}));  // the deleted object's last state
+  EXPECT_FALSE(s->get("/a")->has_value());
+  EXPECT_EQ(s->stats().failed_preconditions, 3);
+}
+
+TEST_F(SqliteStoreTest, WriteAsyncAppliesInSubmissionOrder) {
+  auto s = open_store();
+  ASSERT_TRUE(s);
+  must(s->create("/k", "0"));
+  constexpr int kWrites = 300;
+  std::vector<AsyncResult> results(kWrites);
+  for (int i = 0; i < kWrites; ++i) {
+    s->write_async(async_write(WriteRequest::Kind::kUpdate, "/k", std::to_string(i + 1)), results[i].callback());
+  }
+  for (int i = 0; i < kWrites; ++i) {
+    TxnResult t = results[i].wait();
+    EXPECT_TRUE(t.succeeded);
+    EXPECT_EQ(t.revision, i + 2) << "write " << i;
+  }
+  EXPECT_EQ((*s->get("/k"))->value, std::to_string(kWrites));
+  EXPECT_LT(s->stats().commits, kWrites + 1) << "no group commit for queued writes";
+}
+
+struct Note final : EventAttachment {
+  explicit Note(std::string t) : text(std::move(t)) {}
+  std::string text;
+};
+
+TEST_F(SqliteStoreTest, WriteAsyncAttachmentReachesLiveWatchersOnly) {
+  auto s = open_store();
+  ASSERT_TRUE(s);
+  auto live = s->watch("/", 0);
+  ASSERT_TRUE(live.ok());
+  ASSERT_TRUE((*live)->next(0ms).ok());  // synced: it gets live events from now on
+  auto note = std::make_shared<const Note>("from the writer");
+  WriteRequest w = async_write(WriteRequest::Kind::kCreate, "/n", "v");
+  w.attachment = note;
+  AsyncResult r;
+  s->write_async(std::move(w), r.callback());
+  EXPECT_TRUE(r.wait().succeeded);
+  must(s->update("/n", "w", 0));  // a blocking write: no attachment
+  auto events = collect(**live, 2);
+  ASSERT_EQ(events.size(), 2u);
+  EXPECT_EQ(events[0].attachment.get(), note.get());
+  auto* got = dynamic_cast<const Note*>(events[0].attachment.get());
+  ASSERT_NE(got, nullptr);
+  EXPECT_EQ(got->text, "from the writer");
+  EXPECT_EQ(events[1].attachment, nullptr);
+  // History replayed from the database has none: it was never stored.
+  auto replay = s->watch("/", 0);
+  ASSERT_TRUE(replay.ok());
+  auto replayed = collect(**replay, 2);
+  ASSERT_EQ(replayed.size(), 2u);
+  EXPECT_EQ(replayed[0].attachment, nullptr);
+  EXPECT_EQ(replayed[0].kv.value, "v");
+}
+
 TEST_F(SqliteStoreTest, OpenErrorNamesThePath) {
   auto s = SqliteStore::open(SqliteStoreOptions{dir_ + "/missing-dir/state.db"});
   ASSERT_FALSE(s.ok());
@@ -561,15 +685,29 @@ TEST_F(SqliteStoreTest, AcknowledgedWritesSurviveKill9) {
     auto s = SqliteStore::open(SqliteStoreOptions{path_});
     if (!s.ok()) _exit(3);
     std::vector<std::thread> threads;
+    auto ack = [&](const Result<TxnResult>& r, const std::string& key) {
+      if (!r.ok() || !r->succeeded) _exit(4);
+      std::string line = std::to_string(r->revision) + " " + key + "\n";
+      // One write() below PIPE_BUF is atomic, so lines never interleave.
+      if (write(fds[1], line.data(), line.size()) != static_cast<ssize_t>(line.size())) _exit(5);
+    };
+    // Half the writers block in create(); the other half keep 8 write_async calls each in
+    // flight and acknowledge from the callback.
     for (int t = 0; t < 8; ++t) {
       threads.emplace_back([&, t] {
+        std::counting_semaphore<8> slots(8);
         for (int i = 0;; ++i) {
           std::string key = "/crash/" + std::to_string(t) + "/" + std::to_string(i);
-          auto r = (*s)->create(key, crash_value(key));
-          if (!r.ok() || !r->succeeded) _exit(4);
-          std::string line = std::to_string(r->revision) + " " + key + "\n";
-          // One write() below PIPE_BUF is atomic, so lines never interleave.
-          if (write(fds[1], line.data(), line.size()) != static_cast<ssize_t>(line.size())) _exit(5);
+          if (t % 2 == 0) {
+            ack((*s)->create(key, crash_value(key)), key);
+            continue;
+          }
+          slots.acquire();
+          (*s)->write_async(async_write(WriteRequest::Kind::kCreate, key, crash_value(key)),
+                            [&, key](Result<TxnResult> r) {
+                              ack(r, key);
+                              slots.release();
+                            });
         }
       });
     }

@@ -143,6 +143,38 @@ TEST(CachedObjectTest, SplicesResourceVersionIntoTopLevelMetadata) {
   EXPECT_FALSE(CachedObject::make({"/k", "[1]", 1, 1}, "pods").ok());
 }
 
+TEST(CachedObjectTest, TakesLabelsAndFieldsFromTheWritersSummary) {
+  const std::string value =
+      R"({"kind":"Pod","metadata":{"name":"p","namespace":"a","labels":{"app":"w","n":"1"},)"
+      R"("deletionTimestamp":"2026-01-01T00:00:00Z"},"spec":{"nodeName":"n1"},"status":{"phase":"Running"}})";
+  store::KeyValue kv{"/registry/pods/a/p", value, 3, 42};
+  auto obj = json::parse_object(value);
+  ASSERT_TRUE(obj.ok());
+  auto summary = ObjectSummary::of(*obj, "pods");
+  auto decoded = CachedObject::make(kv, "pods");
+  auto summarized = CachedObject::make(kv, "pods", summary.get());
+  ASSERT_TRUE(decoded.ok() && summarized.ok());
+  // The summary of the object written says what decoding its bytes says.
+  EXPECT_EQ((*summarized)->labels, (*decoded)->labels);
+  EXPECT_EQ((*summarized)->fields, (*decoded)->fields);
+  EXPECT_EQ((*summarized)->fields.at("spec.nodeName"), "n1");
+  EXPECT_TRUE((*summarized)->being_deleted);
+  EXPECT_EQ((*summarized)->metadata_body, (*decoded)->metadata_body);
+  EXPECT_EQ((*summarized)->json(42), (*decoded)->json(42));
+
+  // It is what make() uses: no decode when the summary is for the same resource...
+  auto other = std::make_shared<ObjectSummary>(*summary);
+  other->labels = {{"from", "summary"}};
+  auto used = CachedObject::make(kv, "pods", other.get());
+  ASSERT_TRUE(used.ok());
+  EXPECT_EQ((*used)->labels, (api::LabelSet{{"from", "summary"}}));
+  // ...and the bytes are decoded when it was read for another resource.
+  other->resource = "configmaps";
+  auto fallback = CachedObject::make(kv, "pods", other.get());
+  ASSERT_TRUE(fallback.ok());
+  EXPECT_EQ((*fallback)->labels, (*decoded)->labels);
+}
+
 TEST_F(WatchCacheTest, ListsFromMemoryConsistentWithTheStore) {
   create("a", "p1", "web");
   create("a", "p2", "db", "n1");
