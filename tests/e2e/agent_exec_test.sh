@@ -48,7 +48,7 @@ done
 
 # --- the container's view -------------------------------------------------------------------
 expect_eq "-c picks the container: its environment" "main-env side-env" \
-  "$(kc 1.33 exec two -c main -- printenv WHO) $(kc 1.33 exec two -c side -- printenv WHO)"
+  "$(kc 1.33 exec two -c main -- sh -c 'echo $WHO') $(kc 1.33 exec two -c side -- sh -c 'echo $WHO')"
 expect_eq "exec runs as the container's user and group" "1234:2345 4321:2345" \
   "$(kc 1.33 exec two -c main -- sh -c 'echo $(id -u):$(id -g)') $(kc 1.33 exec two -c side -- sh -c 'echo $(id -u):$(id -g)')"
 expect_eq "exec starts in the container's workingDir" "/etc" "$(kc 1.33 exec two -c main -- pwd)"
@@ -57,7 +57,7 @@ expect_eq "exec sees the container's filesystem, not the host's" "no /work, /bin
 expect_eq "exec sees the pod's hostname" "two" "$(kc 1.33 exec two -c side -- hostname)"
 expect_eq "exec is in the container's PID namespace: pid 1 is its init" "sleep 3601" \
   "$(kc 1.33 exec two -c side -- sh -c 'tr "\0" " " </proc/1/cmdline' | sed 's/ $//')"
-expect_contains "kubectl picks the first container without -c" "main-env" "$(kc 1.33 exec two -- printenv WHO 2>/dev/null)"
+expect_contains "kubectl picks the first container without -c" "main-env" "$(kc 1.33 exec two -- sh -c 'echo $WHO' 2>/dev/null)"
 
 # --- a terminal -----------------------------------------------------------------------------
 out=$(script -qec "$KUBECTL_DIR/kubectl.1.33 exec -it two -c main -- sh -c 'tty; stty size'" /dev/null </dev/null 2>&1 | tr -d '\r')
