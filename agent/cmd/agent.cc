@@ -12,6 +12,7 @@
 
 #include "agent/cmd/api_environment.h"
 #include "agent/cmd/cni_network.h"
+#include "agent/cmd/pod_exec_source.h"
 #include "agent/cmd/pod_log_source.h"
 #include "agent/cmd/pod_stats_source.h"
 #include "agent/cmd/prober_probes.h"
@@ -288,7 +289,7 @@ Result<std::unique_ptr<Agent>> Agent::create(AgentOptions options) {
           for (const auto& p : w->list()) pods.push_back(*p);
           return pods;
         },
-        [stats] { return stats->summary(); });
+        [stats] { return stats->summary(); }, std::make_shared<PodExecSource>(a->workers_.get(), a->rt_.get()));
   }
   if (!options.pod_manifest_path.empty()) {
     a->static_ = std::make_unique<StaticPodSource>(options.pod_manifest_path, options.node_name);

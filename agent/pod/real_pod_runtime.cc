@@ -377,6 +377,12 @@ void RealPodRuntime::ensure_log_pump(const std::string& id, const std::string& l
   }
 }
 
+Result<std::unique_ptr<runtime::ExecSession>> RealPodRuntime::start_exec(const std::string& id,
+                                                                         const runtime::ExecSpec& spec) {
+  auto lock = lock_container(id);
+  return rt_->exec(id, spec);
+}
+
 Result<ExecResult> RealPodRuntime::exec(const std::string& id, const std::vector<std::string>& command,
                                         std::chrono::milliseconds timeout) {
   int p[2];

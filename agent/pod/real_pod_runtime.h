@@ -57,6 +57,9 @@ class RealPodRuntime final : public PodRuntime {
   void ensure_log_pump(const std::string& id, const std::string& log_path) override;
   Result<ExecResult> exec(const std::string& id, const std::vector<std::string>& command,
                           std::chrono::milliseconds timeout) override;
+  // Starts `spec` in running container `id` under the pod's lock and returns at once (the
+  // kubelet API's exec streams it). Errors as ContainerRuntime::exec.
+  Result<std::unique_ptr<runtime::ExecSession>> start_exec(const std::string& id, const runtime::ExecSpec& spec);
 
   images::ImageStore& images() { return *images_; }
   const cgroups::ControllerReport& cgroup_report() const { return cgroups_->controllers(); }

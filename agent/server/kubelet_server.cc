@@ -15,6 +15,7 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/ssl/context.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/thread_pool.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
@@ -25,16 +26,23 @@
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/http/write.hpp>
 #include <boost/beast/ssl/ssl_stream.hpp>
+#include <boost/beast/websocket/rfc6455.hpp>
+#include <boost/beast/websocket/ssl.hpp>
+#include <boost/beast/websocket/stream.hpp>
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
 #include <deque>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <thread>
 #include <vector>
 
 #include "agent/server/container_logs.h"
+#include "agent/server/exec_protocol.h"
+#include "agent/server/exec_stream.h"
 #include "agent/server/log_query.h"
 #include "agent/server/router.h"
 #include "api/unique_fd.h"
@@ -44,6 +52,7 @@ namespace kernlet::agent {
 namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace http = beast::http;
+namespace websocket = beast::websocket;
 using tcp = asio::ip::tcp;
 using TlsStream = beast::ssl_stream<beast::tcp_stream>;
 
@@ -51,7 +60,7 @@ namespace {
 
 constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
 
-enum Route { kHealthz, kPods, kContainerLogs, kStatsSummary };
+enum Route { kHealthz, kPods, kContainerLogs, kStatsSummary, kExec };
 
 struct Identity {
   bool authenticated = false;
@@ -144,20 +153,34 @@ struct LogStream {
   std::thread reader;
 };
 
+// The start of one exec, run on the worker pool: the result, and a timer the io thread
+// sets to expired when it is there (as LogStream::notify_io).
+struct ExecStart {
+  explicit ExecStart(const asio::any_io_executor& ex) : wake(ex, asio::steady_timer::time_point::max()) {}
+  std::mutex mu;
+  std::optional<Result<std::unique_ptr<ExecProcess>>> result;
+  asio::steady_timer wake;  // io thread only
+};
+
 }  // namespace
 
 struct KubeletServer::Impl {
-  Impl(KubeletServerOptions o, std::shared_ptr<LogSource> l, PodLister p, KubeletServer::SummaryProvider st)
+  Impl(KubeletServerOptions o, std::shared_ptr<LogSource> l, PodLister p, KubeletServer::SummaryProvider st,
+       std::shared_ptr<ExecSource> e)
       : io(std::make_unique<asio::io_context>()),
         options(std::move(o)),
         logs(std::move(l)),
         pods(std::move(p)),
         stats(std::move(st)),
+        exec(std::move(e)),
         acceptor(std::make_unique<tcp::acceptor>(*io)) {
     router.add("GET", "/healthz", kHealthz);
     router.add("GET", "/pods", kPods);
     router.add("GET", "/containerLogs/{namespace}/{pod}/{container}", kContainerLogs);
     router.add("GET", "/stats/summary", kStatsSummary);
+    // GET is the WebSocket handshake; POST is what a SPDY client sends (answered 400).
+    router.add("GET", "/exec/{namespace}/{pod}/{container}", kExec);
+    router.add("POST", "/exec/{namespace}/{pod}/{container}", kExec);
   }
 
   asio::awaitable<void> accept_loop();
@@ -170,6 +193,11 @@ struct KubeletServer::Impl {
   std::shared_ptr<LogSource> logs;
   PodLister pods;
   KubeletServer::SummaryProvider stats;
+  std::shared_ptr<ExecSource> exec;
+  // Starting an exec blocks (the runtime clones and waits for the exec); finished
+  // processes are destroyed here too (a kill and a reap).
+  asio::thread_pool workers{2};
+  std::atomic<std::size_t> execs{0};
   Router router;
   std::shared_ptr<asio::ssl::context> tls;
   std::unique_ptr<tcp::acceptor> acceptor;
@@ -261,6 +289,9 @@ class Session {
       }
       case kContainerLogs:
         co_await container_logs(m->params, query);
+        break;
+      case kExec:
+        co_await exec(m->params, query);
         break;
       case kStatsSummary: {
         if (!server_.stats) {
@@ -418,6 +449,97 @@ class Session {
     if (eec) broken_ = true;
   }
 
+  asio::awaitable<void> exec(const PathParams& params, std::string_view query) {
+    const std::string& ns = params.find("namespace")->second;
+    const std::string& pod = params.find("pod")->second;
+    const std::string& container = params.find("container")->second;
+    if (!server_.exec) {
+      co_await send(404, "404 page not found");
+      co_return;
+    }
+    Result<ExecQuery> q = parse_exec_query(query);
+    if (!q.ok()) {
+      co_await send(400, q.error().message());
+      co_return;
+    }
+    const std::string speaks =
+        "kernlet-agent streams exec over WebSocket (" + std::string(kExecProtocolV5) + ", " + std::string(kExecProtocolV4) + ")";
+    if (!websocket::is_upgrade(req_)) {
+      std::string_view upgrade = req_[http::field::upgrade];
+      const std::string msg = upgrade.empty() ? "Upgrade request required: " + speaks
+                                              : "unsupported upgrade \"" + std::string(upgrade) + "\": " + speaks;
+      co_await send(400, msg);
+      co_return;
+    }
+    std::optional<std::string> proto = negotiate_exec_protocol(req_[http::field::sec_websocket_protocol]);
+    if (!proto) {
+      const std::string msg = "none of the offered WebSocket subprotocols [" +
+                              std::string(req_[http::field::sec_websocket_protocol]) + "] is supported: " + speaks;
+      co_await send(400, msg);
+      co_return;
+    }
+    // After the WebSocket the connection is done; the close handshake tears it down.
+    close_ = true;
+    broken_ = true;
+    lowest().expires_never();  // the WebSocket keeps its own timeouts
+    ExecWebSocket ws(stream_);
+    ws.binary(true);
+    websocket::stream_base::timeout timeouts{};
+    timeouts.handshake_timeout = std::chrono::seconds(30);
+    timeouts.idle_timeout = std::chrono::seconds(120);  // pinged at half of it; kubectl pings every 5 s
+    timeouts.keep_alive_pings = true;
+    ws.set_option(timeouts);
+    ws.set_option(websocket::stream_base::decorator([chosen = *proto](websocket::response_type& res) {
+      res.set(http::field::sec_websocket_protocol, chosen);
+      res.set(http::field::server, "kernlet-agent");
+    }));
+    auto [aec] = co_await ws.async_accept(req_, kTuple);
+    if (aec) co_return;
+    server_.execs.fetch_add(1);
+    struct Count {
+      std::atomic<std::size_t>& n;
+      ~Count() { n.fetch_sub(1); }
+    } count{server_.execs};
+
+    ExecOptions opts;
+    opts.command = q->command;
+    opts.input = q->input;
+    opts.output = q->output;
+    opts.error = q->error;
+    opts.tty = q->tty;
+    auto start = std::make_shared<ExecStart>(stream_.get_executor());
+    asio::post(server_.workers, [start, source = server_.exec, ns, pod, container, opts] {
+      auto r = source->exec(ns, pod, container, opts);
+      {
+        std::lock_guard lock(start->mu);
+        start->result.emplace(std::move(r));
+      }
+      asio::post(start->wake.get_executor(),
+                 [start] { start->wake.expires_at(asio::steady_timer::time_point::min()); });
+    });
+    for (;;) {
+      {
+        std::lock_guard lock(start->mu);
+        if (start->result) break;
+      }
+      (void)co_await start->wake.async_wait(kTuple);
+    }
+    Result<std::unique_ptr<ExecProcess>> started = std::move(*start->result);
+    if (!started.ok()) {
+      std::string msg = started.error().message();
+      co_await fail_exec_stream(ws, std::move(msg));
+      co_return;
+    }
+    std::unique_ptr<ExecProcess> process = std::move(*started);
+    std::vector<std::string> command = q->command;
+    asio::thread_pool* workers = &server_.workers;
+    std::function<void(std::unique_ptr<ExecProcess>)> dispose = [workers](std::unique_ptr<ExecProcess> p) {
+      asio::post(*workers, [p = std::move(p)]() mutable { p.reset(); });
+    };
+    co_await run_exec_stream(ws, *proto == kExecProtocolV5, std::move(process), std::move(command),
+                             std::move(dispose));
+  }
+
   // Arguments are views, never temporaries with destructors: GCC 12 destroys those twice
   // across a co_await (see docs/architecture.md, "GCC 12 and coroutines").
   asio::awaitable<void> send(unsigned status, std::string_view body,
@@ -479,12 +601,15 @@ asio::awaitable<void> KubeletServer::Impl::serve(tcp::socket socket) {
 }
 
 KubeletServer::KubeletServer(KubeletServerOptions options, std::shared_ptr<LogSource> logs, PodLister pods,
-                             SummaryProvider stats)
-    : impl_(std::make_unique<Impl>(std::move(options), std::move(logs), std::move(pods), std::move(stats))) {}
+                             SummaryProvider stats, std::shared_ptr<ExecSource> exec)
+    : impl_(std::make_unique<Impl>(std::move(options), std::move(logs), std::move(pods), std::move(stats),
+                                   std::move(exec))) {}
 
 KubeletServer::~KubeletServer() { stop(); }
 
 uint16_t KubeletServer::port() const { return impl_->port; }
+
+std::size_t KubeletServer::active_execs() const { return impl_->execs.load(); }
 
 std::size_t KubeletServer::active_log_streams() const {
   std::lock_guard lock(impl_->streams_mu);
@@ -528,6 +653,8 @@ void KubeletServer::stop() {
   for (const auto& ls : streams) ls->cancel();
   s.io->stop();
   if (s.io_thread.joinable()) s.io_thread.join();
+  // Exec starts under way finish (their wake-ups go to a stopped io_context).
+  s.workers.join();
   // The io thread is gone: nothing else joins these readers now.
   for (const auto& ls : streams) {
     if (ls->reader.joinable()) ls->reader.join();

@@ -10,13 +10,20 @@
 //       follow, previous, tailLines, sinceSeconds, sinceTime, timestamps, limitBytes
 //   GET /stats/summary                                 the Summary API (stats.h), JSON; 503
 //       before the first sample, 404 when no stats provider is set
+//   GET|POST /exec/{namespace}/{pod}/{container}       WebSocket upgrade (v5.channel.k8s.io,
+//       v4.channel.k8s.io; exec_protocol.h); query command (repeated), input, output, error,
+//       tty. A bad query or a request that is not a WebSocket upgrade gets 400; once the
+//       WebSocket is up, a command that cannot be started gets its error as a Failure
+//       status on channel 3 (so kubectl shows it as is); 404 with no exec source
 // Errors are plain text: 400 for a bad query, 404 for an unknown pod or container.
 //
 // One io thread serves every connection (Boost.Beast/Asio coroutines). Reading a log is
 // blocking (file reads, inotify, poll), so each log request gets a reader thread that
 // hands chunks to the connection through a bounded buffer; the io thread only writes
 // them. Following stops when the container stops and its file is drained, or when the
-// client goes away (its socket turns readable: EOF or TLS close_notify).
+// client goes away (its socket turns readable: EOF or TLS close_notify). Starting an exec
+// (the runtime clones and waits) runs on a small worker pool; its streams are then moved
+// on the io thread (exec_stream.h).
 #pragma once
 
 #include <cstdint>
@@ -24,6 +31,7 @@
 #include <memory>
 #include <string>
 
+#include "agent/server/exec_source.h"
 #include "agent/server/log_source.h"
 #include "api/json.h"
 #include "api/result.h"
@@ -51,7 +59,7 @@ class KubeletServer {
   using SummaryProvider = std::function<Result<json::object>()>;
 
   KubeletServer(KubeletServerOptions options, std::shared_ptr<LogSource> logs, PodLister pods,
-                SummaryProvider stats = nullptr);
+                SummaryProvider stats = nullptr, std::shared_ptr<ExecSource> exec = nullptr);
   ~KubeletServer();
   KubeletServer(const KubeletServer&) = delete;
   KubeletServer& operator=(const KubeletServer&) = delete;
@@ -65,6 +73,8 @@ class KubeletServer {
   uint16_t port() const;
   // Log requests being answered now. Thread-safe.
   std::size_t active_log_streams() const;
+  // Exec sessions being served now (from the upgrade to the close). Thread-safe.
+  std::size_t active_execs() const;
 
   struct Impl;  // the connections in kubelet_server.cc reach it
 

@@ -7,6 +7,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/detail/base64.hpp>
+#include <boost/beast/core/string.hpp>
 
 #include <chrono>
 #include <condition_variable>
@@ -354,6 +355,17 @@ class ApiServer::Impl final : public ObjectWriter {
   // GET pods/<name>/log: validates the container, finds the pod's node and relays the
   // kubelet's /containerLogs answer (node_proxy.h).
   asio::awaitable<void> pod_log(const ResourceInfo& r, const RequestInfo& info, Responder& out);
+  // GET/POST pods/<name>/exec: validates the container and the command, finds the pod's
+  // node and splices the client's WebSocket to the kubelet's /exec (node_proxy.h).
+  asio::awaitable<void> pod_exec(const ResourceInfo& r, const RequestInfo& info, const Request& req, Responder& out);
+  // The container a pods/log or pods/exec request names and its node's kubelet; a Status
+  // for a missing pod, container, node or address (already answered when nullopt).
+  struct PodStream {
+    std::string container;
+    NodeTarget kubelet;
+  };
+  asio::awaitable<std::optional<PodStream>> pod_stream(const ResourceInfo& r, const RequestInfo& info,
+                                                       Responder& out);
   // GET/LIST of metrics.k8s.io NodeMetrics and PodMetrics: the objects (for names, labels
   // and label selectors) from the store, their usage from the metrics collector.
   asio::awaitable<void> resource_metrics(const ResourceInfo& r, const RequestInfo& info, const Request& req,
@@ -536,6 +548,10 @@ asio::awaitable<void> ApiServer::Impl::handle(Request& req, Responder& out) {
   const std::string& verb = info.verb;
   if (info.subresource == "log" && r->group.empty() && r->resource == "pods") {
     co_await pod_log(*r, info, out);
+    co_return;
+  }
+  if (info.subresource == "exec" && r->group.empty() && r->resource == "pods") {
+    co_await pod_exec(*r, info, req, out);
     co_return;
   }
   if (r->group == "metrics.k8s.io") {
@@ -1821,52 +1837,92 @@ asio::awaitable<void> ApiServer::Impl::scale(const ResourceInfo& r, const Reques
   KL_REPLY(out, status_response(Status::conflict_modified(group_resource(r), info.name)));
 }
 
-asio::awaitable<void> ApiServer::Impl::pod_log(const ResourceInfo& r, const RequestInfo& info, Responder& out) {
-  if (info.verb != "get") {
-    KL_REPLY(out, status_response(Status::method_not_supported({"", "pods/log"}, info.verb)));
-    co_return;
-  }
+asio::awaitable<std::optional<ApiServer::Impl::PodStream>> ApiServer::Impl::pod_stream(const ResourceInfo& r,
+                                                                                       const RequestInfo& info,
+                                                                                       Responder& out) {
+  const std::string what = "pods/" + info.subresource;
   if (!node_proxy_) {
-    KL_REPLY(out, status_response(Status::service_unavailable("pods/log: the API server has no kubelet client")));
-    co_return;
+    KL_REPLY(out, status_response(Status::service_unavailable(what + ": the API server has no kubelet client")));
+    co_return std::nullopt;
   }
   const std::string key = object_key(r, info.namespace_, info.name);
   auto pod = co_await blocking([&] { return load(r, key, info.name); });
   if (auto* bad = std::get_if<Status>(&pod)) {
     KL_REPLY(out, status_response(*bad));
-    co_return;
+    co_return std::nullopt;
   }
   const json::object& obj = std::get<Loaded>(pod).obj;
   auto container = pod_log_container(obj, info);
   if (auto* bad = std::get_if<Status>(&container)) {
     KL_REPLY(out, status_response(*bad));
-    co_return;
-  }
-  auto target = kubelet_log_target(info.namespace_, info.name, std::get<std::string>(container), info);
-  if (auto* bad = std::get_if<Status>(&target)) {
-    KL_REPLY(out, status_response(*bad));
-    co_return;
+    co_return std::nullopt;
   }
   auto insecure = info.bool_param("insecureSkipTLSVerifyBackend");
   if (!insecure.ok()) {
     KL_REPLY(out, status_response(Status::bad_request(insecure.error().message())));
-    co_return;
+    co_return std::nullopt;
   }
   const ResourceInfo* nodes = find_resource("", "v1", "nodes");
   const std::string node_name(json::get_string(*json::get_object(obj, "spec"), "nodeName"));
   auto node = co_await blocking([&] { return load(*nodes, object_key(*nodes, "", node_name), node_name); });
   if (auto* bad = std::get_if<Status>(&node)) {
     KL_REPLY(out, status_response(*bad));
-    co_return;
+    co_return std::nullopt;
   }
   auto endpoint = kubelet_endpoint(std::get<Loaded>(node).obj);
   if (auto* bad = std::get_if<Status>(&endpoint)) {
     KL_REPLY(out, status_response(*bad));
+    co_return std::nullopt;
+  }
+  PodStream ps{std::get<std::string>(container), std::get<NodeTarget>(endpoint)};
+  ps.kubelet.insecure_skip_verify = *insecure;
+  co_return ps;
+}
+
+asio::awaitable<void> ApiServer::Impl::pod_log(const ResourceInfo& r, const RequestInfo& info, Responder& out) {
+  if (info.verb != "get") {
+    KL_REPLY(out, status_response(Status::method_not_supported({"", "pods/log"}, info.verb)));
     co_return;
   }
-  NodeTarget kubelet = std::get<NodeTarget>(endpoint);
-  kubelet.insecure_skip_verify = *insecure;
-  co_await node_proxy_->get(kubelet, std::get<std::string>(target), out);
+  // Checked before the pod is looked up, as before: a bad option is a 400 whatever the pod.
+  if (auto target = kubelet_log_target(info.namespace_, info.name, "-", info); std::get_if<Status>(&target)) {
+    KL_REPLY(out, status_response(std::get<Status>(target)));
+    co_return;
+  }
+  std::optional<PodStream> ps = co_await pod_stream(r, info, out);
+  if (!ps) co_return;
+  auto target = kubelet_log_target(info.namespace_, info.name, ps->container, info);
+  co_await node_proxy_->get(ps->kubelet, std::get<std::string>(target), out);
+}
+
+asio::awaitable<void> ApiServer::Impl::pod_exec(const ResourceInfo& r, const RequestInfo& info, const Request& req,
+                                                Responder& out) {
+  if (info.verb != "get" && info.verb != "create") {
+    KL_REPLY(out, status_response(Status::method_not_supported({"", "pods/exec"}, info.verb)));
+    co_return;
+  }
+  if (auto target = kubelet_exec_target(info.namespace_, info.name, "-", info); std::get_if<Status>(&target)) {
+    KL_REPLY(out, status_response(std::get<Status>(target)));
+    co_return;
+  }
+  // The pod and container first: kubectl retries a failed WebSocket with SPDY, and the
+  // error it shows is the one of that second request.
+  std::optional<PodStream> ps = co_await pod_stream(r, info, out);
+  if (!ps) co_return;
+  // The WebSocket runs end to end between the client and the kubelet; SPDY (kubectl
+  // before 1.30, or with KUBECTL_REMOTE_COMMAND_WEBSOCKETS=false) is not spoken.
+  const std::string upgrade(req.msg[http::field::upgrade]);
+  if (upgrade.empty() || !boost::beast::iequals(upgrade, "websocket")) {
+    const std::string msg = upgrade.empty()
+                                ? "Upgrade request required"
+                                : "pods/exec: upgrade to \"" + upgrade +
+                                      "\" is not supported: kernlet streams exec over WebSocket "
+                                      "(v5.channel.k8s.io, v4.channel.k8s.io; kubectl 1.30 or newer)";
+    KL_REPLY(out, status_response(Status::bad_request(msg)));
+    co_return;
+  }
+  auto target = kubelet_exec_target(info.namespace_, info.name, ps->container, info);
+  co_await node_proxy_->upgrade(ps->kubelet, std::get<std::string>(target), req, out);
 }
 
 asio::awaitable<void> ApiServer::Impl::bind(const ResourceInfo& r, const RequestInfo& info, const Request& req,

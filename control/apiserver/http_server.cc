@@ -178,6 +178,23 @@ class Session final : public Responder {
     co_return Ok();
   }
 
+  asio::awaitable<Result<UpgradedConnection*>> upgrade(Response r) override {
+    if (responded_) co_return Error(ErrorCode::kInternal, "response already sent");
+    responded_ = true;
+    close_after_ = true;  // the connection now belongs to the upgraded protocol
+    http::response<http::empty_body> res{static_cast<http::status>(r.status), version_};
+    for (auto& [k, v] : r.headers) res.insert(k, v);
+    http::response_serializer<http::empty_body> sr{res};
+    auto [ec, n] = co_await http::async_write_header(stream_, sr, kTuple);
+    (void)n;
+    if (ec) {
+      broken_ = true;
+      co_return Error(ErrorCode::kUnavailable, "write upgrade response: " + ec.message());
+    }
+    upgraded_.emplace(*this);
+    co_return &*upgraded_;
+  }
+
   asio::awaitable<bool> wait_client_gone() override {
     auto [ec] = co_await lowest(stream_).socket().async_wait(tcp::socket::wait_read, kTuple);
     co_return ec != asio::error::operation_aborted;
@@ -224,8 +241,39 @@ class Session final : public Responder {
     lowest(stream_).close();
   }
 
+  // The session's stream after a 101, for the handler that asked for it.
+  class Upgraded final : public UpgradedConnection {
+   public:
+    explicit Upgraded(Session& s) : s_(s) {}
+    asio::awaitable<std::pair<boost::system::error_code, std::size_t>> read_some(asio::mutable_buffer buf) override {
+      if (s_.buffer_.size() > 0) {  // read past the request head already
+        std::size_t n = asio::buffer_copy(buf, s_.buffer_.data());
+        s_.buffer_.consume(n);
+        co_return std::pair{boost::system::error_code{}, n};
+      }
+      auto [ec, n] = co_await s_.stream_.async_read_some(buf, kTuple);
+      if (ec) s_.broken_ = true;
+      co_return std::pair{ec, n};
+    }
+    asio::awaitable<boost::system::error_code> write(asio::const_buffer buf) override {
+      auto [ec, n] = co_await asio::async_write(s_.stream_, buf, kTuple);
+      (void)n;
+      if (ec) s_.broken_ = true;
+      co_return ec;
+    }
+    void close() override {
+      boost::system::error_code ec;
+      lowest(s_.stream_).socket().close(ec);
+      s_.broken_ = true;
+    }
+
+   private:
+    Session& s_;
+  };
+
   Stream stream_;
   beast::flat_buffer buffer_;
+  std::optional<Upgraded> upgraded_;
   const HttpServerOptions& options_;
   Identity identity_;
   unsigned version_ = 11;

@@ -54,6 +54,21 @@ struct Response {
   std::vector<std::pair<std::string, std::string>> headers;
 };
 
+// The connection under a request answered 101 Switching Protocols (pods/exec): raw bytes
+// both ways, over TLS or not. Owned by the server's session; valid until the handler
+// returns, after which the server shuts the connection down. Not thread-safe: one read
+// and one write may be outstanding at a time, from the handler's strand.
+class UpgradedConnection {
+ public:
+  virtual ~UpgradedConnection() = default;
+  // Some bytes from the client (first those the server had read past the request).
+  virtual asio::awaitable<std::pair<boost::system::error_code, std::size_t>> read_some(asio::mutable_buffer buf) = 0;
+  // All of `buf` to the client.
+  virtual asio::awaitable<boost::system::error_code> write(asio::const_buffer buf) = 0;
+  // Closes the socket: pending reads and writes end with an error.
+  virtual void close() = 0;
+};
+
 // How a handler answers: once with send(), or as a chunked stream (watch): begin_stream(),
 // any number of write_chunk(), then end_stream(). Not thread-safe: use from the handler's
 // coroutine only.
@@ -73,6 +88,14 @@ class Responder {
     asio::steady_timer never(co_await asio::this_coro::executor, asio::steady_timer::time_point::max());
     auto [ec] = co_await never.async_wait(asio::as_tuple(asio::use_awaitable));
     co_return !ec;
+  }
+  // Sends `head` (status 101 and its headers: Upgrade, Connection, the protocol's own;
+  // no body) and hands over the connection (see UpgradedConnection); nothing else may be
+  // sent afterwards. Errors: already answered, the write failed, or this responder cannot
+  // upgrade (the default).
+  virtual asio::awaitable<Result<UpgradedConnection*>> upgrade(Response head) {
+    (void)head;
+    co_return Error(ErrorCode::kInternal, "this connection cannot be upgraded");
   }
 };
 

@@ -6,6 +6,8 @@
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl/host_name_verification.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
@@ -96,6 +98,28 @@ std::string dial_error(const NodeTarget& n, const boost::system::error_code& ec)
   if (ec == asio::error::host_unreachable) what = "connect: no route to host";
   if (ec == asio::error::network_unreachable) what = "connect: network is unreachable";
   return "dial tcp " + host_port(n) + ": " + what;
+}
+
+// Resolves, connects and shakes hands with the kubelet; "" on success, else the cause as
+// kube-apiserver words it (after `Get "<url>": `). Leaves the stream's deadline set.
+asio::awaitable<std::string> dial(TlsStream& stream, const NodeTarget& node, std::chrono::seconds timeout) {
+  auto ex = co_await asio::this_coro::executor;
+  tcp::resolver resolver(ex);
+  const std::string port = std::to_string(node.port);
+  auto [rec, endpoints] = co_await resolver.async_resolve(node.host, port, kTuple);
+  if (rec) co_return "dial tcp: lookup " + node.host + ": " + rec.message();
+  auto& tcp_layer = beast::get_lowest_layer(stream);
+  tcp_layer.expires_after(timeout);
+  auto [cec, ep] = co_await tcp_layer.async_connect(endpoints, kTuple);
+  (void)ep;
+  if (cec) co_return dial_error(node, cec);
+  boost::system::error_code ip_ec;
+  (void)asio::ip::make_address(node.host, ip_ec);
+  if (ip_ec) SSL_set_tlsext_host_name(stream.native_handle(), node.host.c_str());  // SNI for names only
+  if (!node.insecure_skip_verify) stream.set_verify_callback(asio::ssl::host_name_verification(node.host));
+  auto [hec] = co_await stream.async_handshake(asio::ssl::stream_base::client, kTuple);
+  if (hec) co_return "tls: " + hec.message();
+  co_return std::string();
 }
 
 }  // namespace
@@ -210,6 +234,116 @@ asio::awaitable<void> NodeProxy::get(const NodeTarget& node, const std::string& 
     auto [sec] = co_await stream.async_shutdown(kTuple);
     (void)sec;
   }
+}
+
+asio::awaitable<void> NodeProxy::upgrade(const NodeTarget& node, const std::string& target, const Request& request,
+                                         Responder& out) const {
+  const std::string url = "https://" + host_port(node) + target;
+  auto fail = [&](const std::string& why) { return status_response(api::Status(500, "", "Get \"" + url + "\": " + why)); };
+  auto ex = co_await asio::this_coro::executor;
+  TlsStream stream(beast::tcp_stream(ex), node.insecure_skip_verify ? *insecure_ : *verify_);
+  auto& tcp_layer = beast::get_lowest_layer(stream);
+  std::string dial_failure = co_await dial(stream, node, options_.connect_timeout);
+  if (!dial_failure.empty()) {
+    KL_REPLY(out, fail(dial_failure));
+    co_return;
+  }
+  http::request<http::empty_body> req{http::verb::get, target, 11};
+  req.set(http::field::host, host_port(node));
+  req.set(http::field::user_agent, "kernlet-apiserver");
+  for (http::field f : {http::field::upgrade, http::field::connection, http::field::sec_websocket_key,
+                        http::field::sec_websocket_version, http::field::sec_websocket_protocol,
+                        http::field::sec_websocket_extensions}) {
+    auto v = request.msg.find(f);
+    if (v != request.msg.end()) req.set(f, v->value());
+  }
+  auto [wec, wn] = co_await http::async_write(stream, req, kTuple);
+  (void)wn;
+  beast::flat_buffer buffer;
+  http::response_parser<http::string_body> parser;
+  parser.body_limit(64 * 1024);
+  boost::system::error_code rhec = wec;
+  if (!rhec) {
+    auto [e, n] = co_await http::async_read_header(stream, buffer, parser, kTuple);
+    (void)n;
+    rhec = e;
+  }
+  if (rhec) {
+    KL_REPLY(out, fail("read response from kubelet: " + rhec.message()));
+    co_return;
+  }
+  const unsigned code = parser.get().result_int();
+  if (code != 101) {
+    auto [bec, bn] = co_await http::async_read(stream, buffer, parser, kTuple);
+    (void)bn;
+    (void)bec;  // what arrived is the message
+    const std::string text = trim(parser.get().body());
+    const unsigned status = code >= 400 ? code : 500;
+    KL_REPLY(out, status_response(api::Status(static_cast<int>(status), reason_for(status),
+                                              text.empty() ? "kubelet answered " + std::to_string(code) : text)));
+    co_return;
+  }
+  Response head;
+  head.status = 101;
+  for (const auto& f : parser.get()) {
+    if (f.name() == http::field::upgrade || f.name() == http::field::connection ||
+        f.name() == http::field::sec_websocket_accept || f.name() == http::field::sec_websocket_protocol ||
+        f.name() == http::field::sec_websocket_extensions) {
+      head.headers.emplace_back(std::string(f.name_string()), std::string(f.value()));
+    }
+  }
+  auto client = co_await out.upgrade(std::move(head));
+  if (!client.ok()) co_return;
+  UpgradedConnection* conn = *client;
+  tcp_layer.expires_never();  // an exec session may be quiet for as long as its user likes
+
+  // Kubelet to client, starting with what was read past the 101; client to kubelet. When
+  // the kubelet ends (after its WebSocket close), the client is given a few seconds to
+  // answer and hang up; when the client ends, the kubelet connection is closed.
+  bool up_done = false;
+  asio::steady_timer linger(ex, asio::steady_timer::time_point::max());
+  auto down = [&]() -> asio::awaitable<void> {
+    if (buffer.size() > 0) {
+      auto ec = co_await conn->write(buffer.data());
+      buffer.consume(buffer.size());
+      if (ec) {
+        conn->close();
+        co_return;
+      }
+    }
+    char chunk[16 * 1024];
+    for (;;) {
+      auto [ec, n] = co_await stream.async_read_some(asio::buffer(chunk), kTuple);
+      if (n > 0) {
+        auto wec2 = co_await conn->write(asio::buffer(chunk, n));
+        if (wec2) break;
+      }
+      if (ec) break;
+    }
+    if (!up_done) {
+      linger.expires_after(std::chrono::seconds(5));
+      auto [lec] = co_await linger.async_wait(kTuple);
+      if (!lec) conn->close();  // the client did not hang up
+    }
+  };
+  auto up = [&]() -> asio::awaitable<void> {
+    char chunk[16 * 1024];
+    for (;;) {
+      auto [ec, n] = co_await conn->read_some(asio::buffer(chunk));
+      if (n > 0) {
+        auto [wec2, wn2] = co_await asio::async_write(stream, asio::buffer(chunk, n), kTuple);
+        (void)wn2;
+        if (wec2) break;
+      }
+      if (ec) break;
+    }
+    up_done = true;
+    linger.cancel();
+    boost::system::error_code ignore;
+    tcp_layer.socket().close(ignore);
+  };
+  using namespace asio::experimental::awaitable_operators;
+  co_await (down() && up());
 }
 
 asio::awaitable<Result<std::string>> NodeProxy::fetch(const NodeTarget& node, const std::string& target,

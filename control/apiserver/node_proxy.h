@@ -1,8 +1,9 @@
 // NodeProxy: the API server's outbound HTTPS connections to kubelets (port 10250). It
 // verifies the kubelet's serving certificate against the cluster CA and the node's
 // address, presents the API server's kubelet-client certificate, and relays the answer
-// to the API client as it arrives. pods/log uses it today; exec, attach and
-// port-forward are to reuse the connection code here.
+// to the API client as it arrives. pods/log uses get(); pods/exec uses upgrade(), which
+// splices a WebSocket between the API client and the kubelet; attach and port-forward
+// can reuse it.
 #pragma once
 
 #include <chrono>
@@ -40,6 +41,15 @@ class NodeProxy {
   // kube-apiserver: `Get "https://10.0.0.5:10250/containerLogs/...": dial tcp ...`).
   // Runs on the caller's executor; thread-safe (no mutable state).
   asio::awaitable<void> get(const NodeTarget& node, const std::string& target, Responder& out) const;
+
+  // GET https://<node>`target` with the client's upgrade headers (Upgrade, Connection,
+  // Sec-WebSocket-Key/Version/Protocol/Extensions) and, when the kubelet answers 101,
+  // relays its 101 (Responder::upgrade) and then copies bytes both ways until either
+  // side ends: the protocol (WebSocket) runs end to end between the client and the
+  // kubelet, as kube-apiserver's upgrade-aware proxy does. A non-101 answer, or a kubelet
+  // that cannot be reached, is answered as get() answers errors. Thread-safe.
+  asio::awaitable<void> upgrade(const NodeTarget& node, const std::string& target, const Request& request,
+                                Responder& out) const;
 
   // GET https://<node>`target` and returns the whole 2xx body (at most `max_bytes`), for
   // the metrics collector's /stats/summary scrapes. The whole exchange is bounded by

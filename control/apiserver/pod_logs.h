@@ -1,5 +1,6 @@
-// GET pods/<name>/log: which container and which kubelet, decided from the Pod and its
-// Node the way kube-apiserver's pod log REST does. Pure functions; thread-safe.
+// pods/<name>/log and pods/<name>/exec: which container and which kubelet, decided from
+// the Pod and its Node the way kube-apiserver's pod log and exec REST do. Pure functions;
+// thread-safe.
 #pragma once
 
 #include <string>
@@ -29,5 +30,13 @@ std::variant<NodeTarget, api::Status> kubelet_endpoint(const json::object& node)
 // Errors (400): a malformed option, named.
 std::variant<std::string, api::Status> kubelet_log_target(std::string_view ns, std::string_view pod,
                                                           std::string_view container, const RequestInfo& info);
+
+// /exec/<ns>/<pod>/<container>?command=...&input=1&output=1&error=1&tty=1 from a
+// PodExecOptions query (command repeated, in order; stdin, stdout, stderr, tty), as
+// kube-apiserver builds the kubelet's URL. Errors (400): a malformed boolean, no command
+// (`you must specify at least one command for the container`), no stream (`you must
+// specify at least one of stdin, stdout, stderr`).
+std::variant<std::string, api::Status> kubelet_exec_target(std::string_view ns, std::string_view pod,
+                                                           std::string_view container, const RequestInfo& info);
 
 }  // namespace kernlet::apiserver

@@ -51,7 +51,8 @@ std::vector<ResourceInfo> build_table() {
   t.push_back(resource("", "v1", "persistentvolumes", "persistentvolume", "PersistentVolume", false, {"pv"},
                        {}, {status("PersistentVolume")}));
   t.push_back(resource("", "v1", "pods", "pod", "Pod", true, {"po"}, all,
-                       {status("Pod"), {"binding", "Binding", "", "", {"create"}}, {"log", "Pod", "", "", {"get"}}}));
+                       {status("Pod"), {"binding", "Binding", "", "", {"create"}}, {"log", "Pod", "", "", {"get"}},
+                        {"exec", "PodExecOptions", "", "", {"create", "get"}}}));
   t.push_back(resource("", "v1", "secrets", "secret", "Secret", true));
   t.push_back(resource("", "v1", "serviceaccounts", "serviceaccount", "ServiceAccount", true, {"sa"}));
   t.push_back(resource("", "v1", "services", "service", "Service", true, {"svc"}, all, {status("Service")}));

@@ -47,6 +47,8 @@ class ExecSession {
   pid_t pid() const { return pid_; }
   // The pty master when the exec has a TTY, else -1 (owned by the session).
   int tty_master() const { return master_.get(); }
+  // A pidfd of the process (owned by the session): readable once it has exited.
+  int pidfd() const { return pidfd_.get(); }
   // Waits for the process to exit: its exit code (128+signal when killed), or
   // kDeadlineExceeded after timeout_ms (-1: forever).
   Result<int> wait(int timeout_ms = -1);

@@ -67,5 +67,27 @@ TEST(KubeletLogTarget, PassesTheLogOptionsOn) {
             "invalid value for query parameter tailLines: \"x\" (want an integer)");
 }
 
+TEST(KubeletExecTarget, CommandInOrderAndTheKubeletsStreamNames) {
+  auto info = request(
+      "/api/v1/namespaces/default/pods/web/exec?command=sh&command=-c&command=echo%20a%26b&container=app&stdin=true&"
+      "stdout=true&stderr=false&tty=1");
+  EXPECT_EQ(message(kubelet_exec_target("default", "web", "app", info)),
+            "ok: /exec/default/web/app?command=sh&command=-c&command=echo%20a%26b&input=1&output=1&tty=1");
+}
+
+TEST(KubeletExecTarget, ErrorsAsKubernetesWordsThem) {
+  auto no_command = kubelet_exec_target("default", "web", "app",
+                                        request("/api/v1/namespaces/default/pods/web/exec?stdout=true"));
+  ASSERT_TRUE(std::holds_alternative<api::Status>(no_command));
+  EXPECT_EQ(std::get<api::Status>(no_command).code(), 400);
+  EXPECT_EQ(message(no_command), "you must specify at least one command for the container");
+  EXPECT_EQ(message(kubelet_exec_target("default", "web", "app",
+                                        request("/api/v1/namespaces/default/pods/web/exec?command=ls&tty=true"))),
+            "you must specify at least one of stdin, stdout, stderr");
+  EXPECT_EQ(message(kubelet_exec_target("default", "web", "app",
+                                        request("/api/v1/namespaces/default/pods/web/exec?command=ls&stdout=maybe"))),
+            "invalid value for query parameter stdout: \"maybe\" (want true or false)");
+}
+
 }  // namespace
 }  // namespace kernlet::apiserver
