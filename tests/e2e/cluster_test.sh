@@ -11,76 +11,22 @@
 #    the pool is whole afterwards;
 #  - `scripts/cluster down` leaves no namespace, link, mount, cgroup or process behind.
 # Everything is removed on exit, also when a check fails.
-source "$(dirname "$0")/lib.sh"
-
-if [ "$(id -u)" -ne 0 ]; then
-  echo "SKIP: the cluster e2e test runs network namespaces and pods and needs root"
-  exit 77
-fi
-for b in ip nsenter python3; do
-  command -v "$b" >/dev/null || { echo "SKIP: $b missing"; exit 77; }
-done
-
-repo=$(cd "$(dirname "$0")/../.." && pwd)
-cname="e$(($$ % 100000))"
-prefix="klc-$cname"
-data="$workdir/cluster"
+source "$(dirname "$0")/cluster_lib.sh"
+cluster_require "the cluster e2e test" ip nsenter python3
+cluster_init "e$(($$ % 100000))"
 pods_total=${KERNLET_E2E_CLUSTER_PODS:-500}
 batch=50
-source "$repo/scripts/lib/kernlet.sh"
-cgbase="$(kl_cgroup2_mount)/$prefix"
 
-cleanup_all() {
-  if [ -d "$data" ] || ip netns list 2>/dev/null | grep -q "^$prefix-"; then
-    "$repo/scripts/cluster" down --name "$cname" --data "$data" >/dev/null 2>&1 || true
-  fi
-  cleanup
-}
-trap cleanup_all EXIT
-
-# wait_until SECONDS CMD...: polls CMD (every 0.2 s) until it succeeds; false after SECONDS.
-wait_until() {
-  local deadline=$((SECONDS + $1)); shift
-  until "$@" >/dev/null 2>&1; do
-    [ "$SECONDS" -ge "$deadline" ] && return 1
-    sleep 0.2
-  done
-}
-k() { kc 1.33 "$@"; }
-jp() { k get pod "$1" -o "jsonpath=$2" 2>/dev/null; }
-phase_is() { [ "$(jp "$1" '{.status.phase}')" = "$2" ]; }
-# pod_pid POD: a process of the pod (its sandbox holder or a container), from its cgroup.
-pod_pid() {
-  local uid
-  uid=$(jp "$1" '{.metadata.uid}')
-  kl_pod_pid "$cgbase" "$uid"
-}
 # routes NODE_INDEX: the kernlet-owned routes of that node's namespace.
 routes() { ip -n "$prefix-n$1" route show proto 107; }
 
-fail_dump() {
-  echo "--- scripts/cluster output ---"; cat "$workdir/up.log" 2>/dev/null || true
-  for f in "$data"/node*.log; do echo "--- $f ---"; tail -40 "$f"; done
-  echo "--- control ---"; tail -30 "$data/control.log" 2>/dev/null || true
-}
-
 # ---- up --------------------------------------------------------------------------------
-PORT=$(free_port)
-if ! "$repo/scripts/cluster" up --nodes 3 --name "$cname" --data "$data" --port "$PORT" \
-    --bin "$KERNLET_BIN" >"$workdir/up.log" 2>&1; then
-  not_ok "scripts/cluster up --nodes 3" "$(tail -20 "$workdir/up.log")"
-  fail_dump
-  finish
-fi
-ok "scripts/cluster up --nodes 3"
-export KUBECONFIG="$data/control/admin.kubeconfig"
-BUSYBOX="busybox:$(kl_busybox_tag)"
+cluster_up 3
 n1="$cname-node1"; n2="$cname-node2"; n3="$cname-node3"
 expect_eq "three nodes Ready" "True True True" \
   "$(k get nodes -o 'jsonpath={range .items[*]}{.status.conditions[?(@.type=="Ready")].status} {end}' | sed 's/ $//')"
 
 cidr() { k get node "$1" -o 'jsonpath={.spec.podCIDR}'; }
-nip() { k get node "$1" -o 'jsonpath={.status.addresses[?(@.type=="InternalIP")].address}'; }
 c1=$(cidr "$n1"); c2=$(cidr "$n2"); c3=$(cidr "$n3")
 i2=$(nip "$n2"); i3=$(nip "$n3")
 expect_eq "each node has its own podCIDR" 3 "$(printf '%s\n' "$c1" "$c2" "$c3" | grep -c . | tr -d ' ')"
@@ -252,6 +198,39 @@ expect_eq "no address is still reserved on node 2" "" "$left"
 pod_json after "$n2" Never "ip -4 -o addr show eth0" | k apply -f - >/dev/null
 if wait_until 60 phase_is after Succeeded; then ok "a pod still gets an address on node 2 afterwards"; else
   not_ok "a pod still gets an address on node 2 afterwards" "$(jp after '{.status}')"; fi
+
+# ---- a pod that goes away while its node's agent is down ------------------------------
+# The agent is killed (its pods keep running), the pod object is force-deleted, the agent
+# comes back: it must tear the sandbox down and run CNI DEL from the cached result (the
+# network config may not even say the same thing any more), so the address is free again.
+pod_json orphan "$n2" Always "exec sleep 3600" | k apply -f - >/dev/null
+if wait_until 60 phase_is orphan Running; then
+  orphan_uid=$(jp orphan '{.metadata.uid}'); orphan_ip=$(jp orphan '{.status.podIP}')
+  held() { find "$data/node2/cni/data" -type f -name "$orphan_ip" 2>/dev/null | grep -q .; }
+  expect_eq "the pod's address $orphan_ip is reserved on node 2" yes "$(held && echo yes || echo no)"
+  a2=$(agent_pid 2)
+  kill -KILL "$a2"
+  agent_gone() { ! kill -0 "$a2" 2>/dev/null; }
+  wait_until 10 agent_gone || not_ok "node 2's agent died on SIGKILL" "pid $a2"
+  k delete pod orphan --grace-period=0 --force >/dev/null 2>&1
+  still_runs=$(kl_pod_pid "$cgbase" "$orphan_uid")
+  expect_eq "with its agent down, the deleted pod still runs" yes "$([ -n "$still_runs" ] && echo yes || echo no)"
+  if "$repo/scripts/cluster" start-agent --node 2 --name "$cname" --data "$data" >"$workdir/start2.log" 2>&1; then
+    ok "node 2's agent restarted"
+  else
+    not_ok "node 2's agent restarted" "$(cat "$workdir/start2.log")"
+  fi
+  torn_down() { ! held && [ -z "$(kl_pod_pid "$cgbase" "$orphan_uid")" ]; }
+  if wait_until 60 torn_down; then
+    ok "the restarted agent stopped the pod and released its address (CNI DEL from the cache)"
+  else
+    not_ok "the restarted agent stopped the pod and released its address (CNI DEL from the cache)" \
+      "held: $(held && echo yes || echo no), process: $(kl_pod_pid "$cgbase" "$orphan_uid")" \
+      "$(grep -v ' I ' "$data/node2.log" | tail -10)"
+  fi
+else
+  not_ok "pod orphan Running on node 2" "$(jp orphan '{.status}')"
+fi
 
 # ---- down -----------------------------------------------------------------------------
 [ "$failures" -eq 0 ] || fail_dump

@@ -10,54 +10,14 @@
 #    NXDOMAIN.
 # Name and port: KERNLET_E2E_DNS_NAME / KERNLET_E2E_DNS_PORT (default: derived from the pid
 # and a free port). Everything is removed on exit, also when a check fails.
-source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/cluster_lib.sh"
+cluster_require "the DNS e2e test" ip nsenter python3
+cluster_init "${KERNLET_E2E_DNS_NAME:-d$(($$ % 100000))}"
+PORT=${KERNLET_E2E_DNS_PORT:-}
+# jpk KIND NAME JSONPATH: a field of any object in the current namespace.
+jpk() { k get "$1" "$2" -o "jsonpath=$3" 2>/dev/null; }
 
-if [ "$(id -u)" -ne 0 ]; then
-  echo "SKIP: the DNS e2e test runs a cluster of network namespaces and needs root"
-  exit 77
-fi
-for b in ip nsenter python3; do
-  command -v "$b" >/dev/null || { echo "SKIP: $b missing"; exit 77; }
-done
-
-repo=$(cd "$(dirname "$0")/../.." && pwd)
-cname=${KERNLET_E2E_DNS_NAME:-d$(($$ % 100000))}
-data="$workdir/cluster"
-source "$repo/scripts/lib/kernlet.sh"
-
-cleanup_all() {
-  if [ -d "$data" ] || ip netns list 2>/dev/null | grep -q "^klc-$cname-"; then
-    "$repo/scripts/cluster" down --name "$cname" --data "$data" >/dev/null 2>&1 || true
-  fi
-  cleanup
-}
-trap cleanup_all EXIT
-
-wait_until() {
-  local deadline=$((SECONDS + $1)); shift
-  until "$@" >/dev/null 2>&1; do
-    [ "$SECONDS" -ge "$deadline" ] && return 1
-    sleep 0.2
-  done
-}
-k() { kc 1.33 "$@"; }
-jp() { k get "$1" "$2" -o "jsonpath=$3" 2>/dev/null; }
-phase_is() { [ "$(jp pod "$1" '{.status.phase}')" = "$2" ]; }
-fail_dump() {
-  echo "--- scripts/cluster output ---"; cat "$workdir/up.log" 2>/dev/null || true
-  for f in "$data"/node*.log; do echo "--- $f ---"; tail -40 "$f"; done
-}
-
-PORT=${KERNLET_E2E_DNS_PORT:-$(free_port)}
-if ! "$repo/scripts/cluster" up --nodes 2 --name "$cname" --data "$data" --port "$PORT" \
-    --bin "$KERNLET_BIN" >"$workdir/up.log" 2>&1; then
-  not_ok "scripts/cluster up --nodes 2" "$(tail -20 "$workdir/up.log")"
-  fail_dump
-  finish
-fi
-ok "scripts/cluster up --nodes 2"
-export KUBECONFIG="$data/control/admin.kubeconfig"
-BUSYBOX="busybox:$(kl_busybox_tag)"
+cluster_up 2
 n1="$cname-node1"; n2="$cname-node2"
 
 # Two web pods (one per node) behind a ClusterIP service and a headless one; web-a has
@@ -81,11 +41,11 @@ JSON
 if wait_until 90 phase_is web-a Running && wait_until 90 phase_is web-b Running; then
   ok "web pods Running on both nodes"
 else
-  not_ok "web pods Running on both nodes" "$(jp pod web-a '{.status}')" "$(jp pod web-b '{.status}')"
+  not_ok "web pods Running on both nodes" "$(jpk pod web-a '{.status}')" "$(jpk pod web-b '{.status}')"
   fail_dump; finish
 fi
-ip_a=$(jp pod web-a '{.status.podIP}'); ip_b=$(jp pod web-b '{.status.podIP}')
-vip=$(jp service web '{.spec.clusterIP}')
+ip_a=$(jpk pod web-a '{.status.podIP}'); ip_b=$(jpk pod web-b '{.status.podIP}')
+vip=$(jpk service web '{.spec.clusterIP}')
 ready_endpoints() {
   [ "$(k get endpointslices -l kubernetes.io/service-name=web-h \
     -o 'jsonpath={range .items[*].endpoints[?(@.conditions.ready==true)]}{.addresses[0]} {end}' | wc -w)" -eq 2 ]
@@ -123,7 +83,7 @@ section() { awk -v s="== $2" '$0 == s { on = 1; next } /^== / { on = 0 } on' <<<
 for c in cli1 cli2; do
   node=$n1; [ "$c" = cli2 ] && node=$n2
   if ! wait_until 90 phase_is "$c" Succeeded; then
-    not_ok "$c on $node finished" "$(jp pod "$c" '{.status}')" "$(k logs "$c" 2>&1 | tail -20)"
+    not_ok "$c on $node finished" "$(jpk pod "$c" '{.status}')" "$(k logs "$c" 2>&1 | tail -20)"
     continue
   fi
   log=$(k logs "$c" 2>&1)
@@ -148,7 +108,7 @@ if wait_until 90 phase_is none1 Succeeded; then
 search example.test
 options ndots:2" "$(k logs none1 2>&1)"
 else
-  not_ok "none1 finished" "$(jp pod none1 '{.status}')"
+  not_ok "none1 finished" "$(jpk pod none1 '{.status}')"
 fi
 [ "$failures" -eq 0 ] || fail_dump
-finish
+cluster_finish
