@@ -198,6 +198,7 @@ Result<std::unique_ptr<Agent>> Agent::create(AgentOptions options) {
   SyncerOptions so;
   so.pod_logs_dir = options.pod_logs_dir;
   so.host_ips = {a->node_ip_};
+  so.cluster_domain = options.cluster_domain;
   // Pods' resolv.conf per dnsPolicy; the node's file is read for each new sandbox (it may change).
   so.dns_config = [cluster_dns = options.cluster_dns, domain = options.cluster_domain, resolv = options.resolv_conf](
                       const api::PodView& pod, std::vector<std::string>* warnings) {

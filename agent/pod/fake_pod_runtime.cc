@@ -107,6 +107,20 @@ SandboxStatus FakePodRuntime::sandbox_status(const std::string& pod_uid) {
   return SandboxStatus{true, it->second.ready, "/proc/1/ns/net", it->second.ready ? 1 : 0};
 }
 
+Result<void> FakePodRuntime::write_hosts(const SandboxConfig& config, const std::string& pod_ip) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = sandboxes_.find(config.pod_uid);
+  if (it == sandboxes_.end()) return Error(ErrorCode::kNotFound, "sandbox " + config.pod_uid + " not found");
+  it->second.hosts_ip = pod_ip;
+  return Ok();
+}
+
+std::string FakePodRuntime::hosts_ip(const std::string& pod_uid) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = sandboxes_.find(pod_uid);
+  return it == sandboxes_.end() ? "" : it->second.hosts_ip;
+}
+
 Result<void> FakePodRuntime::stop_sandbox(const std::string& pod_uid) {
   std::lock_guard<std::mutex> lock(mu_);
   if (auto it = sandboxes_.find(pod_uid); it != sandboxes_.end()) it->second.ready = false;

@@ -42,11 +42,14 @@ class FakePodRuntime final : public PodRuntime {
   std::vector<ContainerConfig> started_configs() const;
   // The config the pod's sandbox was last created with (nullopt: never created).
   std::optional<SandboxConfig> sandbox_config(const std::string& pod_uid) const;
+  // The pod IP the pod's /etc/hosts was last written with ("" if never).
+  std::string hosts_ip(const std::string& pod_uid) const;
 
   // --- PodRuntime ---
   Result<SandboxStatus> ensure_sandbox(const SandboxConfig& config) override;
   SandboxStatus sandbox_status(const std::string& pod_uid) override;
   Result<void> stop_sandbox(const std::string& pod_uid) override;
+  Result<void> write_hosts(const SandboxConfig& config, const std::string& pod_ip) override;
   std::optional<ImageInfo> image_status(const std::string& ref) override;
   Result<ImageInfo> pull_image(const std::string& ref, const images::RegistryOptions& options) override;
   std::optional<StartError> start_container(const ContainerConfig& config) override;
@@ -64,6 +67,7 @@ class FakePodRuntime final : public PodRuntime {
     bool ready = true;
     int creations = 0;
     std::optional<SandboxConfig> config;
+    std::string hosts_ip;
   };
   mutable std::mutex mu_;
   std::map<std::string, ImageInfo> images_;

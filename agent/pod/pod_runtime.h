@@ -58,6 +58,7 @@ struct SandboxConfig {
   bool share_process_namespace = false;
   runtime::DnsConfig dns;
   std::vector<runtime::HostAlias> host_aliases;
+  std::string hostname_fqdn;  // for /etc/hosts, when the pod has a subdomain; else ""
   cgroups::Resources resources;  // the pod cgroup's
 };
 
@@ -119,6 +120,9 @@ class PodRuntime {
   // Stops the sandbox's holder (every process of the pod ends) but keeps its state, so the
   // containers' records stay readable (terminal pods). Thread-safe.
   virtual Result<void> stop_sandbox(const std::string& pod_uid) = 0;
+  // Writes the pod's /etc/hosts with its address (known once the network is set up, after
+  // the sandbox exists), `config`'s hostname FQDN and aliases. Thread-safe.
+  virtual Result<void> write_hosts(const SandboxConfig& config, const std::string& pod_ip) = 0;
 
   // The image when present. Thread-safe.
   virtual std::optional<ImageInfo> image_status(const std::string& ref) = 0;

@@ -440,6 +440,11 @@ SyncOutcome PodSyncer::sync(const json::object& pod_obj) {
     sc.host_pid = spec.host_pid();
     sc.share_process_namespace = spec.share_process_namespace();
     sc.host_aliases = host_aliases(spec);
+    // The kubelet's rule: the FQDN line needs both a hostname and a subdomain.
+    if (!spec.hostname().empty() && !spec.subdomain().empty() && !options_.cluster_domain.empty()) {
+      sc.hostname_fqdn = sc.hostname + "." + std::string(spec.subdomain()) + "." + sc.namespace_ + ".svc." +
+                         options_.cluster_domain;
+    }
     if (options_.dns_config) {
       std::vector<std::string> dns_warnings;
       sc.dns = options_.dns_config(pod, &dns_warnings);
@@ -464,6 +469,17 @@ SyncOutcome PodSyncer::sync(const json::object& pod_obj) {
         return finish(pod, m, milliseconds(5'000), false);
       }
       m.pod_ips = *ips;
+      // The sandbox's /etc/hosts was written before the pod had an address; now it gets
+      // the "<pod IP> <hostname>" line apps resolve their own name with.
+      if (!ips->empty()) {
+        if (auto w = rt_->write_hosts(sc, ips->front()); !w.ok()) {
+          std::string msg = "Failed to create pod sandbox: " + w.error().message();
+          events_->event(pod.raw(), "Warning", "FailedCreatePodSandBox", msg);
+          m.sandbox_error = msg;
+          (void)rt_->stop_sandbox(uid);  // the next sync DELs and starts over
+          return finish(pod, m, milliseconds(5'000), false);
+        }
+      }
     }
   }
   m.sandbox_error.reset();

@@ -104,6 +104,9 @@ struct SyncerOptions {
   // The pod's resolv.conf per its dnsPolicy (agent/dns/pod_dns.h), problems appended to
   // the warnings (DNSConfigForming events). Unset: empty, the sandbox copies the node's.
   std::function<runtime::DnsConfig(const api::PodView&, std::vector<std::string>*)> dns_config;
+  // --cluster-domain: a pod with hostname and subdomain gets
+  // <hostname>.<subdomain>.<namespace>.svc.<domain> in its /etc/hosts, as from the kubelet.
+  std::string cluster_domain;
 };
 
 struct SyncOutcome {

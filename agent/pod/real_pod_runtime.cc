@@ -122,6 +122,11 @@ SandboxStatus RealPodRuntime::sandbox_status(const std::string& pod_uid) {
   return s;
 }
 
+Result<void> RealPodRuntime::write_hosts(const SandboxConfig& config, const std::string& pod_ip) {
+  auto lock = pod_locks_.lock(config.pod_uid);
+  return rt_->sandboxes().write_hosts(config.pod_uid, pod_ip, config.hostname_fqdn, config.host_aliases);
+}
+
 Result<void> RealPodRuntime::stop_sandbox(const std::string& pod_uid) {
   auto lock = pod_locks_.lock(pod_uid);
   if (rt_->sandboxes().find(pod_uid) == nullptr) return Ok();

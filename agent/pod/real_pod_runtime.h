@@ -46,6 +46,7 @@ class RealPodRuntime final : public PodRuntime {
   Result<SandboxStatus> ensure_sandbox(const SandboxConfig& config) override;
   SandboxStatus sandbox_status(const std::string& pod_uid) override;
   Result<void> stop_sandbox(const std::string& pod_uid) override;
+  Result<void> write_hosts(const SandboxConfig& config, const std::string& pod_ip) override;
   std::optional<ImageInfo> image_status(const std::string& ref) override;
   Result<ImageInfo> pull_image(const std::string& ref, const images::RegistryOptions& options) override;
   std::optional<StartError> start_container(const ContainerConfig& config) override;

@@ -3,7 +3,7 @@
 namespace kernlet::runtime {
 
 std::string render_etc_hosts(const std::string& hostname, const std::string& pod_ip,
-                             const std::vector<HostAlias>& aliases) {
+                             const std::vector<HostAlias>& aliases, const std::string& fqdn) {
   std::string out =
       "# Kubernetes-managed hosts file.\n"
       "127.0.0.1\tlocalhost\n"
@@ -12,16 +12,14 @@ std::string render_etc_hosts(const std::string& hostname, const std::string& pod
       "fe00::0\tip6-mcastprefix\n"
       "fe00::1\tip6-allnodes\n"
       "fe00::2\tip6-allrouters\n";
-  if (!pod_ip.empty()) out += pod_ip + "\t" + hostname + "\n";
+  if (!pod_ip.empty()) out += pod_ip + "\t" + (fqdn.empty() ? "" : fqdn + "\t") + hostname + "\n";
   if (!aliases.empty()) {
     out += "\n# Entries added by HostAliases.\n";
     for (const auto& a : aliases) {
       out += a.ip;
-      bool first = true;
       for (const auto& h : a.hostnames) {
-        out += first ? "\t" : "\t";
+        out += "\t";
         out += h;
-        first = false;
       }
       out += "\n";
     }

@@ -19,9 +19,11 @@ struct DnsConfig {
 };
 
 // /etc/hosts as the kubelet writes it for a pod that is not hostNetwork: localhost lines,
-// then "<pod_ip>\t<hostname>" when the pod has an IP, then hostAliases.
+// then "<pod_ip>\t<hostname>" when the pod has an IP ("<pod_ip>\t<fqdn>\t<hostname>" when
+// the pod has a subdomain, so its name.subdomain.ns.svc.<domain> resolves locally), then
+// hostAliases.
 std::string render_etc_hosts(const std::string& hostname, const std::string& pod_ip,
-                             const std::vector<HostAlias>& aliases);
+                             const std::vector<HostAlias>& aliases, const std::string& fqdn = "");
 
 // resolv.conf: nameserver lines (at most 3, as glibc reads), one search line, one options line.
 std::string render_resolv_conf(const DnsConfig& dns);

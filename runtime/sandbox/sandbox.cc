@@ -284,6 +284,18 @@ Result<void> SandboxManager::open_namespaces(Sandbox& sb) {
   return Ok();
 }
 
+Result<void> SandboxManager::write_hosts(const std::string& id, const std::string& pod_ip,
+                                         const std::string& fqdn, const std::vector<HostAlias>& aliases) {
+  Sandbox* sb = find(id);
+  if (sb == nullptr) return Error(ErrorCode::kNotFound, "sandbox " + id + " not found");
+  if (sb->spec_.host_network) return Ok();
+  auto w = write_file_atomic(sb->hosts_path(), render_etc_hosts(sb->spec_.hostname, pod_ip, aliases, fqdn), 0644);
+  if (!w.ok()) return std::move(w).error().context("sandbox " + id + ": write /etc/hosts");
+  sb->spec_.pod_ip = pod_ip;
+  sb->spec_.host_aliases = aliases;
+  return Ok();
+}
+
 Result<void> SandboxManager::stop(const std::string& id) {
   Sandbox* sb = find(id);
   if (sb == nullptr) return Error(ErrorCode::kNotFound, "sandbox " + id + " not found");

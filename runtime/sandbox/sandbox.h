@@ -80,6 +80,13 @@ class SandboxManager {
   // Writes the pod's /etc files and starts its holder in fresh namespaces (those not taken
   // from the host). Errors: kAlreadyExists, kInvalidArgument, or the failing syscall.
   Result<Sandbox*> create(const SandboxSpec& spec);
+  // Rewrites the pod's /etc/hosts once its address is known (the network is set up after
+  // the sandbox exists): the pod IP line (with `fqdn` when not empty) and `aliases`. The
+  // file is replaced atomically; containers started afterwards bind the new one. Nothing
+  // to do for hostNetwork sandboxes (they carry the node's file). Errors: kNotFound, or
+  // the write.
+  Result<void> write_hosts(const std::string& id, const std::string& pod_ip, const std::string& fqdn,
+                           const std::vector<HostAlias>& aliases);
   // Kills the holder (which ends every process in the pod's PID namespace) and waits for it.
   Result<void> stop(const std::string& id);
   // stop, then remove the state dir.

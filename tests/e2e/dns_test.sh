@@ -46,6 +46,11 @@ else
 fi
 ip_a=$(jpk pod web-a '{.status.podIP}'); ip_b=$(jpk pod web-b '{.status.podIP}')
 vip=$(jpk service web '{.spec.clusterIP}')
+# /etc/hosts, written once the pod has its address: the pod resolves its own name locally.
+expect_contains "web-a's /etc/hosts: its IP, FQDN and hostname" \
+  "$(printf '%s\t%s\t%s' "$ip_a" web-a.web-h.default.svc.cluster.local web-a)" "$(k exec web-a -- cat /etc/hosts 2>&1)"
+expect_contains "web-b's /etc/hosts: its IP and hostname" \
+  "$(printf '%s\t%s' "$ip_b" web-b)" "$(k exec web-b -- cat /etc/hosts 2>&1)"
 ready_endpoints() {
   [ "$(k get endpointslices -l kubernetes.io/service-name=web-h \
     -o 'jsonpath={range .items[*].endpoints[?(@.conditions.ready==true)]}{.addresses[0]} {end}' | wc -w)" -eq 2 ]

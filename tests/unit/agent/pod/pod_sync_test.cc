@@ -179,6 +179,19 @@ TEST_F(PodSyncTest, SandboxGetsTheHostAliases) {
   EXPECT_EQ(sc->host_aliases[1].hostnames, std::vector<std::string>{"baz.local"});
 }
 
+TEST_F(PodSyncTest, HostnameAndSubdomainGiveTheFqdn) {
+  SyncerOptions o;
+  o.now = [this] { return now; };
+  o.cluster_domain = "cluster.local";
+  syncer = std::make_unique<PodSyncer>(&rt, &events, env.get(), probes.get(), net.get(), o);
+  auto pod = pod_from(simple_pod("Always", R"("hostname":"db-0","subdomain":"db",)"));
+  sync(pod);
+  auto sc = rt.sandbox_config("u1");
+  ASSERT_TRUE(sc.has_value());
+  EXPECT_EQ(sc->hostname, "db-0");
+  EXPECT_EQ(sc->hostname_fqdn, "db-0.db.default.svc.cluster.local");
+}
+
 TEST_F(PodSyncTest, CrashLoopBackOffGrowsAndRestartCountCounts) {
   auto pod = pod_from(simple_pod("Always"));
   sync(pod);
@@ -516,6 +529,17 @@ class FlakyNetwork final : public PodNetwork {
  private:
   int failures_, del_failures_;
 };
+
+TEST_F(PodSyncTest, HostsFileGetsThePodIpOnceTheNetworkIsUp) {
+  net = std::make_unique<FlakyNetwork>(0);
+  make_syncer();
+  auto pod = pod_from(simple_pod("Always"));
+  sync(pod);
+  EXPECT_EQ(rt.hosts_ip("u1"), "10.244.1.7");
+  auto sc = rt.sandbox_config("u1");
+  ASSERT_TRUE(sc.has_value());
+  EXPECT_EQ(sc->hostname_fqdn, "") << "no subdomain, no FQDN line";
+}
 
 TEST_F(PodSyncTest, NetworkFailureIsAnEventAndARetriedSandboxNeverAHalfBuiltPod) {
   auto flaky = std::make_unique<FlakyNetwork>(1);

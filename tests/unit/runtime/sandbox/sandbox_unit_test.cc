@@ -23,6 +23,11 @@ TEST(PodFiles, EtcHostsHasLocalhostPodIpAndAliases) {
   EXPECT_EQ(render_etc_hosts("web-0", "", {}).find("web-0"), std::string::npos);
 }
 
+TEST(PodFiles, EtcHostsNamesTheFqdnOfAPodWithASubdomain) {
+  std::string hosts = render_etc_hosts("db-0", "10.244.1.8", {}, "db-0.db.default.svc.cluster.local");
+  EXPECT_NE(hosts.find("\n10.244.1.8\tdb-0.db.default.svc.cluster.local\tdb-0\n"), std::string::npos) << hosts;
+}
+
 TEST(PodFiles, ResolvConfKeepsThreeNameservers) {
   DnsConfig dns{{"1.1.1.1", "2.2.2.2", "3.3.3.3", "4.4.4.4"}, {"ns.svc.cluster.local", "svc.cluster.local"}, {"ndots:5"}};
   EXPECT_EQ(render_resolv_conf(dns),
