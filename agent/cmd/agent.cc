@@ -17,6 +17,7 @@
 #include "agent/cmd/pod_stats_source.h"
 #include "agent/cmd/prober_probes.h"
 #include "agent/dns/pod_dns.h"
+#include "agent/metrics/agent_metrics.h"
 #include "api/client/config.h"
 #include "api/quantity.h"
 #include "runtime/sandbox/linux.h"
@@ -290,6 +291,13 @@ Result<std::unique_ptr<Agent>> Agent::create(AgentOptions options) {
           return pods;
         },
         [stats] { return stats->summary(); }, std::make_shared<PodExecSource>(a->workers_.get(), a->rt_.get()));
+    // GET /metrics: pods by phase, and the service proxy's counters when it runs.
+    a->server_->set_metrics([w, proxy = a->proxy_.get()] {
+      metrics::PrometheusText out;
+      metrics::append_pod_metrics(w->list(), out);
+      if (proxy) proxy->append_metrics(out);
+      return out.text();
+    });
   }
   if (!options.pod_manifest_path.empty()) {
     a->static_ = std::make_unique<StaticPodSource>(options.pod_manifest_path, options.node_name);
