@@ -386,7 +386,8 @@ Result<void> NodePortLb::upsert(const NodePortSpec& spec) {
       return fail("write source range " + c.to_string() + " to kl_np_src_ranges_v1");
     next.ranges.push_back(rk);
   }
-  if (auto r = m.create_stats(next.service_id); !r.ok()) {
+  // A new service's counters exist before its first packet (an installed one has them).
+  if (auto r = it == m.installed.end() ? m.create_stats(next.service_id) : Result<void>(Ok()); !r.ok()) {
     m.delete_installed(next, it != m.installed.end() ? &it->second.ranges : nullptr);
     return std::move(r).error().context(name);
   }

@@ -358,8 +358,9 @@ Result<void> SockLb::upsert(const ServiceSpec& spec) {
       return e;
     }
   }
-  // Its counters exist before the first connect() can find the service.
-  if (auto r = m.create_stats(next.service_id); !r.ok()) {
+  // A new service's counters exist before the first connect() can find it (an installed
+  // one has them: from its first upsert, or from recover()).
+  if (auto r = it == m.installed.end() ? m.create_stats(next.service_id) : Result<void>(Ok()); !r.ok()) {
     m.delete_set(next.backend_set, spec.backends);
     return std::move(r).error().context(name);
   }

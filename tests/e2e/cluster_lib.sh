@@ -108,8 +108,10 @@ cluster_up() {
   BUSYBOX="busybox:$(kl_busybox_tag)"
 }
 
-# cluster_finish: scripts/cluster down, checked (it must remove what it made), then finish.
+# cluster_finish: the test's clean-up hook, then scripts/cluster down, checked (it must remove
+# what it made: what the hook removes may carry the cluster's prefix), then finish.
 cluster_finish() {
+  if declare -F cluster_cleanup_hook >/dev/null; then cluster_cleanup_hook || true; fi
   "$repo/scripts/cluster" down --name "$cname" --data "$data" >"$workdir/down.log" 2>&1 ||
     not_ok "scripts/cluster down" "$(tail -5 "$workdir/down.log")"
   finish
