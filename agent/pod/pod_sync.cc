@@ -49,6 +49,26 @@ std::string seconds_text(milliseconds d) {
   return std::to_string(s) + "s";
 }
 
+// spec.hostAliases as the sandbox's /etc/hosts entries, in the pod's order (validation has
+// checked the addresses and names; entries without an ip or names are skipped).
+std::vector<runtime::HostAlias> host_aliases(const api::PodSpecView& spec) {
+  std::vector<runtime::HostAlias> out;
+  const json::array* list = json::get_array(spec.raw(), "hostAliases");
+  if (list == nullptr) return out;
+  for (const auto& v : *list) {
+    if (!v.is_object()) continue;
+    runtime::HostAlias a;
+    a.ip = std::string(json::get_string(v.get_object(), "ip"));
+    if (const json::array* names = json::get_array(v.get_object(), "hostnames")) {
+      for (const auto& h : *names) {
+        if (h.is_string() && !h.get_string().empty()) a.hostnames.emplace_back(h.get_string());
+      }
+    }
+    if (!a.ip.empty() && !a.hostnames.empty()) out.push_back(std::move(a));
+  }
+  return out;
+}
+
 std::string backoff_key(std::string_view uid, std::string_view name) {
   return std::string(uid) + "/" + std::string(name);
 }
@@ -419,6 +439,7 @@ SyncOutcome PodSyncer::sync(const json::object& pod_obj) {
     sc.host_ipc = spec.host_ipc();
     sc.host_pid = spec.host_pid();
     sc.share_process_namespace = spec.share_process_namespace();
+    sc.host_aliases = host_aliases(spec);
     if (options_.dns_config) {
       std::vector<std::string> dns_warnings;
       sc.dns = options_.dns_config(pod, &dns_warnings);

@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "agent/prober/net_probe.h"
+#include "api/grpc_code.h"
 
 namespace kernlet::agent {
 
@@ -76,30 +77,6 @@ const char* status_name(int64_t s) {
     case 2: return "NOT_SERVING";
     case 3: return "SERVICE_UNKNOWN";
     default: return "?";
-  }
-}
-
-// Go's codes.Code.String().
-const char* code_name(grpc::StatusCode c) {
-  switch (c) {
-    case grpc::StatusCode::OK: return "OK";
-    case grpc::StatusCode::CANCELLED: return "Canceled";
-    case grpc::StatusCode::UNKNOWN: return "Unknown";
-    case grpc::StatusCode::INVALID_ARGUMENT: return "InvalidArgument";
-    case grpc::StatusCode::DEADLINE_EXCEEDED: return "DeadlineExceeded";
-    case grpc::StatusCode::NOT_FOUND: return "NotFound";
-    case grpc::StatusCode::ALREADY_EXISTS: return "AlreadyExists";
-    case grpc::StatusCode::PERMISSION_DENIED: return "PermissionDenied";
-    case grpc::StatusCode::RESOURCE_EXHAUSTED: return "ResourceExhausted";
-    case grpc::StatusCode::FAILED_PRECONDITION: return "FailedPrecondition";
-    case grpc::StatusCode::ABORTED: return "Aborted";
-    case grpc::StatusCode::OUT_OF_RANGE: return "OutOfRange";
-    case grpc::StatusCode::UNIMPLEMENTED: return "Unimplemented";
-    case grpc::StatusCode::INTERNAL: return "Internal";
-    case grpc::StatusCode::UNAVAILABLE: return "Unavailable";
-    case grpc::StatusCode::DATA_LOSS: return "DataLoss";
-    case grpc::StatusCode::UNAUTHENTICATED: return "Unauthenticated";
-    default: return "Code";
   }
 }
 
@@ -182,7 +159,7 @@ ProbeResult grpc_probe(const std::string& netns_path, const std::string& host, i
                 "timeout: health rpc did not complete within " + go_duration(timeout)};
       default:
         return {ProbeOutcome::kFailure, std::string("error: health rpc probe failed: rpc error: code = ") +
-                                            code_name(status.error_code()) +
+                                            std::string(grpc_code_name(static_cast<int>(status.error_code()))) +
                                             " desc = " + status.error_message()};
     }
   }

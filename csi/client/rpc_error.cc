@@ -3,31 +3,9 @@
 
 #include <string>
 
-namespace kernlet::csi {
+#include "api/grpc_code.h"
 
-std::string_view grpc_code_name(grpc::StatusCode code) {
-  switch (code) {
-    case grpc::StatusCode::OK: return "OK";
-    case grpc::StatusCode::CANCELLED: return "Canceled";
-    case grpc::StatusCode::UNKNOWN: return "Unknown";
-    case grpc::StatusCode::INVALID_ARGUMENT: return "InvalidArgument";
-    case grpc::StatusCode::DEADLINE_EXCEEDED: return "DeadlineExceeded";
-    case grpc::StatusCode::NOT_FOUND: return "NotFound";
-    case grpc::StatusCode::ALREADY_EXISTS: return "AlreadyExists";
-    case grpc::StatusCode::PERMISSION_DENIED: return "PermissionDenied";
-    case grpc::StatusCode::RESOURCE_EXHAUSTED: return "ResourceExhausted";
-    case grpc::StatusCode::FAILED_PRECONDITION: return "FailedPrecondition";
-    case grpc::StatusCode::ABORTED: return "Aborted";
-    case grpc::StatusCode::OUT_OF_RANGE: return "OutOfRange";
-    case grpc::StatusCode::UNIMPLEMENTED: return "Unimplemented";
-    case grpc::StatusCode::INTERNAL: return "Internal";
-    case grpc::StatusCode::UNAVAILABLE: return "Unavailable";
-    case grpc::StatusCode::DATA_LOSS: return "DataLoss";
-    case grpc::StatusCode::UNAUTHENTICATED: return "Unauthenticated";
-    case grpc::StatusCode::DO_NOT_USE: break;
-  }
-  return "Unknown";
-}
+namespace kernlet::csi {
 
 ErrorCode error_code_for(grpc::StatusCode code) {
   switch (code) {
@@ -56,7 +34,7 @@ ErrorCode error_code_for(grpc::StatusCode code) {
 Error rpc_error(std::string_view method, const grpc::Status& status) {
   std::string msg(method);
   msg += ": rpc error: code = ";
-  msg += grpc_code_name(status.error_code());
+  msg += grpc_code_name(static_cast<int>(status.error_code()));
   msg += " desc = ";
   msg += status.error_message();
   return Error(error_code_for(status.error_code()), std::move(msg));

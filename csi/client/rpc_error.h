@@ -14,9 +14,6 @@
 
 namespace kernlet::csi {
 
-// "OK", "Canceled", "Unknown", "InvalidArgument", ... as Go's codes.Code prints them.
-std::string_view grpc_code_name(grpc::StatusCode code);
-
 // The kernlet ErrorCode for a gRPC code. INVALID_ARGUMENT and OUT_OF_RANGE ->
 // kInvalidArgument, CANCELLED -> kUnavailable, DATA_LOSS -> kInternal, the rest one to one.
 ErrorCode error_code_for(grpc::StatusCode code);

@@ -59,6 +59,22 @@ expect_eq "restartPolicy Never, exit 3: Failed" "Failed" "$(jp done-bad '{.statu
 expect_eq "... with exit code 3" "3" "$(jp done-bad '{.status.containerStatuses[0].state.terminated.exitCode}')"
 expect_eq "... and reason Error" "Error" "$(jp done-bad '{.status.containerStatuses[0].state.terminated.reason}')"
 
+# --- hostAliases in /etc/hosts ----------------------------------------------------------------
+kc 1.33 apply -f - >/dev/null <<EOF
+apiVersion: v1
+kind: Pod
+metadata: {name: aliases}
+spec:
+  restartPolicy: Never
+  hostAliases:
+  - {ip: 10.1.2.3, hostnames: [foo.local, bar.local]}
+  containers:
+  - {name: c, image: "$BUSYBOX", imagePullPolicy: Never, command: [sh, -c, 'grep -F 10.1.2.3 /etc/hosts']}
+EOF
+wait_until 60 phase_is aliases Succeeded
+expect_eq "spec.hostAliases are in the pod's /etc/hosts" "10.1.2.3	foo.local	bar.local" \
+  "$(kc 1.33 logs aliases)"
+
 # --- config: env and volumes ----------------------------------------------------------------
 kc 1.33 create configmap settings --from-literal=greeting=hello --from-literal=color=blue >/dev/null
 kc 1.33 create secret generic creds --from-literal=password=s3cret >/dev/null
@@ -151,6 +167,6 @@ expect_eq "the pod object is gone once its containers stopped" "NotFound" \
   "$(kc 1.33 get pod graceful 2>&1 | grep -o NotFound)"
 expect_eq "deletion did not wait out the 20 s grace period" "yes" "$([ "$took" -lt 15 ] && echo yes || echo "took ${took}s")"
 
-kc 1.33 delete pod web config missing-key no-image done-ok done-bad --timeout=60s >/dev/null 2>&1 || true
+kc 1.33 delete pod web config missing-key no-image done-ok done-bad aliases --timeout=60s >/dev/null 2>&1 || true
 expect_eq "every pod deleted" "" "$(kc 1.33 get pods -o name)"
 finish_cluster

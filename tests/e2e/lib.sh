@@ -87,7 +87,9 @@ expect_fail() {
 finish() {
   echo "$((checks - failures)) passed, $failures failed"
   if [ "$failures" -ne 0 ]; then
-    echo "--- kernlet-control log ---"; tail -50 "$workdir/control.log"
+    if [ -f "$workdir/control.log" ]; then
+      echo "--- kernlet-control log ---"; tail -50 "$workdir/control.log"
+    fi
     exit 1
   fi
 }

@@ -14,67 +14,16 @@
 #    host): allowed by loadBalancerSourceRanges -> answers, not allowed -> no answer; an
 #    externalIP routed to node 1 answers.
 # Everything is removed on exit, also when a check fails.
-source "$(dirname "$0")/lib.sh"
-
-if [ "$(id -u)" -ne 0 ]; then
-  echo "SKIP: the NodePort e2e test runs network namespaces and pods and needs root"
-  exit 77
-fi
-for b in ip python3; do
-  command -v "$b" >/dev/null || { echo "SKIP: $b missing"; exit 77; }
-done
-
-repo=$(cd "$(dirname "$0")/../.." && pwd)
-cname=${KERNLET_E2E_NODEPORT_NAME:-np}
-cport=${KERNLET_E2E_NODEPORT_PORT:-6473}
-prefix="klc-$cname"
+source "$(dirname "$0")/cluster_lib.sh"
+cluster_require "the NodePort e2e test" ip python3
+cluster_init "${KERNLET_E2E_NODEPORT_NAME:-np}"
+PORT=${KERNLET_E2E_NODEPORT_PORT:-6473}
 outside="$prefix-x"
-data="$workdir/cluster"
-source "$repo/scripts/lib/kernlet.sh"
-
-cleanup_all() {
-  ip netns delete "$outside" 2>/dev/null || true
-  if [ -d "$data" ] || ip netns list 2>/dev/null | grep -q "^$prefix-"; then
-    "$repo/scripts/cluster" down --name "$cname" --data "$data" >/dev/null 2>&1 || true
-  fi
-  cleanup
-}
-trap cleanup_all EXIT
-
-# wait_until SECONDS CMD...: polls CMD (every 0.2 s) until it succeeds; false after SECONDS.
-wait_until() {
-  local deadline=$((SECONDS + $1)); shift
-  until "$@" >/dev/null 2>&1; do
-    [ "$SECONDS" -ge "$deadline" ] && return 1
-    sleep 0.2
-  done
-}
-k() { kc 1.33 "$@"; }
-jp() { k get pod "$1" -o "jsonpath=$2" 2>/dev/null; }
-phase_is() { [ "$(jp "$1" '{.status.phase}')" = "$2" ]; }
-
-fail_dump() {
-  echo "--- scripts/cluster output ---"; cat "$workdir/up.log" 2>/dev/null || true
-  for f in "$data"/node*.log; do echo "--- $f ---"; tail -40 "$f"; done
-  echo "--- control ---"; tail -30 "$data/control.log" 2>/dev/null || true
-}
+cluster_cleanup_hook() { ip netns delete "$outside" 2>/dev/null || true; }
 
 # ---- up --------------------------------------------------------------------------------
-if ip netns list 2>/dev/null | grep -q "^$prefix-"; then
-  echo "SKIP: a cluster named $cname exists already (scripts/cluster down --name $cname)"
-  trap - EXIT; cleanup; exit 77
-fi
-if ! "$repo/scripts/cluster" up --nodes 3 --name "$cname" --data "$data" --port "$cport" \
-    --bin "$KERNLET_BIN" >"$workdir/up.log" 2>&1; then
-  not_ok "scripts/cluster up --nodes 3" "$(tail -20 "$workdir/up.log")"
-  fail_dump
-  finish
-fi
-ok "scripts/cluster up --nodes 3"
-export KUBECONFIG="$data/control/admin.kubeconfig"
-BUSYBOX="busybox:$(kl_busybox_tag)"
+cluster_up 3
 n1="$cname-node1"; n2="$cname-node2"
-nip() { k get node "$1" -o 'jsonpath={.status.addresses[?(@.type=="InternalIP")].address}'; }
 i1=$(nip "$n1"); i2=$(nip "$n2")
 [ -n "$i1" ] && [ -n "$i2" ] || { not_ok "node addresses known" "node1=$i1 node2=$i2"; fail_dump; finish; }
 
@@ -116,7 +65,6 @@ svc_json a-cluster a 30080 Cluster | k apply -f - >/dev/null
 svc_json b-cluster b 30081 Cluster | k apply -f - >/dev/null
 svc_json a-local a 30082 Local | k apply -f - >/dev/null
 svc_json b-local b 30083 Local | k apply -f - >/dev/null
-ready() { [ "$(jp "$1" '{.status.conditions[?(@.type=="Ready")].status}')" = True ]; }
 if wait_until 90 ready srv-a && wait_until 90 ready srv-b; then
   ok "backend pods Ready on node 1 and node 2"
 else
@@ -194,4 +142,4 @@ bad=0
 for n in $(seq 1 20); do [ "$(ask "$i1" 30081)" = "$i1" ] || bad=$((bad + 1)); done
 expect_eq "20 connections through node 1 to the remote backend all answer" 0 "$bad"
 
-finish
+cluster_finish

@@ -23,52 +23,13 @@
 # the client pod's network namespace and in a cgroup below its node's pod subtree, so the
 # node's balancer treats them exactly as the pod's own processes.
 # Everything is removed on exit, also when a check fails.
-source "$(dirname "$0")/lib.sh"
-
-if [ "$(id -u)" -ne 0 ]; then
-  echo "SKIP: the service e2e test runs a cluster of network namespaces and BPF and needs root"
-  exit 77
-fi
-for b in ip nsenter python3 bpftool timeout; do
-  command -v "$b" >/dev/null || { echo "SKIP: $b missing"; exit 77; }
-done
-
-repo=$(cd "$(dirname "$0")/../.." && pwd)
+source "$(dirname "$0")/cluster_lib.sh"
+cluster_require "the service e2e test (it also loads BPF)" ip nsenter python3 bpftool timeout
+cluster_init "${KERNLET_E2E_SVC_CLUSTER:-v$(($$ % 100000))}"
+PORT=${KERNLET_E2E_SVC_PORT:-}
 client="$repo/tests/e2e/tools/service_client.py"
-cname=${KERNLET_E2E_SVC_CLUSTER:-v$(($$ % 100000))}
-prefix="klc-$cname"
-data="$workdir/cluster"
-source "$repo/scripts/lib/kernlet.sh"
-cgbase="$(kl_cgroup2_mount)/$prefix"
-bg_pids=()
 
-cleanup_all() {
-  local p
-  for p in "${bg_pids[@]}"; do kill -KILL "$p" 2>/dev/null || true; done
-  for p in "${bg_pids[@]}"; do wait "$p" 2>/dev/null || true; done
-  if [ -d "$data" ] || ip netns list 2>/dev/null | grep -q "^$prefix-"; then
-    "$repo/scripts/cluster" down --name "$cname" --data "$data" >/dev/null 2>&1 || true
-  fi
-  cleanup
-}
-trap cleanup_all EXIT
-
-# wait_until SECONDS CMD...: polls CMD (every 0.2 s) until it succeeds; false after SECONDS.
-wait_until() {
-  local deadline=$((SECONDS + $1)); shift
-  until "$@" >/dev/null 2>&1; do
-    [ "$SECONDS" -ge "$deadline" ] && return 1
-    sleep 0.2
-  done
-}
-k() { kc 1.33 "$@"; }
-jp() { k get pod "$1" -o "jsonpath=$2" 2>/dev/null; }
-phase_is() { [ "$(jp "$1" '{.status.phase}')" = "$2" ]; }
-pod_pid() { kl_pod_pid "$cgbase" "$(jp "$1" '{.metadata.uid}')"; }
-node_index() { local n; n=$(jp "$1" '{.spec.nodeName}'); echo "${n##*-node}"; }
 vip() { k get service "$1" -o 'jsonpath={.spec.clusterIP}'; }
-state() { awk -v k="$1" '$1 == k { v = $2 } END { print v }' "$data/state"; }
-agent_pid() { awk -v n="node$1" '$1 == "pid" && $2 == n { p = $3 } END { print p }' "$data/state"; }
 
 # in_pod POD TIMEOUT ARGS...: service_client.py ARGS in POD's network namespace, in a cgroup
 # below POD's node's pod subtree (the balancer applies), killed after TIMEOUT seconds.
@@ -89,25 +50,8 @@ beside_pod() {
 }
 names() { awk '{ print $1 }' | sort -u | tr '\n' ' ' | sed 's/ $//'; }
 
-fail_dump() {
-  echo "--- scripts/cluster output ---"; cat "$workdir/up.log" 2>/dev/null || true
-  for f in "$data"/node*.log; do echo "--- $f ---"; grep -v ' I ' "$f" | tail -25; done
-  echo "--- control ---"; tail -20 "$data/control.log" 2>/dev/null || true
-}
-
 # ---- up --------------------------------------------------------------------------------
-PORT=${KERNLET_E2E_SVC_PORT:-$(free_port)}
-t_up=$SECONDS
-if ! "$repo/scripts/cluster" up --nodes 3 --name "$cname" --data "$data" --port "$PORT" \
-    --bin "$KERNLET_BIN" >"$workdir/up.log" 2>&1; then
-  not_ok "scripts/cluster up --nodes 3" "$(tail -20 "$workdir/up.log")"
-  fail_dump
-  echo "#    total ${SECONDS}s"
-finish
-fi
-ok "scripts/cluster up --nodes 3 ($((SECONDS - t_up))s)"
-export KUBECONFIG="$data/control/admin.kubeconfig"
-BUSYBOX="busybox:$(kl_busybox_tag)"
+cluster_up 3
 n1="$cname-node1"
 pin_root=$(state pin_root)
 

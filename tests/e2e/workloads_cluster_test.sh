@@ -13,57 +13,13 @@
 #    by Running pods on the two other nodes.
 # The node monitor grace period is 4 s (--control-flag) and the agents' Leases last 4 s,
 # renewed every second (--agent-flag). Everything is removed on exit.
-source "$(dirname "$0")/lib.sh"
-
-if [ "$(id -u)" -ne 0 ]; then
-  echo "SKIP: the cluster e2e test runs network namespaces and pods and needs root"
-  exit 77
-fi
-for b in ip nsenter python3; do
-  command -v "$b" >/dev/null || { echo "SKIP: $b missing"; exit 77; }
-done
-
-repo=$(cd "$(dirname "$0")/../.." && pwd)
-cname="w$(($$ % 100000))"
-prefix="klc-$cname"
-data="$workdir/cluster"
-source "$repo/scripts/lib/kernlet.sh"
-
-cleanup_all() {
-  if [ -d "$data" ] || ip netns list 2>/dev/null | grep -q "^$prefix-"; then
-    "$repo/scripts/cluster" down --name "$cname" --data "$data" >/dev/null 2>&1 || true
-  fi
-  cleanup
-}
-trap cleanup_all EXIT
-
-# wait_until SECONDS CMD...: polls CMD (every 0.2 s) until it succeeds; false after SECONDS.
-wait_until() {
-  local deadline=$((SECONDS + $1)); shift
-  until "$@" >/dev/null 2>&1; do
-    [ "$SECONDS" -ge "$deadline" ] && return 1
-    sleep 0.2
-  done
-}
-k() { kc 1.33 "$@"; }
-
-fail_dump() {
-  echo "--- scripts/cluster output ---"; cat "$workdir/up.log" 2>/dev/null || true
-  for f in "$data"/node*.log; do echo "--- $f ---"; tail -30 "$f"; done
-  echo "--- control ---"; tail -40 "$data/control.log" 2>/dev/null || true
-}
+source "$(dirname "$0")/cluster_lib.sh"
+cluster_require "the workloads cluster e2e test" ip nsenter python3
+cluster_init "w$(($$ % 100000))"
 
 # ---- up --------------------------------------------------------------------------------
-PORT=$(free_port)
-if ! "$repo/scripts/cluster" up --nodes 3 --name "$cname" --data "$data" --port "$PORT" \
-    --bin "$KERNLET_BIN" --control-flag --node-monitor-grace-period=4s \
-    --agent-flag --node-lease-duration-seconds=4 >"$workdir/up.log" 2>&1; then
-  not_ok "scripts/cluster up --nodes 3" "$(tail -20 "$workdir/up.log")"
-  fail_dump
-  finish
-fi
-ok "scripts/cluster up --nodes 3"
-export KUBECONFIG="$data/control/admin.kubeconfig"
+cluster_up 3 --control-flag --node-monitor-grace-period=4s \
+  --agent-flag --node-lease-duration-seconds=4
 tag=$(kl_busybox_tag)
 img1="busybox:$tag"
 img2="busybox:$tag-rollout"
@@ -285,9 +241,4 @@ if wait_until 120 healed; then ok "its pods are replaced by Running pods on the 
 fi
 expect_contains "kubectl rollout status agrees" "successfully rolled out" "$(rollout)"
 
-finish_cluster() {
-  "$repo/scripts/cluster" down --name "$cname" --data "$data" >"$workdir/down.log" 2>&1 ||
-    not_ok "scripts/cluster down" "$(tail -5 "$workdir/down.log")"
-  finish
-}
-finish_cluster
+cluster_finish

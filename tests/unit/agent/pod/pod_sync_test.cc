@@ -165,6 +165,20 @@ TEST_F(PodSyncTest, SandboxGetsTheDnsConfigAndItsWarningsAsEvents) {
   EXPECT_EQ(events.last_message("DNSConfigForming"), "search list too long");
 }
 
+TEST_F(PodSyncTest, SandboxGetsTheHostAliases) {
+  auto pod = pod_from(simple_pod("Always", R"("hostAliases":[
+      {"ip":"10.1.2.3","hostnames":["foo.local","bar.local"]},
+      {"ip":"10.1.2.4","hostnames":["baz.local"]}],)"));
+  sync(pod);
+  auto sc = rt.sandbox_config("u1");
+  ASSERT_TRUE(sc.has_value());
+  ASSERT_EQ(sc->host_aliases.size(), 2u);
+  EXPECT_EQ(sc->host_aliases[0].ip, "10.1.2.3");
+  EXPECT_EQ(sc->host_aliases[0].hostnames, (std::vector<std::string>{"foo.local", "bar.local"}));
+  EXPECT_EQ(sc->host_aliases[1].ip, "10.1.2.4");
+  EXPECT_EQ(sc->host_aliases[1].hostnames, std::vector<std::string>{"baz.local"});
+}
+
 TEST_F(PodSyncTest, CrashLoopBackOffGrowsAndRestartCountCounts) {
   auto pod = pod_from(simple_pod("Always"));
   sync(pod);
