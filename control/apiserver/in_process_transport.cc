@@ -87,9 +87,13 @@ class Call final : public Responder {
 
 // Destroyed with the last copy of the coroutine's completion handler: when that never ran,
 // the call is answered with an error instead of waiting out its deadline.
+// Never copied: a copy's destructor would answer the call before the handler ran.
 struct AbandonGuard {
-  std::shared_ptr<Call> call;
+  explicit AbandonGuard(std::shared_ptr<Call> c) : call(std::move(c)) {}
+  AbandonGuard(const AbandonGuard&) = delete;
+  AbandonGuard& operator=(const AbandonGuard&) = delete;
   ~AbandonGuard() { call->abandon(); }
+  std::shared_ptr<Call> call;
 };
 
 asio::awaitable<void> serve(std::shared_ptr<Handler> handler, std::shared_ptr<Call> call) {
@@ -133,7 +137,7 @@ Result<client::Response> InProcessTransport::round_trip(std::string_view method,
   requests_.fetch_add(1, std::memory_order_relaxed);
   // A strand per request, as each HTTP connection has one: the handler's completions post
   // back to it.
-  auto guard = std::make_shared<AbandonGuard>(AbandonGuard{call});
+  auto guard = std::make_shared<AbandonGuard>(call);
   asio::co_spawn(asio::make_strand(io_), serve(handler_, call),
                  [guard = std::move(guard)](std::exception_ptr thrown) { guard->call->finish(thrown); });
   return call->wait(deadline);

@@ -68,6 +68,7 @@ class InProcessTransportTest : public ::testing::Test {
   }
   void TearDown() override {
     local_.reset();
+    transport_.reset();  // it holds the ApiServer, which must go before the store
     http_.reset();
     if (server_) server_->stop();
     server_.reset();
