@@ -30,6 +30,7 @@
 #include "control/controllers/node_lifecycle_controller.h"
 #include "control/controllers/pv_controller.h"
 #include "control/controllers/replicaset_controller.h"
+#include "control/apiserver/in_process_transport.h"
 #include "control/scheduler/scheduler.h"
 #include "control/store/sqlite_store.h"
 
@@ -61,6 +62,11 @@ Flags:
                           as the admin. Loopback addresses only, for tests.
   --disable-scheduler     do not run the scheduler (pods stay unbound unless something
                           else binds them)
+  --scheduler-client in-process|http
+                          how the scheduler's requests (bindings, Events, status) reach
+                          this API server: through its request handler directly
+                          (default), or over loopback HTTP like a separate process;
+                          its watches always use HTTP
   --disable-controllers   do not run the controllers (Deployment, ReplicaSet, EndpointSlice,
                           Job, TTL-after-finished, CronJob, DaemonSet, HorizontalPodAutoscaler,
                           node lifecycle, taint eviction, node IPAM, PersistentVolume binder)
@@ -132,6 +138,7 @@ struct Flags {
   std::string node_port_range = "30000-32767";
   std::chrono::seconds compaction_interval{300};
   bool scheduler = true;
+  bool scheduler_in_process = true;  // --scheduler-client
   bool controllers = true;
   std::chrono::milliseconds node_grace{40'000};
   double eviction_rate = 0.1;
@@ -319,6 +326,14 @@ int main(int argc, char** argv) {
       if (a == "--node-cidr-mask-size") flags.node_cidr_mask = static_cast<int>(n);
     } else if (a == "--disable-scheduler") {
       flags.scheduler = false;
+    } else if (a == "--scheduler-client") {
+      const char* v = value();
+      if (v == nullptr) return usage_error(a + " needs a value (in-process or http)");
+      const std::string_view how(v);
+      if (how != "in-process" && how != "http") {
+        return usage_error("invalid --scheduler-client \"" + std::string(how) + "\", want in-process or http");
+      }
+      flags.scheduler_in_process = how == "in-process";
     } else if (a == "--disable-controllers") {
       flags.controllers = false;
     } else if (a == "-h" || a == "--help") {
@@ -425,8 +440,18 @@ int main(int argc, char** argv) {
     rest = *c;
   }
   using Stopper = std::function<void()>;
+  // The scheduler lives in this process, so its requests can skip the loopback HTTP round
+  // trip and enter the request handler directly (in_process_transport.h); the answers are
+  // the handler's own, so its behaviour does not change. Its watches still use HTTP.
+  std::shared_ptr<client::RestClient> sched_rest = rest;
+  if (flags.scheduler && flags.scheduler_in_process) {
+    auto c = client::RestClient::create(
+        self, std::make_shared<apiserver::InProcessTransport>(api, server.io_context()));
+    if (!c.ok()) return fail(c.error());
+    sched_rest = *c;
+  }
   auto start_scheduler = [&]() -> Result<Stopper> {
-    auto sched = std::make_shared<scheduler::Scheduler>(rest);
+    auto sched = std::make_shared<scheduler::Scheduler>(sched_rest);
     KL_TRY(sched->start());
     return Stopper([sched] { sched->stop(); });
   };
