@@ -57,6 +57,10 @@ Flags:
   --compaction-interval DURATION
                           compact the store's history this often, keeping what changed
                           in the last interval (default 5m; "0" disables; units s, m, h)
+  --store-sync-threads N  threads that fsync the store's log (default 2): commits are
+                          pipelined, the next batch is written while earlier fsyncs
+                          run, and writes are acknowledged in order once durable;
+                          0 fsyncs inside each commit, one batch at a time
   --insecure-listen ADDR:PORT
                           serve plain HTTP instead of HTTPS; every request is treated
                           as the admin. Loopback addresses only, for tests.
@@ -137,6 +141,7 @@ struct Flags {
   std::string service_cidr = "10.96.0.0/12";
   std::string node_port_range = "30000-32767";
   std::chrono::seconds compaction_interval{300};
+  int store_sync_threads = 2;
   bool scheduler = true;
   bool scheduler_in_process = true;  // --scheduler-client
   bool controllers = true;
@@ -324,6 +329,13 @@ int main(int argc, char** argv) {
       if (a == "--node-eviction-rate") flags.eviction_rate = n;
       if (a == "--secondary-node-eviction-rate") flags.secondary_eviction_rate = n;
       if (a == "--node-cidr-mask-size") flags.node_cidr_mask = static_cast<int>(n);
+    } else if (a == "--store-sync-threads") {
+      const char* v = value();
+      if (v == nullptr) return usage_error(a + " needs a value");
+      char* end = nullptr;
+      long n = std::strtol(v, &end, 10);
+      if (end == v || *end != '\0' || n < 0 || n > 8) return usage_error("invalid " + a + " " + v + ", want 0 to 8");
+      flags.store_sync_threads = static_cast<int>(n);
     } else if (a == "--disable-scheduler") {
       flags.scheduler = false;
     } else if (a == "--scheduler-client") {
@@ -376,7 +388,8 @@ int main(int argc, char** argv) {
   fs::create_directories(flags.data_dir, ec);
   if (ec) return fail(Error("create " + flags.data_dir.string(), ec.value()));
 
-  auto store = store::SqliteStore::open({.path = (flags.data_dir / "state.db").string()});
+  auto store = store::SqliteStore::open(
+      {.path = (flags.data_dir / "state.db").string(), .sync_threads = flags.store_sync_threads});
   if (!store.ok()) return fail(store.error());
 
   apiserver::ApiServerOptions api_opts;
