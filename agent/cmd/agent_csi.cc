@@ -1,5 +1,7 @@
 #include "agent/cmd/agent_csi.h"
 
+#include <dirent.h>
+
 #include <algorithm>
 #include <cstdio>
 
@@ -94,7 +96,21 @@ AgentCsi::AgentCsi(std::shared_ptr<client::RestClient> client, EventRecorder* re
 AgentCsi::~AgentCsi() { stop(); }
 
 Result<void> AgentCsi::start() {
+  // Registration sockets already there (drivers that outlived an agent restart) register
+  // on the registry's thread; waiting a moment for them spares the pods that are synced
+  // first a "driver not found" FailedMount.
+  size_t present = 0;
+  if (DIR* d = ::opendir((opts_.root_dir + "/plugins_registry").c_str())) {
+    while (dirent* e = ::readdir(d)) {
+      std::string n = e->d_name;
+      if (n.size() > 5 && n.ends_with(".sock")) ++present;
+    }
+    ::closedir(d);
+  }
   KL_TRY(registry_->start());
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(3);
+  while (registry_->drivers().size() < present && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
   claims_->start();
   pvs_->start();
   classes_->start();

@@ -9,6 +9,9 @@
 #    group 2000 and setgid; writing past the capacity fails with ENOSPC inside the pod;
 #  - the pod deleted: its volume is unpublished and unstaged; a new pod on the claim
 #    (kept to the same node by the PV's nodeAffinity) reads the file back;
+#  - its agent killed and restarted: nothing mounted twice; the pod force-deleted while the
+#    agent is down: the restarted agent unpublishes and unstages the orphan's volume;
+#  - a volume of a driver no node has: FailedMount naming it, the pod ContainerCreating;
 #  - pods and claim deleted: the PV and the volume's image file are gone;
 #  - a Retain class: the PV stays Released and the image is kept; patched to Delete, the
 #    provisioner removes both;
@@ -119,8 +122,83 @@ else
   not_ok "reader pod Running" "$(jpk pod reader '{.status}')"
 fi
 
-# 4. Pod and claim deleted: Delete policy removes the PV and the image.
-k delete pod reader --wait=false >/dev/null
+# 3b. Agent restarts. With the reader running, kill -9 and restart its agent: the volume
+# is not mounted a second time. Then kill it again, force-delete the reader and restart:
+# the agent tears the orphan down from the disk (unpublish, unstage).
+# restart_agent K [CMD...]: kill -9 node K's agent, run CMD while it is down, start it again.
+restart_agent() {
+  local node=$1 a; shift
+  a=$(agent_pid "$node")
+  kill -KILL "$a"
+  agent_gone() { ! kill -0 "$a" 2>/dev/null; }
+  wait_until 10 agent_gone || not_ok "node $node's agent died on SIGKILL" "pid $a"
+  [ $# -eq 0 ] || "$@" >/dev/null 2>&1
+  "$repo/scripts/cluster" start-agent --node "$node" --name "$cname" --data "$data" >"$workdir/start.log" 2>&1 ||
+    not_ok "node $node's agent restarted" "$(cat "$workdir/start.log")"
+}
+mounts_at() { grep -cF " $(cd "$data" && pwd -P)/node$K/$1 " /proc/self/mountinfo || true; }
+if phase_is reader Running; then
+  ruid=$(jp reader '{.metadata.uid}')
+  rtarget="pods/$ruid/volumes/kubernetes.io~csi/$pv/mount"
+  restart_agent "$K"
+  node_ready() { [ "$(k get node "$cname-node$K" -o 'jsonpath={.status.conditions[?(@.type=="Ready")].status}')" = True ]; }
+  wait_until 60 node_ready || not_ok "node $K Ready after the agent restart" "$(k get node "$cname-node$K" 2>&1)"
+  # The restarted agent syncs the running pod (volume setup again) within its first
+  # seconds: watch the mounts for 15 s; any second mount of the target or the staging
+  # path in that window fails the check.
+  gmount="plugins/kubernetes.io/csi/$DRIVER/$(printf %s "$handle" | sha256sum | cut -d' ' -f1)/globalmount"
+  doubled() { [ "$(mounts_at "$rtarget")" != 1 ] || [ "$(mounts_at "$gmount")" != 1 ]; }
+  if ! wait_until 15 doubled; then
+    ok "agent restart: the volume stays mounted once (no double mount)"
+  else
+    not_ok "agent restart: no double mount" "target $(mounts_at "$rtarget"), staging $(mounts_at "$gmount")" \
+      "$(grep -F "$data" /proc/self/mountinfo | tail -5)"
+  fi
+  phase_is reader Running && ok "the reader keeps running across the agent restart" ||
+    not_ok "reader Running after the agent restart" "$(jp reader '{.status}')"
+  restart_agent "$K" k delete pod reader --grace-period=0 --force
+  if wait_until 60 not_mounted pods/ && wait_until 30 not_mounted plugins/kubernetes.io/csi/; then
+    ok "pod deleted while its agent was down: unpublished and unstaged after the restart"
+  else
+    not_ok "orphan's volume released after the restart" "$(grep -F "$data" /proc/self/mountinfo | tail -5)" \
+      "$(grep -v ' I ' "$data/node$K.log" | tail -10)"
+  fi
+fi
+
+# 3c. A claim whose volume names a driver no node has: FailedMount with the reason, the
+# pod stays Pending (ContainerCreating) and nothing is mounted.
+k apply -f - >/dev/null <<JSON
+{"apiVersion": "v1", "kind": "List", "items": [
+ {"apiVersion": "v1", "kind": "PersistentVolume", "metadata": {"name": "nodriver-pv"},
+  "spec": {"capacity": {"storage": "1Gi"}, "accessModes": ["ReadWriteOnce"], "storageClassName": "",
+           "persistentVolumeReclaimPolicy": "Retain",
+           "csi": {"driver": "missing.csi.example", "volumeHandle": "h1"}}},
+ {"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": {"name": "nodriver"},
+  "spec": {"storageClassName": "", "volumeName": "nodriver-pv", "accessModes": ["ReadWriteOnce"],
+           "resources": {"requests": {"storage": "1Gi"}}}},
+ {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "stuck"},
+  "spec": {"terminationGracePeriodSeconds": 0,
+           "volumes": [{"name": "d", "persistentVolumeClaim": {"claimName": "nodriver"}}],
+           "containers": [{"name": "c", "image": "$BUSYBOX", "imagePullPolicy": "Never",
+                           "command": ["sleep", "3600"], "volumeMounts": [{"name": "d", "mountPath": "/data"}]}]}}
+]}
+JSON
+failed_mount() {
+  k get events --field-selector involvedObject.name=stuck,reason=FailedMount -o 'jsonpath={.items[*].message}' 2>/dev/null |
+    grep -q "driver name missing.csi.example not found in the list of registered CSI drivers"
+}
+if wait_until 60 failed_mount; then
+  ok "unknown driver: FailedMount Event naming it"
+else
+  not_ok "unknown driver: FailedMount Event" "$(k get events --field-selector involvedObject.name=stuck 2>&1 | tail -5)"
+fi
+waiting=$(jp stuck '{.status.phase} {.status.containerStatuses[0].state.waiting.reason}')
+[ "$waiting" = "Pending ContainerCreating" ] && ok "the pod stays ContainerCreating" || not_ok "pod stays ContainerCreating" "got: $waiting"
+k delete pod stuck --wait=false >/dev/null; k delete pvc nodriver --wait=false >/dev/null
+k delete pv nodriver-pv --wait=false >/dev/null
+
+# 4. Pods and claim deleted: Delete policy removes the PV and the image.
+k delete pod reader --wait=false >/dev/null 2>&1 || true
 k delete pvc data --wait=false >/dev/null
 pv_gone() { ! k get pv "$1" >/dev/null 2>&1; }
 if wait_until 90 pv_gone "$pv"; then
