@@ -200,12 +200,23 @@ Result<VolumeInfo> CsiNodeVolumes::setup(const json::object& pod, const api::Vol
   KL_ASSIGN_OR_RETURN(std::optional<json::object> claim, deps_.claim(ns, claim_name));
   if (!claim) return Error(ErrorCode::kNotFound, "persistentvolumeclaim \"" + claim_name + "\" not found");
   api::Meta cm(*claim);
-  if (cm.being_deleted())
-    return Error(ErrorCode::kFailedPrecondition, "persistentvolumeclaim \"" + claim_name + "\" is being deleted");
   const json::object* cstatus = json::get_object(*claim, "status");
   const json::object* cspec = json::get_object(*claim, "spec");
   std::string phase(cstatus ? json::get_string(*cstatus, "phase") : "");
   std::string pv_name(cspec ? json::get_string(*cspec, "volumeName") : "");
+  if (cm.being_deleted()) {
+    // A claim deleted under a running pod stays (pvc-protection) until the pod goes: a
+    // volume this pod already has stays usable (an agent restart sets it up again), a new
+    // mount is refused, as the kubelet does.
+    bool published = false;
+    if (safe_component(pv_name)) {
+      KL_ASSIGN_OR_RETURN(published, mounter_.is_mount_point(pod_dir + "/volumes/" +
+                                                             std::string(plugin_dir_name(VolumeKind::kCsi)) + "/" +
+                                                             pv_name + "/mount"));
+    }
+    if (!published)
+      return Error(ErrorCode::kFailedPrecondition, "persistentvolumeclaim \"" + claim_name + "\" is being deleted");
+  }
   if (phase != "Bound" || pv_name.empty())
     return Error(ErrorCode::kUnavailable, "PVC " + ns + "/" + claim_name + " has non-bound phase (\"" + phase +
                                               "\") or empty pvc.Spec.VolumeName (\"" + pv_name + "\")");

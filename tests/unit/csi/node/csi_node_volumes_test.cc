@@ -189,6 +189,20 @@ TEST_F(CsiNodeVolumesTest, WaitsForTheClaimToBeBound) {
   EXPECT_EQ(info.error().message(), "persistentvolumeclaim \"data\" not found");
 }
 
+TEST_F(CsiNodeVolumesTest, ClaimBeingDeletedKeepsExistingMountsOnly) {
+  CsiNodeVolumes v(root, root + "/pods", mounter, deps());
+  ASSERT_TRUE(setup(v, pod("u1")).ok());
+  (*json::get_object(claims["data"], "metadata"))["deletionTimestamp"] = "2026-11-27T10:00:00Z";
+  // The running pod (or the agent restarted under it) keeps its volume.
+  CsiNodeVolumes restarted(root, root + "/pods", mounter, deps());
+  EXPECT_TRUE(setup(restarted, pod("u1")).ok());
+  // A new pod does not get it.
+  auto info = setup(restarted, pod("u2"));
+  ASSERT_FALSE(info.ok());
+  EXPECT_EQ(info.error().message(), "persistentvolumeclaim \"data\" is being deleted");
+  EXPECT_EQ(driver->calls.size(), 2u);
+}
+
 TEST_F(CsiNodeVolumesTest, RefusesAVolumeBoundToAnotherClaim) {
   volumes["pvc-c-1"] = parse(R"({"metadata":{"name":"pvc-c-1"},"spec":{"claimRef":{"uid":"other"},
     "csi":{"driver":"local.csi.kernlet.io","volumeHandle":"h"}}})");
