@@ -410,12 +410,17 @@ SyncOutcome PodSyncer::sync(const json::object& pod_obj) {
   };
 
   // Volumes, then the sandbox and its network.
+  const std::string mount_key = uid + "/volumes";
   if (auto r = env_->setup_volumes(pod); !r.ok()) {
     std::string msg = r.error().message();
     if (!m.sandbox_error || *m.sandbox_error != msg) events_->event(pod.raw(), "Warning", "FailedMount", msg);
     m.sandbox_error = msg;
-    return finish(pod, m, milliseconds(5'000), false);
+    // Retried with back-off; a change that can cure it (a claim turning Bound) syncs the
+    // pod sooner anyway.
+    mount_backoff_.next(mount_key, now);
+    return finish(pod, m, mount_backoff_.current(mount_key), false);
   }
+  mount_backoff_.reset(mount_key);
   SandboxStatus sb = rt_->sandbox_status(uid);
   if (!sb.ready) {
     bool ran_all = !spec.containers().empty();
@@ -656,6 +661,7 @@ Result<void> PodSyncer::remove(const std::string& pod_uid, const std::string& ns
   KL_TRY(env_->teardown_volumes(pod_uid));
   crash_backoff_.forget_prefix(pod_uid + "/");
   pull_backoff_.forget_prefix(pod_uid + "/");
+  mount_backoff_.forget_prefix(pod_uid + "/");
   std::lock_guard<std::mutex> lock(mu_);
   memos_.erase(pod_uid);
   return Ok();

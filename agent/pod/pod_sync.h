@@ -163,6 +163,9 @@ class PodSyncer {
   SyncerOptions options_;
   BackOff crash_backoff_;
   BackOff pull_backoff_;
+  // Volume setup retries: the kubelet's volume-operation back-off (0.5 s doubling to 2 min).
+  BackOff mount_backoff_{BackOffPolicy{std::chrono::milliseconds(500), std::chrono::milliseconds(120'000),
+                                       std::chrono::milliseconds(600'000)}};
   std::mutex mu_;  // guards memos_ (the map, not the entries: one sync per pod at a time)
   std::map<std::string, std::unique_ptr<PodMemo>> memos_;
 };

@@ -573,5 +573,53 @@ TEST(PodStatus, PatchNullsKeysNoLongerSet) {
   EXPECT_FALSE(status_differs(current, same));
 }
 
+// An environment whose volume setup fails until told otherwise (a claim not bound yet, a
+// driver missing), otherwise the basic one.
+class FailingVolumesEnvironment final : public PodEnvironment {
+ public:
+  Result<Built> build(const api::PodView& pod, const api::ContainerView& c, const ImageInfo& image) override {
+    return basic_->build(pod, c, image);
+  }
+  std::vector<images::RegistryOptions> pull_options(const api::PodView& pod, std::string_view image) override {
+    return basic_->pull_options(pod, image);
+  }
+  Result<void> setup_volumes(const api::PodView& pod) override {
+    if (fail) return Error(ErrorCode::kUnavailable, "driver name x.csi not found in the list of registered CSI drivers");
+    return basic_->setup_volumes(pod);
+  }
+  Result<void> teardown_volumes(const std::string& uid) override { return basic_->teardown_volumes(uid); }
+  bool fail = true;
+
+ private:
+  std::unique_ptr<PodEnvironment> basic_ = basic_environment();
+};
+
+TEST_F(PodSyncTest, FailedMountRetriesWithBackOffAndOneEventPerMessage) {
+  auto pod = pod_from(R"({"metadata":{"name":"web","namespace":"default","uid":"u1"},"spec":{"containers":[
+      {"name":"app","image":"busybox:1"}]}})");
+  auto owned = std::make_unique<FailingVolumesEnvironment>();
+  FailingVolumesEnvironment* fenv = owned.get();
+  env = std::move(owned);
+  make_syncer();
+  std::vector<std::chrono::milliseconds> waits;
+  for (int i = 0; i < 4; ++i) {
+    auto out = sync(pod);
+    ASSERT_TRUE(out.requeue_after);
+    waits.push_back(*out.requeue_after);
+    EXPECT_EQ(waiting_reason(container_status(out.status, "app")), "ContainerCreating");
+  }
+  EXPECT_EQ(waits, (std::vector<std::chrono::milliseconds>{500ms, 1000ms, 2000ms, 4000ms}));
+  EXPECT_EQ(events.count("FailedMount"), 1);
+  EXPECT_EQ(events.last_message("FailedMount"), "driver name x.csi not found in the list of registered CSI drivers");
+  fenv->fail = false;
+  auto out = sync(pod);
+  EXPECT_EQ(state_kind(container_status(out.status, "app")), "running");
+  // A later failure starts from the initial wait again.
+  fenv->fail = true;
+  out = sync(pod);
+  ASSERT_TRUE(out.requeue_after);
+  EXPECT_EQ(*out.requeue_after, 500ms);
+}
+
 }  // namespace
 }  // namespace kernlet::agent
