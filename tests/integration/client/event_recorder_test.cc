@@ -41,8 +41,8 @@ class Recorder : public ::testing::Test {
     EXPECT_TRUE(l.ok()) << l.error().to_string();
     if (!l.ok()) return out;
     for (const auto& e : l->items) {
-      if (json::get_string(api::object_or_empty(*e, "involvedObject"), "name") == name) {
-        out[std::string(json::get_string(*e, "message"))] = *e;
+      if (json::get_string(api::object_or_empty(e, "involvedObject"), "name") == name) {
+        out[std::string(json::get_string(e, "message"))] = e;
       }
     }
     return out;
