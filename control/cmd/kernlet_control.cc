@@ -470,6 +470,10 @@ int main(int argc, char** argv) {
   };
   auto start_controllers = [&]() -> Result<Stopper> {
     auto informers = std::make_shared<controllers::SharedInformers>(rest);
+    // One recorder (one sender thread, one spam filter) for every controller's Events.
+    auto recorder = std::make_shared<client::EventRecorder>(rest, client::EventRecorderOptions{});
+    recorder->start();
+    informers->set_recorder(recorder);
     auto running = std::make_shared<std::vector<std::unique_ptr<controllers::Controller>>>();
     running->push_back(std::make_unique<controllers::ReplicaSetController>(*informers));
     running->push_back(std::make_unique<controllers::DeploymentController>(*informers));
@@ -494,12 +498,15 @@ int main(int argc, char** argv) {
     if (!informers->wait_for_sync(std::chrono::seconds(30))) {
       for (auto& ctl : *running) ctl->stop();
       informers->stop();
+      recorder->stop();
       return Error(ErrorCode::kUnavailable, "controllers: informers did not sync");
     }
     for (auto& ctl : *running) ctl->run();
-    return Stopper([informers, running] {
+    return Stopper([informers, running, recorder] {
       for (auto& ctl : *running) ctl->stop();
       informers->stop();
+      recorder->flush(std::chrono::seconds(2));
+      recorder->stop();
     });
   };
   std::vector<Stopper> stoppers;
