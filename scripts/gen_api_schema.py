@@ -33,7 +33,7 @@ ROOTS = [
     "core.v1.Binding", "core.v1.ConfigMap", "core.v1.Endpoints", "core.v1.Event", "core.v1.Namespace",
     "core.v1.Node", "core.v1.PersistentVolumeClaim", "core.v1.PersistentVolume", "core.v1.Pod",
     "core.v1.PodTemplate", "core.v1.Secret", "core.v1.ServiceAccount", "core.v1.Service",
-    "apps.v1.DaemonSet", "apps.v1.Deployment", "apps.v1.ReplicaSet", "batch.v1.Job", "batch.v1.CronJob",
+    "apps.v1.ControllerRevision", "apps.v1.DaemonSet", "apps.v1.Deployment", "apps.v1.ReplicaSet", "batch.v1.Job", "batch.v1.CronJob",
     "autoscaling.v1.Scale", "autoscaling.v2.HorizontalPodAutoscaler", "discovery.v1.EndpointSlice",
     "coordination.v1.Lease", "storage.v1.StorageClass", "storage.v1.CSIDriver", "storage.v1.CSINode",
     "storage.v1.VolumeAttachment", "events.v1.Event", "meta.v1.DeleteOptions",

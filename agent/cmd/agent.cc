@@ -17,6 +17,7 @@
 #include "agent/cmd/pod_stats_source.h"
 #include "agent/cmd/prober_probes.h"
 #include "agent/dns/pod_dns.h"
+#include "agent/metrics/agent_metrics.h"
 #include "api/client/config.h"
 #include "api/quantity.h"
 #include "runtime/sandbox/linux.h"
@@ -175,6 +176,23 @@ Result<std::unique_ptr<Agent>> Agent::create(AgentOptions options) {
   // rshared, as the kubelet's root dir: volumes then honour HostToContainer and Bidirectional.
   KL_TRY(runtime::make_dirs(options.root_dir + "/pods", 0750));
   KL_TRY(csi::ensure_shared_mount(options.root_dir + "/pods"));
+  // Claims through the CSI drivers registered in <root>/plugins_registry; a claim turning
+  // Bound wakes the pods on this node that use it.
+  AgentCsiOptions co;
+  co.node_name = options.node_name;
+  co.root_dir = options.root_dir;
+  co.wake_claim = [self = a.get()](const std::string& ns, const std::string& claim) {
+    if (!self->workers_) return;
+    for (const auto& p : self->workers_->list()) {
+      api::PodView pod(*p);
+      if (pod.meta().namespace_() != ns) continue;
+      for (const api::VolumeView& v : pod.spec().volumes())
+        if (v.source_kind() == "persistentVolumeClaim" && json::get_string(*v.source(), "claimName") == claim)
+          self->workers_->enqueue(std::string(pod.meta().uid()));
+    }
+  };
+  a->csi_ = std::make_unique<AgentCsi>(a->client_, a->recorder_.get(), *a->mounter_, std::move(co));
+  a->volumes_->set_persistent_volume_plugin(a->csi_->volume_plugin());
   ApiEnvironmentOptions envo;
   envo.node_name = options.node_name;
   envo.host_ips = {a->node_ip_};
@@ -291,6 +309,13 @@ Result<std::unique_ptr<Agent>> Agent::create(AgentOptions options) {
           return pods;
         },
         [stats] { return stats->summary(); }, std::make_shared<PodExecSource>(a->workers_.get(), a->rt_.get()));
+    // GET /metrics: pods by phase, and the service proxy's counters when it runs.
+    a->server_->set_metrics([w, proxy = a->proxy_.get()] {
+      metrics::PrometheusText out;
+      metrics::append_pod_metrics(w->list(), out);
+      if (proxy) proxy->append_metrics(out);
+      return out.text();
+    });
   }
   if (!options.pod_manifest_path.empty()) {
     a->static_ = std::make_unique<StaticPodSource>(options.pod_manifest_path, options.node_name);
@@ -329,6 +354,7 @@ Result<void> Agent::start() {
     std::fprintf(stderr, "I agent: cluster dns on %s port 53, domain %s\n", opts_.cluster_dns[0].c_str(),
                  opts_.cluster_domain.c_str());
   }
+  KL_TRY(csi_->start());
   KL_TRY(workers_->start());
   informer_->start();
   if (server_) {
@@ -359,6 +385,7 @@ void Agent::stop() {
   if (nodes_) nodes_->stop();
   if (routes_) routes_->stop();  // routes stay: pods on other nodes keep reaching ours
   if (workers_) workers_->stop();
+  if (csi_) csi_->stop();
   probes_.reset();  // the prober's threads call into the workers
   if (proxy_) proxy_->stop();
   if (dns_) dns_->stop();

@@ -17,6 +17,7 @@
 #include <thread>
 #include <string>
 
+#include "agent/cmd/agent_csi.h"
 #include "agent/cmd/agent_options.h"
 #include "agent/node/event_recorder.h"
 #include "agent/node/node_status.h"
@@ -87,6 +88,7 @@ class Agent {
   std::unique_ptr<NodeStatusManager> node_;
   std::unique_ptr<csi::LinuxMounter> mounter_;
   std::unique_ptr<csi::VolumeManager> volumes_;
+  std::unique_ptr<AgentCsi> csi_;  // persistentVolumeClaim volumes and provisioning (agent_csi.h)
   std::unique_ptr<KubeletServer> server_;  // only with --tls-cert-file and friends
   std::unique_ptr<StatsCollector> stats_;  // /stats/summary's sampler, with server_
   // Nodes (every one): this Node's podCIDR for --network kernlet, the others for routes.

@@ -1,45 +1,13 @@
-// WallClock: the wall time agent/node stamps on what it writes (condition heartbeats and
-// transitions, lease renewals, event timestamps) and measures its intervals with (status
-// report every 60 s, event aggregation window of 10 minutes). Injected so unit tests can
-// move time by hand; the background threads still sleep in real (steady) time.
-// Thread-safety: every method of both clocks is thread-safe.
+// The wall clocks agent/node stamps what it writes with live in api/client/clock.h (the
+// control plane's event recorder uses them too); these names keep agent code unchanged.
 #pragma once
 
-#include <chrono>
-#include <memory>
-#include <mutex>
-
-#include "api/time.h"
+#include "api/client/clock.h"
 
 namespace kernlet::agent {
 
-class WallClock {
- public:
-  virtual ~WallClock() = default;
-  // The current time.
-  virtual api::TimePoint now() const = 0;
-};
-
-// std::chrono::system_clock.
-class SystemWallClock final : public WallClock {
- public:
-  api::TimePoint now() const override { return std::chrono::system_clock::now(); }
-  // One shared instance.
-  static std::shared_ptr<WallClock> shared();
-};
-
-// A clock that moves only when told to; starts at 2026-01-01T00:00:00Z.
-class FakeWallClock final : public WallClock {
- public:
-  api::TimePoint now() const override;
-  // Moves the clock forward by d.
-  void advance(std::chrono::system_clock::duration d);
-  // Sets the clock.
-  void set(api::TimePoint t);
-
- private:
-  mutable std::mutex mu_;
-  api::TimePoint now_{std::chrono::seconds(1767225600)};
-};
+using client::FakeWallClock;
+using client::SystemWallClock;
+using client::WallClock;
 
 }  // namespace kernlet::agent

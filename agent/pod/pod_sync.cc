@@ -410,12 +410,17 @@ SyncOutcome PodSyncer::sync(const json::object& pod_obj) {
   };
 
   // Volumes, then the sandbox and its network.
+  const std::string mount_key = uid + "/volumes";
   if (auto r = env_->setup_volumes(pod); !r.ok()) {
     std::string msg = r.error().message();
     if (!m.sandbox_error || *m.sandbox_error != msg) events_->event(pod.raw(), "Warning", "FailedMount", msg);
     m.sandbox_error = msg;
-    return finish(pod, m, milliseconds(5'000), false);
+    // Retried with back-off; a change that can cure it (a claim turning Bound) syncs the
+    // pod sooner anyway.
+    mount_backoff_.next(mount_key, now);
+    return finish(pod, m, mount_backoff_.current(mount_key), false);
   }
+  mount_backoff_.reset(mount_key);
   SandboxStatus sb = rt_->sandbox_status(uid);
   if (!sb.ready) {
     bool ran_all = !spec.containers().empty();
@@ -575,11 +580,63 @@ SyncOutcome PodSyncer::sync(const json::object& pod_obj) {
   return finish(pod, m, requeue, false);
 }
 
+namespace {
+
+// Whether the pod's status in the API already shows instance `id` terminated as
+// OOMKilled (state or lastState): its event went out before an agent restart.
+bool status_shows_oom(const api::PodView& pod, const std::string& id) {
+  const json::object* status = json::get_object(pod.raw(), "status");
+  if (status == nullptr) return false;
+  const std::string uri = container_id_uri(id);
+  for (const char* list : {"initContainerStatuses", "containerStatuses"}) {
+    const json::array* a = json::get_array(*status, list);
+    if (a == nullptr) continue;
+    for (const auto& v : *a) {
+      if (!v.is_object()) continue;
+      for (const char* which : {"state", "lastState"}) {
+        const json::object* st = json::get_object(v.as_object(), which);
+        const json::object* t = st ? json::get_object(*st, "terminated") : nullptr;
+        if (t != nullptr && json::get_string(*t, "containerID") == uri && json::get_string(*t, "reason") == "OOMKilled")
+          return true;
+      }
+    }
+  }
+  return false;
+}
+
+}  // namespace
+
+void PodSyncer::report_oom_kills(const api::PodView& pod, PodMemo& m, const std::vector<ContainerInfo>& list) {
+  for (const auto& ci : list) {
+    if (!exited(ci) || !ci.oom_killed.value_or(false) || m.oom_reported.count(ci.id) != 0) continue;
+    m.oom_reported.insert(ci.id);
+    if (status_shows_oom(pod, ci.id)) continue;
+    std::string limit;
+    for (const auto& cs : {pod.spec().init_containers(), pod.spec().containers()}) {
+      for (const auto& c : cs) {
+        if (c.name() != ci.name) continue;
+        const json::object* limits = json::get_object(c.resources().raw(), "limits");
+        if (limits != nullptr) limit = std::string(json::get_string(*limits, "memory"));
+      }
+    }
+    // The node problem detector words this event after the kernel's log line; the agent
+    // knows the container instead of the process, from the cgroup's memory.events.
+    events_->event(pod.raw(), "Warning", "OOMKilling",
+                   "Memory cgroup out of memory: container " + ci.name + " (" + container_id_uri(ci.id) +
+                       ") was OOM-killed" + (limit.empty() ? std::string() : ", memory limit " + limit));
+  }
+  // Pruned instances never come back: forget them.
+  std::erase_if(m.oom_reported, [&](const std::string& id) {
+    return std::none_of(list.begin(), list.end(), [&](const ContainerInfo& ci) { return ci.id == id; });
+  });
+}
+
 SyncOutcome PodSyncer::finish(const api::PodView& pod, PodMemo& m, std::optional<milliseconds> requeue,
                               bool terminating) {
   const std::string uid(pod.meta().uid());
   StatusInput in;
   auto list = rt_->list_containers(uid);
+  report_oom_kills(pod, m, list);
   SyncOutcome out;
   for (auto& ci : list) {
     if (running(ci)) out.running.push_back(ci);
@@ -672,6 +729,7 @@ Result<void> PodSyncer::remove(const std::string& pod_uid, const std::string& ns
   KL_TRY(env_->teardown_volumes(pod_uid));
   crash_backoff_.forget_prefix(pod_uid + "/");
   pull_backoff_.forget_prefix(pod_uid + "/");
+  mount_backoff_.forget_prefix(pod_uid + "/");
   std::lock_guard<std::mutex> lock(mu_);
   memos_.erase(pod_uid);
   return Ok();

@@ -15,6 +15,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -144,6 +145,7 @@ class PodSyncer {
     std::optional<std::string> sandbox_error;
     std::map<std::string, std::string> image_ids;  // by container name
     std::map<std::string, std::chrono::system_clock::time_point> pull_failures;  // by back-off key
+    std::set<std::string> oom_reported;  // instance ids whose OOMKilling event was sent
   };
   PodMemo& memo(const std::string& uid);
   // Starts the next attempt of `c`; false when it could not (the waiting reason is set).
@@ -155,6 +157,8 @@ class PodSyncer {
   void stop_instance(const api::PodView& pod, const api::ContainerView* c, const ContainerInfo& ci,
                      std::chrono::milliseconds grace, const std::string& reason_message);
   void prune(const std::string& uid, const std::map<std::string, std::vector<ContainerInfo>>& by_name);
+  // One OOMKilling event per instance the OOM killer ended (memory.events oom_kill).
+  void report_oom_kills(const api::PodView& pod, PodMemo& m, const std::vector<ContainerInfo>& list);
   SyncOutcome finish(const api::PodView& pod, PodMemo& m, std::optional<std::chrono::milliseconds> requeue,
                      bool terminating);
 
@@ -166,6 +170,9 @@ class PodSyncer {
   SyncerOptions options_;
   BackOff crash_backoff_;
   BackOff pull_backoff_;
+  // Volume setup retries: the kubelet's volume-operation back-off (0.5 s doubling to 2 min).
+  BackOff mount_backoff_{BackOffPolicy{std::chrono::milliseconds(500), std::chrono::milliseconds(120'000),
+                                       std::chrono::milliseconds(600'000)}};
   std::mutex mu_;  // guards memos_ (the map, not the entries: one sync per pod at a time)
   std::map<std::string, std::unique_ptr<PodMemo>> memos_;
 };

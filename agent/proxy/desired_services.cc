@@ -224,6 +224,30 @@ DesiredNodePorts desired_nodeports(const std::vector<client::ObjectPtr>& service
   return out;
 }
 
+ServiceOwners service_owners(const std::vector<client::ObjectPtr>& services,
+                             const std::vector<bpf::IpAddr>& node_addresses) {
+  ServiceOwners out;
+  for (const auto& obj : services) {
+    api::ServiceView svc(*obj);
+    api::ServiceSpecView spec = svc.spec();
+    if (spec.type() == "ExternalName" || spec.is_headless()) continue;
+    const std::string name = key_of(svc.meta().namespace_(), svc.meta().name());
+    std::vector<ServiceAddr> addrs = service_addresses(svc, name, nullptr);
+    for (const auto& sp : spec.ports()) {
+      auto proto = bpf::parse_protocol(sp.protocol());
+      if (!proto.ok() || sp.port() <= 0 || sp.port() > 65535) continue;
+      ServicePortRef ref{std::string(svc.meta().namespace_()), std::string(svc.meta().name()),
+                         sp.name().empty() ? std::to_string(sp.port()) : std::string(sp.name()),
+                         std::string(bpf::protocol_name(*proto))};
+      for (const auto& a : addrs) out.emplace(bpf::ServiceKey{a.ip, static_cast<std::uint16_t>(sp.port()), *proto}, ref);
+      if (has_node_ports(spec) && sp.node_port() > 0 && sp.node_port() <= 65535)
+        for (const auto& ip : node_addresses)
+          out.emplace(bpf::ServiceKey{ip, static_cast<std::uint16_t>(sp.node_port()), *proto}, ref);
+    }
+  }
+  return out;
+}
+
 namespace {
 
 template <typename Spec, typename Diff>

@@ -59,6 +59,22 @@ DesiredNodePorts desired_nodeports(const std::vector<client::ObjectPtr>& service
                                    const std::string& node_name, const std::vector<bpf::IpAddr>& node_addresses,
                                    std::vector<std::string>* warnings = nullptr);
 
+// The Service port a load-balancer key belongs to: the labels of its counters in /metrics.
+struct ServicePortRef {
+  std::string namespace_;
+  std::string name;
+  std::string port;  // the port's name, or its number when it has none
+  std::string protocol;  // "TCP" / "UDP"
+  auto operator<=>(const ServicePortRef&) const = default;
+};
+using ServiceOwners = std::map<bpf::ServiceKey, ServicePortRef>;
+
+// Which Service port each key of desired_services and desired_nodeports comes from (every
+// clusterIP, externalIP and load-balancer IP with the port, every node address with the
+// nodePort). A key claimed by two services belongs to the first, as there.
+ServiceOwners service_owners(const std::vector<client::ObjectPtr>& services,
+                             const std::vector<bpf::IpAddr>& node_addresses);
+
 struct ServiceDiff {
   std::vector<bpf::ServiceSpec> upserts;  // new or changed
   std::vector<bpf::ServiceKey> removes;   // no longer desired

@@ -69,6 +69,7 @@ Result<void> ServiceProxy::sync_once() {
     for (const bpf::ServiceKey& k : map_->services()) applied_.emplace(k, unknown_spec(k));
     adopted_ = true;
   }
+  const auto started = std::chrono::steady_clock::now();
   std::vector<std::string> warnings;
   const auto services = services_->list();
   const auto slices = slices_->list();
@@ -122,12 +123,111 @@ Result<void> ServiceProxy::sync_once() {
     }
     applied_[spec.key] = spec;
   }
+  {
+    std::lock_guard lock(owners_mu_);
+    owners_ = service_owners(services, node_addresses_);
+    applied_count_ = applied_.size();
+    if (!first.ok()) ++sync_errors_;
+  }
+  sync_seconds_.observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
   if (first.ok() && (!logged_sync_ || !d.upserts.empty() || !d.removes.empty())) {
     std::fprintf(stderr, "I service proxy: synced %zu service ports (%zu written, %zu removed)\n", applied_.size(),
                  d.upserts.size(), d.removes.size());
     logged_sync_ = true;
   }
   return first;
+}
+
+namespace {
+
+metrics::Labels labels_of(const ServicePortRef& r) {
+  return {{"namespace", r.namespace_}, {"service", r.name}, {"port", r.port}, {"protocol", r.protocol}};
+}
+
+// Sums per-key counters into their Service ports; keys of no known Service (adopted from
+// pinned maps, about to be removed) are left out.
+template <typename Stats, typename Add>
+std::map<ServicePortRef, Stats> by_owner(const std::map<bpf::ServiceKey, Stats>& per_key, const ServiceOwners& owners,
+                                         Add add) {
+  std::map<ServicePortRef, Stats> out;
+  for (const auto& [k, st] : per_key) {
+    auto it = owners.find(k);
+    if (it != owners.end()) add(out[it->second], st);
+  }
+  return out;
+}
+
+template <typename Stats, typename Field>
+void counter_family(metrics::PrometheusText& out, const char* name, const char* help,
+                    const std::map<ServicePortRef, Stats>& rows, Field field) {
+  out.family(name, help, metrics::MetricType::kCounter);
+  for (const auto& [ref, st] : rows) out.sample(labels_of(ref), static_cast<std::uint64_t>(st.*field));
+}
+
+}  // namespace
+
+void ServiceProxy::append_metrics(metrics::PrometheusText& out) const {
+  ServiceOwners owners;
+  std::size_t applied = 0;
+  std::uint64_t errors = 0;
+  {
+    std::lock_guard lock(owners_mu_);
+    owners = owners_;
+    applied = applied_count_;
+    errors = sync_errors_;
+  }
+  using bpf::NodePortStats;
+  using bpf::ServiceStats;
+  auto sock = by_owner(map_->stats(), owners, [](ServiceStats& a, const ServiceStats& b) {
+    a.connects += b.connects;
+    a.sendmsgs += b.sendmsgs;
+    a.refused += b.refused;
+  });
+  counter_family(out, "kernlet_service_connections_total",
+                 "connect() calls to a Service address:port (clusterIP, externalIP, load-balancer IP, node "
+                 "address:nodePort) from this node given a backend by the socket load balancer.",
+                 sock, &ServiceStats::connects);
+  counter_family(out, "kernlet_service_datagrams_total",
+                 "Unconnected UDP sendmsg() calls to a Service address:port from this node given a backend.", sock,
+                 &ServiceStats::sendmsgs);
+  counter_family(out, "kernlet_service_refused_total",
+                 "connect()/sendmsg() calls to a Service address:port from this node refused with ECONNREFUSED "
+                 "because it had no ready backend.",
+                 sock, &ServiceStats::refused);
+  if (nodeports_ != nullptr) {
+    auto np = by_owner(nodeports_->stats(), owners, [](NodePortStats& a, const NodePortStats& b) {
+      a.flows += b.flows;
+      a.packets += b.packets;
+      a.bytes += b.bytes;
+      a.no_backend += b.no_backend;
+      a.denied += b.denied;
+    });
+    counter_family(out, "kernlet_nodeport_flows_total",
+                   "Flows from outside the node (nodePort, load-balancer IP, externalIP) given a backend.", np,
+                   &NodePortStats::flows);
+    counter_family(out, "kernlet_nodeport_packets_total",
+                   "Client-to-service packets from outside the node translated to a backend.", np,
+                   &NodePortStats::packets);
+    counter_family(out, "kernlet_nodeport_bytes_total",
+                   "Bytes of client-to-service packets from outside the node translated to a backend.", np,
+                   &NodePortStats::bytes);
+    counter_family(out, "kernlet_nodeport_no_backend_drops_total",
+                   "Packets from outside the node dropped because the service had no ready backend.", np,
+                   &NodePortStats::no_backend);
+    counter_family(out, "kernlet_nodeport_source_range_drops_total",
+                   "Packets from outside the node dropped by the service's loadBalancerSourceRanges.", np,
+                   &NodePortStats::denied);
+  }
+  out.family("kernlet_service_proxy_service_ports", "Service address:port:protocol entries the socket load "
+             "balancer holds.", metrics::MetricType::kGauge);
+  out.sample({}, static_cast<std::uint64_t>(applied));
+  out.family("kernlet_service_proxy_sync_errors_total", "Service proxy passes in which a map write failed (retried).",
+             metrics::MetricType::kCounter);
+  out.sample({}, errors);
+  out.family("kernlet_service_proxy_sync_duration_seconds",
+             "Duration of a service proxy pass: desired state from the caches, diff, map writes and drains.",
+             metrics::MetricType::kHistogram);
+  out.histogram({}, sync_seconds_.snapshot());
 }
 
 void ServiceProxy::loop() {

@@ -12,7 +12,10 @@
 // services the map already holds (pinned by an earlier agent) as applied with unknown
 // content, so the ones no longer desired are removed and the others rewritten once.
 //
-// Thread-safety: trigger() from any thread (informer handlers); start/stop from one thread.
+// Metrics (append_metrics): the maps' per-service counters summed per Service port, the
+// number of service ports applied, and the duration of each pass.
+//
+// Thread-safety: trigger() and append_metrics() from any thread (informer handlers); start/stop from one thread.
 #pragma once
 
 #include <condition_variable>
@@ -22,6 +25,7 @@
 #include <thread>
 #include <vector>
 
+#include "agent/metrics/prometheus_text.h"
 #include "agent/proxy/desired_services.h"
 #include "api/client/cache.h"
 #include "bpf/loader/service_map.h"
@@ -52,6 +56,12 @@ class ServiceProxy {
   // it writes nothing and fails with kUnavailable.
   Result<void> sync_once();
 
+  // Appends kernlet_service_* and kernlet_nodeport_* counters labelled namespace, service,
+  // port (name, or number when unnamed) and protocol, and kernlet_service_proxy_* about the
+  // passes. Reads each map's counters (one lookup per service); may wait for a map write in
+  // progress. Thread-safe.
+  void append_metrics(metrics::PrometheusText& out) const;
+
  private:
   void loop();
 
@@ -68,6 +78,11 @@ class ServiceProxy {
   bool adopted_ = false;     // guarded by sync_mu_: the socket LB map's own entries were taken in
   bool nodeports_adopted_ = false;  // guarded by sync_mu_: the NodePort map's own keys taken in
   bool logged_sync_ = false; // guarded by sync_mu_: the first complete pass was logged
+  mutable std::mutex owners_mu_;
+  ServiceOwners owners_;             // guarded by owners_mu_: of the last pass's Services
+  std::size_t applied_count_ = 0;    // guarded by owners_mu_: applied_.size() after the last pass
+  std::uint64_t sync_errors_ = 0;    // guarded by owners_mu_: passes that failed a write
+  metrics::Histogram sync_seconds_{{0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10}};
   std::mutex mu_;
   std::condition_variable cv_;
   bool wake_ = false, stop_ = false, retry_ = false;

@@ -60,7 +60,7 @@ namespace {
 
 constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
 
-enum Route { kHealthz, kPods, kContainerLogs, kStatsSummary, kExec };
+enum Route { kHealthz, kPods, kContainerLogs, kStatsSummary, kExec, kMetrics };
 
 struct Identity {
   bool authenticated = false;
@@ -194,6 +194,7 @@ struct KubeletServer::Impl {
   PodLister pods;
   KubeletServer::SummaryProvider stats;
   std::shared_ptr<ExecSource> exec;
+  KubeletServer::MetricsProvider metrics;  // GET /metrics, when set
   // Starting an exec blocks (the runtime clones and waits for the exec); finished
   // processes are destroyed here too (a kill and a reap).
   asio::thread_pool workers{2};
@@ -293,6 +294,11 @@ class Session {
       case kExec:
         co_await exec(m->params, query);
         break;
+      case kMetrics: {
+        const std::string body = server_.metrics();
+        co_await send(200, body, "text/plain; version=0.0.4; charset=utf-8");
+        break;
+      }
       case kStatsSummary: {
         if (!server_.stats) {
           co_await send(404, "404 page not found");
@@ -606,6 +612,11 @@ KubeletServer::KubeletServer(KubeletServerOptions options, std::shared_ptr<LogSo
                                    std::move(exec))) {}
 
 KubeletServer::~KubeletServer() { stop(); }
+
+void KubeletServer::set_metrics(MetricsProvider metrics) {
+  impl_->metrics = std::move(metrics);
+  if (impl_->metrics) impl_->router.add("GET", "/metrics", kMetrics);
+}
 
 uint16_t KubeletServer::port() const { return impl_->port; }
 

@@ -15,6 +15,7 @@
 //       tty. A bad query or a request that is not a WebSocket upgrade gets 400; once the
 //       WebSocket is up, a command that cannot be started gets its error as a Failure
 //       status on channel 3 (so kubectl shows it as is); 404 with no exec source
+//   GET /metrics                                       Prometheus text (set_metrics); 404 unset
 // Errors are plain text: 400 for a bad query, 404 for an unknown pod or container.
 //
 // One io thread serves every connection (Boost.Beast/Asio coroutines). Reading a log is
@@ -63,6 +64,11 @@ class KubeletServer {
   ~KubeletServer();
   KubeletServer(const KubeletServer&) = delete;
   KubeletServer& operator=(const KubeletServer&) = delete;
+
+  // The body of GET /metrics in the Prometheus text format 0.0.4. Called on the io thread:
+  // must answer quickly. Call before start().
+  using MetricsProvider = std::function<std::string()>;
+  void set_metrics(MetricsProvider metrics);
 
   // Loads the TLS material, binds, listens and starts the io thread. Errors name what
   // failed: `kubelet server: serving certificate: ...`, `listen 0.0.0.0:10250: bind: EADDRINUSE`.

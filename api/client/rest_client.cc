@@ -415,6 +415,7 @@ struct RestClient::Impl {
   std::string verify_name;
   std::optional<ssl::context> ssl_ctx;
   std::string authorization;
+  std::shared_ptr<Transport> transport;  // null: requests over HTTP
 
   mutable std::mutex mu;
   std::vector<std::unique_ptr<Connection>> idle;  // guarded by mu
@@ -507,6 +508,14 @@ Result<std::shared_ptr<RestClient>> RestClient::create(const ClientConfig& confi
   return std::shared_ptr<RestClient>(new RestClient(std::move(impl)));
 }
 
+Result<std::shared_ptr<RestClient>> RestClient::create(const ClientConfig& config,
+                                                       std::shared_ptr<Transport> transport) {
+  if (!transport) return Error(ErrorCode::kInvalidArgument, "client config: null transport");
+  KL_ASSIGN_OR_RETURN(std::shared_ptr<RestClient> client, create(config));
+  client->impl_->transport = std::move(transport);
+  return client;
+}
+
 int64_t RestClient::connections_opened() const { return impl_->opened.load(); }
 
 std::size_t RestClient::idle_connections() const {
@@ -519,6 +528,11 @@ Result<Response> RestClient::request(std::string_view method, const std::string&
   http::verb verb = http::string_to_verb(method);
   std::string what = std::string(method) + " " + impl_->config.server + target;
   if (verb == http::verb::unknown) return Error(ErrorCode::kInvalidArgument, what + ": unknown method");
+  if (impl_->transport) {
+    auto res = impl_->transport->round_trip(method, target, body, content_type);
+    if (!res.ok()) return std::move(res).error().context(what);
+    return res;
+  }
   // A request on a reused connection that the server closed meanwhile fails before any
   // answer arrives; it is sent again on a fresh connection when that cannot do it twice
   // (the method is idempotent, or the send itself failed).

@@ -153,11 +153,26 @@ struct Response {
   std::string body;
 };
 
+// Carries a RestClient's requests (not its watches) somewhere other than over HTTP: an
+// API server in the same process calls its request handler directly
+// (control/apiserver/in_process_transport.h). Same contract as RestClient::request:
+// non-2xx answers are Responses, failures to deliver are kUnavailable errors.
+// Thread-safety: called from any number of threads at once.
+class Transport {
+ public:
+  virtual ~Transport() = default;
+  virtual Result<Response> round_trip(std::string_view method, const std::string& target, std::string_view body,
+                                      std::string_view content_type) = 0;
+};
+
 class RestClient {
  public:
   // Checks the config (URL, PEMs, key matches certificate) and builds the TLS context.
   // No connection is made yet. Errors name what is wrong.
   static Result<std::shared_ptr<RestClient>> create(const ClientConfig& config);
+  // The same, but requests go through `transport` (watches still over HTTP to
+  // config.server). Errors: as create(), or a null transport.
+  static Result<std::shared_ptr<RestClient>> create(const ClientConfig& config, std::shared_ptr<Transport> transport);
   ~RestClient();
   RestClient(const RestClient&) = delete;
   RestClient& operator=(const RestClient&) = delete;

@@ -6,6 +6,9 @@
 // takes: `losetup --find --show` + `mount` + `mount --bind`, then `umount` twice +
 // `losetup -d`, each a fork+exec of util-linux. Everything happens in a private mount
 // namespace of this process and is removed at the end. Prints one JSON document.
+// A third case times the same volume through the agent's code (csi/node's CsiNodeVolumes:
+// setup = records + capabilities + stage + publish, teardown = unpublish + unstage), so the
+// agent's own overhead over the raw CSI calls shows.
 #include <fcntl.h>
 #include <sched.h>
 #include <sys/mount.h>
@@ -16,7 +19,10 @@
 
 #include "api/json.h"
 #include "bench/common/bench_process.h"
+#include "api/objects/pod.h"
 #include "csi/client/csi_client.h"
+#include "csi/node/csi_node_volumes.h"
+#include "csi/volume/mounter.h"
 
 namespace {
 
@@ -84,7 +90,7 @@ int main(int argc, char** argv) {
                                         "bench", "--data-dir", dir + "/data"},
                                        dir + "/driver.log");
   int status = 1;
-  std::vector<int64_t> csi_mount, csi_unmount, sh_mount, sh_unmount;
+  std::vector<int64_t> csi_mount, csi_unmount, agent_mount, agent_unmount, sh_mount, sh_unmount;
   auto client = kernlet::csi::CsiClient::connect("unix://" + sock, std::chrono::seconds(60));
   do {
     if (!client.ok()) break;
@@ -110,6 +116,47 @@ int main(int argc, char** argv) {
            (*client)->node_unstage_volume("pvc-bench", staging).ok();
       csi_unmount.push_back(ns_since(t0));
     }
+    // The agent's path on the same volume: CsiNodeVolumes (what the volume manager calls
+    // for a pod's claim: records, capability check, stage, publish; teardown: unpublish,
+    // unstage, directories removed), with the claim and PV answered from memory, so the
+    // API round trips of a real agent are not in the figure.
+    std::shared_ptr<kernlet::csi::CsiClient> shared(std::move(*client));
+    kernlet::csi::LinuxMounter mounter;
+    kernlet::csi::CsiNodeDeps deps;
+    auto claim = kernlet::json::parse_object(R"({"metadata":{"name":"c","namespace":"default","uid":"c-1"},
+      "spec":{"volumeName":"pvc-bench"},"status":{"phase":"Bound"}})").value();
+    auto pv = kernlet::json::parse_object(R"({"metadata":{"name":"pvc-bench"},"spec":{"accessModes":["ReadWriteOnce"],
+      "claimRef":{"uid":"c-1"},"csi":{"driver":"local.csi.kernlet.io","volumeHandle":"pvc-bench","fsType":"ext4"}}})")
+                  .value();
+    auto pod = kernlet::json::parse_object(R"({"metadata":{"name":"p","namespace":"default","uid":"u1"},
+      "spec":{"volumes":[{"name":"v","persistentVolumeClaim":{"claimName":"c"}}],"containers":[{"name":"c"}]}})")
+                   .value();
+    using Obj = kernlet::Result<std::optional<kernlet::json::object>>;
+    deps.claim = [&](std::string_view, std::string_view) -> Obj { return std::optional(claim); };
+    deps.volume = [&](std::string_view) -> Obj { return std::optional(pv); };
+    deps.csi_driver = [](std::string_view) -> Obj { return std::optional<kernlet::json::object>(); };
+    deps.driver = [&](std::string_view) -> kernlet::Result<std::shared_ptr<kernlet::csi::NodeDriver>> {
+      return kernlet::csi::node_driver_of(shared);
+    };
+    kernlet::csi::CsiNodeVolumes node(dir + "/agent", dir + "/agent/pods", mounter, deps);
+    kernlet::api::VolumeView volume(*kernlet::api::get_object_array(*kernlet::json::get_object(pod, "spec"), "volumes")[0]);
+    for (int r = 0; r < rounds && ok; ++r) {
+      auto t0 = Clock::now();
+      auto info = node.setup(pod, volume, dir + "/agent/pods/u1");
+      agent_mount.push_back(ns_since(t0));
+      if (!info.ok()) {
+        std::fprintf(stderr, "kernlet-bench-csi: agent path setup: %s\n", info.error().to_string().c_str());
+        ok = false;
+        break;
+      }
+      t0 = Clock::now();
+      auto down = node.teardown_pod("u1", dir + "/agent/pods/u1");
+      agent_unmount.push_back(ns_since(t0));
+      if (!down.ok()) {
+        std::fprintf(stderr, "kernlet-bench-csi: agent path teardown: %s\n", down.error().to_string().c_str());
+        ok = false;
+      }
+    }
     // The peer, on the same image.
     const std::string image = dir + "/data/images/pvc-bench.img", peer_target = dir + "/pods/p/peer";
     fs::create_directories(peer_target);
@@ -127,10 +174,11 @@ int main(int argc, char** argv) {
       std::fprintf(stderr, "kernlet-bench-csi: a round failed (see %s/driver.log)\n", dir.c_str());
       break;
     }
-    (void)(*client)->delete_volume("pvc-bench");
+    (void)shared->delete_volume("pvc-bench");
+    shared.reset();  // drop the channel before stopping the driver
     status = 0;
   } while (false);
-  if (client.ok()) client->reset();  // drop the channel before stopping the driver
+  if (client.ok()) client->reset();
   kernlet::bench::stop(driver);
   std::error_code ec;
   fs::remove_all(dir, ec);
@@ -147,6 +195,10 @@ int main(int argc, char** argv) {
   p["mount_losetup_mount_bind"] = summary(sh_mount);
   p["unmount_umount_losetup_d"] = summary(sh_unmount);
   doc["kernlet_csi_local"] = k;
+  kernlet::json::object a;
+  a["mount_setup"] = summary(agent_mount);
+  a["unmount_teardown"] = summary(agent_unmount);
+  doc["agent_csi_node_volumes"] = a;
   doc["peer_shell_losetup_mount"] = p;
   std::printf("%s\n", kernlet::json::dump(doc).c_str());
   return 0;

@@ -243,7 +243,8 @@ std::string run_scheduler_api_bench(const ApiBenchOptions& o) {
   const uint16_t port = free_port();
   const std::string log = work + "/control.log";
   pid_t cp = spawn({o.control, "--data-dir", work + "/control", "--insecure-listen", "127.0.0.1:" + std::to_string(port),
-                    "--node-monitor-grace-period", "1h", "--cluster-cidr", "10.0.0.0/8", "--node-cidr-mask-size", "24"},
+                    "--node-monitor-grace-period", "1h", "--cluster-cidr", "10.0.0.0/8", "--node-cidr-mask-size", "24",
+                    "--scheduler-client", o.scheduler_client},
                    log);
   cleanup.pid = cp;
   if (!wait_ready(port, "/readyz", "GET", "", cp)) {
@@ -355,6 +356,7 @@ std::string run_scheduler_api_bench(const ApiBenchOptions& o) {
   const double end_rss = rss_mb(cp);
 
   std::string out = "{\n    \"transport\": \"plain HTTP/1.1 on 127.0.0.1 (--insecure-listen); durable SQLite store\",\n";
+  out += "    \"scheduler_client\": \"" + o.scheduler_client + "\",\n";
   out += "    \"nodes\": " + std::to_string(o.nodes) + ", \"pods\": " + std::to_string(o.pods) +
          ", \"clients\": " + std::to_string(o.clients) + ",\n";
   out += "    \"setup\": {\"nodes_created\": " + std::to_string(nodes.ok) + ", \"node_seconds\": " +

@@ -14,6 +14,7 @@ struct ApiBenchOptions {
   int clients = 64;             // concurrent creating connections
   int timeout_seconds = 300;    // for every pod to be bound
   std::string perf_out;         // non-empty: `perf record` kernlet-control into it while pods are bound
+  std::string scheduler_client = "in-process";  // kernlet-control --scheduler-client: in-process or http
 };
 
 // Runs it; one JSON object (the "end_to_end" member of the benchmark's output).

@@ -93,6 +93,8 @@ Flags:
   --clients N      concurrent connections creating pods end to end (default 64)
   --control PATH   kernlet-control (default: next to this binary)
   --dir DIR        where the end-to-end data directory is made and removed (default /var/tmp)
+  --scheduler-client in-process|http
+                   how the scheduler's requests reach the API server (default in-process)
   --perf-out FILE  record kernlet-control with `perf record --call-graph dwarf` into FILE
                    over the measured end-to-end phase
   --no-api         only the decisions without the API
@@ -119,7 +121,7 @@ int main(int argc, char** argv) {
       continue;
     }
     const bool known = a == "--nodes" || a == "--pods" || a == "--clients" || a == "--control" || a == "--dir" ||
-                       a == "--perf-out";
+                       a == "--perf-out" || a == "--scheduler-client";
     if (!known || i + 1 >= argc) {
       std::fprintf(stderr, "kernlet-bench-scheduler: %s %s\n\n%s", known ? "missing value for" : "unknown flag",
                    a.c_str(), kUsage);
@@ -129,6 +131,14 @@ int main(int argc, char** argv) {
     if (a == "--control") api.control = v;
     if (a == "--dir") api.dir = v;
     if (a == "--perf-out") api.perf_out = v;
+    if (a == "--scheduler-client") {
+      if (v != "in-process" && v != "http") {
+        std::fprintf(stderr, "kernlet-bench-scheduler: invalid --scheduler-client \"%s\", want in-process or http\n",
+                     v.c_str());
+        return 2;
+      }
+      api.scheduler_client = v;
+    }
     if (a == "--nodes" || a == "--pods" || a == "--clients") {
       char* end = nullptr;
       const long n = std::strtol(v.c_str(), &end, 10);

@@ -94,6 +94,18 @@ struct kl_lb_drain_key {
   struct kl_lb_endpoint backend; /* proto 0 */
 };
 
+/* kl_lb_stats_v1 (per-CPU hash): per-service counters of the socket load balancer, read with
+ * `bpftool map dump pinned <pin dir>/kl_lb_stats_v1` (BTF names the fields) and exported by
+ * the agent's /metrics. Key: __u32 kl_lb_service.service_id. The loader creates a zeroed
+ * entry when it installs a service and deletes it when it removes the service; the programs
+ * only add to an existing entry, so a VIP:port the loader does not know is never counted.
+ * 24 bytes. */
+struct kl_lb_stats {
+  __u64 connects;  /* connect() to the VIP:port given a backend */
+  __u64 sendmsgs;  /* unconnected UDP sendmsg() to the VIP:port given a backend */
+  __u64 refused;   /* connect()/sendmsg() failed with ECONNREFUSED: no ready backend */
+};
+
 /* ---- NodePort, LoadBalancer and externalIPs from outside the node (progs/nodeport.bpf.c,
  * tc clsact on the node's external interface). IPv4 only. Addresses and ports in network
  * order. The loader is loader/nodeport_lb.cc. ---- */
@@ -197,6 +209,18 @@ struct kl_np_config {
   __u32 snat_addr;      /* network order; 0 = no SNAT possible (remote backends drop) */
   __u16 snat_port_min;  /* host order, inclusive */
   __u16 snat_port_max;  /* host order, inclusive */
+};
+
+/* kl_np_stats_v1 (per-CPU hash): per-service counters of the NodePort datapath, like
+ * kl_lb_stats_v1. Key: __u32 kl_np_service.service_id; entries are created and deleted by the
+ * loader with the service. Counted on ingress, client -> service direction only (a reply's
+ * conntrack entry does not name its service). 40 bytes. */
+struct kl_np_stats {
+  __u64 flows;      /* new flows given a backend (conntrack entries written) */
+  __u64 packets;    /* client -> service packets translated, new and established flows */
+  __u64 bytes;      /* their length on the wire (skb->len, Ethernet header included) */
+  __u64 no_backend; /* packets dropped: no (local, for Local) ready backend */
+  __u64 denied;     /* packets dropped: client outside loadBalancerSourceRanges */
 };
 
 #endif /* KERNLET_BPF_KERNLET_LB_H_ */

@@ -90,4 +90,22 @@ struct NodePortSpec {
   bool operator==(const NodePortSpec&) const = default;
 };
 
+// Per-service counters of the socket load balancer (kl_lb_stats_v1), summed over CPUs.
+struct ServiceStats {
+  std::uint64_t connects = 0;  // connect() given a backend
+  std::uint64_t sendmsgs = 0;  // unconnected UDP sendmsg() given a backend
+  std::uint64_t refused = 0;   // ECONNREFUSED: no ready backend
+  bool operator==(const ServiceStats&) const = default;
+};
+
+// Per-service counters of the NodePort datapath (kl_np_stats_v1), summed over CPUs.
+struct NodePortStats {
+  std::uint64_t flows = 0;       // new flows given a backend
+  std::uint64_t packets = 0;     // client -> service packets translated
+  std::uint64_t bytes = 0;       // their bytes
+  std::uint64_t no_backend = 0;  // packets dropped: no ready backend
+  std::uint64_t denied = 0;      // packets dropped: loadBalancerSourceRanges
+  bool operator==(const NodePortStats&) const = default;
+};
+
 }  // namespace kernlet::bpf

@@ -35,6 +35,7 @@ static_assert(sizeof(kl_np_ct_key) == 16 && offsetof(kl_np_ct_key, proto) == 12 
 static_assert(sizeof(kl_np_ct) == 24 && offsetof(kl_np_ct, last_seen_ns) == 16);
 static_assert(sizeof(kl_np_config) == 8);
 static_assert(KL_NP_DROP_REASONS == 6);
+static_assert(sizeof(kl_np_stats) == 40 && offsetof(kl_np_stats, denied) == 32);
 
 namespace {
 
@@ -154,6 +155,8 @@ struct NodePortLb::Impl {
   Result<void> attach();
   Result<void> detach();
   Result<void> recover();
+  Result<void> create_stats(std::uint32_t service_id);
+  NodePortStats read_stats(std::uint32_t service_id) const;
   void delete_installed(const Installed& in, const std::vector<kl_np_src_range_key>* keep_ranges);
 };
 
@@ -241,7 +244,43 @@ Result<void> NodePortLb::Impl::recover() {
     rprev = &rk;
     if (auto it = by_id.find(ntohl(rk.service_id)); it != by_id.end()) installed[it->second].ranges.push_back(rk);
   }
+  // Counters: those of recovered services are kept (created fresh after an upgrade from an
+  // agent without them); those of services removed while no agent ran are dropped.
+  for (const auto& [id, _] : by_id) KL_TRY(create_stats(id));
+  std::uint32_t id = 0, next_id = 0;
+  std::uint32_t* prev_id = nullptr;
+  std::vector<std::uint32_t> stale;
+  while (bpf_map_get_next_key(fd(skel->maps.kl_np_stats_v1), prev_id, &next_id) == 0) {
+    id = next_id;
+    prev_id = &id;
+    if (!by_id.count(id)) stale.push_back(id);
+  }
+  for (std::uint32_t s : stale) bpf_map_delete_elem(fd(skel->maps.kl_np_stats_v1), &s);
   return Ok();
+}
+
+// A zeroed counter entry for a service, unless one exists (kept across an agent restart).
+Result<void> NodePortLb::Impl::create_stats(std::uint32_t service_id) {
+  std::vector<kl_np_stats> zero(static_cast<std::size_t>(std::max(libbpf_num_possible_cpus(), 1)));
+  if (bpf_map_update_elem(fd(skel->maps.kl_np_stats_v1), &service_id, zero.data(), BPF_NOEXIST) != 0 &&
+      errno != EEXIST)
+    return Error::from_errno("nodeport: create counters of service id " + std::to_string(service_id) +
+                             " in kl_np_stats_v1");
+  return Ok();
+}
+
+NodePortStats NodePortLb::Impl::read_stats(std::uint32_t service_id) const {
+  std::vector<kl_np_stats> per(static_cast<std::size_t>(std::max(libbpf_num_possible_cpus(), 1)));
+  NodePortStats out;
+  if (bpf_map_lookup_elem(fd(skel->maps.kl_np_stats_v1), &service_id, per.data()) != 0) return out;
+  for (const kl_np_stats& c : per) {
+    out.flows += c.flows;
+    out.packets += c.packets;
+    out.bytes += c.bytes;
+    out.no_backend += c.no_backend;
+    out.denied += c.denied;
+  }
+  return out;
 }
 
 void NodePortLb::Impl::delete_installed(const Installed& in, const std::vector<kl_np_src_range_key>* keep_ranges) {
@@ -347,6 +386,11 @@ Result<void> NodePortLb::upsert(const NodePortSpec& spec) {
       return fail("write source range " + c.to_string() + " to kl_np_src_ranges_v1");
     next.ranges.push_back(rk);
   }
+  // A new service's counters exist before its first packet (an installed one has them).
+  if (auto r = it == m.installed.end() ? m.create_stats(next.service_id) : Result<void>(Ok()); !r.ok()) {
+    m.delete_installed(next, it != m.installed.end() ? &it->second.ranges : nullptr);
+    return std::move(r).error().context(name);
+  }
   // 2. Flip the service to them in one map write.
   kl_np_service_key key = to_key(spec.key);
   kl_np_service val{};
@@ -371,6 +415,8 @@ Result<void> NodePortLb::remove(const ServiceKey& key) {
   if (bpf_map_delete_elem(m.fd(m.skel->maps.kl_np_services_v1), &k) != 0 && errno != ENOENT)
     return Error::from_errno("nodeport service " + key.to_string() + ": delete from kl_np_services_v1");
   m.delete_installed(it->second, nullptr);
+  std::uint32_t id = it->second.service_id;
+  bpf_map_delete_elem(m.fd(m.skel->maps.kl_np_stats_v1), &id);
   m.installed.erase(it);
   return Ok();
 }
@@ -379,6 +425,13 @@ std::vector<ServiceKey> NodePortLb::services() const {
   std::lock_guard lock(impl_->mu);
   std::vector<ServiceKey> out;
   for (const auto& [k, _] : impl_->installed) out.push_back(k);
+  return out;
+}
+
+std::map<ServiceKey, NodePortStats> NodePortLb::stats() const {
+  std::lock_guard lock(impl_->mu);
+  std::map<ServiceKey, NodePortStats> out;
+  for (const auto& [k, in] : impl_->installed) out[k] = impl_->read_stats(in.service_id);
   return out;
 }
 

@@ -16,6 +16,7 @@
 
 #include <array>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -52,6 +53,7 @@ class NodePortLb final : public NodePortMap {
   Result<void> upsert(const NodePortSpec& spec) override;
   Result<void> remove(const ServiceKey& key) override;
   std::vector<ServiceKey> services() const override;
+  std::map<ServiceKey, NodePortStats> stats() const override;
 
   enum class Hook { kIngress, kEgress };
   // The program fd of a hook (for BPF_PROG_TEST_RUN and inspection).

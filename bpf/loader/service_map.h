@@ -2,6 +2,7 @@
 // through. SockLb (sock_lb.h) implements it on the kernel's BPF maps; tests use fakes.
 #pragma once
 
+#include <map>
 #include <vector>
 
 #include "api/result.h"
@@ -26,6 +27,10 @@ class ServiceMap {
 
   // The services installed now.
   virtual std::vector<ServiceKey> services() const = 0;
+
+  // The counters of every installed service (zero for a fresh one). A counter starts again
+  // from zero when its service is removed and installed again.
+  virtual std::map<ServiceKey, ServiceStats> stats() const = 0;
 };
 
 // The interface the service proxy programs the NodePort datapath through (NodePortLb in
@@ -44,6 +49,9 @@ class NodePortMap {
   virtual Result<void> remove(const ServiceKey& key) = 0;
 
   virtual std::vector<ServiceKey> services() const = 0;
+
+  // The counters of every installed key, as ServiceMap::stats.
+  virtual std::map<ServiceKey, NodePortStats> stats() const = 0;
 };
 
 }  // namespace kernlet::bpf

@@ -37,6 +37,7 @@ static_assert(sizeof(kl_lb_affinity_key) == 16);
 static_assert(sizeof(kl_lb_affinity) == 32);
 static_assert(sizeof(kl_lb_revnat_key) == 32 && offsetof(kl_lb_revnat_key, backend) == 8);
 static_assert(sizeof(kl_lb_drain_key) == 48);
+static_assert(sizeof(kl_lb_stats) == 24 && offsetof(kl_lb_stats, refused) == 16);
 
 namespace {
 
@@ -122,6 +123,8 @@ struct SockLb::Impl {
   Result<void> attach_programs();
   Result<void> recover();
   Result<void> drain_locked(const ServiceKey& key, const std::vector<Backend>& backends);
+  Result<void> create_stats(std::uint32_t service_id);
+  ServiceStats read_stats(std::uint32_t service_id) const;
   void delete_set(std::uint32_t set, const std::vector<Backend>& backends);
 };
 
@@ -202,7 +205,45 @@ Result<void> SockLb::Impl::recover() {
     next_backend_set = std::max(next_backend_set, svc.backend_set + 1);
     installed[in.spec.key] = std::move(in);
   }
+  // Counters: keep those of recovered services (an upgrade from an agent without counters
+  // gets fresh ones), drop those of services removed while no agent was looking.
+  std::set<std::uint32_t> ids;
+  for (const auto& [_, in] : installed) {
+    ids.insert(in.service_id);
+    KL_TRY(create_stats(in.service_id));
+  }
+  std::uint32_t id = 0, next_id = 0;
+  std::uint32_t* prev_id = nullptr;
+  std::vector<std::uint32_t> stale;
+  while (bpf_map_get_next_key(fd(skel->maps.kl_lb_stats_v1), prev_id, &next_id) == 0) {
+    id = next_id;
+    prev_id = &id;
+    if (!ids.count(id)) stale.push_back(id);
+  }
+  for (std::uint32_t s : stale) bpf_map_delete_elem(fd(skel->maps.kl_lb_stats_v1), &s);
   return Ok();
+}
+
+// A zeroed counter entry for a service, unless one exists (kept across an agent restart).
+Result<void> SockLb::Impl::create_stats(std::uint32_t service_id) {
+  std::vector<kl_lb_stats> zero(static_cast<std::size_t>(std::max(libbpf_num_possible_cpus(), 1)));
+  if (bpf_map_update_elem(fd(skel->maps.kl_lb_stats_v1), &service_id, zero.data(), BPF_NOEXIST) != 0 &&
+      errno != EEXIST)
+    return Error::from_errno("service LB: create counters of service id " + std::to_string(service_id) +
+                             " in kl_lb_stats_v1");
+  return Ok();
+}
+
+ServiceStats SockLb::Impl::read_stats(std::uint32_t service_id) const {
+  std::vector<kl_lb_stats> per(static_cast<std::size_t>(std::max(libbpf_num_possible_cpus(), 1)));
+  ServiceStats out;
+  if (bpf_map_lookup_elem(fd(skel->maps.kl_lb_stats_v1), &service_id, per.data()) != 0) return out;
+  for (const kl_lb_stats& c : per) {
+    out.connects += c.connects;
+    out.sendmsgs += c.sendmsgs;
+    out.refused += c.refused;
+  }
+  return out;
 }
 
 SockLb::SockLb(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -317,6 +358,12 @@ Result<void> SockLb::upsert(const ServiceSpec& spec) {
       return e;
     }
   }
+  // A new service's counters exist before the first connect() can find it (an installed
+  // one has them: from its first upsert, or from recover()).
+  if (auto r = it == m.installed.end() ? m.create_stats(next.service_id) : Result<void>(Ok()); !r.ok()) {
+    m.delete_set(next.backend_set, spec.backends);
+    return std::move(r).error().context(name);
+  }
   // 2. Flip the service to it in one map write.
   kl_lb_endpoint key = to_endpoint(spec.key);
   kl_lb_service val{};
@@ -349,6 +396,8 @@ Result<void> SockLb::remove(const ServiceKey& key) {
   if (bpf_map_delete_elem(m.fd(m.skel->maps.kl_lb_services_v1), &k) != 0 && errno != ENOENT)
     return Error::from_errno("service " + key.to_string() + ": delete from kl_lb_services_v1");
   m.delete_set(it->second.backend_set, it->second.spec.backends);
+  std::uint32_t id = it->second.service_id;
+  bpf_map_delete_elem(m.fd(m.skel->maps.kl_lb_stats_v1), &id);
   std::vector<Backend> left = gone(it->second.spec, nullptr);
   m.installed.erase(it);
   return m.drain_locked(key, left);
@@ -358,6 +407,13 @@ std::vector<ServiceKey> SockLb::services() const {
   std::lock_guard lock(impl_->mu);
   std::vector<ServiceKey> out;
   for (const auto& [k, _] : impl_->installed) out.push_back(k);
+  return out;
+}
+
+std::map<ServiceKey, ServiceStats> SockLb::stats() const {
+  std::lock_guard lock(impl_->mu);
+  std::map<ServiceKey, ServiceStats> out;
+  for (const auto& [k, in] : impl_->installed) out[k] = impl_->read_stats(in.service_id);
   return out;
 }
 

@@ -16,6 +16,7 @@
 // Thread-safety: all methods may be called from any thread; they serialize on one mutex.
 #pragma once
 
+#include <map>
 #include <memory>
 #include <string>
 
@@ -45,6 +46,7 @@ class SockLb final : public ServiceMap {
   Result<void> upsert(const ServiceSpec& spec) override;
   Result<void> remove(const ServiceKey& key) override;
   std::vector<ServiceKey> services() const override;
+  std::map<ServiceKey, ServiceStats> stats() const override;
 
   // Destroys the established TCP and connected UDP sockets that this balancer connected
   // through `key` to any of `backends`, in every network namespace of a process in the

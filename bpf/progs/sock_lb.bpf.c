@@ -16,6 +16,8 @@
  * (kernel >= 5.18; the run-array keeps a negative retval the program set). ECONNREFUSED
  * is what a client sees from kube-proxy's REJECT rule for an endpoint-less service.
  *
+ * Every translation and refusal is counted per service in kl_lb_stats_v1 (per-CPU).
+ *
  * iter/tcp and iter/udp destroy (bpf_sock_destroy kfunc, kernel >= 6.5) the sockets that
  * this balancer connected to a (VIP, backend) pair listed in kl_lb_drain_v1: the socket's
  * cookie must map to that backend in kl_lb_revnat_v1 with that VIP, so only sockets the
@@ -82,6 +84,13 @@ struct {
   __type(value, __u32);
 } kl_lb_drain_v1 SEC(".maps");
 
+struct {
+  __uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+  __uint(max_entries, KL_LB_MAX_SERVICES);
+  __type(key, __u32);
+  __type(value, struct kl_lb_stats);
+} kl_lb_stats_v1 SEC(".maps");
+
 extern int bpf_sock_destroy(struct sock_common *sk) __ksym;
 
 /* Outcome of a forward translation. */
@@ -90,6 +99,27 @@ enum {
   LB_XLATED = 1,  /* *dst now holds a backend */
   LB_REFUSE = 2,  /* a service with no ready backend */
 };
+
+/* Which hook asked for the translation (picks the counter). */
+enum {
+  LB_HOOK_CONNECT = 0,
+  LB_HOOK_SENDMSG = 1,
+};
+
+/* Bumps the service's counter for an outcome. The entry exists while the loader has the
+ * service installed; a missing one (removed under us) is not recreated. */
+static __always_inline void lb_count(__u32 service_id, int outcome, int hook) {
+  struct kl_lb_stats *st = bpf_map_lookup_elem(&kl_lb_stats_v1, &service_id);
+
+  if (!st)
+    return;
+  if (outcome == LB_REFUSE)
+    st->refused += 1;
+  else if (hook == LB_HOOK_CONNECT)
+    st->connects += 1;
+  else
+    st->sendmsgs += 1;
+}
 
 static __always_inline int lb_pick(struct kl_lb_service *svc, struct kl_lb_endpoint *out) {
   struct kl_lb_slot_key sk = {.backend_set = svc->backend_set};
@@ -105,7 +135,7 @@ static __always_inline int lb_pick(struct kl_lb_service *svc, struct kl_lb_endpo
 
 /* Looks up dst (VIP:port+proto) and replaces it with a backend. Writes the reverse entry
  * for the socket so recvmsg/getpeername can show the VIP. */
-static __always_inline int lb_xlate(void *ctx, struct kl_lb_endpoint *dst) {
+static __always_inline int __lb_xlate(void *ctx, struct kl_lb_endpoint *dst, __u32 *service_id) {
   struct kl_lb_service *svc;
   struct kl_lb_endpoint be = {};
   struct kl_lb_endpoint vip = *dst;
@@ -115,6 +145,7 @@ static __always_inline int lb_xlate(void *ctx, struct kl_lb_endpoint *dst) {
   svc = bpf_map_lookup_elem(&kl_lb_services_v1, dst);
   if (!svc)
     return LB_PASS;
+  *service_id = svc->service_id;
   if (svc->count == 0)
     return LB_REFUSE;
 
@@ -168,6 +199,15 @@ static __always_inline int lb_xlate(void *ctx, struct kl_lb_endpoint *dst) {
   return LB_XLATED;
 }
 
+static __always_inline int lb_xlate(void *ctx, struct kl_lb_endpoint *dst, int hook) {
+  __u32 service_id = 0;
+  int rc = __lb_xlate(ctx, dst, &service_id);
+
+  if (rc != LB_PASS)
+    lb_count(service_id, rc, hook);
+  return rc;
+}
+
 static __always_inline __u8 lb_proto(struct bpf_sock_addr *ctx) {
   if (ctx->protocol == IPPROTO_TCP)
     return KL_LB_PROTO_TCP;
@@ -178,7 +218,7 @@ static __always_inline __u8 lb_proto(struct bpf_sock_addr *ctx) {
 
 /* ---- IPv4 ---- */
 
-static __always_inline int lb4_forward(struct bpf_sock_addr *ctx) {
+static __always_inline int lb4_forward(struct bpf_sock_addr *ctx, int hook) {
   struct kl_lb_endpoint dst = {};
   int rc;
 
@@ -189,7 +229,7 @@ static __always_inline int lb4_forward(struct bpf_sock_addr *ctx) {
   dst.addr[0] = ctx->user_ip4;
   dst.port = (__u16)ctx->user_port;
 
-  rc = lb_xlate(ctx, &dst);
+  rc = lb_xlate(ctx, &dst, hook);
   if (rc == LB_REFUSE) {
     bpf_set_retval(-ECONNREFUSED);
     return 0;
@@ -217,10 +257,10 @@ static __always_inline void lb4_reverse(struct bpf_sock_addr *ctx) {
 }
 
 SEC("cgroup/connect4")
-int kl_lb4_connect(struct bpf_sock_addr *ctx) { return lb4_forward(ctx); }
+int kl_lb4_connect(struct bpf_sock_addr *ctx) { return lb4_forward(ctx, LB_HOOK_CONNECT); }
 
 SEC("cgroup/sendmsg4")
-int kl_lb4_sendmsg(struct bpf_sock_addr *ctx) { return lb4_forward(ctx); }
+int kl_lb4_sendmsg(struct bpf_sock_addr *ctx) { return lb4_forward(ctx, LB_HOOK_SENDMSG); }
 
 SEC("cgroup/recvmsg4")
 int kl_lb4_recvmsg(struct bpf_sock_addr *ctx) {
@@ -268,7 +308,7 @@ static __always_inline void lb6_store(struct bpf_sock_addr *ctx, const struct kl
   ctx->user_port = e->port;
 }
 
-static __always_inline int lb6_forward(struct bpf_sock_addr *ctx) {
+static __always_inline int lb6_forward(struct bpf_sock_addr *ctx, int hook) {
   struct kl_lb_endpoint dst = {};
   int mapped, rc;
 
@@ -276,7 +316,7 @@ static __always_inline int lb6_forward(struct bpf_sock_addr *ctx) {
   if (!dst.proto)
     return 1;
   mapped = lb6_load(ctx, &dst);
-  rc = lb_xlate(ctx, &dst);
+  rc = lb_xlate(ctx, &dst, hook);
   if (rc == LB_REFUSE) {
     bpf_set_retval(-ECONNREFUSED);
     return 0;
@@ -300,10 +340,10 @@ static __always_inline void lb6_reverse(struct bpf_sock_addr *ctx) {
 }
 
 SEC("cgroup/connect6")
-int kl_lb6_connect(struct bpf_sock_addr *ctx) { return lb6_forward(ctx); }
+int kl_lb6_connect(struct bpf_sock_addr *ctx) { return lb6_forward(ctx, LB_HOOK_CONNECT); }
 
 SEC("cgroup/sendmsg6")
-int kl_lb6_sendmsg(struct bpf_sock_addr *ctx) { return lb6_forward(ctx); }
+int kl_lb6_sendmsg(struct bpf_sock_addr *ctx) { return lb6_forward(ctx, LB_HOOK_SENDMSG); }
 
 SEC("cgroup/recvmsg6")
 int kl_lb6_recvmsg(struct bpf_sock_addr *ctx) {

@@ -1946,53 +1946,80 @@ asio::awaitable<void> ApiServer::Impl::bind(const ResourceInfo& r, const Request
     co_return;
   }
   const std::string key = object_key(r, info.namespace_, info.name);
-  auto result = co_await blocking([&]() -> std::optional<Status> {
-    for (int attempt = 0; attempt < kMaxConflictRetries; ++attempt) {
-      auto loaded = load(r, key, info.name);
-      if (auto* bad = std::get_if<Status>(&loaded)) return *bad;
-      json::object* pod = &std::get<Loaded>(loaded).obj;
-      if (api::Meta(*pod).being_deleted()) {
-        return Status::conflict(group_resource(r), info.name, "pod is being deleted, cannot be assigned to a host");
-      }
-      json::object& spec = json::ensure_object(*pod, "spec");
-      if (std::string_view current = json::get_string(spec, "nodeName"); !current.empty()) {
-        return Status::conflict(group_resource(r), info.name,
-                                "pod " + info.name + " is already assigned to node \"" + std::string(current) + "\"");
-      }
-      spec["nodeName"] = node;
-      // The PodScheduled condition, as the binding registry sets it.
-      json::array& conditions = json::ensure_array(json::ensure_object(*pod, "status"), "conditions");
-      bool found = false;
-      for (auto& c : conditions) {
-        if (c.is_object() && json::get_string(c.get_object(), "type") == "PodScheduled") {
-          c.get_object()["status"] = "True";
-          c.get_object()["lastTransitionTime"] = api::now_rfc3339();
-          c.get_object().erase("reason");
-          c.get_object().erase("message");
-          found = true;
+  // The pod comes from the watch cache first: the write below is conditional on the
+  // revision read, so a stale copy costs one retry from the store, never a wrong binding.
+  // Only the success path trusts the cache; a refusal (being deleted, already bound) is
+  // decided on the store's copy, as is "not found". The write goes through write(): no
+  // thread waits through the group commit, and the watch cache gets the pod's summary
+  // instead of decoding the stored bytes again.
+  bool try_cache = cache_ != nullptr;
+  for (int attempt = 0; attempt < kMaxConflictRetries; ++attempt) {
+    std::optional<Loaded> loaded;
+    const bool from_cache = try_cache;
+    try_cache = false;
+    if (from_cache) {
+      if (ObjectPtr o = cache_->get(key)) {
+        if (auto decoded = json::parse_object(o->value, key); decoded.ok()) {
+          loaded = Loaded{std::move(*decoded), o->mod_revision};
         }
       }
-      if (!found) {
-        conditions.push_back(json::object{{"type", "PodScheduled"},
-                                          {"status", "True"},
-                                          {"lastProbeTime", nullptr},
-                                          {"lastTransitionTime", api::now_rfc3339()}});
-      }
-      auto res = store_.update(key, to_stored(std::move(*pod)), std::get<Loaded>(loaded).rev);
-      if (!res.ok()) return Status::from_error(res.error());
-      if (res->succeeded) return std::nullopt;
     }
-    return Status::conflict_modified(group_resource(r), info.name);
-  });
-  if (result) {
-    KL_REPLY(out, status_response(*result));
+    if (!loaded) {
+      auto read = co_await blocking([&] { return load(r, key, info.name); });
+      if (auto* bad = std::get_if<Status>(&read)) {
+        KL_REPLY(out, status_response(*bad));
+        co_return;
+      }
+      loaded = std::move(std::get<Loaded>(read));
+    }
+    json::object* pod = &loaded->obj;
+    std::optional<Status> refused;
+    if (api::Meta(*pod).being_deleted()) {
+      refused = Status::conflict(group_resource(r), info.name, "pod is being deleted, cannot be assigned to a host");
+    } else if (std::string_view current = json::get_string(json::ensure_object(*pod, "spec"), "nodeName");
+               !current.empty()) {
+      refused = Status::conflict(group_resource(r), info.name,
+                                 "pod " + info.name + " is already assigned to node \"" + std::string(current) + "\"");
+    }
+    if (refused) {
+      if (from_cache) continue;  // confirm on the store's copy
+      KL_REPLY(out, status_response(*refused));
+      co_return;
+    }
+    json::ensure_object(*pod, "spec")["nodeName"] = node;
+    // The PodScheduled condition, as the binding registry sets it.
+    json::array& conditions = json::ensure_array(json::ensure_object(*pod, "status"), "conditions");
+    bool found = false;
+    for (auto& c : conditions) {
+      if (c.is_object() && json::get_string(c.get_object(), "type") == "PodScheduled") {
+        c.get_object()["status"] = "True";
+        c.get_object()["lastTransitionTime"] = api::now_rfc3339();
+        c.get_object().erase("reason");
+        c.get_object().erase("message");
+        found = true;
+      }
+    }
+    if (!found) {
+      conditions.push_back(json::object{{"type", "PodScheduled"},
+                                        {"status", "True"},
+                                        {"lastProbeTime", nullptr},
+                                        {"lastTransitionTime", api::now_rfc3339()}});
+    }
+    store::WriteRequest request = object_write(store::WriteRequest::Kind::kUpdate, key, r, *pod, loaded->rev);
+    Result<store::TxnResult> res = co_await write(std::move(request));
+    if (!res.ok()) {
+      KL_REPLY(out, status_response(Status::from_error(res.error())));
+      co_return;
+    }
+    if (!res->succeeded) continue;  // changed or deleted since read: read the store again
+    KL_REPLY(out, json_response(201, json::object{{"kind", "Status"},
+                                                  {"apiVersion", "v1"},
+                                                  {"metadata", json::object{}},
+                                                  {"status", "Success"},
+                                                  {"code", 201}}));
     co_return;
   }
-  KL_REPLY(out, json_response(201, json::object{{"kind", "Status"},
-                                                {"apiVersion", "v1"},
-                                                {"metadata", json::object{}},
-                                                {"status", "Success"},
-                                                {"code", 201}}));
+  KL_REPLY(out, status_response(Status::conflict_modified(group_resource(r), info.name)));
 }
 
 asio::awaitable<void> ApiServer::Impl::resource_metrics(const ResourceInfo& r, const RequestInfo& info,

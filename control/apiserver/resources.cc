@@ -56,7 +56,8 @@ std::vector<ResourceInfo> build_table() {
   t.push_back(resource("", "v1", "secrets", "secret", "Secret", true));
   t.push_back(resource("", "v1", "serviceaccounts", "serviceaccount", "ServiceAccount", true, {"sa"}));
   t.push_back(resource("", "v1", "services", "service", "Service", true, {"svc"}, all, {status("Service")}));
-  // apps/v1
+  // apps/v1 (controllerrevisions: no short name or category, as upstream)
+  t.push_back(resource("apps", "v1", "controllerrevisions", "controllerrevision", "ControllerRevision", true));
   t.push_back(resource("apps", "v1", "daemonsets", "daemonset", "DaemonSet", true, {"ds"}, all,
                        {status("DaemonSet")}));
   t.push_back(resource("apps", "v1", "deployments", "deployment", "Deployment", true, {"deploy"}, all,

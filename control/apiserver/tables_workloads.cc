@@ -1,5 +1,6 @@
 // Table printers of the workload groups: apps (Deployment, ReplicaSet, DaemonSet,
 // StatefulSet), batch (Job, CronJob) and autoscaling (HorizontalPodAutoscaler).
+#include <cctype>
 #include <string>
 #include <utility>
 #include <vector>
@@ -108,6 +109,29 @@ Row print_daemon_set(const json::object& obj, TimePoint now) {
                format_labels(json::get_object(template_spec(spec), "nodeSelector")),
                age(obj, now)};
   append_template_cells(row, template_spec(spec), format_label_selector(json::get_object(spec, "selector")));
+  return row;
+}
+
+constexpr Column kControllerRevisionColumns[] = {
+    {"Name", "string", "name", kNameDescription, 0},
+    {"Controller", "string", "", "Controller of the object", 0},
+    {"Revision", "string", "", "Revision of the ControllerRevision", 0},
+    {"Age", "string", "", kAgeDescription, 0},
+};
+
+// The controller as kubectl names it: "<kind lowercased>.<group>/<name>" ("daemonset.apps/x").
+Row print_controller_revision(const json::object& obj, TimePoint now) {
+  std::string controller = "<none>";
+  if (auto ref = api::Meta(obj).controller_ref()) {
+    std::string kind = ref->kind;
+    for (char& c : kind) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    const std::size_t slash = ref->api_version.find('/');
+    controller = kind;
+    if (slash != std::string::npos) controller += "." + ref->api_version.substr(0, slash);
+    controller += "/" + ref->name;
+  }
+  Row row;
+  row.cells = {api::Meta(obj).name(), controller, int_or(obj, "revision"), age(obj, now)};
   return row;
 }
 
@@ -343,6 +367,7 @@ const Printer* find_workload_printer(std::string_view group, std::string_view re
       {"apps", "deployments", {kDeploymentColumns, print_deployment}},
       {"apps", "replicasets", {kReplicaSetColumns, print_replica_set}},
       {"apps", "daemonsets", {kDaemonSetColumns, print_daemon_set}},
+      {"apps", "controllerrevisions", {kControllerRevisionColumns, print_controller_revision}},
       {"apps", "statefulsets", {kStatefulSetColumns, print_stateful_set}},
       {"batch", "jobs", {kJobColumns, print_job}},
       {"batch", "cronjobs", {kCronJobColumns, print_cron_job}},

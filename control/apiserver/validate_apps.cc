@@ -1,4 +1,4 @@
-// Validation of apps/v1 kinds: Deployment, ReplicaSet, DaemonSet.
+// Validation of apps/v1 kinds: Deployment, ReplicaSet, DaemonSet, ControllerRevision.
 #include <optional>
 #include <string>
 
@@ -99,6 +99,13 @@ void validate_daemonset(const json::object& obj, Causes& out) {
       validate_rolling_update(out, *ru, "spec.updateStrategy.rollingUpdate");
 }
 
+// ValidateControllerRevision: a revision number >= 0; data is what rollbacks restore.
+void validate_controller_revision(const json::object& obj, Causes& out) {
+  nonnegative(out, obj, "revision", "revision");
+  const json::value* data = json::find(obj, "data");
+  if (data == nullptr || data->is_null()) add_invalid_raw(out, "data", "null", "data is mandatory");
+}
+
 }  // namespace
 
 bool validate_apps_create(const ResourceInfo& r, const json::object& obj, Causes& out) {
@@ -106,12 +113,22 @@ bool validate_apps_create(const ResourceInfo& r, const json::object& obj, Causes
   if (r.kind == "Deployment") validate_deployment(obj, out);
   else if (r.kind == "ReplicaSet") validate_replicas_and_template(out, api::object_or_empty(obj, "spec"), "deployment");
   else if (r.kind == "DaemonSet") validate_daemonset(obj, out);
+  else if (r.kind == "ControllerRevision") validate_controller_revision(obj, out);
   else return false;
   return true;
 }
 
 bool validate_apps_update(const ResourceInfo& r, const json::object& obj, const json::object& old, Causes& out) {
   if (r.group != "apps") return false;
+  if (r.kind == "ControllerRevision") {
+    // The revision number may move (a controller renumbers a revision it returns to);
+    // the recorded state never does.
+    validate_controller_revision(obj, out);
+    const json::value* data = json::find(obj, "data");
+    const json::value* old_data = json::find(old, "data");
+    if (data != nullptr && old_data != nullptr && *data != *old_data) add_invalid_raw(out, "data", "{...}", "field is immutable");
+    return true;
+  }
   // apps/v1 made selectors immutable: changing one would orphan the running pods.
   const json::value* sel = json::get_path(obj, "spec") ? json::find(*json::get_path(obj, "spec"), "selector") : nullptr;
   const json::value* old_sel =

@@ -30,6 +30,7 @@
 #include "control/controllers/node_lifecycle_controller.h"
 #include "control/controllers/pv_controller.h"
 #include "control/controllers/replicaset_controller.h"
+#include "control/apiserver/in_process_transport.h"
 #include "control/scheduler/scheduler.h"
 #include "control/store/sqlite_store.h"
 
@@ -56,11 +57,20 @@ Flags:
   --compaction-interval DURATION
                           compact the store's history this often, keeping what changed
                           in the last interval (default 5m; "0" disables; units s, m, h)
+  --store-sync-threads N  threads that fsync the store's log (default 2): commits are
+                          pipelined, the next batch is written while earlier fsyncs
+                          run, and writes are acknowledged in order once durable;
+                          0 fsyncs inside each commit, one batch at a time
   --insecure-listen ADDR:PORT
                           serve plain HTTP instead of HTTPS; every request is treated
                           as the admin. Loopback addresses only, for tests.
   --disable-scheduler     do not run the scheduler (pods stay unbound unless something
                           else binds them)
+  --scheduler-client in-process|http
+                          how the scheduler's requests (bindings, Events, status) reach
+                          this API server: through its request handler directly
+                          (default), or over loopback HTTP like a separate process;
+                          its watches always use HTTP
   --disable-controllers   do not run the controllers (Deployment, ReplicaSet, EndpointSlice,
                           Job, TTL-after-finished, CronJob, DaemonSet, HorizontalPodAutoscaler,
                           node lifecycle, taint eviction, node IPAM, PersistentVolume binder)
@@ -131,7 +141,9 @@ struct Flags {
   std::string service_cidr = "10.96.0.0/12";
   std::string node_port_range = "30000-32767";
   std::chrono::seconds compaction_interval{300};
+  int store_sync_threads = 2;
   bool scheduler = true;
+  bool scheduler_in_process = true;  // --scheduler-client
   bool controllers = true;
   std::chrono::milliseconds node_grace{40'000};
   double eviction_rate = 0.1;
@@ -317,8 +329,23 @@ int main(int argc, char** argv) {
       if (a == "--node-eviction-rate") flags.eviction_rate = n;
       if (a == "--secondary-node-eviction-rate") flags.secondary_eviction_rate = n;
       if (a == "--node-cidr-mask-size") flags.node_cidr_mask = static_cast<int>(n);
+    } else if (a == "--store-sync-threads") {
+      const char* v = value();
+      if (v == nullptr) return usage_error(a + " needs a value");
+      char* end = nullptr;
+      long n = std::strtol(v, &end, 10);
+      if (end == v || *end != '\0' || n < 0 || n > 8) return usage_error("invalid " + a + " " + v + ", want 0 to 8");
+      flags.store_sync_threads = static_cast<int>(n);
     } else if (a == "--disable-scheduler") {
       flags.scheduler = false;
+    } else if (a == "--scheduler-client") {
+      const char* v = value();
+      if (v == nullptr) return usage_error(a + " needs a value (in-process or http)");
+      const std::string_view how(v);
+      if (how != "in-process" && how != "http") {
+        return usage_error("invalid --scheduler-client \"" + std::string(how) + "\", want in-process or http");
+      }
+      flags.scheduler_in_process = how == "in-process";
     } else if (a == "--disable-controllers") {
       flags.controllers = false;
     } else if (a == "-h" || a == "--help") {
@@ -361,7 +388,8 @@ int main(int argc, char** argv) {
   fs::create_directories(flags.data_dir, ec);
   if (ec) return fail(Error("create " + flags.data_dir.string(), ec.value()));
 
-  auto store = store::SqliteStore::open({.path = (flags.data_dir / "state.db").string()});
+  auto store = store::SqliteStore::open(
+      {.path = (flags.data_dir / "state.db").string(), .sync_threads = flags.store_sync_threads});
   if (!store.ok()) return fail(store.error());
 
   apiserver::ApiServerOptions api_opts;
@@ -425,13 +453,27 @@ int main(int argc, char** argv) {
     rest = *c;
   }
   using Stopper = std::function<void()>;
+  // The scheduler lives in this process, so its requests can skip the loopback HTTP round
+  // trip and enter the request handler directly (in_process_transport.h); the answers are
+  // the handler's own, so its behaviour does not change. Its watches still use HTTP.
+  std::shared_ptr<client::RestClient> sched_rest = rest;
+  if (flags.scheduler && flags.scheduler_in_process) {
+    auto c = client::RestClient::create(
+        self, std::make_shared<apiserver::InProcessTransport>(api, server.io_context()));
+    if (!c.ok()) return fail(c.error());
+    sched_rest = *c;
+  }
   auto start_scheduler = [&]() -> Result<Stopper> {
-    auto sched = std::make_shared<scheduler::Scheduler>(rest);
+    auto sched = std::make_shared<scheduler::Scheduler>(sched_rest);
     KL_TRY(sched->start());
     return Stopper([sched] { sched->stop(); });
   };
   auto start_controllers = [&]() -> Result<Stopper> {
     auto informers = std::make_shared<controllers::SharedInformers>(rest);
+    // One recorder (one sender thread, one spam filter) for every controller's Events.
+    auto recorder = std::make_shared<client::EventRecorder>(rest, client::EventRecorderOptions{});
+    recorder->start();
+    informers->set_recorder(recorder);
     auto running = std::make_shared<std::vector<std::unique_ptr<controllers::Controller>>>();
     running->push_back(std::make_unique<controllers::ReplicaSetController>(*informers));
     running->push_back(std::make_unique<controllers::DeploymentController>(*informers));
@@ -456,12 +498,15 @@ int main(int argc, char** argv) {
     if (!informers->wait_for_sync(std::chrono::seconds(30))) {
       for (auto& ctl : *running) ctl->stop();
       informers->stop();
+      recorder->stop();
       return Error(ErrorCode::kUnavailable, "controllers: informers did not sync");
     }
     for (auto& ctl : *running) ctl->run();
-    return Stopper([informers, running] {
+    return Stopper([informers, running, recorder] {
       for (auto& ctl : *running) ctl->stop();
       informers->stop();
+      recorder->flush(std::chrono::seconds(2));
+      recorder->stop();
     });
   };
   std::vector<Stopper> stoppers;

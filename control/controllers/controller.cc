@@ -20,6 +20,18 @@ client::Informer& SharedInformers::get(const client::ResourceRef& collection) {
   return *informers_.emplace(id, std::move(inf)).first->second;
 }
 
+namespace {
+class DroppingSink final : public client::EventSink {
+ public:
+  void event(const json::object&, std::string_view, std::string_view, std::string) override {}
+};
+}  // namespace
+
+std::shared_ptr<client::EventSink> SharedInformers::events(std::string component) const {
+  if (!recorder_) return std::make_shared<DroppingSink>();
+  return recorder_->sink(std::move(component));
+}
+
 void SharedInformers::start() {
   for (auto& [id, inf] : informers_) inf->start();
 }
@@ -124,6 +136,13 @@ bool pod_available(const json::object& pod, int64_t min_ready_seconds, std::chro
 bool pod_active(const json::object& pod) {
   api::PodView p(pod);
   return !api::pod_is_terminal(p) && !p.meta().being_deleted();
+}
+
+json::object event_target(const json::object& obj, std::string_view api_version, std::string_view kind) {
+  api::Meta m(obj);
+  json::object meta{{"name", m.name()}, {"uid", m.uid()}, {"resourceVersion", m.resource_version()}};
+  if (!m.namespace_().empty()) meta["namespace"] = m.namespace_();
+  return json::object{{"apiVersion", api_version}, {"kind", kind}, {"metadata", std::move(meta)}};
 }
 
 }  // namespace util

@@ -17,6 +17,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "api/client/event_recorder.h"
 #include "api/client/informer.h"
 #include "api/client/rest_client.h"
 #include "api/client/work_queue.h"
@@ -26,6 +27,12 @@ namespace kernlet::controllers {
 class SharedInformers {
  public:
   explicit SharedInformers(std::shared_ptr<client::RestClient> client) : client_(std::move(client)) {}
+  // The recorder the controllers' Events go through (one for the whole process, as
+  // kube-controller-manager's broadcaster). Only before the controllers are built.
+  void set_recorder(std::shared_ptr<client::EventRecorder> recorder) { recorder_ = std::move(recorder); }
+  // A sink recording as `component` ("deployment-controller"); without a recorder, one
+  // that drops everything (tests building controllers without events).
+  std::shared_ptr<client::EventSink> events(std::string component) const;
   ~SharedInformers() { stop(); }
   // The informer for a collection (all namespaces), created on first use with a
   // "namespace" index. Only before start().
@@ -37,6 +44,7 @@ class SharedInformers {
 
  private:
   std::shared_ptr<client::RestClient> client_;
+  std::shared_ptr<client::EventRecorder> recorder_;
   std::map<std::string, std::unique_ptr<client::Informer>> informers_;
 };
 
@@ -100,6 +108,9 @@ bool pod_ready(const json::object& pod);
 bool pod_available(const json::object& pod, int64_t min_ready_seconds, std::chrono::system_clock::time_point now);
 // Active = not finished (Succeeded/Failed) and not being deleted.
 bool pod_active(const json::object& pod);
+// What an Event names as its involvedObject: `obj`'s name, namespace, uid and
+// resourceVersion with the given apiVersion and kind (informer list items carry none).
+json::object event_target(const json::object& obj, std::string_view api_version, std::string_view kind);
 }  // namespace util
 
 }  // namespace kernlet::controllers

@@ -20,6 +20,7 @@ CronJobController::CronJobController(SharedInformers& informers, int workers,
                                      std::function<std::chrono::system_clock::time_point()> now)
     : Controller("cronjob-controller", workers),
       client_(informers.client()),
+      events_(informers.events("cronjob-controller")),
       cronjobs_(informers.get(cronjobs_ref())),
       jobs_(informers.get(jobs_ref())),
       now_(now ? std::move(now) : [] { return std::chrono::system_clock::now(); }) {
@@ -57,18 +58,25 @@ Result<void> CronJobController::reconcile(const std::string& key) {
   }
   cronjob::Plan plan = cronjob::plan_sync(*cj, *schedule, owned, now_());
   if (!plan.warning.empty()) std::fprintf(stderr, "warning cronjob-controller: %s: %s\n", key.c_str(), plan.warning.c_str());
+  const json::object target = util::event_target(*cj, "batch/v1", "CronJob");
+  for (const events::Event& e : plan.events) events_->event(target, e.type, e.reason, e.message);
   for (const auto& j : plan.delete_jobs) {
     api::Meta jm(*j);
     client::DeleteOptions opts;
     opts.precondition_uid = std::string(jm.uid());
     opts.propagation = client::PropagationPolicy::kBackground;
     auto r = client_->remove(jobs_ref(ns, std::string(jm.name())), opts);
-    if (!r.ok() && r.error().code() != ErrorCode::kNotFound) return std::move(r).error().context("cronjob " + key);
+    if (r.ok()) events_->event(target, events::kNormal, events::kSuccessfulDelete, events::deleted_job(jm.name()));
+    if (!r.ok() && r.error().code() != ErrorCode::kNotFound) {
+      events_->event(target, events::kWarning, events::kFailedDelete, events::error_deleting(r.error().message()));
+      return std::move(r).error().context("cronjob " + key);
+    }
   }
   if (plan.create) {
     auto r = client_->create(jobs_ref(ns), *plan.create);
     if (r.ok()) {
       api::Meta jm(*r);
+      events_->event(target, events::kNormal, events::kSuccessfulCreate, events::created_job(jm.name()));
       json::array& active = json::ensure_array(plan.status, "active");
       active.push_back(json::object{{"kind", "Job"},
                                     {"namespace", jm.namespace_()},
@@ -77,6 +85,7 @@ Result<void> CronJobController::reconcile(const std::string& key) {
                                     {"apiVersion", "batch/v1"},
                                     {"resourceVersion", jm.resource_version()}});
     } else if (r.error().code() != ErrorCode::kAlreadyExists) {
+      events_->event(target, events::kWarning, events::kFailedCreate, "Error creating job: " + r.error().message());
       return std::move(r).error().context("cronjob " + key);
     }
   }

@@ -22,6 +22,7 @@ class CronJobController final : public Controller {
 
  private:
   std::shared_ptr<client::RestClient> client_;
+  std::shared_ptr<client::EventSink> events_;
   client::Informer& cronjobs_;
   client::Informer& jobs_;
   std::function<std::chrono::system_clock::time_point()> now_;

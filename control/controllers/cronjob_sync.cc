@@ -143,7 +143,11 @@ Plan plan_sync(const json::object& cronjob, const Schedule& schedule, const std:
       std::string_view type;
       if (!job_finished(**it, &type)) {
         active.push_back(ref);
-      } else if (type == "Complete") {
+        continue;
+      }
+      plan.events.push_back({events::kNormal, std::string(events::kSawCompletedJob),
+                             events::saw_completed_job(api::Meta(**it).name(), type)});
+      if (type == "Complete") {
         auto done = api::parse_rfc3339(api::JobView(**it).status().completion_time());
         if (done.ok() && (!have_success || *done > success_at)) {
           success_at = *done;
@@ -207,10 +211,12 @@ Plan plan_sync(const json::object& cronjob, const Schedule& schedule, const std:
   if (missed.count > kMaxMissed) {
     plan.warning = "too many missed start times: " + std::to_string(missed.count) +
                    ". Set or decrease .spec.startingDeadlineSeconds or check clock skew";
+    plan.events.push_back({events::kWarning, "TooManyMissedTimes", plan.warning});
   }
   const SysSeconds scheduled = *missed.most_recent;
   if (deadline && scheduled < now - std::chrono::seconds(*deadline)) {
     plan.warning = "Missed scheduled time to start a job: " + format_in_zone(scheduled, schedule.zone);
+    plan.events.push_back({events::kWarning, "MissSchedule", plan.warning});
     finish();
     return plan;
   }
@@ -236,6 +242,7 @@ Plan plan_sync(const json::object& cronjob, const Schedule& schedule, const std:
   }
   const std::string_view policy = spec.concurrency_policy();
   if (policy == "Forbid" && !active.empty()) {
+    plan.events.push_back({events::kNormal, std::string(events::kJobAlreadyActive), std::string(events::kJobAlreadyActiveMessage)});
     finish();
     return plan;
   }

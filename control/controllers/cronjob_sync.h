@@ -23,6 +23,7 @@
 
 #include "api/client/cache.h"
 #include "api/json.h"
+#include "control/controllers/controller_events.h"
 #include "control/controllers/cron.h"
 
 namespace kernlet::controllers::cronjob {
@@ -44,6 +45,9 @@ struct Plan {
   std::vector<client::ObjectPtr> delete_jobs;   // Replace, and history beyond the limits
   std::optional<std::chrono::milliseconds> requeue_after;  // until the next schedule time
   std::string warning;  // "too many missed start times: N. ..." or a missed deadline
+  // Events about the CronJob decided here (SawCompletedJob, JobAlreadyActive,
+  // TooManyMissedTimes, MissSchedule); the controller adds those of its writes.
+  std::vector<events::Event> events;
 };
 
 // Decides one sync of `cronjob` given the Jobs it controls and the time.

@@ -142,9 +142,11 @@ NodeFit node_fit(const json::object& ds, const json::object& node) {
   return {true, true};
 }
 
-json::object pod_for_node(const json::object& ds, const std::string& node) {
+json::object pod_for_node(const json::object& ds, const std::string& node, std::string_view hash) {
   json::object pod = pod_from_template(template_of(ds), ds, "apps/v1", "DaemonSet");
-  api::MutableMeta(pod).set_label(kRevisionHash, current_hash(ds));
+  api::MutableMeta m(pod);
+  m.set_label(kRevisionHash, hash.empty() ? current_hash(ds) : std::string(hash));
+  m.set_label("pod-template-generation", std::to_string(api::Meta(ds).generation()));
   json::object& spec = json::ensure_object(pod, "spec");
   add_daemon_tolerations(spec);
   json::object term{{"matchFields", json::array{json::object{
@@ -155,10 +157,10 @@ json::object pod_for_node(const json::object& ds, const std::string& node) {
 }
 
 Plan plan_sync(const json::object& ds, const std::vector<client::ObjectPtr>& nodes,
-               const std::vector<client::ObjectPtr>& pods, Clock::time_point now) {
+               const std::vector<client::ObjectPtr>& pods, Clock::time_point now, std::string_view current_revision_hash) {
   Plan plan;
   api::DaemonSetSpecView spec(api::object_or_empty(ds, "spec"));
-  const std::string hash = current_hash(ds);
+  const std::string hash = current_revision_hash.empty() ? current_hash(ds) : std::string(current_revision_hash);
   const int64_t min_ready = spec.min_ready_seconds();
   const bool rolling = spec.update_strategy_type() != "OnDelete";
 

@@ -17,8 +17,8 @@
 //    one once the new one is available); OnDelete leaves old pods until users delete them;
 //  - status: desired/current/misscheduled/ready/available/updated/unavailable,
 //    observedGeneration.
-// ControllerRevision objects are not written: kernlet's API server does not serve
-// apps/v1 controllerrevisions yet, so `kubectl rollout history/undo daemonset` do not work.
+// The rollout history (ControllerRevisions) is daemonset_history.h's; the hash pods are
+// compared with is the current revision's controller-revision-hash.
 // Pure; thread-safe.
 #pragma once
 
@@ -59,10 +59,13 @@ struct NodeFit {
 NodeFit node_fit(const json::object& ds, const json::object& node);
 
 // Decides one sync given all nodes and the DaemonSet's pods.
+// `hash` is the current revision's (empty: current_hash(ds)).
 Plan plan_sync(const json::object& ds, const std::vector<client::ObjectPtr>& nodes,
-               const std::vector<client::ObjectPtr>& pods, std::chrono::system_clock::time_point now);
+               const std::vector<client::ObjectPtr>& pods, std::chrono::system_clock::time_point now,
+               std::string_view hash = {});
 
-// The pod to create on `node`.
-json::object pod_for_node(const json::object& ds, const std::string& node);
+// The pod to create on `node`, labelled with `hash` (empty: current_hash(ds)) and
+// pod-template-generation.
+json::object pod_for_node(const json::object& ds, const std::string& node, std::string_view hash = {});
 
 }  // namespace kernlet::controllers::daemonset

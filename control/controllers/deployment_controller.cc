@@ -6,6 +6,7 @@
 #include "api/labels.h"
 #include "api/object.h"
 #include "api/time.h"
+#include "control/controllers/controller_events.h"
 #include "control/controllers/rollout.h"
 
 namespace kernlet::controllers {
@@ -62,6 +63,7 @@ json::object condition(std::string_view type, std::string_view status, std::stri
 DeploymentController::DeploymentController(SharedInformers& informers, int workers)
     : Controller("deployment-controller", workers),
       client_(informers.client()),
+      events_(informers.events("deployment-controller")),
       deployments_(informers.get(deployments_ref())),
       rss_(informers.get(rs_ref())),
       pods_(informers.get(client::ResourceRef("", "v1", "pods"))) {
@@ -130,6 +132,10 @@ Result<client::ObjectPtr> DeploymentController::create_new_rs(const json::object
   json::object rs{{"apiVersion", "apps/v1"}, {"kind", "ReplicaSet"}, {"metadata", std::move(meta)}, {"spec", std::move(rs_spec)}};
   auto created = client_->create(rs_ref(std::string(dm.namespace_())), rs);
   if (!created.ok()) return std::move(created).error().context("create replicaset for deployment " + std::string(dm.name()));
+  if (replicas > 0) {
+    events_->event(util::event_target(d, "apps/v1", "Deployment"), events::kNormal, events::kScalingReplicaSet,
+                   events::scaled_new_replica_set(api::Meta(*created).name(), replicas));
+  }
   return std::make_shared<const json::object>(std::move(*created));
 }
 
@@ -138,7 +144,8 @@ Result<void> DeploymentController::scale(const json::object& rs, int64_t replica
   json::object updated = rs;
   bool changed = false;
   json::object& spec = json::ensure_object(updated, "spec");
-  if (json::get_int_or(spec, "replicas", 1) != replicas) {
+  const int64_t was = json::get_int_or(spec, "replicas", 1);
+  if (was != replicas) {
     spec["replicas"] = replicas;
     changed = true;
   }
@@ -165,6 +172,10 @@ Result<void> DeploymentController::scale(const json::object& rs, int64_t replica
   if (!changed) return Ok();
   auto r = client_->update(rs_ref(std::string(m.namespace_()), std::string(m.name())), updated);
   if (!r.ok()) return std::move(r).error().context("scale replicaset " + std::string(m.name()));
+  if (was != replicas) {
+    events_->event(util::event_target(d, "apps/v1", "Deployment"), events::kNormal, events::kScalingReplicaSet,
+                   events::scaled_replica_set(m.name(), replicas, was));
+  }
   return Ok();
 }
 

@@ -29,6 +29,7 @@ class DeploymentController final : public Controller {
                             const client::ObjectPtr& new_rs, bool created_new);
 
   std::shared_ptr<client::RestClient> client_;
+  std::shared_ptr<client::EventSink> events_;
   client::Informer& deployments_;
   client::Informer& rss_;
   client::Informer& pods_;

@@ -3,6 +3,7 @@
 #include <set>
 
 #include "api/object.h"
+#include "control/controllers/controller_events.h"
 #include "control/controllers/endpoints.h"
 
 namespace kernlet::controllers {
@@ -40,6 +41,7 @@ bool same_slice(const json::object& have, const json::object& want) {
 EndpointSliceController::EndpointSliceController(SharedInformers& informers, int workers)
     : Controller("endpointslice-controller", workers),
       client_(informers.client()),
+      events_(informers.events("endpoint-slice-controller")),
       services_(informers.get(client::ResourceRef("", "v1", "services"))),
       pods_(informers.get(client::ResourceRef("", "v1", "pods"))),
       slices_(informers.get(slices_ref())),
@@ -85,13 +87,24 @@ void EndpointSliceController::enqueue_services_selecting(const json::object& pod
 Result<void> EndpointSliceController::reconcile(const std::string& key) {
   client::ObjectPtr svc = services_.cache().get(key);
   if (!svc || api::Meta(*svc).being_deleted()) return Ok();  // the garbage collector takes the slices
+  auto r = sync_service(*svc);
+  if (!r.ok()) {
+    api::Meta m(*svc);
+    events_->event(util::event_target(*svc, "v1", "Service"), events::kWarning, events::kFailedToUpdateEndpointSlices,
+                   events::failed_endpoint_slices(m.namespace_(), m.name(), r.error().message()));
+  }
+  return r;
+}
+
+Result<void> EndpointSliceController::sync_service(const json::object& service) {
+  const json::object* svc = &service;
   const json::object* sel = json::get_object(api::object_or_empty(*svc, "spec"), "selector");
   if (sel == nullptr || sel->empty()) return Ok();  // endpoints managed by hand
   const std::string ns(api::Meta(*svc).namespace_());
   const std::string name(api::Meta(*svc).name());
   KL_ASSIGN_OR_RETURN(auto pods, pods_.cache().by_index("namespace", ns));
   endpoints::Inputs in;
-  in.service = svc.get();
+  in.service = svc;
   for (const auto& p : pods) in.pods.push_back(p.get());
   const std::vector<json::object> desired = endpoints::desired_endpoint_slices(in);
 

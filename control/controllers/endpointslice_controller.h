@@ -16,10 +16,13 @@ class EndpointSliceController final : public Controller {
   Result<void> reconcile(const std::string& key) override;
 
  private:
+  // The slices (and Endpoints) of one Service; reconcile records a failure as an Event.
+  Result<void> sync_service(const json::object& svc);
   void enqueue_services_selecting(const json::object& pod);
   Result<void> sync_endpoints(const json::object& desired);
 
   std::shared_ptr<client::RestClient> client_;
+  std::shared_ptr<client::EventSink> events_;
   client::Informer& services_;
   client::Informer& pods_;
   client::Informer& slices_;

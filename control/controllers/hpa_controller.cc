@@ -20,13 +20,68 @@ client::ResourceRef hpa_ref(std::string ns = {}, std::string name = {}, std::str
                              std::move(sub));
 }
 
+// Where a metric of spec.metrics comes from.
+enum class Source { kResource, kPods, kObject, kExternal };
+
 // One metric of spec.metrics that the controller computes.
 struct ResourceMetric {
   std::string resource;  // "cpu", "memory"
   hpa::Target target;    // Utilization in percent, AverageValue in milli-units
   bool container = false;
   std::string container_name;  // ContainerResource: only this container's usage and request
+  Source source = Source::kResource;
+  // Pods, Object, External: the metric's name and selector, Object's described object.
+  std::string metric_name;
+  json::object metric_selector;
+  CustomObject object;
+  bool value_target = false;  // Object/External: a Value target (else AverageValue)
 };
+
+// A target's quantity in milli-units; errors name the field.
+Result<int64_t> target_milli(const json::object& target, std::string_view key, const std::string& at) {
+  const json::value* v = json::find(target, key);
+  if (v == nullptr) return Error(ErrorCode::kInvalidArgument, at + ": " + std::string(key) + " is required");
+  auto q = Quantity::from_json(*v);
+  if (!q.ok()) return std::move(q).error().context(at + ".target." + std::string(key));
+  auto milli = q->milli_value();
+  if (!milli.ok() || *milli <= 0) return Error(ErrorCode::kInvalidArgument, at + ": " + std::string(key) + " must be positive");
+  return *milli;
+}
+
+// spec.metrics[i] of type Pods, Object or External.
+Result<ResourceMetric> parse_custom_metric(const json::object& m, const std::string& type, const std::string& at) {
+  ResourceMetric rm;
+  const std::string field = type == "Pods" ? "pods" : type == "Object" ? "object" : "external";
+  rm.source = type == "Pods" ? Source::kPods : type == "Object" ? Source::kObject : Source::kExternal;
+  const json::object* src = json::get_object(m, field);
+  if (src == nullptr) return Error(ErrorCode::kInvalidArgument, at + ": no source for type " + type);
+  const json::object& metric = api::object_or_empty(*src, "metric");
+  rm.metric_name = json::get_string(metric, "name");
+  if (rm.metric_name.empty()) return Error(ErrorCode::kInvalidArgument, at + "." + field + ".metric.name is required");
+  if (const json::object* sel = json::get_object(metric, "selector")) rm.metric_selector = *sel;
+  if (rm.source == Source::kObject) {
+    const json::object& d = api::object_or_empty(*src, "describedObject");
+    rm.object = {std::string(json::get_string(d, "apiVersion")), std::string(json::get_string(d, "kind")),
+                 std::string(json::get_string(d, "name"))};
+    if (rm.object.kind.empty() || rm.object.name.empty())
+      return Error(ErrorCode::kInvalidArgument, at + ".object.describedObject: kind and name are required");
+  }
+  const json::object* target = json::get_object(*src, "target");
+  if (target == nullptr) return Error(ErrorCode::kInvalidArgument, at + ": no target");
+  const std::string ttype(json::get_string(*target, "type"));
+  if (ttype == "AverageValue") {
+    KL_ASSIGN_OR_RETURN(int64_t v, target_milli(*target, "averageValue", at));
+    rm.target = {hpa::TargetType::kAverageValue, v};
+  } else if (ttype == "Value" && rm.source != Source::kPods) {
+    KL_ASSIGN_OR_RETURN(int64_t v, target_milli(*target, "value", at));
+    rm.target = {hpa::TargetType::kAverageValue, v};
+    rm.value_target = true;
+  } else {
+    return Error(ErrorCode::kInvalidArgument,
+                 at + ": target type \"" + ttype + "\" is not supported for " + field + " metrics");
+  }
+  return rm;
+}
 
 // spec.metrics -> what we compute; an unsupported entry is an error naming it.
 Result<std::vector<ResourceMetric>> parse_metrics(const json::object& spec) {
@@ -34,7 +89,10 @@ Result<std::vector<ResourceMetric>> parse_metrics(const json::object& spec) {
   const json::array* metrics = json::get_array(spec, "metrics");
   if (metrics == nullptr || metrics->empty()) {
     // autoscaling/v2's default: 80 % of the cpu request.
-    out.push_back({"cpu", {hpa::TargetType::kUtilization, 80}, false, {}});
+    ResourceMetric cpu;
+    cpu.resource = "cpu";
+    cpu.target = {hpa::TargetType::kUtilization, 80};
+    out.push_back(std::move(cpu));
     return out;
   }
   for (std::size_t i = 0; i < metrics->size(); ++i) {
@@ -42,9 +100,14 @@ Result<std::vector<ResourceMetric>> parse_metrics(const json::object& spec) {
     if (!(*metrics)[i].is_object()) return Error(ErrorCode::kInvalidArgument, at + ": not an object");
     const json::object& m = (*metrics)[i].as_object();
     const std::string type(json::get_string(m, "type"));
+    if (type == "Pods" || type == "Object" || type == "External") {
+      KL_ASSIGN_OR_RETURN(ResourceMetric rm, parse_custom_metric(m, type, at));
+      out.push_back(std::move(rm));
+      continue;
+    }
     if (type != "Resource" && type != "ContainerResource") {
-      return Error(ErrorCode::kInvalidArgument,
-                   at + ": metric type \"" + type + "\" is not supported (only Resource and ContainerResource)");
+      return Error(ErrorCode::kInvalidArgument, at + ": metric type \"" + type +
+                                                    "\" is not supported (Resource, ContainerResource, Pods, Object, External)");
     }
     const json::object* src = json::get_object(m, type == "Resource" ? "resource" : "containerResource");
     if (src == nullptr) return Error(ErrorCode::kInvalidArgument, at + ": no source for type " + type);
@@ -249,12 +312,36 @@ hpa::PodSample sample_of(const json::object& pod, const ResourceMetric& m,
 }
 
 std::string metric_description(const ResourceMetric& m) {
+  switch (m.source) {
+    case Source::kPods: return "pods metric " + m.metric_name;
+    case Source::kObject: return "object metric " + m.metric_name;
+    case Source::kExternal: return "external metric " + m.metric_name;
+    case Source::kResource: break;
+  }
   std::string what = m.container ? "container " + m.container_name + " " + m.resource : m.resource;
   if (m.target.type == hpa::TargetType::kUtilization) return what + " resource utilization (percentage of request)";
   return what + " resource";
 }
 
 json::object current_metric_json(const ResourceMetric& m, const hpa::MetricResult& r, int64_t average_milli) {
+  if (m.source != Source::kResource) {
+    json::object metric{{"name", m.metric_name}};
+    if (!m.metric_selector.empty()) metric["selector"] = m.metric_selector;
+    const std::string key = m.value_target ? "value" : "averageValue";
+    json::object current{{key, Quantity::from_milli(r.current).to_json()}};
+    if (m.source == Source::kPods) {
+      return {{"type", "Pods"}, {"pods", json::object{{"metric", std::move(metric)}, {"current", std::move(current)}}}};
+    }
+    if (m.source == Source::kObject) {
+      return {{"type", "Object"},
+              {"object", json::object{{"describedObject", json::object{{"apiVersion", m.object.api_version},
+                                                                        {"kind", m.object.kind},
+                                                                        {"name", m.object.name}}},
+                                      {"metric", std::move(metric)},
+                                      {"current", std::move(current)}}}};
+    }
+    return {{"type", "External"}, {"external", json::object{{"metric", std::move(metric)}, {"current", std::move(current)}}}};
+  }
   json::object current{{"averageValue", Quantity::from_milli(average_milli).to_json()}};
   if (m.target.type == hpa::TargetType::kUtilization) current["averageUtilization"] = r.current;
   if (m.container) {
@@ -268,6 +355,80 @@ json::object current_metric_json(const ResourceMetric& m, const hpa::MetricResul
 struct Condition {
   std::string type, status, reason, message;
 };
+
+int64_t value_milli(const json::object& item) {
+  const json::value* v = json::find(item, "value");
+  if (v == nullptr) return 0;
+  auto q = Quantity::from_json(*v);
+  auto m = q.ok() ? q->milli_value() : Result<int64_t>(q.error());
+  return m.ok() ? *m : 0;
+}
+
+// A Pods, Object or External metric: the replicas it asks for, or why it failed (with
+// upstream's reason FailedGetPodsMetric / FailedGetObjectMetric / FailedGetExternalMetric).
+hpa::MetricResult custom_metric_replicas(HpaApi& api, const ResourceMetric& m, const std::string& ns,
+                                         const std::string& selector, const std::vector<client::ObjectPtr>& pods,
+                                         int32_t current, int32_t status_replicas, double tolerance, std::string* reason) {
+  hpa::MetricResult r;
+  if (m.source == Source::kPods) {
+    *reason = "FailedGetPodsMetric";
+    auto items = api.pods_metric(ns, selector, m.metric_name, m.metric_selector);
+    if (!items.ok()) {
+      r.error = "unable to get metric " + m.metric_name + ": unable to fetch metrics from custom metrics API: " +
+                items.error().message();
+      return r;
+    }
+    std::map<std::string, int64_t> by_pod;
+    for (const json::object& it : *items) {
+      by_pod[std::string(json::get_string(api::object_or_empty(it, "describedObject"), "name"))] = value_milli(it);
+    }
+    // Upstream's groupPods for a non-cpu metric: readiness does not matter, only deleted
+    // or finished pods are ignored and pods without a value are missing.
+    std::vector<hpa::PodSample> samples;
+    for (const client::ObjectPtr& p : pods) {
+      hpa::PodSample s;
+      api::Meta pm(*p);
+      s.name = pm.name();
+      const std::string_view phase = json::get_string(api::object_or_empty(*p, "status"), "phase");
+      if (pm.being_deleted() || phase == "Failed" || phase == "Succeeded") s.state = hpa::PodState::kIgnored;
+      if (auto v = by_pod.find(s.name); v != by_pod.end()) s.usage = v->second;
+      samples.push_back(std::move(s));
+    }
+    r = hpa::replicas_for_metric(current, samples, m.target, tolerance);
+    if (!r.valid) r.error = "unable to get metric " + m.metric_name + ": " + r.error;
+    return r;
+  }
+  int64_t usage = 0;
+  if (m.source == Source::kObject) {
+    *reason = "FailedGetObjectMetric";
+    auto v = api.object_metric(ns, m.object, m.metric_name, m.metric_selector);
+    if (!v.ok()) {
+      r.error = "unable to get metric " + m.metric_name + ": " + m.object.kind + " on " + ns + " " + m.object.name +
+                "/unable to fetch metrics from custom metrics API: " + v.error().message();
+      return r;
+    }
+    usage = value_milli(*v);
+  } else {
+    *reason = "FailedGetExternalMetric";
+    auto items = api.external_metric(ns, m.metric_name, m.metric_selector);
+    if (!items.ok()) {
+      r.error = "unable to get external metric " + ns + "/" + m.metric_name + "/" + json::dump(json::value(m.metric_selector)) +
+                ": unable to fetch metrics from external metrics API: " + items.error().message();
+      return r;
+    }
+    if (items->empty()) {
+      r.error = "unable to get external metric " + ns + "/" + m.metric_name + ": no metrics returned from external metrics API";
+      return r;
+    }
+    for (const json::object& it : *items) usage += value_milli(it);
+  }
+  if (!m.value_target) return hpa::replicas_for_total_average(status_replicas, usage, m.target.value, tolerance);
+  int64_t ready = 0;
+  for (const client::ObjectPtr& p : pods) {
+    if (json::get_string(api::object_or_empty(*p, "status"), "phase") == "Running" && util::pod_ready(*p)) ++ready;
+  }
+  return hpa::replicas_for_value(current, ready, usage, m.target.value, tolerance);
+}
 
 // status.conditions with `set` applied; lastTransitionTime kept when the status did not change.
 json::array merge_conditions(const json::object* old_status, const std::vector<Condition>& set, const std::string& now) {
@@ -424,12 +585,18 @@ Result<void> HpaSyncer::sync(const json::object& hpa_obj, Clock::time_point now)
     auto items = api_.pod_metrics(ns, selector);
     json::array current_metrics;
     int32_t proposal = -1;
-    std::string first_error, proposal_metric;
+    std::string first_error, first_reason, proposal_metric;
     int invalid = 0;
+    const int32_t status_replicas = static_cast<int32_t>(json::get_int_or(scale_status, "replicas", current));
     for (const ResourceMetric& m : *metrics) {
       hpa::MetricResult r;
       int64_t average = 0;
-      if (!items.ok()) {
+      std::string reason = "FailedGetResourceMetric";
+      if (m.source != Source::kResource) {
+        r = custom_metric_replicas(api_, m, ns, selector, pods, current, status_replicas, options_.tolerance, &reason);
+        // Upstream records each failed metric, whether or not the others carry the sync.
+        if (!r.valid) api_.event(hpa_obj, "Warning", reason, r.error);
+      } else if (!items.ok()) {
         r.error = "unable to get metrics for resource " + m.resource + ": " + items.error().message();
       } else if (pods.empty()) {
         r.error = "no pods match the target's selector " + selector;
@@ -452,7 +619,10 @@ Result<void> HpaSyncer::sync(const json::object& hpa_obj, Clock::time_point now)
         average = counted > 0 ? sum / counted : 0;
       }
       if (!r.valid) {
-        if (first_error.empty()) first_error = r.error;
+        if (first_error.empty()) {
+          first_error = r.error;
+          first_reason = reason;
+        }
         ++invalid;
         current_metrics.push_back(json::object{{"type", ""}});  // index-aligned with spec.metrics, as upstream
         continue;
@@ -466,10 +636,10 @@ Result<void> HpaSyncer::sync(const json::object& hpa_obj, Clock::time_point now)
     // As upstream: all metrics invalid, or some invalid while the valid ones would scale
     // down (the invalid ones might have said otherwise), is a failure to compute.
     if (proposal < 0 || (invalid > 0 && proposal < current)) {
-      api_.event(hpa_obj, "Warning", "FailedGetResourceMetric", first_error);
+      if (first_reason == "FailedGetResourceMetric") api_.event(hpa_obj, "Warning", first_reason, first_error);
       status["desiredReplicas"] = current;
       status.erase("currentMetrics");
-      return finish({able, {"ScalingActive", "False", "FailedGetResourceMetric",
+      return finish({able, {"ScalingActive", "False", first_reason,
                             "the HPA was unable to compute the replica count: " + first_error}});
     }
     status["currentMetrics"] = std::move(current_metrics);
@@ -544,8 +714,8 @@ Result<void> HpaSyncer::sync(const json::object& hpa_obj, Clock::time_point now)
 
 class HorizontalPodAutoscalerController::RestApi final : public HpaApi {
  public:
-  RestApi(std::shared_ptr<client::RestClient> client, client::Informer& pods)
-      : client_(std::move(client)), pods_(pods) {}
+  RestApi(std::shared_ptr<client::RestClient> client, client::Informer& pods, std::shared_ptr<client::EventSink> events)
+      : client_(std::move(client)), pods_(pods), events_(std::move(events)) {}
 
   Result<json::object> get_scale(const ScaleTarget& t, const std::string& ns) override {
     return client_->get(client::ResourceRef(t.group, t.version, t.resource, ns, t.name, "scale"));
@@ -570,41 +740,81 @@ class HorizontalPodAutoscalerController::RestApi final : public HpaApi {
     KL_ASSIGN_OR_RETURN(client::ObjectList l, client_->list(client::ResourceRef("metrics.k8s.io", "v1beta1", "pods", ns), o));
     return std::move(l.items);
   }
+  Result<std::vector<json::object>> pods_metric(const std::string& ns, const std::string& selector,
+                                                const std::string& metric, const json::object& metric_selector) override {
+    std::string target = "/apis/custom.metrics.k8s.io/v1beta2/namespaces/" + client::url_escape(ns) + "/pods/*/" +
+                         client::url_escape(metric) + "?labelSelector=" + client::url_escape(selector);
+    KL_ASSIGN_OR_RETURN(std::string ms, selector_string(metric_selector));
+    if (!ms.empty()) target += "&metricLabelSelector=" + client::url_escape(ms);
+    KL_ASSIGN_OR_RETURN(json::object list, get_json(target));
+    return items_of(list);
+  }
+  Result<json::object> object_metric(const std::string& ns, const CustomObject& object, const std::string& metric,
+                                     const json::object& metric_selector) override {
+    KL_ASSIGN_OR_RETURN(ScaleTarget t, scale_target(json::object{
+                                           {"apiVersion", object.api_version}, {"kind", object.kind}, {"name", object.name}}));
+    std::string target = "/apis/custom.metrics.k8s.io/v1beta2/namespaces/" + client::url_escape(ns) + "/" + t.resource +
+                         "/" + client::url_escape(object.name) + "/" + client::url_escape(metric);
+    KL_ASSIGN_OR_RETURN(std::string ms, selector_string(metric_selector));
+    if (!ms.empty()) target += "?metricLabelSelector=" + client::url_escape(ms);
+    KL_ASSIGN_OR_RETURN(json::object list, get_json(target));
+    // A MetricValueList with one item (v1beta2 answers a list for a single object too).
+    std::vector<json::object> items = items_of(list);
+    if (items.empty()) return Error(ErrorCode::kNotFound, "no metric " + metric + " for " + object.kind + " " + object.name);
+    return items.front();
+  }
+  Result<std::vector<json::object>> external_metric(const std::string& ns, const std::string& metric,
+                                                    const json::object& metric_selector) override {
+    std::string target = "/apis/external.metrics.k8s.io/v1beta1/namespaces/" + client::url_escape(ns) + "/" +
+                         client::url_escape(metric);
+    KL_ASSIGN_OR_RETURN(std::string ms, selector_string(metric_selector));
+    if (!ms.empty()) target += "?labelSelector=" + client::url_escape(ms);
+    KL_ASSIGN_OR_RETURN(json::object list, get_json(target));
+    return items_of(list);
+  }
   Result<void> update_status(const json::object& hpa) override {
     api::Meta m(hpa);
     KL_TRY(client_->update_status(hpa_ref(std::string(m.namespace_()), std::string(m.name()), "status"), hpa));
     return Ok();
   }
   void event(const json::object& hpa, std::string_view type, std::string_view reason, const std::string& message) override {
-    api::Meta m(hpa);
-    const std::string now = api::now_rfc3339();
-    json::object ev{{"apiVersion", "v1"},
-                    {"kind", "Event"},
-                    {"metadata", json::object{{"name", api::event_name(m.name())},
-                                              {"namespace", m.namespace_()}}},
-                    {"involvedObject", json::object{{"apiVersion", "autoscaling/v2"},
-                                                    {"kind", "HorizontalPodAutoscaler"},
-                                                    {"name", m.name()},
-                                                    {"namespace", m.namespace_()},
-                                                    {"uid", m.uid()},
-                                                    {"resourceVersion", m.resource_version()}}},
-                    {"type", type},
-                    {"reason", reason},
-                    {"message", message},
-                    {"source", json::object{{"component", "horizontal-pod-autoscaler"}}},
-                    {"firstTimestamp", now},
-                    {"lastTimestamp", now},
-                    {"count", 1},
-                    {"reportingComponent", "horizontal-pod-autoscaler"}};
-    if (auto r = client_->create(client::ResourceRef("", "v1", "events", std::string(m.namespace_())), ev); !r.ok()) {
-      std::fprintf(stderr, "warning horizontal-pod-autoscaler: event %s for %s/%s: %s\n", std::string(reason).c_str(),
-                   std::string(m.namespace_()).c_str(), std::string(m.name()).c_str(), r.error().to_string().c_str());
-    }
+    events_->event(util::event_target(hpa, "autoscaling/v2", "HorizontalPodAutoscaler"), type, reason, message);
   }
 
  private:
+  // A metric's LabelSelector as a query string value ("" when empty).
+  static Result<std::string> selector_string(const json::object& metric_selector) {
+    if (metric_selector.empty()) return std::string();
+    const json::value v(metric_selector);
+    KL_ASSIGN_OR_RETURN(api::Selector sel, api::Selector::from_json(&v, api::Selector::NullMeans::kEverything, "metric.selector"));
+    return sel.to_string();
+  }
+  // GET of an aggregated metrics API; a non-2xx answer is an error with the server's message
+  // (kernlet serves neither custom nor external metrics: a 404 "the server could not find
+  // the requested resource").
+  Result<json::object> get_json(const std::string& target) {
+    KL_ASSIGN_OR_RETURN(client::Response r, client_->request("GET", target));
+    auto body = json::parse_object(r.body);
+    if (r.status < 200 || r.status >= 300) {
+      std::string msg = body.ok() ? std::string(json::get_string(*body, "message")) : std::string();
+      if (msg.empty()) msg = "HTTP " + std::to_string(r.status);
+      return Error(r.status == 404 ? ErrorCode::kNotFound : ErrorCode::kUnavailable, msg + " (get " + target + ")");
+    }
+    if (!body.ok()) return std::move(body).error().context("GET " + target);
+    return std::move(*body);
+  }
+  static std::vector<json::object> items_of(const json::object& list) {
+    std::vector<json::object> out;
+    if (const json::array* items = json::get_array(list, "items")) {
+      for (const json::value& i : *items)
+        if (i.is_object()) out.push_back(i.as_object());
+    }
+    return out;
+  }
+
   std::shared_ptr<client::RestClient> client_;
   client::Informer& pods_;
+  std::shared_ptr<client::EventSink> events_;
 };
 
 HorizontalPodAutoscalerController::HorizontalPodAutoscalerController(SharedInformers& informers, HpaOptions options,
@@ -612,7 +822,8 @@ HorizontalPodAutoscalerController::HorizontalPodAutoscalerController(SharedInfor
     : Controller("horizontal-pod-autoscaler", workers),
       options_(options),
       hpas_(informers.get(hpa_ref())),
-      api_(std::make_unique<RestApi>(informers.client(), informers.get(client::ResourceRef("", "v1", "pods")))),
+      api_(std::make_unique<RestApi>(informers.client(), informers.get(client::ResourceRef("", "v1", "pods")),
+                                     informers.events("horizontal-pod-autoscaler"))),
       syncer_(*api_, options) {
   auto add = [this](const client::ObjectPtr& h) { enqueue(client::object_key(*h)); };
   hpas_.add_handler({.on_add = add,

@@ -7,8 +7,13 @@
 // and min/max, writes /scale when that differs, and writes status: currentReplicas,
 // desiredReplicas, currentMetrics, lastScaleTime and the AbleToScale, ScalingActive and
 // ScalingLimited conditions. A rescale is an Event SuccessfulRescale "New size: N; reason:
-// ...". Only Resource metrics (cpu, memory) are computed; other metric types make
-// ScalingActive False (InvalidMetricSourceType).
+// ...". Resource and ContainerResource metrics come from metrics.k8s.io; Pods and Object
+// metrics from custom.metrics.k8s.io/v1beta2 and External from external.metrics.k8s.io/v1beta1
+// (hpa_math.h has their arithmetic). kernlet serves neither of the latter two (no metrics
+// adapter), so such a metric fails as upstream's does without an adapter: an Event
+// FailedGetPodsMetric/FailedGetObjectMetric/FailedGetExternalMetric per sync, and
+// ScalingActive False with that reason when no metric worked or the working ones would
+// scale down; otherwise the working metrics decide (the highest proposal).
 //
 // Recommendations and scale events for stabilization and policies are kept in memory per
 // HPA, as kube-controller-manager does (a restarted leader starts with an empty window).
@@ -46,6 +51,11 @@ struct ScaleTarget {
 // lower-case plural of its kind ("Foo" -> "foos"). Errors: no kind or name, a bad apiVersion.
 Result<ScaleTarget> scale_target(const json::object& scale_target_ref);
 
+// The object an Object metric describes (spec.metrics[].object.describedObject).
+struct CustomObject {
+  std::string api_version, kind, name;
+};
+
 // What the syncer reads and writes. Implementations must be thread-safe.
 class HpaApi {
  public:
@@ -58,6 +68,18 @@ class HpaApi {
   virtual std::vector<client::ObjectPtr> pods(const std::string& ns, const std::string& selector) = 0;
   // PodMetrics items of metrics.k8s.io/v1beta1 for the pods matching `selector`.
   virtual Result<std::vector<json::object>> pod_metrics(const std::string& ns, const std::string& selector) = 0;
+  // custom.metrics.k8s.io/v1beta2 MetricValue items of `metric` for the pods matching
+  // `selector` (each names its pod in describedObject.name and carries `value`).
+  // `metric_selector` is the metric's label selector (JSON LabelSelector, may be empty).
+  virtual Result<std::vector<json::object>> pods_metric(const std::string& ns, const std::string& selector,
+                                                        const std::string& metric,
+                                                        const json::object& metric_selector) = 0;
+  // custom.metrics.k8s.io/v1beta2 MetricValue of `metric` describing `object`.
+  virtual Result<json::object> object_metric(const std::string& ns, const CustomObject& object, const std::string& metric,
+                                             const json::object& metric_selector) = 0;
+  // external.metrics.k8s.io/v1beta1 ExternalMetricValue items of `metric` (each with `value`).
+  virtual Result<std::vector<json::object>> external_metric(const std::string& ns, const std::string& metric,
+                                                            const json::object& metric_selector) = 0;
   // PUT the HPA's status subresource.
   virtual Result<void> update_status(const json::object& hpa) = 0;
   virtual void event(const json::object& hpa, std::string_view type, std::string_view reason,

@@ -50,6 +50,42 @@ int32_t ceil_replicas(double x) { return static_cast<int32_t>(std::ceil(x - 1e-9
 
 }  // namespace
 
+MetricResult replicas_for_value(int32_t current_replicas, int64_t ready_pods, int64_t usage, int64_t target,
+                                double tolerance) {
+  MetricResult out;
+  out.replicas = current_replicas;
+  out.current = usage;
+  if (target <= 0) {
+    out.error = "the target must be positive";
+    return out;
+  }
+  out.valid = true;
+  const double ratio = static_cast<double>(usage) / static_cast<double>(target);
+  if (current_replicas == 0) {
+    out.replicas = static_cast<int32_t>(std::ceil(ratio));
+  } else if (std::abs(1.0 - ratio) > tolerance) {
+    out.replicas = static_cast<int32_t>(std::ceil(ratio * static_cast<double>(ready_pods)));
+  }
+  return out;
+}
+
+MetricResult replicas_for_total_average(int32_t status_replicas, int64_t usage, int64_t target_per_pod,
+                                        double tolerance) {
+  MetricResult out;
+  out.replicas = status_replicas;
+  if (target_per_pod <= 0 || status_replicas <= 0) {
+    out.error = target_per_pod <= 0 ? "the target must be positive" : "the target has no replicas";
+    return out;
+  }
+  out.valid = true;
+  const double ratio = static_cast<double>(usage) / (static_cast<double>(target_per_pod) * status_replicas);
+  if (std::abs(1.0 - ratio) > tolerance) {
+    out.replicas = static_cast<int32_t>(std::ceil(static_cast<double>(usage) / static_cast<double>(target_per_pod)));
+  }
+  out.current = static_cast<int64_t>(std::ceil(static_cast<double>(usage) / status_replicas));
+  return out;
+}
+
 MetricResult replicas_for_metric(int32_t current_replicas, const std::vector<PodSample>& pods, const Target& target,
                                  double tolerance) {
   MetricResult out;

@@ -55,6 +55,20 @@ struct MetricResult {
 MetricResult replicas_for_metric(int32_t current_replicas, const std::vector<PodSample>& pods, const Target& target,
                                  double tolerance = kDefaultTolerance);
 
+// An Object or External metric with a Value target (upstream's GetObjectMetricReplicas /
+// GetExternalMetricReplicas): ratio = usage / target; within the tolerance nothing
+// changes; else ceil(ratio × ready pods) — or ceil(ratio) when the target has 0 replicas.
+// `current` reports the usage.
+MetricResult replicas_for_value(int32_t current_replicas, int64_t ready_pods, int64_t usage, int64_t target,
+                                double tolerance = kDefaultTolerance);
+
+// An Object or External metric with an AverageValue target (GetObjectPerPodMetricReplicas /
+// GetExternalPerPodMetricReplicas): the total usage over the status replicas against the
+// per-pod target; beyond the tolerance, ceil(usage / target). `current` reports the usage
+// per replica, rounded up.
+MetricResult replicas_for_total_average(int32_t status_replicas, int64_t usage, int64_t target_per_pod,
+                                        double tolerance = kDefaultTolerance);
+
 // --- behavior -----------------------------------------------------------------------------
 
 enum class PolicyType { kPods, kPercent };

@@ -5,6 +5,7 @@
 #include "api/objects/batch.h"
 #include "api/time.h"
 #include "control/controllers/claim.h"
+#include "control/controllers/controller_events.h"
 
 namespace kernlet::controllers {
 namespace {
@@ -24,6 +25,7 @@ client::ResourceRef pods_ref(std::string ns = {}, std::string name = {}) {
 JobController::JobController(SharedInformers& informers, int workers)
     : Controller("job-controller", workers),
       client_(informers.client()),
+      events_(informers.events("job-controller")),
       jobs_(informers.get(jobs_ref())),
       pods_(informers.get(pods_ref())) {
   auto enqueue_job = [this](const client::ObjectPtr& j) { enqueue(client::object_key(*j)); };
@@ -187,7 +189,12 @@ Result<void> JobController::execute(const json::object& job, const std::string& 
       client::DeleteOptions opts;
       opts.precondition_uid = std::string(pm.uid());
       auto r = client_->remove(pods_ref(ns, std::string(pm.name())), opts);
-      if (!r.ok() && r.error().code() != ErrorCode::kNotFound) {
+      if (r.ok()) {
+        events_->event(util::event_target(job, "batch/v1", "Job"), events::kNormal, events::kSuccessfulDelete,
+                       events::deleted_pod(pm.name()));
+      } else if (r.error().code() != ErrorCode::kNotFound) {
+        events_->event(util::event_target(job, "batch/v1", "Job"), events::kWarning, events::kFailedDelete,
+                       events::error_deleting(r.error().message()));
         for (std::size_t j = i; j < plan.to_delete.size(); ++j) expectations_.deletion_observed(key);
         return std::move(r).error().context("delete pod of job " + key);
       }
@@ -205,7 +212,12 @@ Result<void> JobController::execute(const json::object& job, const std::string& 
     for (std::size_t batch = 1; done < creations.size(); batch *= 2) {
       for (std::size_t k = 0; k < batch && done < creations.size(); ++k, ++done) {
         auto r = client_->create(pods_ref(ns), job::pod_for_job(job, creations[done]));
-        if (!r.ok()) {
+        if (r.ok()) {
+          events_->event(util::event_target(job, "batch/v1", "Job"), events::kNormal, events::kSuccessfulCreate,
+                         events::created_pod(api::Meta(*r).name()));
+        } else {
+          events_->event(util::event_target(job, "batch/v1", "Job"), events::kWarning, events::kFailedCreate,
+                         events::error_creating(r.error().message()));
           for (std::size_t j = done; j < creations.size(); ++j) expectations_.creation_observed(key);
           return std::move(r).error().context("create pod for job " + key);
         }
@@ -215,9 +227,15 @@ Result<void> JobController::execute(const json::object& job, const std::string& 
   if (plan.requeue_after && plan.requeue_after->count() > 0) enqueue_after(key, *plan.requeue_after);
   // 4. The counted status.
   if (plan.status != api::object_or_empty(current, "status")) {
+    const json::object before = api::object_or_empty(current, "status");
     current["status"] = plan.status;
     auto r = client_->update_status(jobs_ref(ns, name), current);
     if (!r.ok() && r.error().code() != ErrorCode::kNotFound) return std::move(r).error().context("job " + key);
+    if (r.ok()) {
+      for (const events::Event& e : events::job_status_events(before, plan.status)) {
+        events_->event(util::event_target(job, "batch/v1", "Job"), e.type, e.reason, e.message);
+      }
+    }
   }
   return Ok();
 }

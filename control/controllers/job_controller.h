@@ -28,6 +28,7 @@ class JobController final : public Controller {
   Result<void> execute(const json::object& job, const std::string& key, job::SyncPlan& plan);
 
   std::shared_ptr<client::RestClient> client_;
+  std::shared_ptr<client::EventSink> events_;
   client::Informer& jobs_;
   client::Informer& pods_;
   Expectations expectations_;

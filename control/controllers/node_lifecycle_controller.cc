@@ -6,6 +6,7 @@
 #include "api/objects/node.h"
 #include "api/objects/pod.h"
 #include "api/time.h"
+#include "control/controllers/controller_events.h"
 
 namespace kernlet::controllers {
 namespace {
@@ -163,6 +164,7 @@ std::vector<PodToleration> pod_tolerations(const json::object& pod) {
 NodeLifecycleController::NodeLifecycleController(SharedInformers& informers, NodeLifecycleOptions opts)
     : Controller("node-lifecycle-controller", 1),
       client_(informers.client()),
+      events_(informers.events("node-controller")),
       nodes_(informers.get(nodes_ref())),
       leases_(informers.get(leases_ref())),
       pods_(informers.get(pods_ref())),
@@ -237,6 +239,8 @@ Result<void> NodeLifecycleController::reconcile(const std::string& key) {
                          {"status", json::object{{"conditions", std::move(*conds)}}}};
       KL_ASSIGN_OR_RETURN(current, client_->patch(nodes_ref(key, "status"), client::PatchType::kMerge,
                                                   json::value(std::move(patch))));
+      events_->event(util::event_target(current, "v1", "Node"), events::kNormal, events::kNodeNotReady,
+                     events::node_status_now(key, events::kNodeNotReady));
     }
     // Upstream marks the pods NotReady on each pass while the node is Unknown.
     KL_TRY(mark_pods_not_ready(key));
@@ -279,6 +283,10 @@ Result<void> NodeLifecycleController::mark_pods_not_ready(const std::string& nod
     if (!r.ok() && r.error().code() != ErrorCode::kNotFound) {
       return std::move(r).error().context("mark pod " + client::object_key(*pod) + " not ready");
     }
+    if (r.ok()) {
+      events_->event(util::event_target(*pod, "v1", "Pod"), events::kWarning, events::kNodeNotReady,
+                     std::string(events::kPodNodeNotReadyMessage));
+    }
   }
   return Ok();
 }
@@ -286,6 +294,7 @@ Result<void> NodeLifecycleController::mark_pods_not_ready(const std::string& nod
 TaintEvictionController::TaintEvictionController(SharedInformers& informers, int workers)
     : Controller("taint-eviction-controller", workers),
       client_(informers.client()),
+      events_(informers.events("taint-eviction-controller")),
       nodes_(informers.get(nodes_ref())),
       pods_(informers.get(pods_ref())) {
   add_node_index(pods_);
@@ -335,6 +344,8 @@ Result<void> TaintEvictionController::reconcile(const std::string& key) {
   }
   std::fprintf(stderr, "taint-eviction-controller: deleting pod %s: node %s has a NoExecute taint it no longer tolerates\n",
                key.c_str(), std::string(pv.spec().node_name()).c_str());
+  events_->event(util::event_target(*pod, "v1", "Pod"), events::kNormal, events::kTaintManagerEviction,
+                 events::marking_for_deletion(pv.meta().namespace_(), pv.meta().name()));
   client::DeleteOptions opts;
   opts.precondition_uid = std::string(pv.meta().uid());
   auto r = client_->remove(pods_ref(std::string(pv.meta().namespace_()), std::string(pv.meta().name())), opts);

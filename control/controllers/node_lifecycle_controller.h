@@ -93,6 +93,7 @@ class NodeLifecycleController final : public Controller {
   Result<void> mark_pods_not_ready(const std::string& node);
 
   std::shared_ptr<client::RestClient> client_;
+  std::shared_ptr<client::EventSink> events_;
   client::Informer& nodes_;
   client::Informer& leases_;
   client::Informer& pods_;
@@ -111,6 +112,7 @@ class TaintEvictionController final : public Controller {
  private:
   void enqueue_pods_on(const json::object& node);
   std::shared_ptr<client::RestClient> client_;
+  std::shared_ptr<client::EventSink> events_;
   client::Informer& nodes_;
   client::Informer& pods_;
 };

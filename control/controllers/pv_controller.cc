@@ -35,6 +35,7 @@ std::string claim_key_of_volume(const json::object& volume) {
 PersistentVolumeController::PersistentVolumeController(SharedInformers& informers, int workers)
     : Controller("persistentvolume-binder-controller", workers),
       client_(informers.client()),
+      events_(informers.events("persistentvolume-controller")),
       claims_(informers.get(claims_ref())),
       volumes_(informers.get(volumes_ref())),
       classes_(informers.get(client::ResourceRef("storage.k8s.io", "v1", "storageclasses"))),
@@ -289,32 +290,7 @@ void PersistentVolumeController::event(const json::object& obj, std::string_view
     if (!inserted && it->second == said) return;  // said already: no Event storm on resyncs
     it->second = std::move(said);
   }
-  // Events about cluster-scoped objects live in "default", as client-go's recorder puts them.
-  const std::string ns = namespaced ? std::string(m.namespace_()) : "default";
-  const std::string now = api::now_rfc3339();
-  json::object involved{{"apiVersion", "v1"},
-                        {"kind", kind},
-                        {"name", m.name()},
-                        {"uid", m.uid()},
-                        {"resourceVersion", m.resource_version()}};
-  if (namespaced) involved["namespace"] = m.namespace_();
-  json::object ev{{"apiVersion", "v1"},
-                  {"kind", "Event"},
-                  {"metadata", json::object{{"name", api::event_name(m.name())}, {"namespace", ns}}},
-                  {"involvedObject", std::move(involved)},
-                  {"type", e.type},
-                  {"reason", e.reason},
-                  {"message", e.message},
-                  {"source", json::object{{"component", "persistentvolume-controller"}}},
-                  {"firstTimestamp", now},
-                  {"lastTimestamp", now},
-                  {"count", 1},
-                  {"reportingComponent", "persistentvolume-controller"},
-                  {"reportingInstance", "kernlet-control"}};
-  if (auto r = client_->create(client::ResourceRef("", "v1", "events", ns), ev); !r.ok()) {
-    std::fprintf(stderr, "warning persistentvolume-controller: event %s for %s: %s\n", e.reason.c_str(), key.c_str(),
-                 r.error().to_string().c_str());
-  }
+  events_->event(util::event_target(obj, "v1", kind), e.type, e.reason, e.message);
 }
 
 void PersistentVolumeController::forget_event(const std::string& key) {

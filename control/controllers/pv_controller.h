@@ -39,6 +39,7 @@ class PersistentVolumeController final : public Controller {
   void forget_event(const std::string& key);
 
   std::shared_ptr<client::RestClient> client_;
+  std::shared_ptr<client::EventSink> events_;
   client::Informer& claims_;
   client::Informer& volumes_;
   client::Informer& classes_;

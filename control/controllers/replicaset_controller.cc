@@ -4,6 +4,7 @@
 
 #include "api/object.h"
 #include "api/objects/pod.h"
+#include "control/controllers/controller_events.h"
 
 namespace kernlet::controllers {
 namespace {
@@ -75,6 +76,7 @@ void sort_for_deletion(std::vector<client::ObjectPtr>& pods) {
 ReplicaSetController::ReplicaSetController(SharedInformers& informers, int workers)
     : Controller("replicaset-controller", workers),
       client_(informers.client()),
+      events_(informers.events("replicaset-controller")),
       rss_(informers.get(rs_ref())),
       pods_(informers.get(pods_ref())) {
   auto enqueue_rs = [this](const client::ObjectPtr& rs) { enqueue(client::object_key(*rs)); };
@@ -215,7 +217,12 @@ Result<void> ReplicaSetController::manage(const json::object& rs, const std::str
       const int size = std::min(batch, n - created);
       for (int i = 0; i < size; ++i) {
         auto r = client_->create(pods_ref(ns), pod);
-        if (!r.ok()) {
+        if (r.ok()) {
+          events_->event(util::event_target(rs, kApiVersion, kKind), events::kNormal, events::kSuccessfulCreate,
+                         events::created_pod(api::Meta(*r).name()));
+        } else {
+          events_->event(util::event_target(rs, kApiVersion, kKind), events::kWarning, events::kFailedCreate,
+                         events::error_creating(r.error().message()));
           // The ones not created will never be observed: stop expecting them.
           for (int j = created; j < n; ++j) expectations_.creation_observed(key);
           return std::move(r).error().context("create pod for replicaset " + key);
@@ -234,8 +241,13 @@ Result<void> ReplicaSetController::manage(const json::object& rs, const std::str
       client::DeleteOptions opts;
       opts.precondition_uid = std::string(pm.uid());
       auto r = client_->remove(pods_ref(ns, std::string(pm.name())), opts);
-      if (!r.ok()) {
+      if (r.ok()) {
+        events_->event(util::event_target(rs, kApiVersion, kKind), events::kNormal, events::kSuccessfulDelete,
+                       events::deleted_pod(pm.name()));
+      } else {
         if (r.error().code() == ErrorCode::kNotFound) continue;  // gone already: observed below
+        events_->event(util::event_target(rs, kApiVersion, kKind), events::kWarning, events::kFailedDelete,
+                       events::error_deleting(r.error().message()));
         for (int j = i; j < n; ++j) expectations_.deletion_observed(key);
         return std::move(r).error().context("delete pod for replicaset " + key);
       }

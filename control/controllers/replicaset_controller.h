@@ -32,6 +32,7 @@ class ReplicaSetController final : public Controller {
   Result<void> write_status(const json::object& rs, const std::vector<client::ObjectPtr>& owned);
 
   std::shared_ptr<client::RestClient> client_;
+  std::shared_ptr<client::EventSink> events_;
   client::Informer& rss_;
   client::Informer& pods_;
   Expectations expectations_;

@@ -1,8 +1,13 @@
 #include "control/store/sqlite_store.h"
 
+#include <fcntl.h>
 #include <sqlite3.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <atomic>
 #include <condition_variable>
 #include <deque>
@@ -12,6 +17,7 @@
 #include <vector>
 
 #include "control/store/sqlite_connection.h"
+#include "control/store/write_trace.h"
 
 namespace kernlet::store {
 namespace {
@@ -116,6 +122,8 @@ struct WriteOp {
   // write_async: the request `key` and `value` point into, and where the result goes.
   std::optional<WriteRequest> request;
   WriteCallback callback;
+  int64_t enqueued = 0;
+  int64_t taken = 0;
 };
 
 OpKind op_kind(WriteRequest::Kind k) {
@@ -129,6 +137,9 @@ OpKind op_kind(WriteRequest::Kind k) {
 
 // Hands an op its result: wakes the blocked caller, or calls the callback and frees the op.
 void complete(WriteOp* op) {
+  if (write_trace::get().on() && op->result && op->result->ok() && op->result->value().succeeded) {
+    write_trace::get().req({op->enqueued, op->taken, write_trace::now_ns(), 0, op->result->value().revision});
+  }
   if (op->callback) {
     std::unique_ptr<WriteOp> owned(op);
     WriteCallback done = std::move(op->callback);
@@ -293,6 +304,14 @@ class SqliteStore::Impl : public std::enable_shared_from_this<SqliteStore::Impl>
   // Checkpointer thread.
   void checkpoint_loop();
 
+  // Pipelined group commit (opts_.sync_threads > 0).
+  bool pipelined() const { return opts_.sync_threads > 0; }
+  Result<void> open_wal_fd();
+  Result<void> sync_wal();
+  void hand_to_sync(std::vector<WriteOp*>& ops, std::vector<Event>& events, int64_t rev);
+  void sync_loop();
+  void ack_durable();
+
   // One page of history for a replaying watcher; advances w.cursor.
   Result<std::vector<Event>> replay_page(WatchState& w, int64_t target);
 
@@ -313,6 +332,27 @@ class SqliteStore::Impl : public std::enable_shared_from_this<SqliteStore::Impl>
   std::deque<WriteOp*> compactions_;  // front is in progress once compact_cursor_ is set
   int64_t compact_target_ = 0;
   int64_t compact_cursor_ = -1;       // -1: the front compaction has not started
+
+  // Pipelined commit: batches committed to the WAL (not yet known durable) wait in
+  // written_ in revision order; sync threads fdatasync the WAL and acknowledge them.
+  struct Written {
+    std::vector<WriteOp*> ops;
+    std::vector<Event> events;
+    int64_t revision = 0;  // the last revision the batch depends on (written or read)
+  };
+  std::mutex sync_mu_;
+  std::condition_variable sync_cv_;
+  std::deque<Written> written_;
+  int64_t written_rev_ = 0;        // highest revision committed to the WAL
+  int64_t sync_started_rev_ = 0;   // highest revision an fdatasync in flight or done covers
+  int64_t durable_rev_ = 0;        // highest revision an fdatasync has returned for
+  std::optional<Error> sync_failed_;  // set once an fdatasync failed: the store refuses writes
+  bool sync_stop_ = false;
+  std::mutex ack_mu_;  // held while acknowledging, so batches are acknowledged in order
+  std::vector<std::thread> syncers_;
+  std::mutex wal_mu_;
+  int wal_fd_ = -1;
+  ino_t wal_ino_ = 0;
 
   // Checkpointer.
   std::unique_ptr<SqliteConnection> checkpointer_;
@@ -391,6 +431,13 @@ Result<void> SqliteStore::Impl::start() {
     KL_ASSIGN_OR_RETURN(auto r, open_reader(opts_.path));
     pool_.push_back(std::move(r));
   }
+  if (pipelined()) {
+    // The WAL is fsynced by the sync threads, not inside COMMIT.
+    KL_TRY(writer_->exec("PRAGMA synchronous=NORMAL;"));
+    KL_TRY(open_wal_fd());
+    written_rev_ = sync_started_rev_ = durable_rev_ = last_rev_;
+    for (int i = 0; i < opts_.sync_threads; ++i) syncers_.emplace_back([this] { sync_loop(); });
+  }
   committer_ = std::thread([this] { commit_loop(); });
   checkpoint_thread_ = std::thread([this] { checkpoint_loop(); });
   return Ok();
@@ -404,6 +451,18 @@ void SqliteStore::Impl::stop() {
   }
   q_cv_.notify_all();
   if (committer_.joinable()) committer_.join();
+  {
+    // The sync threads finish what the commit thread handed them, then end.
+    std::lock_guard lk(sync_mu_);
+    sync_stop_ = true;
+  }
+  sync_cv_.notify_all();
+  for (auto& t : syncers_) t.join();
+  syncers_.clear();
+  if (wal_fd_ >= 0) {
+    ::close(wal_fd_);
+    wal_fd_ = -1;
+  }
   {
     std::lock_guard lk(ck_mu_);
     ck_stop_ = true;
@@ -454,6 +513,7 @@ void SqliteStore::Impl::submit_async(WriteRequest request, WriteCallback done) {
 }
 
 bool SqliteStore::Impl::enqueue(WriteOp* op) {
+  if (write_trace::get().on()) op->enqueued = write_trace::now_ns();
   {
     std::lock_guard lk(q_mu_);
     if (stopping_) return false;
@@ -544,19 +604,34 @@ void SqliteStore::Impl::run_batch(std::vector<WriteOp*>& ops) {
   std::vector<Event> events;
   events.reserve(ops.size());
   int64_t rev = last_rev_;
+  write_trace::Batch tb{};
+  if (write_trace::get().on()) {
+    tb.taken = write_trace::now_ns();
+    tb.oldest_enqueue = ops.front()->enqueued;
+    tb.n = static_cast<int64_t>(ops.size());
+    tb.first_rev = last_rev_ + 1;
+    tb.inflight = 1;
+    for (WriteOp* op : ops) op->taken = tb.taken;
+  }
   auto fail_all = [&](const Error& e) {
     for (WriteOp* op : ops) {
       op->result = Result<TxnResult>(Error(e));
       complete(op);
     }
   };
+  if (pipelined()) {
+    std::lock_guard lk(sync_mu_);
+    if (sync_failed_) return fail_all(*sync_failed_);
+  }
   if (auto b = w_begin_.use().run(); !b.ok()) return fail_all(b.error());
   Result<void> applied = Ok();
   for (WriteOp* op : ops) {
     applied = apply(*op, rev, events);
     if (!applied.ok()) break;
   }
+  if (write_trace::get().on()) tb.applied = write_trace::now_ns();
   if (applied.ok()) applied = w_commit_.use().run();
+  if (write_trace::get().on()) tb.committed = write_trace::now_ns();
   if (!applied.ok()) {
     // Nothing of the batch is visible: roll back and give every op the error. Revisions
     // are reassigned from last_rev_, which did not move.
@@ -571,9 +646,26 @@ void SqliteStore::Impl::run_batch(std::vector<WriteOp*>& ops) {
   int64_t n = static_cast<int64_t>(ops.size());
   for (int64_t m = max_batch_.load(); n > m && !max_batch_.compare_exchange_weak(m, n);) {
   }
+  if (pipelined()) {
+    if (write_trace::get().on()) {
+      tb.last_rev = rev;
+      std::lock_guard lk(sync_mu_);
+      tb.inflight = static_cast<int64_t>(written_.size()) + 1;
+      tb.completed = 0;
+      write_trace::get().batch(tb);
+    }
+    // Even an op whose precondition failed waits: its answer may rest on a write of an
+    // earlier batch that is not durable yet.
+    return hand_to_sync(ops, events, rev);
+  }
   // The revision is visible to readers once COMMIT returned; callers may act on it now.
   current_revision = rev;
   for (WriteOp* op : ops) complete(op);
+  if (write_trace::get().on()) {
+    tb.completed = write_trace::now_ns();
+    tb.last_rev = rev;
+    write_trace::get().batch(tb);
+  }
   if (!events.empty()) publish(events, rev);
 }
 
@@ -591,7 +683,12 @@ void SqliteStore::Impl::compact_chunk() {
     KL_TRY(w_begin_.use().run());
     Result<void> r = body();
     if (r.ok()) r = w_commit_.use().run();
-    if (!r.ok()) (void)w_rollback_.use().run();
+    if (!r.ok()) {
+      (void)w_rollback_.use().run();
+      return r;
+    }
+    // Pipelined, COMMIT did not fsync: a compaction is rare, sync it here.
+    if (pipelined()) return sync_wal();
     return r;
   };
   if (compact_cursor_ < 0) {
@@ -629,6 +726,145 @@ void SqliteStore::Impl::compact_chunk() {
   if (!r.ok()) return finish(std::move(r).error());
   compact_cursor_ = hi;
   if (hi >= compact_target_) finish(TxnResult{true, compact_target_, std::nullopt});
+}
+
+// ---------------------------------------------------------------------------------------
+// Pipelined group commit: the sync threads.
+
+Result<void> SqliteStore::Impl::open_wal_fd() {
+  const std::string wal = opts_.path + "-wal";
+  int fd = ::open(wal.c_str(), O_RDWR | O_CLOEXEC);
+  if (fd < 0) return Error("open " + wal, errno);
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) {
+    int e = errno;
+    ::close(fd);
+    return Error("stat " + wal, e);
+  }
+  // The WAL's directory entry must be durable too, or an fsynced WAL could vanish with a
+  // power loss right after it was created.
+  std::string dir = opts_.path.substr(0, opts_.path.find_last_of('/') + 1);
+  if (dir.empty()) dir = ".";
+  int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dfd >= 0) {
+    (void)::fsync(dfd);
+    ::close(dfd);
+  }
+  if (wal_fd_ >= 0) ::close(wal_fd_);
+  wal_fd_ = fd;
+  wal_ino_ = st.st_ino;
+  return Ok();
+}
+
+// fdatasync of the WAL file: every frame written before the call is durable when it
+// returns, also frames another thread's fdatasync is writing back (the kernel waits for
+// pages under writeback, then flushes the device cache). SQLite keeps the same WAL file
+// (truncating or rewinding it, never replacing it) while the writer connection is open;
+// should it ever be replaced, the new one is opened and synced.
+Result<void> SqliteStore::Impl::sync_wal() {
+  int fd;
+  {
+    std::lock_guard lk(wal_mu_);
+    struct stat st {};
+    if (::stat((opts_.path + "-wal").c_str(), &st) == 0 && st.st_ino != wal_ino_) KL_TRY(open_wal_fd());
+    fd = ::dup(wal_fd_);
+  }
+  if (fd < 0) return Error("sync " + opts_.path + "-wal: dup", errno);
+  int rc = ::fdatasync(fd);
+  int e = errno;
+  ::close(fd);
+  if (rc != 0) return Error("fdatasync " + opts_.path + "-wal", e);
+  return Ok();
+}
+
+void SqliteStore::Impl::hand_to_sync(std::vector<WriteOp*>& ops, std::vector<Event>& events, int64_t rev) {
+  {
+    std::lock_guard lk(sync_mu_);
+    written_.push_back(Written{std::move(ops), std::move(events), rev});
+    written_rev_ = std::max(written_rev_, rev);
+  }
+  ops.clear();
+  events.clear();
+  sync_cv_.notify_one();
+}
+
+void SqliteStore::Impl::sync_loop() {
+  std::unique_lock lk(sync_mu_);
+  for (;;) {
+    auto to_sync = [&] { return written_rev_ > sync_started_rev_ && !sync_failed_; };
+    auto to_ack = [&] {
+      return !written_.empty() && (written_.front().revision <= durable_rev_ || sync_failed_);
+    };
+    // After stop() the commit thread has ended: once nothing waits, this thread is done
+    // (a sync still in flight on another thread acknowledges its own batches).
+    auto done = [&] { return sync_stop_ && !to_sync() && (written_.empty() || sync_failed_); };
+    sync_cv_.wait(lk, [&] { return to_sync() || to_ack() || done(); });
+    if (to_sync()) {
+      // Covers every batch written so far; another thread may start the next fsync as
+      // soon as the commit thread writes more, without waiting for this one.
+      const int64_t target = written_rev_;
+      sync_started_rev_ = target;
+      lk.unlock();
+      if (opts_.before_sync) opts_.before_sync(target);
+      const int64_t t0 = write_trace::get().on() ? write_trace::now_ns() : 0;
+      Result<void> r = sync_wal();
+      if (t0) write_trace::get().sync({t0, write_trace::now_ns(), target});
+      lk.lock();
+      if (r.ok()) {
+        durable_rev_ = std::max(durable_rev_, target);
+      } else if (!sync_failed_) {
+        // What the kernel did with the unsynced pages is unknown (it may have dropped
+        // them): no later fsync can vouch for these writes, so none is acknowledged and the
+        // store takes no more writes. A restart recovers from what is on disk.
+        sync_failed_ = Error(ErrorCode::kUnavailable, "store " + opts_.path + ": " + r.error().message() +
+                                                          "; writes refused until restart");
+      }
+      sync_cv_.notify_all();
+    }
+    if (to_ack()) {
+      lk.unlock();
+      ack_durable();
+      lk.lock();
+      continue;
+    }
+    if (done()) {
+      if (!written_.empty()) {  // failed: hand the errors out before leaving
+        lk.unlock();
+        ack_durable();
+        lk.lock();
+      }
+      return;
+    }
+  }
+}
+
+// Acknowledges, in revision order, every written batch that is durable (or fails them all
+// once a sync failed), then publishes their events.
+void SqliteStore::Impl::ack_durable() {
+  std::lock_guard ack(ack_mu_);
+  std::vector<Written> ready;
+  std::optional<Error> failed;
+  {
+    std::lock_guard lk(sync_mu_);
+    failed = sync_failed_;
+    while (!written_.empty() && (failed || written_.front().revision <= durable_rev_)) {
+      ready.push_back(std::move(written_.front()));
+      written_.pop_front();
+    }
+  }
+  for (Written& w : ready) {
+    if (failed) {
+      for (WriteOp* op : w.ops) {
+        op->result = Result<TxnResult>(Error(*failed));
+        complete(op);
+      }
+      continue;
+    }
+    if (w.revision > current_revision.load()) current_revision = w.revision;
+    for (WriteOp* op : w.ops) complete(op);
+    if (!w.events.empty()) publish(w.events, w.revision);
+  }
+  if (failed) end_all_watchers(*failed);
 }
 
 // ---------------------------------------------------------------------------------------

@@ -182,6 +182,7 @@ std::string_view plugin_dir_name(VolumeKind kind) {
     case VolumeKind::kSecret: return "kubernetes.io~secret";
     case VolumeKind::kDownwardAPI: return "kubernetes.io~downward-api";
     case VolumeKind::kProjected: return "kubernetes.io~projected";
+    case VolumeKind::kCsi: return "kubernetes.io~csi";
   }
   return "";
 }
@@ -291,6 +292,10 @@ Result<VolumeInfo> VolumeManager::setup_volume(const json::object& pod, const ap
   else if (kind == "secret") info.kind = VolumeKind::kSecret;
   else if (kind == "downwardAPI") info.kind = VolumeKind::kDownwardAPI;
   else if (kind == "projected") info.kind = VolumeKind::kProjected;
+  else if (kind == "persistentVolumeClaim" && persistent_ != nullptr) {
+    if (refresh_only) return info;
+    return persistent_->setup(pod, v, pod_dir(std::string(api::Meta(pod).uid())));
+  }
   else if (kind.empty()) return Error(ErrorCode::kInvalidArgument, "no volume source given");
   else return not_supported(std::string(kind) + " volumes are");
 
@@ -491,6 +496,9 @@ Result<void> VolumeManager::teardown(std::string_view pod_uid) {
   std::string dir = pod_dir(pod_uid);
   if (!exists(dir)) return Ok();
   std::string what = "teardown pod " + std::string(pod_uid);
+  if (persistent_ != nullptr) {
+    if (auto r = persistent_->teardown_pod(pod_uid, dir); !r.ok()) return std::move(r).error().context(what);
+  }
   Result<std::vector<std::string>> mounts = mounter_.mounts_under(dir);
   if (!mounts.ok()) return std::move(mounts).error().context(what);
   for (const std::string& m : *mounts) {

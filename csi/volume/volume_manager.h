@@ -10,13 +10,16 @@
 //   <pods_dir>/<uid>/volumes/kubernetes.io~secret/<name>        tmpfs + AtomicWriter
 //   <pods_dir>/<uid>/volumes/kubernetes.io~downward-api/<name>  tmpfs + AtomicWriter
 //   <pods_dir>/<uid>/volumes/kubernetes.io~projected/<name>     tmpfs + AtomicWriter
+//   <pods_dir>/<uid>/volumes/kubernetes.io~csi/<pv>/mount       persistentVolumeClaim (CSI)
 //   <pods_dir>/<uid>/volume-subpaths/<volume>/<container>/<i>   fd-pinned subPath binds
 // hostPath volumes use the host path itself and leave nothing under the pod.
 //
 // Supported sources: emptyDir, hostPath, configMap, secret, downwardAPI, projected
-// (configMap, secret and downwardAPI sources). Not supported yet, each a clear error:
-// persistentVolumeClaim, csi, ephemeral and the other in-tree or network sources, the
-// HugePages emptyDir media, and projected serviceAccountToken / clusterTrustBundle sources.
+// (configMap, secret and downwardAPI sources), and persistentVolumeClaim when a
+// PersistentVolumePlugin is set (csi/node's CsiNodeVolumes: claim -> PV -> CSI driver).
+// Not supported yet, each a clear error: inline csi, ephemeral and the other in-tree or
+// network sources, the HugePages emptyDir media, and projected serviceAccountToken /
+// clusterTrustBundle sources.
 //
 // Thread-safety: calls for one pod must be serialised (the pod worker does: one sync per
 // pod at a time); calls for different pods may run concurrently if the Mounter allows it.
@@ -55,7 +58,7 @@ struct VolumeSources {
   std::string node_name;
 };
 
-enum class VolumeKind { kEmptyDir, kHostPath, kConfigMap, kSecret, kDownwardAPI, kProjected };
+enum class VolumeKind { kEmptyDir, kHostPath, kConfigMap, kSecret, kDownwardAPI, kProjected, kCsi };
 
 // One set-up volume of a pod.
 struct VolumeInfo {
@@ -88,10 +91,29 @@ struct VolumeMount {
   std::string sub_path;        // the (expanded) subPath, "" for the whole volume
 };
 
+// The persistentVolumeClaim volumes of pods: implemented over CSI by csi/node's
+// CsiNodeVolumes, an interface here so the manager (and its tests) need no driver.
+class PersistentVolumePlugin {
+ public:
+  virtual ~PersistentVolumePlugin() = default;
+  // Makes the claim volume `v` of `pod` available under `pod_dir` (<pods_dir>/<uid>):
+  // kind kCsi, host_path the directory containers bind, read_only as the pod and the PV
+  // say. Idempotent. Errors name the claim/volume and carry the driver's message.
+  virtual Result<VolumeInfo> setup(const json::object& pod, const api::VolumeView& v, const std::string& pod_dir) = 0;
+  // Releases every claim volume of the pod whose directory is `pod_dir`, from what is on
+  // disk (so it works for pods the agent no longer knows), before the manager removes the
+  // directory. Idempotent; an error leaves the directory for the retry.
+  virtual Result<void> teardown_pod(std::string_view pod_uid, const std::string& pod_dir) = 0;
+};
+
 class VolumeManager {
  public:
   // `pods_dir` is <root-dir>/pods; `mounter` must outlive the manager.
   VolumeManager(std::string pods_dir, Mounter& mounter);
+
+  // Serves persistentVolumeClaim volumes through `plugin` (must outlive the manager); set
+  // before the first setup. Without one such volumes are "not supported yet".
+  void set_persistent_volume_plugin(PersistentVolumePlugin* plugin) { persistent_ = plugin; }
 
   // Sets up every volume of the pod; idempotent (a mounted tmpfs is kept, unchanged
   // contents are not rewritten). A volume whose setup fails and that this call created is
@@ -115,8 +137,8 @@ class VolumeManager {
   Result<std::vector<VolumeMount>> container_mounts(const json::object& pod, const api::ContainerView& c,
                                                     const PodVolumes& volumes);
 
-  // Unmounts everything under <pods_dir>/<uid> (deepest first) and removes that
-  // directory; idempotent. Refuses to delete anything while a mount is left there.
+  // Releases the pod's claim volumes through the plugin, then unmounts everything under
+  // <pods_dir>/<uid> (deepest first) and removes that directory; idempotent. Refuses to delete anything while a mount is left there.
   Result<void> teardown(std::string_view pod_uid);
 
   // The uids of the pod directories under pods_dir, to tear down orphans after a restart.
@@ -135,6 +157,7 @@ class VolumeManager {
 
   std::string pods_dir_;
   Mounter& mounter_;
+  PersistentVolumePlugin* persistent_ = nullptr;
 };
 
 // Upstream's tmpfs size for a Memory-backed volume: node allocatable memory, lowered to

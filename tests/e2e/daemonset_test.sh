@@ -80,6 +80,23 @@ done
 expect_eq "every node runs the new image" "3 agent:2" "$images"
 expect_eq "updatedNumberScheduled counts them" "3" "$(kc 1.33 get ds agent -o jsonpath='{.status.updatedNumberScheduled}')"
 
+# Rollout history as ControllerRevisions: agent:1, agent:1 + toleration, agent:2.
+history=$(kc 1.33 rollout history ds/agent | awk 'NR > 2 && NF {print $1}' | xargs)
+expect_eq "rollout history lists three revisions" "1 2 3" "$history"
+expect_contains "a revision shows its template" "agent:1" "$(kc 1.33 rollout history ds/agent --revision=2)"
+expect_eq "revisions are controlled by the daemonset" "daemonset.apps/agent" \
+  "$(kc 1.33 get controllerrevisions -l app=agent -o custom-columns=C:.metadata.ownerReferences[0].name --no-headers | sort -u | sed 's|^|daemonset.apps/|')"
+kc 1.33 rollout undo ds/agent >/dev/null
+expect_eq "rollout undo rolls back" 'daemon set "agent" successfully rolled out' "$(rollout agent)"
+for _ in $(seq 1 100); do
+  images=$(kc 1.33 get pods -l app=agent -o jsonpath='{range .items[*]}{.spec.containers[0].image}{"\n"}{end}' | sort | uniq -c | xargs)
+  [ "$images" = "3 agent:1" ] && break
+  sleep 0.2
+done
+expect_eq "...to the previous image on every node" "3 agent:1" "$images"
+history=$(kc 1.33 rollout history ds/agent | awk 'NR > 2 && NF {print $1}' | xargs)
+expect_eq "the restored revision is renumbered to the top" "1 3 4" "$history"
+
 kc 1.33 delete ds agent ssd >/dev/null
 for _ in $(seq 1 100); do [ -z "$(kc 1.33 get pods -o name)" ] && break; sleep 0.2; done
 expect_eq "deleting the daemonsets removes their pods" "" "$(kc 1.33 get pods -o name)"

@@ -30,6 +30,17 @@ expect_contains "kubectl get deployment shows them ready" "3/3" "$(kc 1.33 get d
 kc 1.33 scale deployment web --replicas=5 >/dev/null
 expect_eq "scale up rolls out" 'deployment "web" successfully rolled out' "$(rollout 1.33 web)"
 expect_eq "five pods" "5" "$(kc 1.33 get pods -l app=web -o name | wc -l)"
+rs=$(kc 1.33 get rs -l app=web -o jsonpath='{.items[0].metadata.name}')
+events=""
+for _ in $(seq 1 50); do
+  events=$(kc 1.33 describe deployment web | sed -n '/^Events:/,$p')
+  case "$events" in *"to 5 from 3"*) break ;; esac
+  sleep 0.2
+done
+expect_contains "describe deployment shows the creation event" "ScalingReplicaSet  " "$events"
+expect_contains "...as upstream words it" "Scaled up replica set $rs to 3" "$events"
+expect_contains "...and the scaling" "Scaled up replica set $rs to 5 from 3" "$events"
+expect_contains "describe rs shows its pods' creation" "Created pod: $rs-" "$(kc 1.33 describe rs "$rs")"
 
 # Self-healing: a deleted pod is replaced.
 victim=$(kc 1.33 get pods -l app=web -o jsonpath='{.items[0].metadata.name}')

@@ -101,6 +101,7 @@ TEST(CronJobSync, StartingDeadlineSkipsLateRuns) {
   Plan p = plan_sync(old, sched(old), {}, at("2027-01-15T08:00:10Z"));
   EXPECT_TRUE(p.warning.empty()) << p.warning;
   EXPECT_TRUE(p.create);
+  EXPECT_TRUE(p.events.empty());
 }
 
 TEST(CronJobSync, ConcurrencyPolicies) {
@@ -111,6 +112,9 @@ TEST(CronJobSync, ConcurrencyPolicies) {
   EXPECT_FALSE(f.create);
   EXPECT_EQ(json::get_string(f.status, "lastScheduleTime"), "2027-01-15T08:00:00Z");
   EXPECT_EQ(json::get_array(f.status, "active")->size(), 1u);
+  ASSERT_EQ(f.events.size(), 1u);
+  EXPECT_EQ(f.events[0], (events::Event{events::kNormal, "JobAlreadyActive",
+                                        "Not starting job because prior execution is running and concurrency policy is Forbid"}));
   auto replace = make_cj(R"({"concurrencyPolicy":"Replace"})", status);
   Plan r = plan_sync(replace, sched(replace), {running}, at("2027-01-15T08:05:01Z"));
   EXPECT_TRUE(r.create);
@@ -140,6 +144,9 @@ TEST(CronJobSync, FinishedJobsLeaveActiveAndHistoryIsTrimmed) {
   std::vector<std::string> deleted;
   for (const auto& j : p.delete_jobs) deleted.emplace_back(api::Meta(*j).name());
   EXPECT_EQ(deleted, (std::vector<std::string>{"tick-1", "tick-2", "tick-6"}));  // keep 3 complete, 1 failed
+  // The active Job that finished is seen once; the vanished one says nothing.
+  ASSERT_EQ(p.events.size(), 1u);
+  EXPECT_EQ(p.events[0], (events::Event{events::kNormal, "SawCompletedJob", "Saw completed job: tick-5, condition: Complete"}));
 }
 
 TEST(CronJobSync, SuspendedCreatesNothing) {

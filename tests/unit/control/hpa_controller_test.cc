@@ -71,6 +71,32 @@ class FakeApi final : public HpaApi {
     }
     return out;
   }
+  // A custom/external metrics adapter; nullopt = the API is not served (as in kernlet).
+  std::optional<std::map<std::string, std::string>> custom_pods;  // pod -> value
+  std::optional<std::string> object_value, external_total;
+  std::string last_metric_selector_seen;
+  Result<std::vector<json::object>> pods_metric(const std::string&, const std::string& selector, const std::string& metric,
+                                                const json::object& metric_selector) override {
+    EXPECT_EQ(selector, "app=web");
+    last_metric_selector_seen = json::dump(json::value(metric_selector));
+    if (!custom_pods) return Error(ErrorCode::kNotFound, "the server could not find the requested resource");
+    std::vector<json::object> out;
+    for (const auto& [pod, v] : *custom_pods) {
+      out.push_back(json::object{{"describedObject", json::object{{"kind", "Pod"}, {"name", pod}}},
+                                 {"metric", json::object{{"name", metric}}},
+                                 {"value", v}});
+    }
+    return out;
+  }
+  Result<json::object> object_metric(const std::string&, const CustomObject& o, const std::string&, const json::object&) override {
+    EXPECT_EQ(o.kind, "Ingress");
+    if (!object_value) return Error(ErrorCode::kNotFound, "the server could not find the requested resource");
+    return json::object{{"value", *object_value}};
+  }
+  Result<std::vector<json::object>> external_metric(const std::string&, const std::string&, const json::object&) override {
+    if (!external_total) return Error(ErrorCode::kNotFound, "the server could not find the requested resource");
+    return std::vector<json::object>{json::object{{"value", *external_total}}};
+  }
   Result<void> update_status(const json::object& hpa) override {
     statuses.push_back(*json::get_object(hpa, "status"));
     return Ok();
@@ -308,6 +334,122 @@ TEST(HpaParse, ScaleTargetsAndBehavior) {
   auto dis = parse_behavior(parse(R"({"behavior": {"scaleDown": {"selectPolicy": "Disabled"}}})"), 300s);
   ASSERT_TRUE(dis.ok());
   EXPECT_EQ(dis->scale_down.select, hpa::SelectPolicy::kDisabled);
+}
+
+}  // namespace
+}  // namespace kernlet::controllers
+
+namespace kernlet::controllers {
+namespace {
+
+const std::string kPodsMetric = R"({"type": "Pods", "pods": {"metric": {"name": "rps", "selector": {"matchLabels": {"verb": "GET"}}},
+    "target": {"type": "AverageValue", "averageValue": "10"}}})";
+const std::string kObjectValue = R"({"type": "Object", "object": {"metric": {"name": "hits"},
+    "describedObject": {"apiVersion": "networking.k8s.io/v1", "kind": "Ingress", "name": "main"},
+    "target": {"type": "Value", "value": "100"}}})";
+const std::string kObjectAverage = R"({"type": "Object", "object": {"metric": {"name": "hits"},
+    "describedObject": {"apiVersion": "networking.k8s.io/v1", "kind": "Ingress", "name": "main"},
+    "target": {"type": "AverageValue", "averageValue": "50"}}})";
+const std::string kExternalValue = R"({"type": "External", "external": {"metric": {"name": "queue_depth"},
+    "target": {"type": "Value", "value": "30"}}})";
+const std::string kExternalAverage = R"({"type": "External", "external": {"metric": {"name": "queue_depth"},
+    "target": {"type": "AverageValue", "averageValue": "30"}}})";
+const std::string kCpu50 = R"({"type": "Resource", "resource": {"name": "cpu", "target": {"type": "Utilization", "averageUtilization": 50}}})";
+
+TEST(HpaSyncer, PodsMetricAverageValueFromAnAdapter) {
+  FakeApi api;
+  api.set_pods(2, 50);
+  api.replicas = 2;
+  api.custom_pods = std::map<std::string, std::string>{{"web-0", "30"}, {"web-1", "20"}};  // avg 25 vs 10 -> 5
+  HpaSyncer s(api, {});
+  ASSERT_TRUE(s.sync(hpa_object("[" + kPodsMetric + "]", "", 1, 10), kT0).ok());
+  EXPECT_EQ(api.scaled_to, std::vector<int32_t>{5});
+  EXPECT_EQ(api.last_metric_selector_seen, R"({"matchLabels":{"verb":"GET"}})");
+  const json::object& st = api.statuses.back();
+  const json::object& cm = (*json::get_array(st, "currentMetrics"))[0].as_object();
+  EXPECT_EQ(json::get_string(cm, "type"), "Pods");
+  EXPECT_EQ(json::get_string(*json::get_object(*json::get_object(cm, "pods"), "current"), "averageValue"), "25");
+  EXPECT_EQ(cond(st, "ScalingActive"), "True/ValidMetricFound");
+}
+
+TEST(HpaSyncer, ObjectMetricValueAndAverageValue) {
+  FakeApi api;
+  api.set_pods(2, 50);
+  api.replicas = 2;
+  api.object_value = "300";  // Value: 300/100 = 3 x 2 ready pods -> 6
+  HpaSyncer s(api, {});
+  ASSERT_TRUE(s.sync(hpa_object("[" + kObjectValue + "]", "", 1, 10), kT0).ok());
+  EXPECT_EQ(api.scaled_to, std::vector<int32_t>{6});
+  const json::object& cm = (*json::get_array(api.statuses.back(), "currentMetrics"))[0].as_object();
+  EXPECT_EQ(json::get_string(*json::get_object(*json::get_object(cm, "object"), "current"), "value"), "300");
+
+  FakeApi avg;
+  avg.set_pods(2, 50);
+  avg.replicas = 2;
+  avg.object_value = "210";  // AverageValue: 210 / 50 per pod -> ceil(4.2) = 5; current 105 per replica
+  HpaSyncer s2(avg, {});
+  ASSERT_TRUE(s2.sync(hpa_object("[" + kObjectAverage + "]", "", 1, 10), kT0).ok());
+  EXPECT_EQ(avg.scaled_to, std::vector<int32_t>{5});
+  const json::object& cm2 = (*json::get_array(avg.statuses.back(), "currentMetrics"))[0].as_object();
+  EXPECT_EQ(json::get_string(*json::get_object(*json::get_object(cm2, "object"), "current"), "averageValue"), "105");
+}
+
+TEST(HpaSyncer, ExternalMetricValueAndAverageValue) {
+  FakeApi api;
+  api.set_pods(2, 50);
+  api.replicas = 2;
+  api.external_total = "15";  // Value: 15/30 = 0.5 x 2 -> 1
+  HpaSyncer s(api, {});
+  ASSERT_TRUE(s.sync(hpa_object("[" + kExternalValue + "]", R"({"scaleDown": {"stabilizationWindowSeconds": 0}})", 1, 10), kT0).ok());
+  EXPECT_EQ(api.scaled_to, std::vector<int32_t>{1});
+  FakeApi avg;
+  avg.set_pods(2, 50);
+  avg.replicas = 2;
+  avg.external_total = "62";  // 62 / (30 x 2) within tolerance: stays at 2
+  HpaSyncer s2(avg, {});
+  ASSERT_TRUE(s2.sync(hpa_object("[" + kExternalAverage + "]", "", 1, 10), kT0).ok());
+  EXPECT_TRUE(avg.scaled_to.empty());
+  avg.external_total = "100";  // ceil(100 / 30) = 4
+  ASSERT_TRUE(s2.sync(hpa_object("[" + kExternalAverage + "]", "", 1, 10), kT0 + 15s).ok());
+  EXPECT_EQ(avg.scaled_to, std::vector<int32_t>{4});
+}
+
+TEST(HpaSyncer, NoAdapterFailsEachCustomMetricWithUpstreamsReason) {
+  for (const auto& [metric, reason] : std::vector<std::pair<std::string, std::string>>{
+           {kPodsMetric, "FailedGetPodsMetric"}, {kObjectValue, "FailedGetObjectMetric"}, {kExternalValue, "FailedGetExternalMetric"}}) {
+    FakeApi api;
+    api.set_pods(2, 50);
+    api.replicas = 2;
+    HpaSyncer s(api, {});
+    ASSERT_TRUE(s.sync(hpa_object("[" + metric + "]", "", 1, 10), kT0).ok());
+    EXPECT_TRUE(api.scaled_to.empty());
+    const json::object& st = api.statuses.back();
+    EXPECT_EQ(cond(st, "ScalingActive"), "False/" + reason);
+    ASSERT_EQ(api.events.size(), 1u) << reason;
+    EXPECT_EQ(api.events[0].rfind("Warning " + reason + ": unable to get ", 0), 0u) << api.events[0];
+    EXPECT_NE(api.events[0].find("the server could not find the requested resource"), std::string::npos);
+  }
+}
+
+TEST(HpaSyncer, ResourceMetricStillScalesUpWhenACustomMetricFails) {
+  // Upstream: the highest proposal of the metrics that worked wins unless it would scale
+  // down (the failed one might have said more).
+  FakeApi api;
+  api.set_pods(2, 100);  // cpu 200 % of target -> 4
+  api.replicas = 2;
+  HpaSyncer s(api, {});
+  ASSERT_TRUE(s.sync(hpa_object("[" + kCpu50 + "," + kPodsMetric + "]", "", 1, 10), kT0).ok());
+  EXPECT_EQ(api.scaled_to, std::vector<int32_t>{4});
+  EXPECT_EQ(cond(api.statuses.back(), "ScalingActive"), "True/ValidMetricFound");
+  ASSERT_EQ(api.events.size(), 2u);
+  EXPECT_EQ(api.events[0].rfind("Warning FailedGetPodsMetric: ", 0), 0u) << api.events[0];
+  EXPECT_EQ(api.events[1].rfind("Normal SuccessfulRescale: New size: 4", 0), 0u) << api.events[1];
+  // Idle cpu would scale down: with a failed metric that is not allowed.
+  api.set_pods(4, 5);
+  api.events.clear();
+  ASSERT_TRUE(s.sync(hpa_object("[" + kCpu50 + "," + kPodsMetric + "]", "", 1, 10), kT0 + 15s).ok());
+  EXPECT_EQ(api.replicas, 4);
+  EXPECT_EQ(cond(api.statuses.back(), "ScalingActive"), "False/FailedGetPodsMetric");
 }
 
 }  // namespace

@@ -131,5 +131,35 @@ TEST(HpaBehavior, ScaleDownPoliciesAndBounds) {
   EXPECT_EQ(high.limited, LimitReason::kTooManyReplicas);
 }
 
+TEST(HpaMath, ValueTargetScalesTheReadyPods) {
+  // 250 against 100: 2.5 x 4 ready pods (of 5 replicas) -> 10.
+  MetricResult r = replicas_for_value(5, 4, 250, 100);
+  EXPECT_TRUE(r.valid);
+  EXPECT_EQ(r.replicas, 10);
+  EXPECT_EQ(r.current, 250);
+  // Within the tolerance nothing changes.
+  EXPECT_EQ(replicas_for_value(5, 4, 109, 100).replicas, 5);
+  EXPECT_EQ(replicas_for_value(5, 4, 91, 100).replicas, 5);
+  // Down: 40 against 100 x 4 ready -> ceil(1.6) = 2.
+  EXPECT_EQ(replicas_for_value(5, 4, 40, 100).replicas, 2);
+  // From zero replicas: ceil(ratio).
+  EXPECT_EQ(replicas_for_value(0, 0, 250, 100).replicas, 3);
+  EXPECT_FALSE(replicas_for_value(5, 4, 250, 0).valid);
+}
+
+TEST(HpaMath, TotalAverageSpreadsOverStatusReplicas) {
+  // 450 total against 100 per pod on 3 replicas: 1.5 -> ceil(4.5) = 5; current 150.
+  MetricResult r = replicas_for_total_average(3, 450, 100);
+  EXPECT_TRUE(r.valid);
+  EXPECT_EQ(r.replicas, 5);
+  EXPECT_EQ(r.current, 150);
+  // 310 / (100 x 3) is within 0.1: stays 3; current rounds up.
+  r = replicas_for_total_average(3, 310, 100);
+  EXPECT_EQ(r.replicas, 3);
+  EXPECT_EQ(r.current, 104);
+  EXPECT_EQ(replicas_for_total_average(4, 100, 100).replicas, 1);
+  EXPECT_FALSE(replicas_for_total_average(0, 100, 100).valid);
+}
+
 }  // namespace
 }  // namespace kernlet::controllers::hpa

@@ -36,8 +36,10 @@ namespace {
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
 
-// A fresh directory per test, removed afterwards even when the test fails.
-class SqliteStoreTest : public ::testing::Test {
+// A fresh directory per test, removed afterwards even when the test fails. Every test runs
+// in both commit modes: the parameter is SqliteStoreOptions::sync_threads (0: fsync inside
+// COMMIT; 2: pipelined group commit).
+class SqliteStoreTest : public ::testing::TestWithParam<int> {
  protected:
   void SetUp() override {
     std::string tmpl = (std::filesystem::temp_directory_path() / "kl-store-XXXXXX").string();
@@ -49,6 +51,7 @@ class SqliteStoreTest : public ::testing::Test {
 
   std::unique_ptr<SqliteStore> open_store(SqliteStoreOptions o = {}) {
     o.path = path_;
+    o.sync_threads = GetParam();
     auto s = SqliteStore::open(o);
     EXPECT_TRUE(s.ok()) << s.error().to_string();
     return s.ok() ? std::move(s).value() : nullptr;
@@ -104,7 +107,7 @@ void expect_contiguous(const std::vector<Event>& events, int64_t first) {
   }
 }
 
-TEST_F(SqliteStoreTest, RevisionsStrictlyIncreaseOnePerWrite) {
+TEST_P(SqliteStoreTest, RevisionsStrictlyIncreaseOnePerWrite) {
   auto s = open_store();
   ASSERT_TRUE(s);
   EXPECT_EQ(s->current_revision(), 0);
@@ -134,7 +137,7 @@ TEST_F(SqliteStoreTest, RevisionsStrictlyIncreaseOnePerWrite) {
   ASSERT_TRUE(s->check_integrity().ok());
 }
 
-TEST_F(SqliteStoreTest, CreateConflictReturnsCurrent) {
+TEST_P(SqliteStoreTest, CreateConflictReturnsCurrent) {
   auto s = open_store();
   ASSERT_TRUE(s);
   must(s->create("/registry/pods/ns/p", "v1"));
@@ -146,7 +149,7 @@ TEST_F(SqliteStoreTest, CreateConflictReturnsCurrent) {
   EXPECT_EQ((*s->get("/registry/pods/ns/p"))->value, "v1");
 }
 
-TEST_F(SqliteStoreTest, StaleUpdateAndRemoveConflictWithCurrent) {
+TEST_P(SqliteStoreTest, StaleUpdateAndRemoveConflictWithCurrent) {
   auto s = open_store();
   ASSERT_TRUE(s);
   auto c = must(s->create("/k", "v1"));
@@ -173,7 +176,7 @@ TEST_F(SqliteStoreTest, StaleUpdateAndRemoveConflictWithCurrent) {
   EXPECT_FALSE(missing_remove.kv.has_value());
 }
 
-TEST_F(SqliteStoreTest, ListIsSortedAndPrefixBounded) {
+TEST_P(SqliteStoreTest, ListIsSortedAndPrefixBounded) {
   auto s = open_store();
   ASSERT_TRUE(s);
   for (const char* k : {"/a/2", "/a/1", "/a0", "/b/1", "/a/3", "/a", "\xff\xff/x", "\xff\xff"}) {
@@ -196,7 +199,7 @@ TEST_F(SqliteStoreTest, ListIsSortedAndPrefixBounded) {
   EXPECT_EQ(future.error().code(), ErrorCode::kUnavailable);
 }
 
-TEST_F(SqliteStoreTest, ListAtOldRevisionReturnsThatState) {
+TEST_P(SqliteStoreTest, ListAtOldRevisionReturnsThatState) {
   auto s = open_store();
   ASSERT_TRUE(s);
   must(s->create("/p/a", "a1"));                // 1
@@ -222,7 +225,7 @@ TEST_F(SqliteStoreTest, ListAtOldRevisionReturnsThatState) {
                        {"/p/a", "a2", 1, 3}, {"/p/b", "b2", 5, 5}, {"/p/c", "c1", 6, 6}}));
 }
 
-TEST_F(SqliteStoreTest, PaginationAtFixedRevisionWhileWritesContinue) {
+TEST_P(SqliteStoreTest, PaginationAtFixedRevisionWhileWritesContinue) {
   auto s = open_store();
   ASSERT_TRUE(s);
   std::map<std::string, KeyValue> expected;
@@ -275,7 +278,7 @@ TEST_F(SqliteStoreTest, PaginationAtFixedRevisionWhileWritesContinue) {
   EXPECT_GT(s->current_revision(), revision + 2 * 14);
 }
 
-TEST_F(SqliteStoreTest, WatchAcrossConcurrentWritersHasNoGapNoDuplicate) {
+TEST_P(SqliteStoreTest, WatchAcrossConcurrentWritersHasNoGapNoDuplicate) {
   auto s = open_store();
   ASSERT_TRUE(s);
   must(s->create("/w/seed", "x"));
@@ -314,7 +317,7 @@ TEST_F(SqliteStoreTest, WatchAcrossConcurrentWritersHasNoGapNoDuplicate) {
   EXPECT_EQ(created.size(), static_cast<size_t>(kThreads * kPerThread));
 }
 
-TEST_F(SqliteStoreTest, WatchReplaysHistoryThenGoesLive) {
+TEST_P(SqliteStoreTest, WatchReplaysHistoryThenGoesLive) {
   auto s = open_store();
   ASSERT_TRUE(s);
   must(s->create("/r/a", "a1"));   // 1
@@ -353,7 +356,7 @@ TEST_F(SqliteStoreTest, WatchReplaysHistoryThenGoesLive) {
   EXPECT_EQ(idle->progress_revision, s->current_revision());
 }
 
-TEST_F(SqliteStoreTest, WatchFromFutureRevisionStartsThere) {
+TEST_P(SqliteStoreTest, WatchFromFutureRevisionStartsThere) {
   auto s = open_store();
   ASSERT_TRUE(s);
   must(s->create("/f/a", "1"));
@@ -367,7 +370,7 @@ TEST_F(SqliteStoreTest, WatchFromFutureRevisionStartsThere) {
   expect_contiguous(events, 4);
 }
 
-TEST_F(SqliteStoreTest, CompactionThenOlderListAndWatchFail) {
+TEST_P(SqliteStoreTest, CompactionThenOlderListAndWatchFail) {
   auto s = open_store();
   ASSERT_TRUE(s);
   must(s->create("/c/a", "a1"));     // 1
@@ -407,7 +410,7 @@ TEST_F(SqliteStoreTest, CompactionThenOlderListAndWatchFail) {
   EXPECT_TRUE(s->check_integrity().ok());
 }
 
-TEST_F(SqliteStoreTest, CompactionOvertakingAReplayingWatcherEndsIt) {
+TEST_P(SqliteStoreTest, CompactionOvertakingAReplayingWatcherEndsIt) {
   auto s = open_store(with([](SqliteStoreOptions& o) { o.compact_chunk_revisions = 7; }));  // several chunks
   ASSERT_TRUE(s);
   must(s->create("/k", "0"));
@@ -422,7 +425,7 @@ TEST_F(SqliteStoreTest, CompactionOvertakingAReplayingWatcherEndsIt) {
   EXPECT_EQ(s->list("/", at_revision(40))->kvs.size(), 1u);
 }
 
-TEST_F(SqliteStoreTest, SlowWatcherOverflowEndsItWithoutBlockingWriters) {
+TEST_P(SqliteStoreTest, SlowWatcherOverflowEndsItWithoutBlockingWriters) {
   auto s = open_store();
   ASSERT_TRUE(s);
   auto slow = s->watch("/s/", 0, buffer(16));
@@ -449,7 +452,7 @@ TEST_F(SqliteStoreTest, SlowWatcherOverflowEndsItWithoutBlockingWriters) {
   EXPECT_EQ(got, 16u);  // what was buffered before the overflow is still delivered
 }
 
-TEST_F(SqliteStoreTest, CancelWakesABlockedNextAndCloseEndsWatchers) {
+TEST_P(SqliteStoreTest, CancelWakesABlockedNextAndCloseEndsWatchers) {
   auto s = open_store();
   ASSERT_TRUE(s);
   // A writer is acknowledged before its events fan out, so the callback may run just after
@@ -487,7 +490,7 @@ TEST_F(SqliteStoreTest, CancelWakesABlockedNextAndCloseEndsWatchers) {
   EXPECT_EQ(end.error().code(), ErrorCode::kUnavailable);
 }
 
-TEST_F(SqliteStoreTest, ReopenKeepsRevisionAndData) {
+TEST_P(SqliteStoreTest, ReopenKeepsRevisionAndData) {
   {
     auto s = open_store();
     ASSERT_TRUE(s);
@@ -507,7 +510,7 @@ TEST_F(SqliteStoreTest, ReopenKeepsRevisionAndData) {
   EXPECT_TRUE(s->check_integrity().ok());
 }
 
-TEST_F(SqliteStoreTest, GroupCommitBatchesConcurrentWriters) {
+TEST_P(SqliteStoreTest, GroupCommitBatchesConcurrentWriters) {
   auto s = open_store();
   ASSERT_TRUE(s);
   constexpr int kThreads = 32, kPerThread = 40;
@@ -569,7 +572,7 @@ WriteRequest async_write(WriteRequest::Kind kind, std::string key, std::string v
   return w;
 }
 
-TEST_F(SqliteStoreTest, WriteAsyncHasTheBlockingCallsSemantics) {
+TEST_P(SqliteStoreTest, WriteAsyncHasTheBlockingCallsSemantics) {
   auto s = open_store();
   ASSERT_TRUE(s);
   using K = WriteRequest::Kind;
@@ -606,7 +609,7 @@ TEST_F(SqliteStoreTest, WriteAsyncHasTheBlockingCallsSemantics) {
   EXPECT_EQ(s->stats().failed_preconditions, 3);
 }
 
-TEST_F(SqliteStoreTest, WriteAsyncAppliesInSubmissionOrder) {
+TEST_P(SqliteStoreTest, WriteAsyncAppliesInSubmissionOrder) {
   auto s = open_store();
   ASSERT_TRUE(s);
   must(s->create("/k", "0"));
@@ -629,7 +632,7 @@ struct Note final : EventAttachment {
   std::string text;
 };
 
-TEST_F(SqliteStoreTest, WriteAsyncAttachmentReachesLiveWatchersOnly) {
+TEST_P(SqliteStoreTest, WriteAsyncAttachmentReachesLiveWatchersOnly) {
   auto s = open_store();
   ASSERT_TRUE(s);
   auto live = s->watch("/", 0);
@@ -658,7 +661,7 @@ TEST_F(SqliteStoreTest, WriteAsyncAttachmentReachesLiveWatchersOnly) {
   EXPECT_EQ(replayed[0].kv.value, "v");
 }
 
-TEST_F(SqliteStoreTest, OpenErrorNamesThePath) {
+TEST_P(SqliteStoreTest, OpenErrorNamesThePath) {
   auto s = SqliteStore::open(SqliteStoreOptions{dir_ + "/missing-dir/state.db"});
   ASSERT_FALSE(s.ok());
   EXPECT_NE(s.error().message().find(dir_ + "/missing-dir/state.db"), std::string::npos)
@@ -675,14 +678,17 @@ std::string crash_value(const std::string& key) {
 // A child process writes from several threads and reports each acknowledged write through
 // a pipe; it is SIGKILLed mid-burst. Every acknowledged write must survive the reopen,
 // and nothing half-written may be visible.
-TEST_F(SqliteStoreTest, AcknowledgedWritesSurviveKill9) {
+TEST_P(SqliteStoreTest, AcknowledgedWritesSurviveKill9) {
   int fds[2];
   ASSERT_EQ(pipe(fds), 0);
   pid_t pid = fork();
   ASSERT_GE(pid, 0);
   if (pid == 0) {
     close(fds[0]);
-    auto s = SqliteStore::open(SqliteStoreOptions{path_});
+    SqliteStoreOptions o;
+    o.path = path_;
+    o.sync_threads = GetParam();
+    auto s = SqliteStore::open(o);
     if (!s.ok()) _exit(3);
     std::vector<std::thread> threads;
     auto ack = [&](const Result<TxnResult>& r, const std::string& key) {
@@ -771,6 +777,71 @@ TEST_F(SqliteStoreTest, AcknowledgedWritesSurviveKill9) {
   std::printf("kill -9: %zu acknowledged, %zu present after reopen\n", acked.size(),
               all->kvs.size());
 }
+
+// Pipelined commit: a write is committed to the WAL at once, but its acknowledgement (and
+// its event) waits until an fdatasync that covers its revision has returned.
+TEST_P(SqliteStoreTest, PipelinedAcknowledgesOnlyAfterTheFsyncCoveringIt) {
+  if (GetParam() == 0) GTEST_SKIP() << "only the pipelined mode has sync threads";
+  std::mutex mu;
+  std::condition_variable cv;
+  bool hold = false;
+  int64_t held_target = 0;    // the revision a held sync is about to cover
+  int64_t synced_target = 0;  // the highest revision a sync was let through for
+  SqliteStoreOptions o;
+  o.before_sync = [&](int64_t target) {
+    std::unique_lock lk(mu);
+    held_target = std::max(held_target, target);
+    cv.notify_all();
+    cv.wait(lk, [&] { return !hold; });
+    synced_target = std::max(synced_target, target);
+  };
+  auto s = open_store(o);
+  ASSERT_TRUE(s);
+  must(s->create("/p/first", "1"));
+  auto w = s->watch("/p/", s->current_revision(), buffer(100));
+  ASSERT_TRUE(w.ok());
+  {
+    std::lock_guard lk(mu);
+    hold = true;
+  }
+  AsyncResult async;
+  s->write_async(async_write(WriteRequest::Kind::kCreate, "/p/second", "2"), async.callback());
+  {
+    // The write reaches a sync (so it is in the WAL) ...
+    std::unique_lock lk(mu);
+    ASSERT_TRUE(cv.wait_for(lk, 20s, [&] { return held_target >= 2; })) << "no sync started for revision 2";
+  }
+  // ... but neither its acknowledgement nor its event comes while that sync is held.
+  auto early = (*w)->next(300ms);
+  ASSERT_TRUE(early.ok());
+  EXPECT_TRUE(early->events.empty()) << "event published before its fsync";
+  {
+    std::lock_guard lk(async.mu);
+    EXPECT_FALSE(async.result.has_value()) << "acknowledged before its fsync";
+  }
+  EXPECT_EQ(s->current_revision(), 1);
+  {
+    std::lock_guard lk(mu);
+    hold = false;
+  }
+  cv.notify_all();
+  TxnResult r = async.wait();
+  EXPECT_TRUE(r.succeeded);
+  EXPECT_EQ(r.revision, 2);
+  {
+    std::lock_guard lk(mu);
+    EXPECT_GE(synced_target, 2);
+  }
+  auto events = collect(**w, 1);
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0].kv.key, "/p/second");
+  EXPECT_EQ(s->current_revision(), 2);
+}
+
+INSTANTIATE_TEST_SUITE_P(CommitModes, SqliteStoreTest, ::testing::Values(0, 2),
+                         [](const ::testing::TestParamInfo<int>& mode) {
+                           return mode.param == 0 ? std::string("SyncInCommit") : std::string("Pipelined");
+                         });
 
 }  // namespace
 }  // namespace kernlet::store

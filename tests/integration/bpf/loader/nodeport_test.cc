@@ -21,6 +21,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <cstdio>
 #include <cstring>
@@ -142,6 +143,36 @@ std::string describe(const std::vector<std::uint8_t>& b) {
                 (b[34] << 8) | b[35], dst, (b[36] << 8) | b[37], (b[24] << 8) | b[25],
                 b[23] == 6 ? (b[50] << 8) | b[51] : (b[40] << 8) | b[41]);
   return out + (" [" + hex + "]");
+}
+
+// Ethernet + IPv4 + an ICMP error (type, code; for "fragmentation needed" the next-hop MTU
+// 1400) quoting `quoted` (built by build(), without its Ethernet header) cut to `quote_len`
+// bytes (0: all of it). Checksums in full.
+std::vector<std::uint8_t> build_icmp(const char* src, const char* dst, std::uint8_t type, std::uint8_t code,
+                                     const Pkt& quoted, std::size_t quote_len = 0) {
+  std::vector<std::uint8_t> q = build(quoted);
+  q.erase(q.begin(), q.begin() + 14);
+  if (quote_len != 0 && quote_len < q.size()) q.resize(quote_len);
+  std::vector<std::uint8_t> b(14 + 20 + 8 + q.size(), 0);
+  const std::uint8_t macs[12] = {2, 0, 0, 0, 0, 1, 2, 0, 0, 0, 0, 2};
+  std::memcpy(b.data(), macs, 12);
+  put16(b, 12, 0x0800);
+  std::copy(q.begin(), q.end(), b.begin() + 42);
+  std::uint8_t* ip = b.data() + 14;
+  ip[0] = 0x45;
+  put16(b, 16, static_cast<std::uint16_t>(b.size() - 14));
+  put16(b, 18, 0x4321);
+  ip[8] = 64;
+  ip[9] = 1;  // ICMP
+  std::uint32_t s = ip4(src), d = ip4(dst);
+  std::memcpy(ip + 12, &s, 4);
+  std::memcpy(ip + 16, &d, 4);
+  put16(b, 24, fold(sum16(ip, 20)));
+  b[34] = type;
+  b[35] = code;
+  if (type == 3 && code == 4) put16(b, 40, 1400);
+  put16(b, 36, fold(sum16(b.data() + 34, b.size() - 34)));
+  return b;
 }
 
 struct Result_ {
@@ -362,6 +393,102 @@ TEST_F(NodePortDatapath, LoadBalancerSourceRangesPerService) {
     ASSERT_TRUE(lb.upsert(a).ok());
     run_table(lb, {{"ranges removed: the client is let in", Hook::kIngress, {6, "203.0.113.200", 40001, "192.0.2.100", 80},
                     kOk, Pkt{6, "203.0.113.200", 40001, kLocalPod, 8080}}});
+  });
+}
+
+// Per-service counters (kl_np_stats_v1): new flows, translated client packets and their
+// bytes, no-backend and source-range drops, each on its own service; replies (egress) are not
+// counted; a removed service's counters go with it.
+TEST_F(NodePortDatapath, PerServiceCountersFollowFlowsPacketsAndDrops) {
+  in_node(61000, 65535, [&](NodePortLb& lb) {
+    NodePortSpec a = spec(kNode, 30080, {local(kLocalPod, 8080)});
+    NodePortSpec none = spec(kNode, 30091, {});
+    NodePortSpec ranged = spec("192.0.2.100", 80, {local(kLocalPod, 8080)});
+    ranged.source_ranges = {*Cidr::parse("10.0.0.0/8")};
+    for (const auto* s : {&a, &none, &ranged}) ASSERT_TRUE(lb.upsert(*s).ok());
+    for (const auto& [k, st] : lb.stats()) EXPECT_EQ(st, NodePortStats{}) << k.to_string();
+    run_table(lb, {
+        {"flow 1", Hook::kIngress, {6, kClient, 40000, kNode, 30080}, kOk, Pkt{6, kClient, 40000, kLocalPod, 8080}},
+        {"flow 1 again", Hook::kIngress, {6, kClient, 40000, kNode, 30080}, kOk, Pkt{6, kClient, 40000, kLocalPod, 8080}},
+        {"flow 2", Hook::kIngress, {6, kClient, 40001, kNode, 30080}, kOk, Pkt{6, kClient, 40001, kLocalPod, 8080}},
+        {"a reply of flow 1", Hook::kEgress, {6, kLocalPod, 8080, kClient, 40000}, kOk, Pkt{6, kNode, 30080, kClient, 40000}},
+        {"no backend", Hook::kIngress, {6, kClient, 40002, kNode, 30091}, kShot, std::nullopt, kNoBackend},
+        {"outside the ranges", Hook::kIngress, {6, kClient, 40003, "192.0.2.100", 80}, kShot, std::nullopt, kNotAllowed},
+        {"another port of the node: no service, not counted", Hook::kIngress, {6, kClient, 40004, kNode, 22}, kOk,
+         std::nullopt},
+    });
+    const std::uint64_t len = build(Pkt{6, kClient, 40000, kNode, 30080}).size();
+    auto st = lb.stats();
+    EXPECT_EQ(st[a.key], (NodePortStats{.flows = 2, .packets = 3, .bytes = 3 * len, .no_backend = 0, .denied = 0}));
+    EXPECT_EQ(st[none.key], (NodePortStats{.no_backend = 1}));
+    EXPECT_EQ(st[ranged.key], (NodePortStats{.denied = 1}));
+    ASSERT_TRUE(lb.remove(a.key).ok());
+    EXPECT_EQ(lb.stats().count(a.key), 0u);
+    ASSERT_TRUE(lb.upsert(a).ok());
+    EXPECT_EQ(lb.stats()[a.key], NodePortStats{}) << "a service added again starts from zero";
+  });
+}
+
+// ICMP errors about translated datagrams reach the client as errors about the datagram it
+// sent: the quote is rewritten back to client -> service address:port (quoted IP and L4
+// checksums included, so it matches the client's packet byte for byte), the ICMP checksum
+// follows, and the error comes from the service address.
+TEST_F(NodePortDatapath, IcmpErrorsAboutTranslatedFlowsAreTranslatedBack) {
+  in_node(61000, 61000, [&](NodePortLb& lb) {
+    ASSERT_TRUE(lb.upsert(spec(kNode, 30081, {remote(kRemotePod, 8080)})).ok());
+    ASSERT_TRUE(lb.upsert(spec(kNode, 30053, {local(kLocalPod, 53)}, Protocol::kUdp)).ok());
+    ASSERT_TRUE(lb.upsert(spec(kNode, 30054, {remote(kRemotePod2, 53)}, Protocol::kUdp)).ok());
+    run_table(lb, {
+        {"a TCP flow to the remote backend (SNAT to node:61000)", Hook::kIngress, {6, kClient, 40000, kNode, 30081},
+         kRedirect, Pkt{6, kNode, 61000, kRemotePod, 8080}},
+        {"a UDP flow to the local backend", Hook::kIngress, {17, kClient, 40001, kNode, 30053}, kOk,
+         Pkt{17, kClient, 40001, kLocalPod, 53}},
+        {"a UDP flow to the other remote backend", Hook::kIngress, {17, kClient, 40002, kNode, 30054}, kRedirect,
+         Pkt{17, kNode, 61000, kRemotePod2, 53}},
+    });
+    struct IcmpRow {
+      const char* what;
+      Hook hook;
+      std::vector<std::uint8_t> in;
+      int verdict;
+      std::vector<std::uint8_t> want;  // empty: unchanged
+    };
+    const Pkt tcp_sent{6, kNode, 61000, kRemotePod, 8080}, tcp_client{6, kClient, 40000, kNode, 30081};
+    const Pkt udp_local{17, kClient, 40001, kLocalPod, 53}, udp_local_client{17, kClient, 40001, kNode, 30053};
+    const Pkt udp_sent{17, kNode, 61000, kRemotePod2, 53}, udp_client{17, kClient, 40002, kNode, 30054};
+    const std::vector<IcmpRow> rows = {
+        {"fragmentation needed from a router on the way to the remote backend: to the client, from the service "
+         "address, quoting the client's own SYN",
+         Hook::kIngress, build_icmp("198.51.100.2", kNode, 3, 4, tcp_sent), kRedirect,
+         build_icmp(kNode, kClient, 3, 4, tcp_client)},
+        {"the same with the quote cut after 8 bytes of TCP (no TCP checksum quoted)", Hook::kIngress,
+         build_icmp("198.51.100.2", kNode, 3, 4, tcp_sent, 28), kRedirect,
+         build_icmp(kNode, kClient, 3, 4, tcp_client, 28)},
+        {"port unreachable from the remote UDP backend itself", Hook::kIngress,
+         build_icmp(kRemotePod2, kNode, 3, 3, udp_sent), kRedirect, build_icmp(kNode, kClient, 3, 3, udp_client)},
+        {"time exceeded on the way to the remote UDP backend", Hook::kIngress,
+         build_icmp("198.51.100.2", kNode, 11, 0, udp_sent), kRedirect, build_icmp(kNode, kClient, 11, 0, udp_client)},
+        {"port unreachable from the local backend, leaving by egress: from the service address, quoting the "
+         "client's datagram",
+         Hook::kEgress, build_icmp(kLocalPod, kClient, 3, 3, udp_local), kOk,
+         build_icmp(kNode, kClient, 3, 3, udp_local_client)},
+        {"an error about a flow that is not ours passes untouched", Hook::kIngress,
+         build_icmp("198.51.100.2", kNode, 3, 3, Pkt{17, kNode, 61001, kRemotePod2, 53}), kOk, {}},
+        {"an error on egress about a flow that is not ours passes untouched", Hook::kEgress,
+         build_icmp(kLocalPod, kClient, 3, 3, Pkt{17, kClient, 40009, kLocalPod, 53}), kOk, {}},
+    };
+    for (const IcmpRow& row : rows) {
+      SCOPED_TRACE(row.what);
+      Result_ r = run(lb.program_fd(row.hook), row.in, ifindex_);
+      EXPECT_EQ(r.verdict, row.verdict);
+      const std::vector<std::uint8_t>& want = row.want.empty() ? row.in : row.want;
+      EXPECT_EQ(r.out, want) << "\n   got " << describe(r.out) << "\n  want " << describe(want);
+    }
+    // An echo request to the node is no error: left to the kernel.
+    std::vector<std::uint8_t> echo = build_icmp(kClient, kNode, 8, 0, tcp_client);
+    Result_ r = run(lb.program_fd(Hook::kIngress), echo, ifindex_);
+    EXPECT_EQ(r.verdict, kOk);
+    EXPECT_EQ(r.out, echo);
   });
 }
 

@@ -22,6 +22,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <functional>
@@ -672,6 +673,54 @@ TEST_F(SockLbTest, BadSpecsAreRejectedWithTheirName) {
 // runs, the next attach reuses them (the service is recovered, the links are switched to
 // its programs) and can drain; unpin() then takes the balancer away. The bpffs is a mount
 // of the test's own under /tmp, unmounted on every path.
+// Per-service counters (kl_lb_stats_v1): connect() and unconnected sendmsg() given a backend
+// and ECONNREFUSED refusals are counted per VIP:port:proto by the programs; a removed and
+// re-added service starts from zero.
+TEST_F(SockLbTest, CountersFollowConnectsDatagramsAndRefusals) {
+  ASSERT_TRUE(lb_->upsert(tcp_service()).ok());
+  ServiceSpec udp;
+  udp.key = ServiceKey{ip("10.96.0.53"), 53, Protocol::kUdp};
+  udp.backends = backends(kUdpBackendPort);
+  ASSERT_TRUE(lb_->upsert(udp).ok());
+  ServiceSpec empty;
+  empty.key = ServiceKey{ip("10.96.0.11"), 80, Protocol::kTcp};
+  ASSERT_TRUE(lb_->upsert(empty).ok());
+  for (const auto& [k, st] : lb_->stats()) EXPECT_EQ(st, ServiceStats{}) << k.to_string() << " starts at zero";
+
+  Client c(cgroup_, ns_.get(), [](int, int out) {
+    char id;
+    for (int i = 0; i < 5; ++i) {
+      int s = tcp_connect("10.96.0.10", 80, &id);
+      if (s >= 0) ::close(s);
+    }
+    int refused = 0;
+    for (int i = 0; i < 2; ++i) refused += tcp_connect("10.96.0.11", 80, &id) == -ECONNREFUSED;
+    sockaddr_in vip = sa4("10.96.0.53", 53);
+    int u = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    int sent = 0;
+    for (int i = 0; i < 3; ++i) sent += ::sendto(u, "q", 1, 0, reinterpret_cast<sockaddr*>(&vip), sizeof vip) == 1;
+    int k = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    int connected = ::connect(k, reinterpret_cast<sockaddr*>(&vip), sizeof vip) == 0;
+    // Sends on a connected socket carry no address: no sendmsg hook, not counted again.
+    (void)!::send(k, "q", 1, 0);
+    say(out, "refused " + std::to_string(refused) + " sent " + std::to_string(sent) + " connected " +
+                 std::to_string(connected));
+  });
+  ASSERT_EQ(c.line(), "refused 2 sent 3 connected 1");
+  auto st = lb_->stats();
+  EXPECT_EQ(st[tcp_service().key], (ServiceStats{.connects = 5, .sendmsgs = 0, .refused = 0}));
+  EXPECT_EQ(st[udp.key], (ServiceStats{.connects = 1, .sendmsgs = 3, .refused = 0}));
+  EXPECT_EQ(st[empty.key], (ServiceStats{.connects = 0, .sendmsgs = 0, .refused = 2}));
+
+  // A new backend set keeps the service's counters; removing the service drops them.
+  ASSERT_TRUE(lb_->upsert(tcp_service({2})).ok());
+  EXPECT_EQ(lb_->stats()[tcp_service().key].connects, 5u);
+  ASSERT_TRUE(lb_->remove(tcp_service().key).ok());
+  EXPECT_EQ(lb_->stats().count(tcp_service().key), 0u);
+  ASSERT_TRUE(lb_->upsert(tcp_service()).ok());
+  EXPECT_EQ(lb_->stats()[tcp_service().key], ServiceStats{});
+}
+
 TEST_F(SockLbTest, PinnedMapsAndLinksOutliveTheLoaderAndAreReused) {
   lb_.reset();  // the fixture's unpinned balancer: this test attaches its own
   char tmpl[] = "/tmp/kernlet-bpffs-XXXXXX";
@@ -732,6 +781,22 @@ TEST_F(SockLbTest, PinnedMapsAndLinksOutliveTheLoaderAndAreReused) {
   EXPECT_EQ(c->line().find_first_not_of("234"), std::string::npos) << "a new connection after the re-attach";
   c->tell('h');
   EXPECT_EQ(c->line(), "open");
+
+  // The counters live in a pinned map too: the first loader's connections are still counted,
+  // and bpftool prints the entry with its field names (BTF).
+  EXPECT_EQ((*second)->stats()[tcp_service().key].connects, 3u) << "o, c and c through the VIP";
+  {
+    const std::string cmd = "bpftool map dump pinned " + pins + "/kl_lb_stats_v1 2>&1";
+    std::string dump;
+    if (FILE* f = ::popen(cmd.c_str(), "r")) {
+      char b[4096];
+      std::size_t n;
+      while ((n = std::fread(b, 1, sizeof b, f)) > 0) dump.append(b, n);
+      ::pclose(f);
+    }
+    EXPECT_NE(dump.find("\"connects\""), std::string::npos) << cmd << ":\n" << dump;
+    EXPECT_NE(dump.find("\"refused\""), std::string::npos) << cmd << ":\n" << dump;
+  }
 
   // The new loader drains through the reused maps: the held connection's backend goes.
   std::vector<int> rest;

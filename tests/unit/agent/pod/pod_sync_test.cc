@@ -289,6 +289,68 @@ TEST_F(PodSyncTest, OnFailureRestartsOnlyFailures) {
   EXPECT_EQ(json::get_string(out.status, "phase"), "Succeeded");
 }
 
+// A container the OOM killer ended (the runtime's memory.events says so): terminated with
+// reason OOMKilled and exit code 137, and one Warning OOMKilling event for the instance.
+TEST_F(PodSyncTest, OomKilledContainerIsReportedWithAnOomKillingEvent) {
+  auto pod = pod_from(simple_pod("Never"));
+  (*json::get_array(*json::get_object(pod, "spec"), "containers"))[0].as_object()["resources"] =
+      json::object{{"limits", json::object{{"memory", "32Mi"}}}};
+  sync(pod);
+  rt.exit("u1_app_0", 137, 9, /*oom=*/true);
+  auto out = sync(pod);
+  EXPECT_EQ(json::get_string(out.status, "phase"), "Failed");
+  const auto& cs = container_status(out.status, "app");
+  ASSERT_EQ(state_kind(cs), "terminated");
+  const json::object* t = json::get_object(*json::get_object(cs, "state"), "terminated");
+  EXPECT_EQ(json::get_string(*t, "reason"), "OOMKilled");
+  EXPECT_EQ(json::get_int_or(*t, "exitCode", -1), 137);
+  EXPECT_EQ(json::get_int_or(*t, "signal", -1), 9);
+  ASSERT_EQ(events.count("OOMKilling"), 1);
+  EXPECT_EQ(events.last_message("OOMKilling"),
+            "Memory cgroup out of memory: container app (kernlet://u1_app_0) was OOM-killed, memory limit 32Mi");
+  {
+    std::lock_guard<std::mutex> lock(events.mu);
+    for (const auto& e : events.events)
+      if (e.reason == "OOMKilling") {
+        EXPECT_EQ(e.type, "Warning");
+      }
+  }
+  // Later syncs, and a restarted agent that finds the status already written, stay quiet.
+  sync(pod);
+  make_syncer();
+  sync(pod);
+  EXPECT_EQ(events.count("OOMKilling"), 1);
+}
+
+// Restarted after an OOM kill (Always): lastState says OOMKilled, one event per killed
+// instance, none for a plain crash.
+TEST_F(PodSyncTest, OomKillEventPerInstanceAcrossRestarts) {
+  auto pod = pod_from(simple_pod("Always"));
+  sync(pod);
+  rt.exit("u1_app_0", 137, 9, /*oom=*/true);
+  auto out = sync(pod);
+  EXPECT_EQ(rt.starts(), 2);
+  const json::object* last = json::get_object(container_status(out.status, "app"), "lastState");
+  ASSERT_NE(last, nullptr);
+  ASSERT_NE(json::get_object(*last, "terminated"), nullptr);
+  EXPECT_EQ(json::get_string(*json::get_object(*last, "terminated"), "reason"), "OOMKilled");
+  EXPECT_EQ(events.count("OOMKilling"), 1);
+  EXPECT_EQ(events.last_message("OOMKilling"),
+            "Memory cgroup out of memory: container app (kernlet://u1_app_0) was OOM-killed");
+  now += 1s;
+  rt.exit("u1_app_1", 1);
+  sync(pod);
+  EXPECT_EQ(events.count("OOMKilling"), 1) << "exit 1 is no OOM kill";
+  now += 10s;
+  sync(pod);
+  now += 1s;
+  rt.exit("u1_app_2", 137, 9, /*oom=*/true);
+  sync(pod);
+  EXPECT_EQ(events.count("OOMKilling"), 2);
+  EXPECT_EQ(events.last_message("OOMKilling"),
+            "Memory cgroup out of memory: container app (kernlet://u1_app_2) was OOM-killed");
+}
+
 TEST_F(PodSyncTest, ImageNeverPull) {
   auto pod = pod_from(R"({"metadata":{"name":"web","namespace":"default","uid":"u1"},"spec":{"containers":[
       {"name":"app","image":"missing:1","imagePullPolicy":"Never"}]}})");
@@ -595,6 +657,54 @@ TEST(PodStatus, PatchNullsKeysNoLongerSet) {
   EXPECT_EQ(json::dump(p), R"({"metadata":{"uid":"u1"},"status":{"phase":"Running","podIP":null}})");
   json::object same{{"phase", "Running"}, {"podIP", "10.1.1.1"}, {"nominatedNodeName", "y"}};
   EXPECT_FALSE(status_differs(current, same));
+}
+
+// An environment whose volume setup fails until told otherwise (a claim not bound yet, a
+// driver missing), otherwise the basic one.
+class FailingVolumesEnvironment final : public PodEnvironment {
+ public:
+  Result<Built> build(const api::PodView& pod, const api::ContainerView& c, const ImageInfo& image) override {
+    return basic_->build(pod, c, image);
+  }
+  std::vector<images::RegistryOptions> pull_options(const api::PodView& pod, std::string_view image) override {
+    return basic_->pull_options(pod, image);
+  }
+  Result<void> setup_volumes(const api::PodView& pod) override {
+    if (fail) return Error(ErrorCode::kUnavailable, "driver name x.csi not found in the list of registered CSI drivers");
+    return basic_->setup_volumes(pod);
+  }
+  Result<void> teardown_volumes(const std::string& uid) override { return basic_->teardown_volumes(uid); }
+  bool fail = true;
+
+ private:
+  std::unique_ptr<PodEnvironment> basic_ = basic_environment();
+};
+
+TEST_F(PodSyncTest, FailedMountRetriesWithBackOffAndOneEventPerMessage) {
+  auto pod = pod_from(R"({"metadata":{"name":"web","namespace":"default","uid":"u1"},"spec":{"containers":[
+      {"name":"app","image":"busybox:1"}]}})");
+  auto owned = std::make_unique<FailingVolumesEnvironment>();
+  FailingVolumesEnvironment* fenv = owned.get();
+  env = std::move(owned);
+  make_syncer();
+  std::vector<std::chrono::milliseconds> waits;
+  for (int i = 0; i < 4; ++i) {
+    auto out = sync(pod);
+    ASSERT_TRUE(out.requeue_after);
+    waits.push_back(*out.requeue_after);
+    EXPECT_EQ(waiting_reason(container_status(out.status, "app")), "ContainerCreating");
+  }
+  EXPECT_EQ(waits, (std::vector<std::chrono::milliseconds>{500ms, 1000ms, 2000ms, 4000ms}));
+  EXPECT_EQ(events.count("FailedMount"), 1);
+  EXPECT_EQ(events.last_message("FailedMount"), "driver name x.csi not found in the list of registered CSI drivers");
+  fenv->fail = false;
+  auto out = sync(pod);
+  EXPECT_EQ(state_kind(container_status(out.status, "app")), "running");
+  // A later failure starts from the initial wait again.
+  fenv->fail = true;
+  out = sync(pod);
+  ASSERT_TRUE(out.requeue_after);
+  EXPECT_EQ(*out.requeue_after, 500ms);
 }
 
 }  // namespace

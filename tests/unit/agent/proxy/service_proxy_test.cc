@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <map>
 #include <set>
 #include <string>
@@ -32,7 +33,13 @@ class FakeServiceMap : public bpf::ServiceMap {
     for (const auto& [k, _] : installed) out.push_back(k);
     return out;
   }
+  std::map<bpf::ServiceKey, bpf::ServiceStats> stats() const override {
+    std::map<bpf::ServiceKey, bpf::ServiceStats> out;
+    for (const auto& [k, _] : installed) out[k] = counters.count(k) ? counters.at(k) : bpf::ServiceStats{};
+    return out;
+  }
   std::map<bpf::ServiceKey, bpf::ServiceSpec> installed;
+  std::map<bpf::ServiceKey, bpf::ServiceStats> counters;
   std::set<std::string> fail;
   std::vector<std::string> log;
 };
@@ -54,7 +61,13 @@ class FakeNodePortMap : public bpf::NodePortMap {
     for (const auto& [k, _] : installed) out.push_back(k);
     return out;
   }
+  std::map<bpf::ServiceKey, bpf::NodePortStats> stats() const override {
+    std::map<bpf::ServiceKey, bpf::NodePortStats> out;
+    for (const auto& [k, _] : installed) out[k] = counters.count(k) ? counters.at(k) : bpf::NodePortStats{};
+    return out;
+  }
   std::map<bpf::ServiceKey, bpf::NodePortSpec> installed;
+  std::map<bpf::ServiceKey, bpf::NodePortStats> counters;
   std::vector<std::string> log;
 };
 
@@ -200,6 +213,58 @@ TEST(ServiceProxyTest, AdoptsNodePortKeysLeftByAnEarlierAgent) {
   nodeports.log.clear();
   ASSERT_TRUE(proxy.sync_once().ok());
   EXPECT_TRUE(nodeports.log.empty());
+}
+
+}  // namespace
+}  // namespace kernlet::agent
+
+namespace kernlet::agent {
+namespace {
+
+// The maps' per-key counters come out per Service port: the clusterIP's and the
+// node address:nodePort's socket counters are summed, the NodePort datapath's appear under
+// the same labels, and a key of no known Service is left out.
+TEST(ServiceProxyTest, MetricsSumCountersPerServicePort) {
+  client::ObjectCache services, slices;
+  FakeServiceMap map;
+  FakeNodePortMap nodeports;
+  ServiceProxy proxy(&map, &services, &slices, "node-a");
+  proxy.set_node_addresses({*bpf::IpAddr::parse("192.168.1.10")});
+  proxy.set_nodeport_map(&nodeports);
+  services.upsert(obj(R"({"metadata":{"namespace":"ns","name":"a"},"spec":{"type":"NodePort","clusterIP":"10.96.0.1",)"
+                      R"("ports":[{"name":"http","port":80,"nodePort":30080},{"port":53,"protocol":"UDP"}]}})"));
+  slices.upsert(slice("a", {"10.1.0.1"}));
+  ASSERT_TRUE(proxy.sync_once().ok());
+
+  const bpf::ServiceKey vip{*bpf::IpAddr::parse("10.96.0.1"), 80, bpf::Protocol::kTcp};
+  const bpf::ServiceKey node{*bpf::IpAddr::parse("192.168.1.10"), 30080, bpf::Protocol::kTcp};
+  const bpf::ServiceKey dns{*bpf::IpAddr::parse("10.96.0.1"), 53, bpf::Protocol::kUdp};
+  ASSERT_TRUE(map.installed.count(vip) && map.installed.count(node) && map.installed.count(dns));
+  map.counters[vip] = {5, 0, 2};
+  map.counters[node] = {3, 0, 1};
+  map.counters[dns] = {0, 7, 0};
+  nodeports.counters[node] = {4, 40, 4000, 6, 0};
+  // An entry the proxy does not know (an earlier agent's, say): no labels, not exported.
+  map.installed[bpf::ServiceKey{*bpf::IpAddr::parse("10.96.0.99"), 80, bpf::Protocol::kTcp}] = {};
+
+  metrics::PrometheusText out;
+  proxy.append_metrics(out);
+  const std::string& t = out.text();
+  auto has = [&](const std::string& line) {
+    EXPECT_NE(t.find(line + "\n"), std::string::npos) << "missing: " << line << "\nin:\n" << t;
+  };
+  has("# TYPE kernlet_service_connections_total counter");
+  has(R"(kernlet_service_connections_total{namespace="ns",service="a",port="http",protocol="TCP"} 8)");
+  has(R"(kernlet_service_connections_total{namespace="ns",service="a",port="53",protocol="UDP"} 0)");
+  has(R"(kernlet_service_refused_total{namespace="ns",service="a",port="http",protocol="TCP"} 3)");
+  has(R"(kernlet_service_datagrams_total{namespace="ns",service="a",port="53",protocol="UDP"} 7)");
+  has(R"(kernlet_nodeport_flows_total{namespace="ns",service="a",port="http",protocol="TCP"} 4)");
+  has(R"(kernlet_nodeport_bytes_total{namespace="ns",service="a",port="http",protocol="TCP"} 4000)");
+  has(R"(kernlet_nodeport_no_backend_drops_total{namespace="ns",service="a",port="http",protocol="TCP"} 6)");
+  has("kernlet_service_proxy_service_ports 3");
+  has("kernlet_service_proxy_sync_duration_seconds_count 1");
+  has(R"(kernlet_service_proxy_sync_duration_seconds_bucket{le="+Inf"} 1)");
+  EXPECT_EQ(t.find("10.96.0.99"), std::string::npos);
 }
 
 }  // namespace

@@ -1,11 +1,12 @@
-#include "agent/node/event_recorder.h"
+#include "api/client/event_recorder.h"
 
 #include <cstdio>
+#include <algorithm>
 #include <stdexcept>
 
 #include "api/object.h"
 
-namespace kernlet::agent {
+namespace kernlet::client {
 namespace {
 
 void log_warning(const std::string& msg) { std::fprintf(stderr, "W events: %s\n", msg.c_str()); }
@@ -58,11 +59,12 @@ std::string event_aggregation_key(const json::object& event) {
 EventRecorder::EventRecorder(std::shared_ptr<client::RestClient> client, EventRecorderOptions options)
     : client_(std::move(client)), opt_(std::move(options)) {
   if (!client_) throw std::invalid_argument("EventRecorder: null client");
-  if (opt_.node_name.empty()) throw std::invalid_argument("EventRecorder: empty node name");
   if (!opt_.clock) opt_.clock = SystemWallClock::shared();
   if (opt_.queue_capacity == 0) opt_.queue_capacity = 1;
   if (opt_.cache_entries == 0) opt_.cache_entries = 1;
   if (opt_.max_attempts < 1) opt_.max_attempts = 1;
+  if (opt_.spam_burst < 1) opt_.spam_burst = 1;
+  if (opt_.similar_max < 1) opt_.similar_max = 1;
 }
 
 EventRecorder::~EventRecorder() { stop(); }
@@ -94,10 +96,70 @@ void EventRecorder::event(const json::object& involved_object, std::string_view 
 
 void EventRecorder::event(const json::object& involved_object, std::string_view field_path, std::string_view type,
                           std::string_view reason, std::string message) {
-  Pending p{object_reference(involved_object, field_path), std::string(type), std::string(reason),
-            std::move(message), opt_.clock->now()};
+  enqueue(Pending{opt_.component, object_reference(involved_object, field_path), std::string(type),
+                  std::string(reason), std::move(message), opt_.clock->now()});
+}
+
+void EventRecorder::event_from(std::string_view component, const json::object& involved_object,
+                               std::string_view type, std::string_view reason, std::string message) {
+  enqueue(Pending{std::string(component), object_reference(involved_object), std::string(type),
+                  std::string(reason), std::move(message), opt_.clock->now()});
+}
+
+namespace {
+class ComponentSink final : public EventSink {
+ public:
+  ComponentSink(EventRecorder* r, std::string component) : r_(r), component_(std::move(component)) {}
+  void event(const json::object& obj, std::string_view type, std::string_view reason, std::string message) override {
+    r_->event_from(component_, obj, type, reason, std::move(message));
+  }
+
+ private:
+  EventRecorder* r_;
+  std::string component_;
+};
+}  // namespace
+
+std::shared_ptr<EventSink> EventRecorder::sink(std::string component) {
+  return std::make_shared<ComponentSink>(this, std::move(component));
+}
+
+bool EventRecorder::spam_allowed(const Pending& p) {
+  // client-go's spam key: the source and the involved object, whatever the reason.
+  std::string key = p.component + '\0' + opt_.node_name;
+  for (std::string_view f : {"kind", "namespace", "name", "uid", "apiVersion"}) {
+    key.push_back('\0');
+    key.append(json::get_string(p.ref, f));
+  }
+  auto it = buckets_.find(key);
+  if (it == buckets_.end()) {
+    bucket_lru_.push_front(key);
+    it = buckets_.emplace(key, Bucket{static_cast<double>(opt_.spam_burst), p.at, bucket_lru_.begin()}).first;
+    while (buckets_.size() > opt_.cache_entries) {
+      buckets_.erase(bucket_lru_.back());
+      bucket_lru_.pop_back();
+    }
+  } else {
+    bucket_lru_.splice(bucket_lru_.begin(), bucket_lru_, it->second.lru);
+  }
+  Bucket& b = it->second;
+  if (p.at > b.at) {
+    const double refill = std::chrono::duration<double>(p.at - b.at) / std::chrono::duration<double>(opt_.spam_refill);
+    b.tokens = std::min<double>(opt_.spam_burst, b.tokens + refill);
+    b.at = p.at;
+  }
+  if (b.tokens < 1) return false;
+  b.tokens -= 1;
+  return true;
+}
+
+void EventRecorder::enqueue(Pending p) {
   {
     std::lock_guard lock(mu_);
+    if (!spam_allowed(p)) {
+      ++counters_.filtered;
+      return;
+    }
     if (queue_.size() >= opt_.queue_capacity) {
       ++counters_.dropped;
       return;
@@ -184,13 +246,34 @@ bool EventRecorder::write_with_retries(const std::function<Result<json::object>(
   }
 }
 
-void EventRecorder::send(const Pending& p) {
-  json::object probe{{"source", json::object{{"component", opt_.component}, {"host", opt_.node_name}}},
+void EventRecorder::send(const Pending& in) {
+  Pending p = in;
+  json::object source{{"component", p.component}};
+  if (!opt_.node_name.empty()) source["host"] = opt_.node_name;
+  json::object probe{{"source", std::move(source)},
                      {"involvedObject", p.ref},
                      {"type", p.type},
                      {"reason", p.reason},
                      {"message", p.message}};
   std::string key = event_aggregation_key(probe);
+  // client-go's EventAggregator: the same event with ever new messages (a pod name in
+  // each) becomes one combined Event once `similar_max` distinct ones came in a window.
+  json::object similar_probe = probe;
+  similar_probe["message"] = "";
+  const std::string similar_key = event_aggregation_key(similar_probe);
+  Similar& sim = similar_[similar_key];
+  if (p.at - sim.last > opt_.aggregation_window) sim.messages.clear();
+  sim.last = p.at;
+  if (sim.messages.contains(p.message) || sim.messages.size() < opt_.similar_max) {
+    sim.messages.insert(p.message);
+  } else {
+    p.message = "(combined from similar events): " + p.message;
+    probe["message"] = p.message;
+    key = similar_key + "combined";
+  }
+  if (similar_.size() > opt_.cache_entries) {
+    std::erase_if(similar_, [&](const auto& e) { return p.at - e.second.last > opt_.aggregation_window; });
+  }
   std::string ts = api::format_rfc3339(p.at);
   std::string ns(json::get_string(p.ref, "namespace"));
   if (ns.empty()) ns = "default";
@@ -226,7 +309,7 @@ void EventRecorder::send(const Pending& p) {
     ev["firstTimestamp"] = s.first_timestamp;
     ev["lastTimestamp"] = ts;
     ev["count"] = s.count;
-    ev["reportingComponent"] = opt_.component;
+    ev["reportingComponent"] = p.component;
     ev["reportingInstance"] = opt_.node_name;
     s.name = std::string(api::Meta(ev).name());
     bool created = false;
@@ -253,7 +336,7 @@ void EventRecorder::send(const Pending& p) {
   ev["firstTimestamp"] = ts;
   ev["lastTimestamp"] = ts;
   ev["count"] = 1;
-  ev["reportingComponent"] = opt_.component;
+  ev["reportingComponent"] = p.component;
   ev["reportingInstance"] = opt_.node_name;
   bool created = false;
   bool handled = write_with_retries(
@@ -279,4 +362,4 @@ void EventRecorder::send(const Pending& p) {
   }
 }
 
-}  // namespace kernlet::agent
+}  // namespace kernlet::client

@@ -1,6 +1,6 @@
-#include "agent/node/clock.h"
+#include "api/client/clock.h"
 
-namespace kernlet::agent {
+namespace kernlet::client {
 
 std::shared_ptr<WallClock> SystemWallClock::shared() {
   static const std::shared_ptr<WallClock> clock = std::make_shared<SystemWallClock>();
@@ -22,4 +22,4 @@ void FakeWallClock::set(api::TimePoint t) {
   now_ = t;
 }
 
-}  // namespace kernlet::agent
+}  // namespace kernlet::client

@@ -1,0 +1,146 @@
+// InProcessTransport: see in_process_transport.h.
+#include "control/apiserver/in_process_transport.h"
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/strand.hpp>
+
+#include <condition_variable>
+#include <mutex>
+#include <optional>
+
+#include "api/status.h"
+
+namespace kernlet::apiserver {
+namespace {
+
+// One request in flight: what the handler reads, and where its answer lands. Shared by
+// the calling thread and the coroutine, so either may give up first.
+class Call final : public Responder {
+ public:
+  Request request;
+
+  // The answer, or the error, once there is one.
+  Result<client::Response> wait(std::chrono::steady_clock::time_point deadline) {
+    std::unique_lock lk(mu_);
+    if (!cv_.wait_until(lk, deadline, [&] { return answer_.has_value(); })) {
+      return Error(ErrorCode::kDeadlineExceeded, "no answer from the in-process API server in time");
+    }
+    return std::move(*answer_);
+  }
+
+  // The handler returned (or threw): a handler that sent nothing gets HttpServer's 500.
+  void finish(std::exception_ptr thrown) {
+    if (thrown) {
+      set(status_answer(api::Status::internal_error("the request handler failed")));
+    } else {
+      set(status_answer(api::Status::internal_error("handler sent no response")));
+    }
+  }
+  // The coroutine was dropped unrun (the io_context stopped).
+  void abandon() { set(Error(ErrorCode::kUnavailable, "the in-process API server stopped")); }
+
+  asio::awaitable<Result<void>> send(Response response) override {
+    client::Response r;
+    r.status = static_cast<int>(response.status);
+    r.content_type = std::move(response.content_type);
+    r.body = std::move(response.body);
+    if (request.msg.method() == http::verb::head) r.body.clear();
+    if (!set(std::move(r))) co_return Error(ErrorCode::kInternal, "response already sent");
+    co_return Ok();
+  }
+  // Watches and other streams are HTTP-only (see the header): the caller gets a 500 that
+  // says so, and the handler sees a client that went away.
+  asio::awaitable<Result<void>> begin_stream(unsigned status, std::string content_type) override {
+    (void)status;
+    (void)content_type;
+    set(status_answer(api::Status::internal_error("streaming responses are not carried in-process; use HTTP")));
+    co_return Error(ErrorCode::kUnavailable, "streaming responses are not carried in-process");
+  }
+  asio::awaitable<Result<void>> write_chunk(std::string_view data) override {
+    (void)data;
+    co_return Error(ErrorCode::kUnavailable, "stream is closed");
+  }
+  asio::awaitable<Result<void>> end_stream() override { co_return Ok(); }
+
+  static client::Response status_answer(const api::Status& s) {
+    client::Response r;
+    r.status = s.code();
+    r.content_type = "application/json";
+    r.body = s.to_json_string();
+    return r;
+  }
+
+ private:
+  // The first answer wins; false when there was one already.
+  bool set(Result<client::Response> answer) {
+    std::lock_guard lk(mu_);
+    if (answer_.has_value()) return false;
+    answer_.emplace(std::move(answer));
+    cv_.notify_all();
+    return true;
+  }
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::optional<Result<client::Response>> answer_;
+};
+
+// Destroyed with the last copy of the coroutine's completion handler: when that never ran,
+// the call is answered with an error instead of waiting out its deadline.
+// Never copied: a copy's destructor would answer the call before the handler ran.
+struct AbandonGuard {
+  explicit AbandonGuard(std::shared_ptr<Call> c) : call(std::move(c)) {}
+  AbandonGuard(const AbandonGuard&) = delete;
+  AbandonGuard& operator=(const AbandonGuard&) = delete;
+  ~AbandonGuard() { call->abandon(); }
+  std::shared_ptr<Call> call;
+};
+
+asio::awaitable<void> serve(std::shared_ptr<Handler> handler, std::shared_ptr<Call> call) {
+  co_await handler->handle(call->request, *call);
+}
+
+}  // namespace
+
+InProcessTransport::InProcessTransport(std::shared_ptr<Handler> handler, asio::io_context& io,
+                                       InProcessTransportOptions options)
+    : handler_(std::move(handler)), io_(io), options_(std::move(options)) {}
+
+Result<client::Response> InProcessTransport::round_trip(std::string_view method, const std::string& target,
+                                                        std::string_view body, std::string_view content_type) {
+  const http::verb verb = http::string_to_verb(method);
+  if (verb == http::verb::unknown) {
+    return Error(ErrorCode::kInvalidArgument, "unknown method \"" + std::string(method) + "\"");
+  }
+  if (body.size() > options_.body_limit) {
+    return Call::status_answer(api::Status::request_entity_too_large(static_cast<int64_t>(options_.body_limit)));
+  }
+  if (io_.stopped()) return Error(ErrorCode::kUnavailable, "the in-process API server stopped");
+  auto call = std::make_shared<Call>();
+  // The request as HttpServer's parser hands it over from a RestClient.
+  http::request<http::string_body>& msg = call->request.msg;
+  msg.method(verb);
+  msg.target(target);
+  msg.version(11);
+  msg.set(http::field::host, "in-process");
+  msg.set(http::field::user_agent, options_.user_agent);
+  msg.set(http::field::accept, "application/json");
+  if (!body.empty()) {
+    msg.set(http::field::content_type, content_type);
+    msg.body() = std::string(body);
+  }
+  msg.keep_alive(true);
+  msg.prepare_payload();
+  call->request.identity = options_.identity;
+  call->request.remote = "in-process";
+  const auto deadline = std::chrono::steady_clock::now() + options_.timeout;
+  requests_.fetch_add(1, std::memory_order_relaxed);
+  // A strand per request, as each HTTP connection has one: the handler's completions post
+  // back to it.
+  auto guard = std::make_shared<AbandonGuard>(call);
+  asio::co_spawn(asio::make_strand(io_), serve(handler_, call),
+                 [guard = std::move(guard)](std::exception_ptr thrown) { guard->call->finish(thrown); });
+  return call->wait(deadline);
+}
+
+}  // namespace kernlet::apiserver

@@ -1,0 +1,63 @@
+// InProcessTransport: a RestClient's requests handed straight to the API server's request
+// handler in the same process, for the components kernlet-control runs inside itself (the
+// scheduler). kube-scheduler cannot do this — it is always a separate process — but a
+// component that lives next to its API server can skip the loopback HTTP round trip:
+// the request is built as Beast's parser would have built it and run through the same
+// Handler::handle (authentication, request parsing, admission, validation, the binding
+// subresource's semantics, the store's conditional writes and group commit, the watch
+// cache), on a strand of the HTTP server's io_context as a connection's requests are.
+// What it saves is the transport only: no socket, no HTTP framing, no per-I/O timers,
+// no keep-alive pool. Answers (also errors: 404, 409, 422, ...) are the handler's, byte
+// for byte, so a client sees the same resourceVersions, conflicts and Status bodies.
+//
+// Streaming answers (watch, logs -f) and upgrades are not carried: a RestClient with this
+// transport still opens its watches over HTTP. A request whose handler streams gets a 500.
+//
+// Thread-safety: round_trip may be called from any number of threads at once; each call
+// blocks its thread until the handler has answered or the deadline passed. The handler and
+// the io_context must outlive the transport's last call.
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "api/client/rest_client.h"
+#include "control/apiserver/http_server.h"
+
+namespace kernlet::apiserver {
+
+struct InProcessTransportOptions {
+  // Who the requests come from, as a verified client certificate would have said.
+  Identity identity{true, "kernlet-admin", {"system:masters"}};
+  std::string user_agent = "kernlet-control";
+  std::size_t body_limit = 3 * 1024 * 1024;  // larger bodies get 413, as HttpServer answers
+  // How long a call waits for its answer. Past it the call fails with kDeadlineExceeded;
+  // the request may still complete (as when an HTTP client times out).
+  std::chrono::milliseconds timeout{30'000};
+};
+
+class InProcessTransport final : public client::Transport {
+ public:
+  // `io` runs the handler's coroutines (the HttpServer's io_context, so that its stop()
+  // and the handler's drain() cover in-process requests too).
+  InProcessTransport(std::shared_ptr<Handler> handler, asio::io_context& io, InProcessTransportOptions options = {});
+
+  // Runs one request through the handler and returns its answer. Errors: unknown method
+  // (kInvalidArgument), no answer before the deadline (kDeadlineExceeded), the io_context
+  // stopped before answering (kUnavailable).
+  Result<client::Response> round_trip(std::string_view method, const std::string& target, std::string_view body,
+                                      std::string_view content_type) override;
+
+  // Requests handed to the handler so far (tests, metrics).
+  int64_t requests() const { return requests_.load(); }
+
+ private:
+  std::shared_ptr<Handler> handler_;
+  asio::io_context& io_;
+  InProcessTransportOptions options_;
+  std::atomic<int64_t> requests_{0};
+};
+
+}  // namespace kernlet::apiserver
