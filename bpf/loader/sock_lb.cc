@@ -12,6 +12,7 @@
 
 #include <algorithm>
 #include <cstddef>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -479,17 +480,22 @@ std::vector<std::size_t> SockLb::Impl::write_new_services(const std::vector<Serv
   const auto n = [](const auto& v) { return static_cast<std::uint32_t>(v.size()); };
   std::uint32_t done = 0;
   std::size_t installed_ok = 0;  // the first ones whose service entry is written
-  bool ok = update_batch(fd(skel->maps.kl_lb_slots_v1), slot_keys.data(), slot_vals.data(), n(slot_keys),
-                         "kl_lb_slots_v1", &done).ok() &&
-            update_batch(fd(skel->maps.kl_lb_members_v1), member_keys.data(), member_vals.data(), n(member_keys),
-                         "kl_lb_members_v1", &done).ok() &&
-            update_batch(fd(skel->maps.kl_lb_stats_v1), stat_keys.data(), zero.data(), n(stat_keys),
-                         "kl_lb_stats_v1", &done).ok();
+  Result<void> batch = Ok();
+  auto step = [&](int map_fd, const void* keys, const void* values, std::uint32_t count, const char* map) {
+    batch = update_batch(map_fd, keys, values, count, map, &done);
+    return batch.ok();
+  };
+  bool ok = step(fd(skel->maps.kl_lb_slots_v1), slot_keys.data(), slot_vals.data(), n(slot_keys), "kl_lb_slots_v1") &&
+            step(fd(skel->maps.kl_lb_members_v1), member_keys.data(), member_vals.data(), n(member_keys),
+                 "kl_lb_members_v1") &&
+            step(fd(skel->maps.kl_lb_stats_v1), stat_keys.data(), zero.data(), n(stat_keys), "kl_lb_stats_v1");
   if (ok) {
-    ok = update_batch(fd(skel->maps.kl_lb_services_v1), svc_keys.data(), svc_vals.data(), n(svc_keys),
-                      "kl_lb_services_v1", &done).ok();
+    ok = step(fd(skel->maps.kl_lb_services_v1), svc_keys.data(), svc_vals.data(), n(svc_keys), "kl_lb_services_v1");
     installed_ok = ok ? news.size() : std::min<std::size_t>(done, news.size());
   }
+  if (!ok)  // still correct (upsert() writes the rest), only slower: say why
+    std::fprintf(stderr, "W %s; writing the %zu services left one by one\n", batch.error().to_string().c_str(),
+                 news.size() - installed_ok);
   std::vector<std::size_t> failed;
   for (std::size_t j = 0; j < news.size(); ++j) {
     if (j < installed_ok) {
