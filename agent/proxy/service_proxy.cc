@@ -115,9 +115,13 @@ Result<void> ServiceProxy::sync_once() {
     }
     applied_.erase(k);
   }
-  for (const auto& spec : d.upserts) {
-    if (auto r = map_->upsert(spec); !r.ok()) {
-      if (first.ok()) first = std::move(r).error();
+  // One call for all: on the first pass (thousands of new services) the map writes them in
+  // bulk instead of several syscalls each.
+  std::vector<Result<void>> written = map_->upsert_many(d.upserts);
+  for (std::size_t i = 0; i < d.upserts.size(); ++i) {
+    const auto& spec = d.upserts[i];
+    if (!written[i].ok()) {
+      if (first.ok()) first = std::move(written[i]).error();
       applied_[spec.key] = unknown_spec(spec.key);  // rewritten next pass, or removed
       continue;
     }

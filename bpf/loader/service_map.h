@@ -21,6 +21,17 @@ class ServiceMap {
   // before this returns. Errors name the service and the map that failed.
   virtual Result<void> upsert(const ServiceSpec& spec) = 0;
 
+  // upsert() of each spec, one result per spec in the same order. An implementation may
+  // write the services not installed yet in bulk (a full sync: the agent's first pass, the
+  // benchmark), with the same guarantee per service: its backends are in place before its
+  // service entry is. Installed services still take upsert() (draining included).
+  virtual std::vector<Result<void>> upsert_many(const std::vector<ServiceSpec>& specs) {
+    std::vector<Result<void>> out;
+    out.reserve(specs.size());
+    for (const ServiceSpec& s : specs) out.push_back(upsert(s));
+    return out;
+  }
+
   // Removes a service and drains every socket made through it. Removing an unknown
   // service is not an error.
   virtual Result<void> remove(const ServiceKey& key) = 0;

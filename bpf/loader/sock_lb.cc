@@ -10,7 +10,9 @@
 #include <sys/statfs.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstddef>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -126,6 +128,8 @@ struct SockLb::Impl {
   Result<void> create_stats(std::uint32_t service_id);
   ServiceStats read_stats(std::uint32_t service_id) const;
   void delete_set(std::uint32_t set, const std::vector<Backend>& backends);
+  std::vector<std::size_t> write_new_services(const std::vector<ServiceSpec>& specs,
+                                              const std::vector<std::size_t>& which);
 };
 
 namespace {
@@ -385,6 +389,125 @@ Result<void> SockLb::upsert(const ServiceSpec& spec) {
   }
   m.installed[spec.key] = std::move(next);
   return m.drain_locked(spec.key, left);
+}
+
+namespace {
+
+// One BPF_MAP_UPDATE_BATCH of `n` entries; on failure *done is how many the kernel wrote
+// (the first ones).
+Result<void> update_batch(int map_fd, const void* keys, const void* values, std::uint32_t n, const char* map,
+                          std::uint32_t* done) {
+  LIBBPF_OPTS(bpf_map_batch_opts, opts, .elem_flags = BPF_ANY, .flags = 0);
+  std::uint32_t count = n;
+  *done = n;
+  if (n == 0) return Ok();
+  if (bpf_map_update_batch(map_fd, keys, values, &count, &opts) != 0) {
+    Error e = Error::from_errno(std::string("service LB: batch update of ") + std::to_string(n) + " entries of " + map);
+    *done = count;
+    return e;
+  }
+  return Ok();
+}
+
+}  // namespace
+
+std::vector<Result<void>> SockLb::upsert_many(const std::vector<ServiceSpec>& specs) {
+  std::vector<Result<void>> out(specs.size(), Ok());
+  std::vector<std::size_t> bulk, single;  // indexes into specs
+  {
+    std::lock_guard lock(impl_->mu);
+    Impl& m = *impl_;
+    std::set<ServiceKey> seen;
+    for (std::size_t i = 0; i < specs.size(); ++i) {
+      // Invalid specs get upsert()'s error; a key installed or listed twice needs its drain.
+      bool fresh = validate(specs[i]).ok() && !m.installed.count(specs[i].key) && seen.insert(specs[i].key).second;
+      (fresh ? bulk : single).push_back(i);
+    }
+    if (!bulk.empty()) {
+      std::vector<std::size_t> failed = m.write_new_services(specs, bulk);
+      single.insert(single.end(), failed.begin(), failed.end());
+      std::sort(single.begin(), single.end());
+    }
+  }
+  for (std::size_t i : single) out[i] = upsert(specs[i]);
+  return out;
+}
+
+// Writes services none of which is installed, each with a fresh id and backend set, in three
+// steps so a connect() never finds a service whose backends or counters are missing: all
+// slots and members, then all counters, then all service entries. Returns the indexes the
+// kernel refused (their entries are deleted again, for upsert() to retry and name the error).
+std::vector<std::size_t> SockLb::Impl::write_new_services(const std::vector<ServiceSpec>& specs,
+                                                          const std::vector<std::size_t>& which) {
+  const std::size_t cpus = static_cast<std::size_t>(std::max(libbpf_num_possible_cpus(), 1));
+  std::vector<Installed> news(which.size());
+  std::vector<kl_lb_slot_key> slot_keys;
+  std::vector<kl_lb_endpoint> slot_vals;
+  std::vector<kl_lb_member_key> member_keys;
+  std::vector<std::uint32_t> member_vals;
+  std::vector<std::uint32_t> stat_keys;
+  std::vector<kl_lb_endpoint> svc_keys;
+  std::vector<kl_lb_service> svc_vals;
+  for (std::size_t j = 0; j < which.size(); ++j) {
+    const ServiceSpec& spec = specs[which[j]];
+    Installed& in = news[j];
+    in.spec = spec;
+    in.service_id = next_service_id++;
+    in.backend_set = next_backend_set++;
+    if (next_backend_set == 0) next_backend_set = 1;
+    for (std::uint32_t i = 0; i < spec.backends.size(); ++i) {
+      slot_keys.push_back(kl_lb_slot_key{in.backend_set, i});
+      slot_vals.push_back(to_endpoint(spec.backends[i]));
+      kl_lb_member_key mk{};
+      mk.backend_set = in.backend_set;
+      mk.backend = slot_vals.back();
+      member_keys.push_back(mk);
+      member_vals.push_back(i);
+    }
+    stat_keys.push_back(in.service_id);
+    svc_keys.push_back(to_endpoint(spec.key));
+    kl_lb_service val{};
+    val.service_id = in.service_id;
+    val.backend_set = in.backend_set;
+    val.count = static_cast<std::uint32_t>(spec.backends.size());
+    val.flags = spec.affinity ? KL_LB_FLAG_AFFINITY : 0;
+    val.affinity_timeout = spec.affinity_timeout_seconds;
+    svc_vals.push_back(val);
+  }
+  // Fresh ids have no counter entry (recover() dropped stale ones; remove() deletes them),
+  // so writing zeroes with BPF_ANY is what create_stats()' BPF_NOEXIST would do.
+  std::vector<kl_lb_stats> zero(stat_keys.size() * cpus);
+  const auto n = [](const auto& v) { return static_cast<std::uint32_t>(v.size()); };
+  std::uint32_t done = 0;
+  std::size_t installed_ok = 0;  // the first ones whose service entry is written
+  Result<void> batch = Ok();
+  auto step = [&](int map_fd, const void* keys, const void* values, std::uint32_t count, const char* map) {
+    batch = update_batch(map_fd, keys, values, count, map, &done);
+    return batch.ok();
+  };
+  bool ok = step(fd(skel->maps.kl_lb_slots_v1), slot_keys.data(), slot_vals.data(), n(slot_keys), "kl_lb_slots_v1") &&
+            step(fd(skel->maps.kl_lb_members_v1), member_keys.data(), member_vals.data(), n(member_keys),
+                 "kl_lb_members_v1") &&
+            step(fd(skel->maps.kl_lb_stats_v1), stat_keys.data(), zero.data(), n(stat_keys), "kl_lb_stats_v1");
+  if (ok) {
+    ok = step(fd(skel->maps.kl_lb_services_v1), svc_keys.data(), svc_vals.data(), n(svc_keys), "kl_lb_services_v1");
+    installed_ok = ok ? news.size() : std::min<std::size_t>(done, news.size());
+  }
+  if (!ok)  // still correct (upsert() writes the rest), only slower: say why
+    std::fprintf(stderr, "W %s; writing the %zu services left one by one\n", batch.error().to_string().c_str(),
+                 news.size() - installed_ok);
+  std::vector<std::size_t> failed;
+  for (std::size_t j = 0; j < news.size(); ++j) {
+    if (j < installed_ok) {
+      installed[news[j].spec.key] = std::move(news[j]);
+      continue;
+    }
+    // Not reachable (no service entry): undo what the batches wrote of it.
+    delete_set(news[j].backend_set, news[j].spec.backends);
+    bpf_map_delete_elem(fd(skel->maps.kl_lb_stats_v1), &news[j].service_id);
+    failed.push_back(which[j]);
+  }
+  return failed;
 }
 
 Result<void> SockLb::remove(const ServiceKey& key) {

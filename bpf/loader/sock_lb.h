@@ -44,6 +44,10 @@ class SockLb final : public ServiceMap {
   SockLb& operator=(const SockLb&) = delete;
 
   Result<void> upsert(const ServiceSpec& spec) override;
+  // New, valid, distinct services are written with one BPF_MAP_UPDATE_BATCH per map
+  // (slots and members, then counters, then services); the rest, and any service of a
+  // batch the kernel refused, go through upsert().
+  std::vector<Result<void>> upsert_many(const std::vector<ServiceSpec>& specs) override;
   Result<void> remove(const ServiceKey& key) override;
   std::vector<ServiceKey> services() const override;
   std::map<ServiceKey, ServiceStats> stats() const override;

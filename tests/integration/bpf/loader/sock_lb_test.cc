@@ -5,6 +5,8 @@
 // process moved into the cgroup and the namespace. The balancer is attached to the test
 // cgroup only; the cgroup, the namespace and the children are removed on every path.
 #include <arpa/inet.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
 #include <fcntl.h>
 #include <net/if.h>
 #include <netinet/in.h>
@@ -26,6 +28,7 @@
 #include <cstring>
 #include <filesystem>
 #include <functional>
+#include <map>
 #include <set>
 #include <string>
 #include <thread>
@@ -816,6 +819,112 @@ TEST_F(SockLbTest, PinnedMapsAndLinksOutliveTheLoaderAndAreReused) {
     say(out, r < 0 ? strerrorname_np(-r) : "connected");
   });
   EXPECT_EQ(after.line(), "ENETUNREACH") << "unpinned and closed: nothing translates the VIP";
+}
+
+// Every entry of a pinned map, as bytes (a per-CPU map's value holds every CPU's slot).
+std::map<std::string, std::string> dump_pinned(const std::string& path) {
+  UniqueFd fd(bpf_obj_get(path.c_str()));
+  EXPECT_TRUE(fd) << "open pinned map " << path << ": " << std::strerror(errno);
+  std::map<std::string, std::string> out;
+  if (!fd) return out;
+  bpf_map_info info{};
+  std::uint32_t len = sizeof info;
+  EXPECT_EQ(bpf_obj_get_info_by_fd(fd.get(), &info, &len), 0) << path;
+  std::size_t value_size = info.value_size;
+  if (info.type == BPF_MAP_TYPE_PERCPU_HASH || info.type == BPF_MAP_TYPE_PERCPU_ARRAY)
+    value_size = (value_size + 7) / 8 * 8 * static_cast<std::size_t>(libbpf_num_possible_cpus());
+  std::string key(info.key_size, '\0'), next(info.key_size, '\0'), value(value_size, '\0');
+  const void* prev = nullptr;
+  while (bpf_map_get_next_key(fd.get(), prev, next.data()) == 0) {
+    key = next;
+    prev = key.data();
+    if (bpf_map_lookup_elem(fd.get(), key.data(), value.data()) == 0) out[key] = value;
+  }
+  return out;
+}
+
+// The bulk path (upsert_many: batched map writes) leaves the same entries as one upsert()
+// per service, for new services and for a mix of new and installed ones, and an invalid
+// spec in the list gets upsert()'s error at its index without stopping the others.
+TEST_F(SockLbTest, UpsertManyWritesWhatOneUpsertPerServiceWrites) {
+  lb_.reset();  // two pinned balancers instead, so their maps can be read after
+  char tmpl[] = "/tmp/kernlet-bpffs-XXXXXX";
+  ASSERT_NE(::mkdtemp(tmpl), nullptr) << std::strerror(errno);
+  const std::string mnt = tmpl;
+  struct Unmount {
+    std::string dir;
+    ~Unmount() {
+      ::umount2(dir.c_str(), MNT_DETACH);
+      ::rmdir(dir.c_str());
+    }
+  } unmount{mnt};
+  ASSERT_EQ(::mount("bpf", mnt.c_str(), "bpf", 0, nullptr), 0) << "mount bpffs on " << mnt << ": " << std::strerror(errno);
+  auto single = SockLb::attach({.cgroup_path = cgroup_, .pin_dir = mnt + "/single"});
+  ASSERT_TRUE(single.ok()) << single.error().to_string();
+  auto bulk = SockLb::attach({.cgroup_path = cgroup_, .pin_dir = mnt + "/bulk"});
+  ASSERT_TRUE(bulk.ok()) << bulk.error().to_string();
+
+  auto spec = [&](int i, std::vector<int> which) {
+    ServiceSpec s;
+    s.key = ServiceKey{ip(("10.96.1." + std::to_string(i)).c_str()), 80, i % 2 ? Protocol::kTcp : Protocol::kUdp};
+    s.backends = backends(kTcpBackendPort, std::move(which));
+    s.affinity = i % 3 == 0;
+    s.affinity_timeout_seconds = s.affinity ? 60 : 0;
+    return s;
+  };
+  auto same_maps = [&] {
+    for (const char* m : {"kl_lb_services_v1", "kl_lb_slots_v1", "kl_lb_members_v1", "kl_lb_stats_v1"}) {
+      auto a = dump_pinned(mnt + "/single/" + m);
+      auto b = dump_pinned(mnt + "/bulk/" + m);
+      EXPECT_FALSE(a.empty()) << m;
+      EXPECT_EQ(a.size(), b.size()) << m;
+      EXPECT_TRUE(a == b) << m << ": the bulk path wrote other entries than one upsert() each";
+    }
+  };
+
+  std::vector<ServiceSpec> first;
+  for (int i = 1; i <= 200; ++i) first.push_back(spec(i, i % 4 == 0 ? std::vector<int>{} : std::vector<int>{2, 3, 4}));
+  for (const auto& s : first) ASSERT_TRUE((*single)->upsert(s).ok()) << s.key.to_string();
+  ::testing::internal::CaptureStderr();
+  auto first_results = (*bulk)->upsert_many(first);
+  std::string warned = ::testing::internal::GetCapturedStderr();
+  EXPECT_EQ(warned.find("batch update"), std::string::npos) << "the kernel refused a batch: " << warned;
+  for (const auto& r : first_results) ASSERT_TRUE(r.ok()) << r.error().to_string();
+  same_maps();
+  EXPECT_EQ((*single)->services(), (*bulk)->services());
+
+  // Installed ones change (upsert() after the new ones are written), new ones arrive, one is bad.
+  std::vector<ServiceSpec> second = {spec(5, {3}), spec(201, {2, 4}), spec(7, {2, 3}), spec(202, {4})};
+  ServiceSpec bad = spec(203, {2});
+  bad.backends.push_back(bad.backends[0]);
+  second.insert(second.begin() + 2, bad);
+  for (const auto* s : {&second[1], &second[4], &second[0], &second[3]})
+    ASSERT_TRUE((*single)->upsert(*s).ok()) << s->key.to_string();
+  auto results = (*bulk)->upsert_many(second);
+  ASSERT_EQ(results.size(), second.size());
+  for (std::size_t i = 0; i < second.size(); ++i) {
+    if (i == 2) {
+      ASSERT_FALSE(results[i].ok()) << "a backend listed twice";
+      EXPECT_NE(results[i].error().to_string().find("listed twice"), std::string::npos) << results[i].error().to_string();
+    } else {
+      EXPECT_TRUE(results[i].ok()) << second[i].key.to_string() << ": " << results[i].error().to_string();
+    }
+  }
+  same_maps();
+  EXPECT_EQ((*single)->services(), (*bulk)->services());
+
+  // A bulk-written service translates like any other.
+  Client c(cgroup_, ns_.get(), [](int, int out) {
+    char id;
+    int s = tcp_connect("10.96.1.201", 80, &id);
+    say(out, s < 0 ? std::string("error ") + strerrorname_np(-s) : std::string(1, id));
+    if (s >= 0) ::close(s);
+  });
+  std::string got = c.line();
+  EXPECT_TRUE(got == "2" || got == "4") << got;
+
+  ASSERT_TRUE((*single)->unpin().ok());
+  ASSERT_TRUE((*bulk)->unpin().ok());
 }
 
 }  // namespace
