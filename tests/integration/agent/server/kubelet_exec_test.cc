@@ -222,11 +222,11 @@ class SpdyClient {
     }
     return f.stream_id;
   }
-  void send(uint32_t id, std::string_view data, bool fin = false) {
+  void send(uint32_t id, std::string_view bytes, bool fin = false) {
     spdy::Frame f;
     f.type = spdy::FrameType::kData;
     f.stream_id = id;
-    f.payload = std::string(data);
+    f.payload = std::string(bytes);
     f.flags = fin ? spdy::kFlagFin : 0;
     write(f);
   }
