@@ -29,34 +29,6 @@ namespace websocket = beast::websocket;
 using Descriptor = asio::posix::stream_descriptor;
 constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
 
-// One writer at a time on the WebSocket (Beast allows one outstanding write): the
-// output pumps and the status take turns in the order they asked.
-class WriteTurn {
- public:
-  asio::awaitable<void> acquire() {
-    if (!held_) {
-      held_ = true;
-      co_return;
-    }
-    asio::steady_timer wait(co_await asio::this_coro::executor, asio::steady_timer::time_point::max());
-    waiters_.push_back(&wait);
-    (void)co_await wait.async_wait(kTuple);  // release() hands the turn over by cancelling it
-  }
-  void release() {
-    if (waiters_.empty()) {
-      held_ = false;
-      return;
-    }
-    asio::steady_timer* next = waiters_.front();
-    waiters_.pop_front();
-    next->cancel();
-  }
-
- private:
-  bool held_ = false;
-  std::deque<asio::steady_timer*> waiters_;
-};
-
 // A descriptor on a dup of `fd` (the process object keeps its own), or none for -1.
 std::optional<Descriptor> watch_fd(const asio::any_io_executor& ex, int fd) {
   if (fd < 0) return std::nullopt;
@@ -70,8 +42,8 @@ std::optional<Descriptor> watch_fd(const asio::any_io_executor& ex, int fd) {
 
 class Exec {
  public:
-  Exec(ExecWebSocket& ws, bool v5, ExecProcess& p, const std::vector<std::string>& command)
-      : ws_(ws), v5_(v5), p_(p), command_(command) {}
+  Exec(ExecTransport& t, ExecProcess& p, const std::vector<std::string>& command)
+      : t_(t), p_(p), command_(command) {}
 
   asio::awaitable<void> run() {
     auto ex = co_await asio::this_coro::executor;
@@ -93,16 +65,10 @@ class Exec {
 
  private:
   // Sends one message; false once the client is gone.
-  asio::awaitable<bool> send(const char* data, std::size_t n) {
-    co_await turn_.acquire();
-    bool ok = !gone_;
-    if (ok) {
-      auto [ec, w] = co_await ws_.async_write(asio::buffer(data, n), kTuple);
-      (void)w;
-      if (ec) gone_ = true;
-      ok = !ec;
-    }
-    turn_.release();
+  asio::awaitable<bool> send(uint8_t channel, std::string_view data) {
+    if (gone_) co_return false;
+    bool ok = co_await t_.send(channel, data);
+    if (!ok) gone_ = true;
     co_return ok;
   }
 
@@ -112,15 +78,14 @@ class Exec {
   asio::awaitable<void> pump(std::optional<Descriptor>& d, uint8_t channel) {
     if (!d) co_return;
     std::string buf(32 * 1024, '\0');
-    buf[0] = static_cast<char>(channel);
     for (;;) {
       bool eof = false;
       for (;;) {
-        ssize_t n = ::read(d->native_handle(), buf.data() + 1, buf.size() - 1);
+        ssize_t n = ::read(d->native_handle(), buf.data(), buf.size());
         if (n > 0) {
           // A client that is gone gets nothing more, but the pipe is still drained so the
           // process never blocks on it before it is killed.
-          if (!gone_) (void)co_await send(buf.data(), static_cast<std::size_t>(n) + 1);
+          if (!gone_) (void)co_await send(channel, std::string_view(buf.data(), static_cast<std::size_t>(n)));
           continue;
         }
         if (n < 0 && errno == EINTR) continue;
@@ -149,15 +114,9 @@ class Exec {
     co_await (watch_exit() && pump(out_, kChannelStdout) && pump(err_, kChannelStderr));
     Result<int> code = p_.reap();
     std::string status = code.ok() ? exit_status_json(*code, command_) : error_status_json(code.error().message());
-    std::string msg = frame_message(kChannelError, status);
-    (void)co_await send(msg.data(), msg.size());
+    (void)co_await send(kChannelError, status);
     done_ = true;
-    co_await turn_.acquire();
-    if (!gone_) {
-      auto [ec] = co_await ws_.async_close(websocket::close_code::normal, kTuple);
-      (void)ec;
-    }
-    turn_.release();
+    if (!gone_) co_await t_.close();
   }
 
   void close_stdin() {
@@ -171,15 +130,9 @@ class Exec {
   // What the client sends: stdin, resize, close signals. Ends when the WebSocket closes;
   // a client that leaves before the status was sent gets its process killed.
   asio::awaitable<void> read_client() {
-    beast::flat_buffer buf;
     for (;;) {
-      buf.clear();
-      auto [ec, n] = co_await ws_.async_read(buf, kTuple);
-      (void)n;
-      if (ec) break;
-      std::string message = beast::buffers_to_string(buf.data());
-      auto m = parse_message(message);
-      if (!m.ok()) continue;
+      std::optional<ClientMessage> m = co_await t_.receive();
+      if (!m) break;
       switch (m->channel) {
         case kChannelStdin: {
           Descriptor* in = p_.tty_fd() >= 0 ? (out_ ? &*out_ : nullptr) : (in_ ? &*in_ : nullptr);
@@ -202,7 +155,7 @@ class Exec {
         case kChannelClose:
           // v5: the client has no more input. (A v4 client cannot say so; its stdin stays
           // open until the command ends.) A terminal keeps its input: EOF there is ^D.
-          if (v5_ && !m->data.empty() && static_cast<uint8_t>(m->data.front()) == kChannelStdin) close_stdin();
+          if (t_.stdin_eof_signalled() && !m->data.empty() && static_cast<uint8_t>(m->data.front()) == kChannelStdin) close_stdin();
           break;
         default:
           break;
@@ -215,12 +168,10 @@ class Exec {
     close_stdin();
   }
 
-  ExecWebSocket& ws_;
-  bool v5_;
+  ExecTransport& t_;
   ExecProcess& p_;
   const std::vector<std::string>& command_;
   std::optional<Descriptor> in_, out_, err_, exit_;
-  WriteTurn turn_;
   bool exited_ = false;  // the pidfd turned readable
   bool done_ = false;    // the status has been sent
   bool gone_ = false;    // the client left or a write failed
@@ -228,24 +179,49 @@ class Exec {
 
 }  // namespace
 
-asio::awaitable<void> run_exec_stream(ExecWebSocket& ws, bool v5, std::unique_ptr<ExecProcess> process,
+asio::awaitable<bool> WebSocketExecTransport::send(uint8_t channel, std::string_view data) {
+  std::string msg = frame_message(channel, data);
+  co_await turn_.acquire();
+  auto [ec, w] = co_await ws_.async_write(asio::buffer(msg), kTuple);
+  (void)w;
+  turn_.release();
+  co_return !ec;
+}
+
+asio::awaitable<std::optional<ClientMessage>> WebSocketExecTransport::receive() {
+  for (;;) {
+    beast::flat_buffer buf;
+    auto [ec, n] = co_await ws_.async_read(buf, kTuple);
+    (void)n;
+    if (ec) co_return std::nullopt;
+    std::string message = beast::buffers_to_string(buf.data());
+    auto m = parse_message(message);
+    if (!m.ok()) continue;
+    co_return ClientMessage{m->channel, std::string(m->data)};
+  }
+}
+
+asio::awaitable<void> WebSocketExecTransport::close() {
+  co_await turn_.acquire();
+  // The close reads the client's answering close frame, then ends the connection.
+  auto [ec] = co_await ws_.async_close(websocket::close_code::normal, kTuple);
+  (void)ec;
+  turn_.release();
+}
+
+asio::awaitable<void> run_exec_stream(ExecTransport& transport, std::unique_ptr<ExecProcess> process,
                                       std::vector<std::string> command,
                                       std::function<void(std::unique_ptr<ExecProcess>)> dispose) {
   {
-    Exec exec(ws, v5, *process, command);
+    Exec exec(transport, *process, command);
     co_await exec.run();
   }
   dispose(std::move(process));
 }
 
-asio::awaitable<void> fail_exec_stream(ExecWebSocket& ws, std::string message) {
-  std::string msg = frame_message(kChannelError, error_status_json(message));
-  auto [ec, n] = co_await ws.async_write(asio::buffer(msg), kTuple);
-  (void)n;
-  if (ec) co_return;
-  // The close reads the client's answering close frame, then ends the connection.
-  auto [cec] = co_await ws.async_close(websocket::close_code::normal, kTuple);
-  (void)cec;
+asio::awaitable<void> fail_exec_stream(ExecTransport& transport, std::string message) {
+  std::string status = error_status_json(message);
+  if (co_await transport.send(kChannelError, status)) co_await transport.close();
 }
 
 }  // namespace kernlet::agent

@@ -1,5 +1,6 @@
 #include "agent/server/kubelet_server.h"
 
+#include <fcntl.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 #include <sys/eventfd.h>
@@ -18,7 +19,9 @@
 #include <boost/asio/thread_pool.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
+#include <boost/beast/core/buffers_to_string.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/string.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http/chunk_encode.hpp>
 #include <boost/beast/http/empty_body.hpp>
@@ -45,6 +48,7 @@
 #include "agent/server/exec_stream.h"
 #include "agent/server/log_query.h"
 #include "agent/server/router.h"
+#include "agent/server/spdy_exec.h"
 #include "api/unique_fd.h"
 
 namespace kernlet::agent {
@@ -468,10 +472,14 @@ class Session {
       co_await send(400, q.error().message());
       co_return;
     }
-    const std::string speaks =
-        "kernlet-agent streams exec over WebSocket (" + std::string(kExecProtocolV5) + ", " + std::string(kExecProtocolV4) + ")";
+    std::string_view upgrade = req_[http::field::upgrade];
+    if (beast::iequals(upgrade, kSpdyUpgrade)) {
+      co_await exec_spdy(ns, pod, container, *q);
+      co_return;
+    }
+    const std::string speaks = "kernlet-agent streams exec over WebSocket (" + std::string(kExecProtocolV5) + ", " +
+                               std::string(kExecProtocolV4) + ") and SPDY/3.1 (" + std::string(kExecProtocolV4) + ")";
     if (!websocket::is_upgrade(req_)) {
-      std::string_view upgrade = req_[http::field::upgrade];
       const std::string msg = upgrade.empty() ? "Upgrade request required: " + speaks
                                               : "unsupported upgrade \"" + std::string(upgrade) + "\": " + speaks;
       co_await send(400, msg);
@@ -501,6 +509,62 @@ class Session {
     }));
     auto [aec] = co_await ws.async_accept(req_, kTuple);
     if (aec) co_return;
+    WebSocketExecTransport transport(ws, *proto == kExecProtocolV5);
+    co_await run_exec(transport, ns, pod, container, *q);
+  }
+
+  // SPDY/3.1 (kubectl before 1.30): the protocol version from X-Stream-Protocol-Version,
+  // a 101, the client's streams, then the exec.
+  asio::awaitable<void> exec_spdy(const std::string& ns, const std::string& pod, const std::string& container,
+                                  const ExecQuery& q) {
+    std::vector<std::string> offered;
+    for (auto it = req_.find(kStreamProtocolHeader); it != req_.end() && beast::iequals(it->name_string(), kStreamProtocolHeader); ++it) {
+      offered.emplace_back(it->value());
+    }
+    const std::vector<std::string> supported = spdy_exec_protocols();
+    std::optional<std::string> proto = negotiate_stream_protocol(offered, supported);
+    if (!proto) {
+      std::string client, server;
+      for (const auto& o : offered) client += (client.empty() ? "" : " ") + o;
+      for (const auto& o : supported) server += (server.empty() ? "" : " ") + o;
+      const std::string msg = "unable to upgrade: unable to negotiate protocol: client supports [" + client +
+                              "], server accepts [" + server + "]";
+      co_await send(403, msg);
+      co_return;
+    }
+    close_ = true;
+    broken_ = true;
+    http::response<http::empty_body> res{http::status::switching_protocols, version_};
+    res.set(http::field::connection, "Upgrade");
+    res.set(http::field::upgrade, kSpdyUpgrade);
+    res.set(kStreamProtocolHeader, *proto);
+    res.set(http::field::server, "kernlet-agent");
+    lowest().expires_after(std::chrono::seconds(30));
+    auto [wec, wn] = co_await http::async_write(stream_, res, kTuple);
+    (void)wn;
+    lowest().expires_never();
+    if (wec) co_return;
+    std::string initial = beast::buffers_to_string(buffer_.data());
+    buffer_.consume(buffer_.size());
+    SpdyExecTransport transport(stream_, std::move(initial));
+    SpdyExecStreams want;
+    want.stdin_ = q.input;
+    want.stdout_ = q.output;
+    want.stderr_ = q.error && !q.tty;
+    want.resize = q.tty;
+    Result<void> streams = co_await transport.accept_streams(want, std::chrono::seconds(30));
+    if (!streams.ok()) {
+      std::fprintf(stderr, "kubelet server: exec in %s/%s/%s: %s\n", ns.c_str(), pod.c_str(), container.c_str(),
+                   streams.error().message().c_str());
+      co_return;
+    }
+    co_await run_exec(transport, ns, pod, container, q);
+  }
+
+  // Starts the command on the worker pool, then streams it over `transport`.
+  asio::awaitable<void> run_exec(ExecTransport& transport, const std::string& ns, const std::string& pod,
+                                 const std::string& container, const ExecQuery& query) {
+    const ExecQuery* q = &query;
     server_.execs.fetch_add(1);
     struct Count {
       std::atomic<std::size_t>& n;
@@ -533,7 +597,7 @@ class Session {
     Result<std::unique_ptr<ExecProcess>> started = std::move(*start->result);
     if (!started.ok()) {
       std::string msg = started.error().message();
-      co_await fail_exec_stream(ws, std::move(msg));
+      co_await fail_exec_stream(transport, std::move(msg));
       co_return;
     }
     std::unique_ptr<ExecProcess> process = std::move(*started);
@@ -542,8 +606,7 @@ class Session {
     std::function<void(std::unique_ptr<ExecProcess>)> dispose = [workers](std::unique_ptr<ExecProcess> p) {
       asio::post(*workers, [p = std::move(p)]() mutable { p.reset(); });
     };
-    co_await run_exec_stream(ws, *proto == kExecProtocolV5, std::move(process), std::move(command),
-                             std::move(dispose));
+    co_await run_exec_stream(transport, std::move(process), std::move(command), std::move(dispose));
   }
 
   // Arguments are views, never temporaries with destructors: GCC 12 destroys those twice
@@ -591,6 +654,10 @@ asio::awaitable<void> KubeletServer::Impl::accept_loop() {
     auto [ec, socket] = co_await acceptor->async_accept(kTuple);
     if (ec == asio::error::operation_aborted || !acceptor->is_open()) co_return;
     if (ec) continue;  // EMFILE and the like: the client retries
+    // Asio does not open sockets close-on-exec. A connection inherited by a child the agent
+    // starts (a CNI plugin, a hook) stays open while that child lives: an exec client that
+    // leaves would not be seen leaving, and its session's process would not be killed.
+    (void)::fcntl(socket.native_handle(), F_SETFD, FD_CLOEXEC);
     socket.set_option(tcp::no_delay(true), ec);
     asio::co_spawn(*io, serve(std::move(socket)), asio::detached);
   }
@@ -641,6 +708,7 @@ Result<void> KubeletServer::start() {
   if (a.set_option(asio::socket_base::reuse_address(true), ec); ec) {
     return Error("listen " + where + ": SO_REUSEADDR", ec.value());
   }
+  (void)::fcntl(a.native_handle(), F_SETFD, FD_CLOEXEC);
   if (a.bind(ep, ec); ec) return Error("listen " + where + ": bind", ec.value());
   if (a.listen(asio::socket_base::max_listen_connections, ec); ec) {
     return Error("listen " + where + ": listen", ec.value());

@@ -1909,15 +1909,15 @@ asio::awaitable<void> ApiServer::Impl::pod_exec(const ResourceInfo& r, const Req
   // error it shows is the one of that second request.
   std::optional<PodStream> ps = co_await pod_stream(r, info, out);
   if (!ps) co_return;
-  // The WebSocket runs end to end between the client and the kubelet; SPDY (kubectl
-  // before 1.30, or with KUBECTL_REMOTE_COMMAND_WEBSOCKETS=false) is not spoken.
+  // The upgraded protocol — WebSocket (kubectl 1.30+) or SPDY/3.1 (kubectl before 1.30) —
+  // runs end to end between the client and the kubelet; this only splices the bytes.
   const std::string upgrade(req.msg[http::field::upgrade]);
-  if (upgrade.empty() || !boost::beast::iequals(upgrade, "websocket")) {
+  if (upgrade.empty() || (!boost::beast::iequals(upgrade, "websocket") && !boost::beast::iequals(upgrade, "SPDY/3.1"))) {
     const std::string msg = upgrade.empty()
                                 ? "Upgrade request required"
                                 : "pods/exec: upgrade to \"" + upgrade +
                                       "\" is not supported: kernlet streams exec over WebSocket "
-                                      "(v5.channel.k8s.io, v4.channel.k8s.io; kubectl 1.30 or newer)";
+                                      "(v5.channel.k8s.io, v4.channel.k8s.io) and SPDY/3.1 (v4.channel.k8s.io)";
     KL_REPLY(out, status_response(Status::bad_request(msg)));
     co_return;
   }

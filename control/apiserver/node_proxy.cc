@@ -11,6 +11,7 @@
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/string.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http/buffer_body.hpp>
 #include <boost/beast/http/empty_body.hpp>
@@ -257,6 +258,10 @@ asio::awaitable<void> NodeProxy::upgrade(const NodeTarget& node, const std::stri
     auto v = request.msg.find(f);
     if (v != request.msg.end()) req.set(f, v->value());
   }
+  // SPDY (kubectl before 1.30, port-forward): the stream protocol versions, one header each.
+  for (const auto& f : request.msg) {
+    if (boost::beast::iequals(f.name_string(), "X-Stream-Protocol-Version")) req.insert(f.name_string(), f.value());
+  }
   auto [wec, wn] = co_await http::async_write(stream, req, kTuple);
   (void)wn;
   beast::flat_buffer buffer;
@@ -288,7 +293,8 @@ asio::awaitable<void> NodeProxy::upgrade(const NodeTarget& node, const std::stri
   for (const auto& f : parser.get()) {
     if (f.name() == http::field::upgrade || f.name() == http::field::connection ||
         f.name() == http::field::sec_websocket_accept || f.name() == http::field::sec_websocket_protocol ||
-        f.name() == http::field::sec_websocket_extensions) {
+        f.name() == http::field::sec_websocket_extensions ||
+        boost::beast::iequals(f.name_string(), "X-Stream-Protocol-Version")) {
       head.headers.emplace_back(std::string(f.name_string()), std::string(f.value()));
     }
   }

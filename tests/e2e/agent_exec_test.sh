@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # kubectl exec against scripts/up's single-node cluster, with the real kubectl 1.33 and
-# 1.31 (WebSocket, v5.channel.k8s.io) through kernlet-control's pods/exec proxy to the
-# agent's kubelet API: output, exit codes, stdin to EOF (v5 close signal), -c in a pod of
-# two containers, the container's filesystem, environment, user and PID namespace, a
-# terminal (-t, on a pty of the container's devpts), and the errors for a missing
-# container or command. kubectl 1.27–1.29 speak only SPDY, which kernlet does not: the
-# test checks that they get an error that says so.
+# 1.31 (WebSocket, v5.channel.k8s.io) and 1.29 and 1.27 (SPDY/3.1, v4.channel.k8s.io)
+# through kernlet-control's pods/exec proxy to the agent's kubelet API: output, exit
+# codes, stdin to EOF (v5 close signal, SPDY FIN), -c in a pod of two containers, the
+# container's filesystem, environment, user and PID namespace, a terminal (-t, on a pty of
+# the container's devpts) with kubectl's size, and the errors for a missing container or
+# command.
 source "$(dirname "$0")/agent_lib.sh"
 start_cluster
 
@@ -30,7 +30,7 @@ EOF
 kc 1.33 wait --for=condition=Ready pod/two --timeout=60s >/dev/null 2>&1 || true
 expect_eq "the pod runs" "Running" "$(jp two '{.status.phase}')"
 
-for v in 1.33 1.31; do
+for v in 1.33 1.31 1.29 1.27; do
   expect_eq "kubectl $v exec prints the command's output" "hi" "$(kc "$v" exec two -c main -- echo hi 2>&1)"
   rc=0
   kc "$v" exec two -c main -- sh -c 'echo out; echo err >&2; exit 3' >"$workdir/out" 2>"$workdir/err" || rc=$?
@@ -75,6 +75,15 @@ esac
 rc=0
 script -qec "$KUBECTL_DIR/kubectl.1.31 exec -it two -c main -- sh -c 'exit 7'" /dev/null </dev/null >/dev/null 2>&1 || rc=$?
 expect_eq "kubectl exec -it: the exit code propagates" "7" "$rc"
+# The same over SPDY: a terminal of the container's devpts, kubectl's size on the resize
+# stream, the exit code from the v4 status.
+out=$(script -qec "stty cols 83 rows 29; $KUBECTL_DIR/kubectl.1.27 exec -it two -c main -- sh -c 'tty; $size_loop'" \
+  /dev/null </dev/null 2>&1 | tr -d '\r')
+expect_contains "kubectl 1.27 exec -it (SPDY): a terminal of the container's devpts" "/dev/pts/" "$out"
+expect_contains "kubectl 1.27 exec -it (SPDY): the terminal has kubectl's size (resize stream)" "29 83" "$out"
+rc=0
+script -qec "$KUBECTL_DIR/kubectl.1.27 exec -it two -c main -- sh -c 'exit 9'" /dev/null </dev/null >/dev/null 2>&1 || rc=$?
+expect_eq "kubectl 1.27 exec -it (SPDY): the exit code propagates" "9" "$rc"
 
 # --- errors ---------------------------------------------------------------------------------
 rc=0
@@ -88,12 +97,6 @@ expect_eq "... and kubectl fails" "yes" "$([ "$rc" -ne 0 ] && echo yes || echo "
 rc=0
 err=$(kc 1.33 exec nosuchpod -- true 2>&1) || rc=$?
 expect_contains "exec into a missing pod: NotFound" 'pods "nosuchpod" not found' "$err"
-
-# --- kubectl before 1.30 speaks SPDY only ---------------------------------------------------
-rc=0
-err=$(kc 1.27 exec two -c main -- echo hi 2>&1) || rc=$?
-expect_contains "kubectl 1.27 (SPDY): an error naming WebSocket" "WebSocket" "$err"
-expect_eq "... and kubectl fails" "yes" "$([ "$rc" -ne 0 ] && echo yes || echo "rc $rc: $err")"
 
 # The sessions' processes are killed and reaped as their sessions end: allow the agent a
 # moment to finish that on a loaded machine, then none may be left.

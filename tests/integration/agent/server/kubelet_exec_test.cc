@@ -28,12 +28,14 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <set>
 #include <mutex>
 #include <sstream>
 #include <thread>
 
 #include "agent/server/exec_protocol.h"
 #include "agent/server/kubelet_server.h"
+#include "agent/server/spdy.h"
 #include "api/json.h"
 
 namespace kernlet::agent {
@@ -109,6 +111,9 @@ class HostProcess final : public ExecProcess {
     pid_t pid = ::fork();
     if (pid < 0) return Error::from_errno("fork");
     if (pid == 0) {
+      // As the runtime's exec child does: only the planned fds survive. (The test's own
+      // client sockets are not close-on-exec; one inherited by `sleep` would keep a
+      // connection the test closed open.)
       int null = ::open("/dev/null", O_RDWR);
       if (o.tty) {
         ::setsid();
@@ -119,6 +124,7 @@ class HostProcess final : public ExecProcess {
         ::dup2(out[1] >= 0 ? out[1] : null, 1);
         ::dup2(err[1] >= 0 ? err[1] : null, 2);
       }
+      ::syscall(SYS_close_range, 3U, ~0U, 0U);
       std::vector<char*> argv;
       for (const auto& a : o.command) argv.push_back(const_cast<char*>(a.c_str()));
       argv.push_back(nullptr);
@@ -175,6 +181,132 @@ struct Received {
   std::map<int, std::string> channels;
   bool closed_normally = false;
   std::string error;
+};
+
+// A SPDY/3.1 client as kubectl's (spdystream) behaves: the upgrade request, one stream
+// per channel named by its streamType header, waiting for each reply.
+class SpdyClient {
+ public:
+  SpdyClient(asio::io_context& io, asio::ssl::context& tls, uint16_t port) : s_(io, tls) {
+    s_.next_layer().connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), port));
+    s_.handshake(asio::ssl::stream_base::client);
+  }
+  // POSTs the upgrade; the status code and the negotiated protocol.
+  std::pair<unsigned, std::string> upgrade(const std::string& target,
+                                           std::vector<std::string> protocols = {"v4.channel.k8s.io",
+                                                                                 "v3.channel.k8s.io"}) {
+    http::request<http::empty_body> req{http::verb::post, target, 11};
+    req.set(http::field::host, "127.0.0.1");
+    req.set(http::field::connection, "Upgrade");
+    req.set(http::field::upgrade, "SPDY/3.1");
+    for (const auto& p : protocols) req.insert("X-Stream-Protocol-Version", p);
+    http::write(s_, req);
+    beast::flat_buffer b;
+    http::response_parser<http::empty_body> parser;
+    parser.skip(true);
+    http::read_header(s_, b, parser);
+    rbuf_ = beast::buffers_to_string(b.data());
+    return {parser.get().result_int(), std::string(parser.get()["X-Stream-Protocol-Version"])};
+  }
+  // Opens a stream of `type` and waits for its SYN_REPLY (frames meanwhile are kept).
+  uint32_t open(const std::string& type) {
+    spdy::Frame f;
+    f.type = spdy::FrameType::kSynStream;
+    f.stream_id = next_;
+    next_ += 2;
+    f.payload = *deflate_.compress({{"streamtype", type}});
+    write(f);
+    types_[f.stream_id] = type;
+    while (!replied_.count(f.stream_id)) {
+      if (!step()) break;
+    }
+    return f.stream_id;
+  }
+  void send(uint32_t id, std::string_view bytes, bool fin = false) {
+    spdy::Frame f;
+    f.type = spdy::FrameType::kData;
+    f.stream_id = id;
+    f.payload = std::string(bytes);
+    f.flags = fin ? spdy::kFlagFin : 0;
+    write(f);
+  }
+  void ping(uint32_t id) {
+    spdy::Frame f;
+    f.type = spdy::FrameType::kPing;
+    f.ping_id = id;
+    write(f);
+  }
+  void write(const spdy::Frame& f) { asio::write(s_, asio::buffer(*spdy::encode_frame(f))); }
+  void write_raw(std::string_view bytes) { asio::write(s_, asio::buffer(bytes)); }
+  // Reads until the server's GOAWAY or the end of the connection.
+  void run_to_end() {
+    while (!goaway && step()) {
+    }
+  }
+  // Reads one frame; false at the end of the connection.
+  bool step() {
+    for (;;) {
+      std::size_t used = 0;
+      auto f = spdy::decode_frame(rbuf_, &used);
+      if (!f.ok()) {
+        error = f.error().message();
+        return false;
+      }
+      if (*f) {
+        rbuf_.erase(0, used);
+        handle(**f);
+        return true;
+      }
+      char chunk[16384];
+      boost::system::error_code ec;
+      std::size_t n = s_.read_some(asio::buffer(chunk), ec);
+      if (ec) return false;
+      rbuf_.append(chunk, n);
+    }
+  }
+  beast::ssl_stream<tcp::socket>& stream() { return s_; }
+
+  std::map<std::string, std::string> data;  // by stream type
+  std::set<std::string> fins;
+  std::set<uint32_t> pongs, resets;
+  bool goaway = false;
+  uint32_t goaway_status = 0;
+  std::string error;
+
+ private:
+  void handle(spdy::Frame& f) {
+    switch (f.type) {
+      case spdy::FrameType::kSynReply:
+        ASSERT_TRUE(inflate_.decompress(f.payload).ok());
+        replied_.insert(f.stream_id);
+        break;
+      case spdy::FrameType::kData:
+        data[types_[f.stream_id]] += f.payload;
+        if (f.fin()) fins.insert(types_[f.stream_id]);
+        break;
+      case spdy::FrameType::kPing:
+        pongs.insert(f.ping_id);
+        break;
+      case spdy::FrameType::kRstStream:
+        resets.insert(f.stream_id);
+        replied_.insert(f.stream_id);
+        break;
+      case spdy::FrameType::kGoAway:
+        goaway = true;
+        goaway_status = f.status;
+        break;
+      default:
+        break;
+    }
+  }
+
+  beast::ssl_stream<tcp::socket> s_;
+  std::string rbuf_;
+  spdy::HeaderCompressor deflate_;
+  spdy::HeaderDecompressor inflate_;
+  uint32_t next_ = 1;
+  std::map<uint32_t, std::string> types_;
+  std::set<uint32_t> replied_;
 };
 
 class KubeletExecTest : public ::testing::Test {
@@ -344,10 +476,11 @@ TEST_F(KubeletExecTest, TerminalWithResize) {
   EXPECT_EQ(json::get_string(status_of(r), "status"), "Success");
 }
 
-// KNOWN BUG (session 5): fails — after the client drops its TCP connection without a
-// close frame, the session does not end within 10 s (the process is not killed). Disabled
-// until fixed; the normal path (status, close, reap) passes above and in the e2e.
-TEST_F(KubeletExecTest, DISABLED_AClientThatLeavesGetsItsProcessKilled) {
+// The client drops its TCP connection without a close frame: the read fails, the process
+// is killed and reaped. (Session 5 saw this hang: the forked `sleep` had inherited the
+// test's client socket, so the connection never ended; the agent's own sockets are now
+// close-on-exec as well.)
+TEST_F(KubeletExecTest, AClientThatLeavesGetsItsProcessKilled) {
   std::string proto;
   {
     auto ws = open("/exec/default/web/app?command=sleep&command=1000&output=1", proto);
@@ -383,14 +516,144 @@ TEST_F(KubeletExecTest, ErrorsBeforeTheUpgrade) {
   EXPECT_EQ(http_get("/exec/default/web/app?output=1"), "400 you must specify at least one command for the container");
   EXPECT_EQ(http_get("/exec/default/web/app?command=ls&output=1").substr(0, 31), "400 Upgrade request required: k");
   std::string spdy = http_get("/exec/default/web/app?command=ls&output=1", http::verb::post, "SPDY/3.1");
-  EXPECT_NE(spdy.find("400 unsupported upgrade \"SPDY/3.1\""), std::string::npos) << spdy;
-  EXPECT_NE(spdy.find("WebSocket"), std::string::npos) << spdy;
+  EXPECT_EQ(spdy, "403 unable to upgrade: unable to negotiate protocol: client supports [], server accepts "
+                  "[v4.channel.k8s.io]");
+  std::string h2 = http_get("/exec/default/web/app?command=ls&output=1", http::verb::get, "h2c");
+  EXPECT_NE(h2.find("400 unsupported upgrade \"h2c\""), std::string::npos) << h2;
+  EXPECT_NE(h2.find("SPDY/3.1"), std::string::npos) << h2;
   std::string proto;
   try {
     open("/exec/default/web/app?command=ls&output=1", proto, "base64.channel.k8s.io");
     ADD_FAILURE() << "the handshake should have failed";
   } catch (const boost::system::system_error& e) {
     EXPECT_EQ(e.code(), websocket::error::upgrade_declined) << e.what();
+  }
+}
+
+
+// --- SPDY/3.1 (kubectl before 1.30) --------------------------------------------------------
+
+json::object status_json(const std::string& s) {
+  auto o = json::parse_object(s);
+  return o.ok() ? *o : json::object{};
+}
+
+TEST_F(KubeletExecTest, SpdyOutputStatusFinsAndGoAway) {
+  SpdyClient c(io_, tls_, server_->port());
+  auto [code, proto] = c.upgrade("/exec/default/web/app?command=sh&command=-c&command=echo%20out%3B%20echo%20err%20%3E%262"
+                                 "&output=1&error=1");
+  ASSERT_EQ(code, 101u);
+  EXPECT_EQ(proto, "v4.channel.k8s.io");
+  c.open("error");
+  c.open("stdout");
+  c.ping(1);  // answered whenever it arrives
+  c.open("stderr");
+  c.run_to_end();
+  EXPECT_EQ(c.error, "");
+  EXPECT_EQ(c.data["stdout"], "out\n");
+  EXPECT_EQ(c.data["stderr"], "err\n");
+  EXPECT_EQ(json::get_string(status_json(c.data["error"]), "status"), "Success") << c.data["error"];
+  EXPECT_EQ(c.fins, (std::set<std::string>{"error", "stdout", "stderr"}));
+  EXPECT_TRUE(c.goaway);
+  EXPECT_EQ(c.goaway_status, 0u);
+  EXPECT_TRUE(c.pongs.count(1));
+  // kubectl hangs up once it has the status; the server lingers until then. (KNOWN GAP: a
+  // client that never hangs up after the GOAWAY keeps the session: the 5 s linger timeout
+  // does not apply to the read already pending.)
+  beast::get_lowest_layer(c.stream()).close();
+  EXPECT_TRUE(eventually([&] { return server_->active_execs() == 0; }));
+}
+
+TEST_F(KubeletExecTest, SpdyStdinToFinAndTheExitCode) {
+  SpdyClient c(io_, tls_, server_->port());
+  ASSERT_EQ(c.upgrade("/exec/default/web/app?command=sh&command=-c&command=cat%3B%20exit%205&input=1&output=1").first,
+            101u);
+  c.open("error");
+  uint32_t in = c.open("stdin");
+  c.open("stdout");
+  std::string big(300 * 1024, 'y');  // more than a pipe holds, in frames of 16 KiB as kubectl writes
+  c.send(in, "abc\n");
+  for (std::size_t at = 0; at < big.size(); at += 16384) c.send(in, std::string_view(big).substr(at, 16384));
+  c.send(in, "", true);  // stdin EOF
+  c.run_to_end();
+  EXPECT_EQ(c.data["stdout"].size(), 4 + big.size());
+  EXPECT_EQ(c.data["stdout"], "abc\n" + big);
+  json::object st = status_json(c.data["error"]);
+  EXPECT_EQ(json::get_string(st, "reason"), "NonZeroExitCode") << c.data["error"];
+  const json::object* details = json::get_object(st, "details");
+  ASSERT_NE(details, nullptr);
+  EXPECT_EQ(json::get_string(json::get_array(*details, "causes")->at(0).as_object(), "message"), "5");
+}
+
+TEST_F(KubeletExecTest, SpdyTerminalWithResize) {
+  SpdyClient c(io_, tls_, server_->port());
+  ASSERT_EQ(c.upgrade("/exec/default/web/app?command=sh&command=-c&command=read%20x%3B%20stty%20size&input=1&output=1&"
+                      "tty=1")
+                .first,
+            101u);
+  c.open("error");
+  uint32_t in = c.open("stdin");
+  c.open("stdout");
+  uint32_t resize = c.open("resize");
+  c.send(resize, R"({"Width":100,)");  // one JSON object per line, split across frames
+  c.send(resize, "\"Height\":40}\n");
+  c.send(in, "go\n");
+  c.run_to_end();
+  EXPECT_NE(c.data["stdout"].find("40 100"), std::string::npos) << c.data["stdout"];
+  EXPECT_EQ(json::get_string(status_json(c.data["error"]), "status"), "Success");
+}
+
+TEST_F(KubeletExecTest, SpdyClientThatLeavesGetsItsProcessKilled) {
+  {
+    SpdyClient c(io_, tls_, server_->port());
+    ASSERT_EQ(c.upgrade("/exec/default/web/app?command=sleep&command=1000&output=1").first, 101u);
+    c.open("error");
+    c.open("stdout");
+    ASSERT_TRUE(eventually([&] {
+      std::lock_guard lock(source_->mu);
+      return !source_->pids.empty();
+    }));
+    beast::get_lowest_layer(c.stream()).close();  // no GOAWAY: the client just went away
+  }
+  pid_t pid;
+  {
+    std::lock_guard lock(source_->mu);
+    pid = source_->pids.front();
+  }
+  EXPECT_TRUE(eventually([&] { return server_->active_execs() == 0; }));
+  EXPECT_TRUE(eventually([&] { return ::kill(pid, 0) != 0 && errno == ESRCH; })) << "sleep " << pid << " still there";
+}
+
+TEST_F(KubeletExecTest, SpdyCommandThatCannotStartAndProtocolErrors) {
+  {
+    SpdyClient c(io_, tls_, server_->port());
+    ASSERT_EQ(c.upgrade("/exec/default/web/app?command=/no/such&output=1").first, 101u);
+    c.open("error");
+    c.open("stdout");
+    c.run_to_end();
+    json::object st = status_json(c.data["error"]);
+    EXPECT_EQ(json::get_string(st, "status"), "Failure");
+    EXPECT_NE(json::get_string(st, "message").find("/no/such"), std::string::npos) << c.data["error"];
+  }
+  {
+    // Only v3 offered: refused with the kubelet's words.
+    SpdyClient c(io_, tls_, server_->port());
+    auto [code, proto] = c.upgrade("/exec/default/web/app?command=true&output=1", {"v3.channel.k8s.io"});
+    EXPECT_EQ(code, 403u);
+  }
+  {
+    // A stream type nobody knows is refused; a control frame of SPDY/2 ends the session
+    // with GOAWAY PROTOCOL_ERROR and nothing is started.
+    SpdyClient c(io_, tls_, server_->port());
+    ASSERT_EQ(c.upgrade("/exec/default/web/app?command=true&output=1").first, 101u);
+    uint32_t odd = c.open("video");
+    EXPECT_TRUE(c.resets.count(odd));
+    c.write_raw(std::string("\x80\x02\x00\x06\x00\x00\x00\x04\x00\x00\x00\x01", 12));
+    c.run_to_end();
+    EXPECT_TRUE(c.goaway);
+    EXPECT_EQ(c.goaway_status, 1u);
+    std::lock_guard lock(source_->mu);
+    EXPECT_TRUE(source_->pids.empty());
   }
 }
 
