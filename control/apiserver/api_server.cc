@@ -1945,6 +1945,13 @@ asio::awaitable<void> ApiServer::Impl::bind(const ResourceInfo& r, const Request
     KL_REPLY(out, status_response(Status::invalid("", "Binding", info.name, std::move(causes))));
     co_return;
   }
+  // The binding's own metadata.uid and resourceVersion are preconditions on the pod, as
+  // upstream's binding registry has them: a scheduler that decided for a pod since deleted
+  // and re-created under the same name must not bind the new one.
+  const json::object* binding_meta = doc.is_object() ? json::get_object(doc.get_object(), "metadata") : nullptr;
+  const std::string want_uid = binding_meta ? std::string(json::get_string(*binding_meta, "uid")) : std::string();
+  const std::string want_rv =
+      binding_meta ? std::string(json::get_string(*binding_meta, "resourceVersion")) : std::string();
   const std::string key = object_key(r, info.namespace_, info.name);
   // The pod comes from the watch cache first: the write below is conditional on the
   // revision read, so a stale copy costs one retry from the store, never a wrong binding.
@@ -1974,7 +1981,14 @@ asio::awaitable<void> ApiServer::Impl::bind(const ResourceInfo& r, const Request
     }
     json::object* pod = &loaded->obj;
     std::optional<Status> refused;
-    if (api::Meta(*pod).being_deleted()) {
+    api::Meta meta(*pod);
+    if (!want_uid.empty() && meta.uid() != want_uid) {
+      refused = Status::conflict(group_resource(r), info.name,
+                                 "Precondition failed: UID in precondition: " + want_uid +
+                                     ", UID in object meta: " + std::string(meta.uid()));
+    } else if (!want_rv.empty() && want_rv != std::to_string(loaded->rev)) {
+      refused = Status::conflict_modified(group_resource(r), info.name);
+    } else if (meta.being_deleted()) {
       refused = Status::conflict(group_resource(r), info.name, "pod is being deleted, cannot be assigned to a host");
     } else if (std::string_view current = json::get_string(json::ensure_object(*pod, "spec"), "nodeName");
                !current.empty()) {

@@ -169,6 +169,33 @@ TEST_F(InProcessTransportTest, BindingAfterTheCachedPodWasReplaced) {
   EXPECT_EQ(json::get_string(*json::get_object(*pod, "spec"), "nodeName"), "n2");
 }
 
+TEST_F(InProcessTransportTest, BindingUidAndResourceVersionArePreconditions) {
+  // A scheduler that decided for a pod since deleted and re-created under the same name
+  // names the old uid: the new pod must not be bound by it (upstream's binding registry).
+  const client::ResourceRef pods("", "v1", "pods", "default");
+  auto created = http_->create(pods, json::parse_object(pod_json("u")).value());
+  ASSERT_TRUE(created.ok()) << created.error().to_string();
+  const std::string uid(api::Meta(*created).uid());
+  const std::string rv(api::Meta(*created).resource_version());
+  auto bind_as = [&](client::RestClient& c, const std::string& meta) {
+    return answer(c, "POST", "/api/v1/namespaces/default/pods/u/binding",
+                  R"({"apiVersion":"v1","kind":"Binding","metadata":)" + meta +
+                      R"(,"target":{"kind":"Node","name":"n1"}})");
+  };
+  for (client::RestClient* c : {http_.get(), local_.get()}) {
+    Answer wrong_uid = bind_as(*c, R"({"name":"u","uid":"00000000-0000-0000-0000-000000000000"})");
+    EXPECT_EQ(wrong_uid.status, 409);
+    EXPECT_NE(wrong_uid.message.find("Precondition failed: UID in precondition: 00000000-0000-0000-0000-000000000000, "
+                                     "UID in object meta: " + uid),
+              std::string::npos)
+        << wrong_uid;
+    Answer stale_rv = bind_as(*c, R"({"name":"u","resourceVersion":"1"})");
+    EXPECT_EQ(stale_rv.status, 409) << stale_rv;
+  }
+  EXPECT_EQ(bind_as(*local_, R"({"name":"u","uid":")" + uid + R"(","resourceVersion":")" + rv + R"("})"),
+            (Answer{201, "", ""}));
+}
+
 TEST_F(InProcessTransportTest, ResourceVersionConflictsAsOverHttp) {
   const client::ResourceRef cms("", "v1", "configmaps", "default");
   json::object cm{{"apiVersion", "v1"}, {"kind", "ConfigMap"}, {"metadata", json::object{{"name", "cm"}}},
