@@ -1,6 +1,5 @@
 #include "csi/node/csi_node_volumes.h"
 
-#include <dirent.h>
 #include <fcntl.h>
 #include <openssl/sha.h>
 #include <sys/stat.h>
@@ -92,24 +91,6 @@ Result<std::optional<CsiVolumeRecord>> load_record(const std::string& dir) {
   if (!text) return std::optional<CsiVolumeRecord>();
   KL_ASSIGN_OR_RETURN(CsiVolumeRecord rec, decode_volume_record(*text, path));
   return std::optional<CsiVolumeRecord>(std::move(rec));
-}
-
-Result<std::vector<std::string>> list_dirs(const std::string& dir) {
-  std::vector<std::string> out;
-  DIR* d = ::opendir(dir.c_str());
-  if (d == nullptr) {
-    if (errno == ENOENT) return out;
-    return Error::from_errno("list " + dir);
-  }
-  while (struct dirent* e = ::readdir(d)) {
-    std::string name = e->d_name;
-    if (name == "." || name == "..") continue;
-    struct stat st {};
-    if (::fstatat(::dirfd(d), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode))
-      out.push_back(std::move(name));
-  }
-  ::closedir(d);
-  return out;
 }
 
 bool safe_component(std::string_view s) {
@@ -345,10 +326,10 @@ Result<void> CsiNodeVolumes::unpublish(const std::string& pv_dir, const CsiVolum
 }
 
 Result<bool> CsiNodeVolumes::used_by_a_pod(const CsiVolumeRecord& rec, const std::string& except_pv_dir) {
-  KL_ASSIGN_OR_RETURN(std::vector<std::string> pods, list_dirs(pods_dir_));
+  KL_ASSIGN_OR_RETURN(std::vector<std::string> pods, list_subdirs(pods_dir_));
   for (const std::string& uid : pods) {
     std::string csi_dir = pods_dir_ + "/" + uid + "/volumes/" + std::string(plugin_dir_name(VolumeKind::kCsi));
-    KL_ASSIGN_OR_RETURN(std::vector<std::string> pvs, list_dirs(csi_dir));
+    KL_ASSIGN_OR_RETURN(std::vector<std::string> pvs, list_subdirs(csi_dir));
     for (const std::string& pv : pvs) {
       std::string dir = csi_dir + "/" + pv;
       if (dir == except_pv_dir) continue;
@@ -386,7 +367,7 @@ Result<void> CsiNodeVolumes::unstage_if_unused(const CsiVolumeRecord& rec) {
 
 Result<void> CsiNodeVolumes::teardown_pod(std::string_view pod_uid, const std::string& pod_dir) {
   std::string csi_dir = pod_dir + "/volumes/" + std::string(plugin_dir_name(VolumeKind::kCsi));
-  KL_ASSIGN_OR_RETURN(std::vector<std::string> pvs, list_dirs(csi_dir));
+  KL_ASSIGN_OR_RETURN(std::vector<std::string> pvs, list_subdirs(csi_dir));
   for (const std::string& pv : pvs) {
     std::string pv_dir = csi_dir + "/" + pv;
     KL_ASSIGN_OR_RETURN(std::optional<CsiVolumeRecord> rec, load_record(pv_dir));
@@ -409,9 +390,9 @@ Result<void> CsiNodeVolumes::teardown_pod(std::string_view pod_uid, const std::s
 Result<int> CsiNodeVolumes::unstage_unused() {
   int released = 0;
   std::string base = root_dir_ + "/plugins/kubernetes.io/csi";
-  KL_ASSIGN_OR_RETURN(std::vector<std::string> drivers, list_dirs(base));
+  KL_ASSIGN_OR_RETURN(std::vector<std::string> drivers, list_subdirs(base));
   for (const std::string& d : drivers) {
-    KL_ASSIGN_OR_RETURN(std::vector<std::string> vols, list_dirs(base + "/" + d));
+    KL_ASSIGN_OR_RETURN(std::vector<std::string> vols, list_subdirs(base + "/" + d));
     for (const std::string& h : vols) {
       std::string gdir = base + "/" + d + "/" + h;
       KL_ASSIGN_OR_RETURN(std::optional<CsiVolumeRecord> rec, load_record(gdir));

@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <vector>
 
@@ -92,6 +93,25 @@ Result<void> remove_tree(const std::string& path) {
   KL_TRY(remove_children(fd.get(), st.st_dev, path));
   if (::rmdir(path.c_str()) != 0 && errno != ENOENT) return Error::from_errno("rmdir " + path);
   return Ok();
+}
+
+Result<std::vector<std::string>> list_subdirs(const std::string& dir) {
+  std::vector<std::string> out;
+  DIR* d = ::opendir(dir.c_str());
+  if (d == nullptr) {
+    if (errno == ENOENT) return out;
+    return Error::from_errno("list " + dir);
+  }
+  while (struct dirent* e = ::readdir(d)) {
+    std::string name = e->d_name;
+    if (name == "." || name == "..") continue;
+    struct stat st {};
+    if (::fstatat(::dirfd(d), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode))
+      out.push_back(std::move(name));
+  }
+  ::closedir(d);
+  std::sort(out.begin(), out.end());
+  return out;
 }
 
 }  // namespace kernlet::csi

@@ -4,6 +4,7 @@
 #include <sys/types.h>
 
 #include <string>
+#include <vector>
 
 #include "api/result.h"
 
@@ -17,5 +18,9 @@ Result<void> make_dirs(const std::string& path, mode_t mode);
 // directory on another device (a mount left behind) is an error naming it, so a forgotten
 // mount never gets its contents deleted. A missing path is ok.
 Result<void> remove_tree(const std::string& path);
+
+// The names of the directories directly in `dir` (symlinks are not followed, so a link to
+// a directory is not one), sorted. A missing `dir` has none.
+Result<std::vector<std::string>> list_subdirs(const std::string& dir);
 
 }  // namespace kernlet::csi

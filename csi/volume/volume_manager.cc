@@ -1,6 +1,5 @@
 #include "csi/volume/volume_manager.h"
 
-#include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -511,23 +510,6 @@ Result<void> VolumeManager::teardown(std::string_view pod_uid) {
   return Ok();
 }
 
-Result<std::vector<std::string>> VolumeManager::pods_on_disk() {
-  std::vector<std::string> out;
-  DIR* d = ::opendir(pods_dir_.c_str());
-  if (d == nullptr) {
-    if (errno == ENOENT) return out;
-    return Error::from_errno("list " + pods_dir_);
-  }
-  while (struct dirent* e = ::readdir(d)) {
-    std::string name = e->d_name;
-    if (name == "." || name == "..") continue;
-    struct stat st {};
-    if (::fstatat(::dirfd(d), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode))
-      out.push_back(std::move(name));
-  }
-  ::closedir(d);
-  std::sort(out.begin(), out.end());
-  return out;
-}
+Result<std::vector<std::string>> VolumeManager::pods_on_disk() { return list_subdirs(pods_dir_); }
 
 }  // namespace kernlet::csi
