@@ -35,10 +35,32 @@ cluster_require() {
 # cluster_init NAME: the cluster's name (scripts/cluster --name) and where its data goes.
 cluster_init() {
   cname=$1
+  if ! [[ "$cname" =~ ^[a-z0-9]{1,6}$ ]]; then
+    echo "cluster_lib: cluster name \"$cname\": want 1-6 of [a-z0-9] (scripts/cluster --name)" >&2
+    exit 2
+  fi
   prefix="klc-$cname"
   data="$workdir/cluster"
   cgbase="$(kl_cgroup2_mount)/$prefix"
   trap cluster_cleanup_all EXIT
+}
+
+# outside_host: a network namespace standing in for a host outside the cluster, $prefix-x
+# (removed on exit), with a veth on the cluster's underlay bridge and the underlay address
+# .200 — no other link, no route out. Sets `outside` (the netns) and `client` (its address).
+# Call after cluster_up.
+outside_host() {
+  local i1
+  i1=$(nip "$cname-node1")
+  outside="$prefix-x"
+  client=${i1%.*}.200
+  ip netns add "$outside"
+  ip -n "$prefix-u" link add x0 type veth peer name eth0 netns "$outside"
+  ip -n "$prefix-u" link set x0 master br0 up
+  ip -n "$outside" addr add "$client/24" dev eth0
+  ip -n "$outside" link set eth0 up
+  ip -n "$outside" link set lo up
+  expect_eq "the outside host has no default route" "" "$(ip -n "$outside" route show default)"
 }
 
 cluster_cleanup_all() {
@@ -46,6 +68,7 @@ cluster_cleanup_all() {
   for p in "${bg_pids[@]}"; do kill -KILL "$p" 2>/dev/null || true; done
   for p in "${bg_pids[@]}"; do wait "$p" 2>/dev/null || true; done
   if declare -F cluster_cleanup_hook >/dev/null; then cluster_cleanup_hook || true; fi
+  [ -z "${outside:-}" ] || ip netns delete "$outside" 2>/dev/null || true
   if [ -d "$data" ] || ip netns list 2>/dev/null | grep -q "^$prefix-"; then
     "$repo/scripts/cluster" down --name "$cname" --data "$data" >/dev/null 2>&1 || true
   fi
@@ -112,6 +135,7 @@ cluster_up() {
 # what it made: what the hook removes may carry the cluster's prefix), then finish.
 cluster_finish() {
   if declare -F cluster_cleanup_hook >/dev/null; then cluster_cleanup_hook || true; fi
+  [ -z "${outside:-}" ] || ip netns delete "$outside" 2>/dev/null || true
   "$repo/scripts/cluster" down --name "$cname" --data "$data" >"$workdir/down.log" 2>&1 ||
     not_ok "scripts/cluster down" "$(tail -5 "$workdir/down.log")"
   finish

@@ -18,8 +18,6 @@ source "$(dirname "$0")/cluster_lib.sh"
 cluster_require "the NodePort e2e test" ip python3
 cluster_init "${KERNLET_E2E_NODEPORT_NAME:-np}"
 PORT=${KERNLET_E2E_NODEPORT_PORT:-6473}
-outside="$prefix-x"
-cluster_cleanup_hook() { ip netns delete "$outside" 2>/dev/null || true; }
 
 # ---- up --------------------------------------------------------------------------------
 cluster_up 3
@@ -28,14 +26,7 @@ i1=$(nip "$n1"); i2=$(nip "$n2")
 [ -n "$i1" ] && [ -n "$i2" ] || { not_ok "node addresses known" "node1=$i1 node2=$i2"; fail_dump; finish; }
 
 # ---- the outside host -------------------------------------------------------------------
-client=${i1%.*}.200
-ip netns add "$outside"
-ip -n "$prefix-u" link add x0 type veth peer name eth0 netns "$outside"
-ip -n "$prefix-u" link set x0 master br0 up
-ip -n "$outside" addr add "$client/24" dev eth0
-ip -n "$outside" link set eth0 up
-ip -n "$outside" link set lo up
-expect_eq "the outside host has no default route" "" "$(ip -n "$outside" route show default)"
+outside_host
 
 # ---- backends and services ---------------------------------------------------------------
 www='mkdir -p /www/cgi-bin && printf "#!/bin/sh\necho Content-Type: text/plain\necho\necho \$REMOTE_ADDR\n" >/www/cgi-bin/ip && chmod +x /www/cgi-bin/ip'

@@ -19,9 +19,7 @@
 # Everything is removed on exit, also when a check fails.
 source "$(dirname "$0")/cluster_lib.sh"
 cluster_require "the NodePort UDP e2e test" ip nsenter python3 curl
-cluster_init "${KERNLET_E2E_NPUDP_NAME:-nu$(($$ % 100000))}"
-outside="$prefix-x"
-cluster_cleanup_hook() { ip netns delete "$outside" 2>/dev/null || true; }
+cluster_init "${KERNLET_E2E_NPUDP_NAME:-u$(($$ % 100000))}"
 
 cluster_up 3
 n1="$cname-node1"; n2="$cname-node2"
@@ -29,14 +27,7 @@ i1=$(nip "$n1"); i2=$(nip "$n2")
 [ -n "$i1" ] && [ -n "$i2" ] || { not_ok "node addresses known" "node1=$i1 node2=$i2"; fail_dump; finish; }
 
 # ---- the outside host -------------------------------------------------------------------
-client=${i1%.*}.200
-ip netns add "$outside"
-ip -n "$prefix-u" link add x0 type veth peer name eth0 netns "$outside"
-ip -n "$prefix-u" link set x0 master br0 up
-ip -n "$outside" addr add "$client/24" dev eth0
-ip -n "$outside" link set eth0 up
-ip -n "$outside" link set lo up
-expect_eq "the outside host has no default route" "" "$(ip -n "$outside" route show default)"
+outside_host
 
 # ---- backends and services ---------------------------------------------------------------
 pod_json() {  # pod_json NAME NODE APP
