@@ -23,17 +23,8 @@ json::object status_base() {
 
 Result<ExecQuery> parse_exec_query(std::string_view query) {
   ExecQuery q;
-  while (!query.empty()) {
-    std::size_t amp = query.find('&');
-    std::string_view pair = query.substr(0, amp);
-    query = amp == std::string_view::npos ? std::string_view() : query.substr(amp + 1);
-    if (pair.empty()) continue;
-    std::size_t eq = pair.find('=');
-    KL_ASSIGN_OR_RETURN(std::string name, url_decode(pair.substr(0, eq)));
-    std::string value;
-    if (eq != std::string_view::npos) {
-      KL_ASSIGN_OR_RETURN(value, url_decode(pair.substr(eq + 1)));
-    }
+  KL_ASSIGN_OR_RETURN(auto params, parse_query(query));
+  for (auto& [name, value] : params) {
     if (name == "command") {
       q.command.push_back(std::move(value));
     } else if (name == "input" || name == "stdin") {

@@ -58,8 +58,8 @@ Result<std::string> url_decode(std::string_view s, bool plus_is_space) {
   return out;
 }
 
-Result<LogQuery> parse_log_query(std::string_view query) {
-  LogQuery q;
+Result<std::vector<std::pair<std::string, std::string>>> parse_query(std::string_view query) {
+  std::vector<std::pair<std::string, std::string>> out;
   while (!query.empty()) {
     std::size_t amp = query.find('&');
     std::string_view pair = query.substr(0, amp);
@@ -71,6 +71,15 @@ Result<LogQuery> parse_log_query(std::string_view query) {
     if (eq != std::string_view::npos) {
       KL_ASSIGN_OR_RETURN(value, url_decode(pair.substr(eq + 1)));
     }
+    out.emplace_back(std::move(name), std::move(value));
+  }
+  return out;
+}
+
+Result<LogQuery> parse_log_query(std::string_view query) {
+  LogQuery q;
+  KL_ASSIGN_OR_RETURN(auto params, parse_query(query));
+  for (auto& [name, value] : params) {
     if (name == "follow") {
       q.follow = parse_bool(value);
     } else if (name == "previous") {

@@ -6,6 +6,8 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "api/result.h"
 #include "runtime/logs/log_reader.h"
@@ -25,6 +27,10 @@ struct LogQuery {
 // Decodes percent-escapes (and, in a query, '+' as space). Errors: a malformed escape
 // (kInvalidArgument).
 Result<std::string> url_decode(std::string_view s, bool plus_is_space = true);
+
+// A query string (`a=b&c=d`, without the '?') as URL-decoded (name, value) pairs in order;
+// empty pairs are skipped, a name without '=' has an empty value. Errors: a malformed escape.
+Result<std::vector<std::pair<std::string, std::string>>> parse_query(std::string_view query);
 
 // Parses the query string (the part after '?'). Booleans follow the API machinery's
 // conversion: "false" and "0" are false, any other value (even empty) true. Integers must
