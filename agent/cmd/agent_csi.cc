@@ -344,19 +344,17 @@ Result<void> AgentCsi::publish_csi_node() {
   return Ok();
 }
 
+std::vector<AgentCsi::DriverTarget> AgentCsi::known_drivers() {
+  std::vector<DriverTarget> out;
+  std::lock_guard<std::mutex> lock(mu_);
+  for (const auto& [name, d] : drivers_)
+    if (d.info_known) out.push_back({name, d.client, d.info.accessible_topology.value_or(csi::TopologySegments{})});
+  return out;
+}
+
 void AgentCsi::provision_claims() {
   if (!claims_->has_synced() || !classes_->has_synced() || !pvs_->has_synced()) return;
-  struct Target {
-    std::string name;
-    std::shared_ptr<csi::CsiClient> client;
-    csi::TopologySegments topology;
-  };
-  std::vector<Target> targets;
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    for (const auto& [name, d] : drivers_)
-      if (d.info_known) targets.push_back({name, d.client, d.info.accessible_topology.value_or(csi::TopologySegments{})});
-  }
+  std::vector<DriverTarget> targets = known_drivers();
   if (targets.empty()) return;
   std::vector<client::ObjectPtr> classes = classes_->cache().list();
   std::vector<client::ObjectPtr> nodes = csi_nodes_->cache().list();
@@ -371,7 +369,7 @@ void AgentCsi::provision_claims() {
     const json::object* sc = nullptr;
     for (const auto& c : classes)
       if (api::Meta(*c).name() == cls) sc = c.get();
-    for (const Target& t : targets) {
+    for (const DriverTarget& t : targets) {
       std::string immediate = csi::immediate_provisioning_node(node_ptrs, t.name);
       auto plan = csi::plan_provision(*claim, sc, t.name, opts_.node_name, t.topology, immediate);
       std::string label = std::string(cm.namespace_()) + "/" + std::string(cm.name());
@@ -408,19 +406,9 @@ void AgentCsi::provision_claims() {
 
 void AgentCsi::delete_released() {
   if (!pvs_->has_synced()) return;
-  struct Target {
-    std::string name;
-    std::shared_ptr<csi::CsiClient> client;
-    csi::TopologySegments topology;
-  };
-  std::vector<Target> targets;
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    for (const auto& [name, d] : drivers_)
-      if (d.info_known) targets.push_back({name, d.client, d.info.accessible_topology.value_or(csi::TopologySegments{})});
-  }
+  std::vector<DriverTarget> targets = known_drivers();
   for (const client::ObjectPtr& pv : pvs_->cache().list()) {
-    for (const Target& t : targets) {
+    for (const DriverTarget& t : targets) {
       if (!csi::should_delete_pv(*pv, t.name, t.topology)) continue;
       api::Meta m(*pv);
       std::string name(m.name());

@@ -27,6 +27,7 @@
 #include <set>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "agent/node/event_recorder.h"
 #include "api/client/informer.h"
@@ -70,6 +71,14 @@ class AgentCsi {
   Result<void> publish_csi_node();
   void provision_claims();
   void delete_released();
+  // The drivers whose NodeGetInfo is known (a snapshot taken under mu_), for the
+  // provisioner's passes: their clients and this node's topology.
+  struct DriverTarget {
+    std::string name;
+    std::shared_ptr<csi::CsiClient> client;
+    csi::TopologySegments topology;
+  };
+  std::vector<DriverTarget> known_drivers();
   Result<std::optional<json::object>> get(const client::ResourceRef& ref);
 
   struct Driver {
