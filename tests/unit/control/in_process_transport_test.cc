@@ -8,7 +8,10 @@
 // directory, served on a loopback port and in-process at once.
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <chrono>
+#include <functional>
+#include <mutex>
 #include <filesystem>
 #include <string>
 #include <thread>
@@ -471,6 +474,73 @@ TEST_F(InProcessTransportTest, InformersShareOneDecodedObject) {
   EXPECT_EQ(*a->cache().get(key), *h->cache().get(key));          // the HTTP informer's equal
   EXPECT_EQ(local_->connections_opened(), 0);
   for (auto* i : {a.get(), b.get(), h.get()}) i->stop();
+}
+
+// Lets a test act on the server just before the informer's second watch starts.
+class GatedListerWatcher final : public client::ListerWatcher {
+ public:
+  GatedListerWatcher(std::shared_ptr<client::ListerWatcher> inner, std::function<void()> before_second_watch)
+      : inner_(std::move(inner)), before_(std::move(before_second_watch)) {}
+  Result<client::ObjectList> list(const client::ListOptions& o) override { return inner_->list(o); }
+  Result<std::unique_ptr<client::WatchStream>> watch(const client::WatchOptions& o) override {
+    if (++watches_ == 2) before_();
+    return inner_->watch(o);
+  }
+
+ private:
+  std::shared_ptr<client::ListerWatcher> inner_;
+  std::function<void()> before_;
+  int watches_ = 0;  // the reflector thread only
+};
+
+TEST_F(InProcessTransportTest, InformerRelistsAfterAnInProcessGone) {
+  // The informer's watch ends (timeoutSeconds); before it watches again from its last
+  // resourceVersion, objects change and the store compacts past it: the in-process
+  // watch's 410 makes it relist, and what vanished meanwhile is a final-state-unknown
+  // delete, as over HTTP (client_test's ClientCompaction does it over HTTP).
+  const client::ResourceRef cms("", "v1", "configmaps", "default");
+  auto cm = [](const std::string& name) {
+    return json::object{{"apiVersion", "v1"}, {"kind", "ConfigMap"}, {"metadata", json::object{{"name", name}}}};
+  };
+  ASSERT_TRUE(local_->create(cms, cm("gone")).ok());
+  std::atomic<bool> acted{false};
+  auto lw = std::make_shared<GatedListerWatcher>(
+      std::make_shared<client::RestListerWatcher>(local_, client::ResourceRef("", "v1", "configmaps", "default")),
+      [&] {
+        EXPECT_TRUE(local_->remove(cms.named("gone")).ok());
+        EXPECT_TRUE(local_->create(cms, cm("more")).ok());
+        EXPECT_TRUE(store_->compact(store_->current_revision()).ok());
+        acted = true;
+      });
+  client::InformerOptions io;
+  io.name = "configmaps";
+  io.min_watch_timeout = std::chrono::seconds(1);
+  client::Informer inf(lw, io);
+  std::mutex mu;
+  std::vector<std::string> deletes;
+  client::EventHandler h;
+  h.on_delete = [&](const client::ObjectPtr& o, bool unknown) {
+    std::lock_guard lk(mu);
+    deletes.push_back(std::string(api::Meta(*o).name()) + (unknown ? " unknown" : " seen"));
+  };
+  inf.add_handler(h);
+  inf.start();
+  ASSERT_TRUE(inf.wait_for_sync(std::chrono::seconds(10)));
+  EXPECT_TRUE(inf.cache().get("default/gone") != nullptr);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(15);
+  while ((inf.lists() < 2 || inf.cache().get("default/more") == nullptr) && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_TRUE(acted.load());
+  EXPECT_EQ(inf.lists(), 2);  // the first list, and the relist after the 410
+  EXPECT_TRUE(inf.cache().get("default/more") != nullptr);
+  EXPECT_TRUE(inf.cache().get("default/gone") == nullptr);
+  {
+    std::lock_guard lk(mu);
+    EXPECT_EQ(deletes, std::vector<std::string>{"gone unknown"});
+  }
+  EXPECT_EQ(local_->connections_opened(), 0);
+  inf.stop();
 }
 
 TEST_F(InProcessTransportTest, BadRequestsAndAStoppedServer) {
