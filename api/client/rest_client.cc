@@ -632,6 +632,11 @@ Result<std::unique_ptr<WatchStream>> RestClient::watch(const ResourceRef& ref, c
   ResourceRef coll = ref.named("");
   std::string target = coll.path() + watch_query(opts);
   std::string what = "watch " + coll.describe();
+  if (impl_->transport) {
+    auto carried = impl_->transport->watch(target);
+    // Errors are the server's answer, as error_from_response gives them below.
+    if (carried.ok() || carried.error().code() != ErrorCode::kUnimplemented) return carried;
+  }
   auto deadline = Clock::now() + impl_->config.timeout;
   for (int attempt = 0;; ++attempt) {
     bool reused = false;
