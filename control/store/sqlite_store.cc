@@ -702,14 +702,21 @@ void SqliteStore::Impl::compact_chunk() {
                               ")"));
     }
     // The new compacted revision is recorded before any row goes, so from here on readers
-    // of older revisions get kCompacted instead of a half-compacted state.
+    // of older revisions get kCompacted instead of a half-compacted state. Watches check
+    // the in-memory copy, reads the committed row: the copy moves first, or a watch could
+    // still start from a revision a read already calls compacted (this commit also waits
+    // for an fsync when commits are pipelined). Refusing a little early is harmless: no
+    // row has gone yet.
+    compacted_revision = target;
     auto r = run_txn([&]() -> Result<void> {
       auto q = w_set_compacted_.use();
       KL_TRY(q.bind(1, target));
       return q.run();
     });
-    if (!r.ok()) return finish(std::move(r).error());
-    compacted_revision = target;
+    if (!r.ok()) {
+      compacted_revision = compacted;
+      return finish(std::move(r).error());
+    }
     compact_target_ = target;
     compact_cursor_ = compacted;
   }
