@@ -123,7 +123,7 @@ for v in 1.33 1.29; do
   log=$(cat "$workdir/pf-$v.log")
   if [ "$v" = 1.33 ]; then
     # The tunnelling dialer logs its negotiation at -v=4; a fallback to SPDY would not.
-    expect_contains "kubectl 1.33 used the WebSocket tunnel" "Negotiation complete" "$log"
+    expect_contains "kubectl 1.33 used the WebSocket tunnel" "negotiated protocol: portforward.k8s.io" "$log"
   fi
   stop_forwards
 done
@@ -137,6 +137,19 @@ else
 fi
 stop_forwards
 
+# kubectl resolves deploy/ to one of its pods.
+kc 1.33 create deployment echo-deploy --image="$BUSYBOX" -- nc -ll -p 8080 -e cat >/dev/null
+kc 1.33 rollout status deployment/echo-deploy --timeout=60s >/dev/null 2>&1 || true
+lp=$(free_port)
+if forward 1.33 "$workdir/pf-deploy.log" deploy/echo-deploy "$lp:8080"; then
+  expect_eq "kubectl port-forward deploy/echo-deploy reaches one of its pods" "via-deployment" \
+    "$(talk "$lp" via-deployment 2>&1)"
+else
+  not_ok "kubectl port-forward deploy/echo-deploy starts"
+fi
+stop_forwards
+kc 1.33 delete deployment echo-deploy --wait=false >/dev/null 2>&1 || true
+
 # A port nothing listens on: the agent's error reaches kubectl, which prints it.
 for v in 1.33 1.29; do
   lp=$(free_port)
@@ -148,6 +161,15 @@ for v in 1.33 1.29; do
     expect_contains "kubectl $v port-forward to a closed port prints the agent's error" \
       "error forwarding port 9999 to pod default/echo" "$log"
     expect_contains "... which says the connection was refused" "connect to 127.0.0.1:9999" "$log"
+    # client-go closes the whole forward once an error stream carries a message (so a
+    # next connection needs a new kubectl port-forward, with the kubelet too).
+    pf_exited() { ! kill -0 "$FORWARD_PID" 2>/dev/null; }
+    if wait_until 15 pf_exited; then
+      ok "kubectl $v port-forward stops after the error, as client-go does"
+      expect_contains "... saying so" "lost connection to pod" "$(cat "$workdir/pf-refused-$v.log")"
+    else
+      not_ok "kubectl $v port-forward stops after the error, as client-go does" "still running 15 s later"
+    fi
   else
     not_ok "kubectl $v port-forward to port 9999 starts"
   fi
@@ -176,7 +198,6 @@ spec:
   schedulerName: nobody
   containers: [{name: c, image: $BUSYBOX}]
 EOF2
-err=$(curl_out=$(token_curl -X POST -H 'Upgrade: SPDY/3.1' 2>&1 | sed 's/echo/unscheduled/'); echo "$curl_out")
 server=$(kc 1.33 config view --raw -o jsonpath='{.clusters[0].cluster.server}')
 err=$(curl -sk --cert "$workdir/c.pem" --key "$workdir/k.pem" -X POST -H 'Connection: Upgrade' -H 'Upgrade: SPDY/3.1' \
   "$server/api/v1/namespaces/default/pods/unscheduled/portforward" 2>&1)
