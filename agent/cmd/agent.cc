@@ -13,6 +13,7 @@
 #include "agent/cmd/api_environment.h"
 #include "agent/cmd/cni_network.h"
 #include "agent/cmd/pod_exec_source.h"
+#include "agent/cmd/pod_port_forward_source.h"
 #include "agent/cmd/pod_log_source.h"
 #include "agent/cmd/pod_stats_source.h"
 #include "agent/cmd/prober_probes.h"
@@ -309,6 +310,7 @@ Result<std::unique_ptr<Agent>> Agent::create(AgentOptions options) {
           return pods;
         },
         [stats] { return stats->summary(); }, std::make_shared<PodExecSource>(a->workers_.get(), a->rt_.get()));
+    a->server_->set_port_forward(std::make_shared<PodPortForwardSource>(a->workers_.get(), a->rt_.get()));
     // GET /metrics: pods by phase, and the service proxy's counters when it runs.
     a->server_->set_metrics([w, proxy = a->proxy_.get()] {
       metrics::PrometheusText out;

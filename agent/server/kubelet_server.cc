@@ -47,6 +47,10 @@
 #include "agent/server/exec_protocol.h"
 #include "agent/server/exec_stream.h"
 #include "agent/server/log_query.h"
+#include "agent/server/blocking_call.h"
+#include "agent/server/byte_stream.h"
+#include "agent/server/pod_port_forward.h"
+#include "agent/server/port_forward_pairs.h"
 #include "agent/server/router.h"
 #include "agent/server/spdy_exec.h"
 #include "api/tcp_keepalive.h"
@@ -65,7 +69,7 @@ namespace {
 
 constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
 
-enum Route { kHealthz, kPods, kContainerLogs, kStatsSummary, kExec, kMetrics };
+enum Route { kHealthz, kPods, kContainerLogs, kStatsSummary, kExec, kMetrics, kPortForward };
 
 struct Identity {
   bool authenticated = false;
@@ -158,6 +162,19 @@ struct LogStream {
   std::thread reader;
 };
 
+// Whether a Sec-WebSocket-Protocol header (a comma-separated list) offers `want`.
+bool offers_subprotocol(std::string_view offered, std::string_view want) {
+  while (!offered.empty()) {
+    std::size_t comma = offered.find(',');
+    std::string_view one = offered.substr(0, comma);
+    while (!one.empty() && one.front() == ' ') one.remove_prefix(1);
+    while (!one.empty() && one.back() == ' ') one.remove_suffix(1);
+    if (one == want) return true;
+    offered = comma == std::string_view::npos ? std::string_view() : offered.substr(comma + 1);
+  }
+  return false;
+}
+
 // The start of one exec, run on the worker pool: the result, and a timer the io thread
 // sets to expired when it is there (as LogStream::notify_io).
 struct ExecStart {
@@ -186,6 +203,12 @@ struct KubeletServer::Impl {
     // GET is the WebSocket handshake; POST is what a SPDY client sends (answered 400).
     router.add("GET", "/exec/{namespace}/{pod}/{container}", kExec);
     router.add("POST", "/exec/{namespace}/{pod}/{container}", kExec);
+    // GET is the WebSocket tunnel (kubectl 1.31+), POST the SPDY upgrade; the kubelet also
+    // takes the pod's uid as a last segment.
+    for (const char* method : {"GET", "POST"}) {
+      router.add(method, "/portForward/{namespace}/{pod}", kPortForward);
+      router.add(method, "/portForward/{namespace}/{pod}/{uid}", kPortForward);
+    }
   }
 
   asio::awaitable<void> accept_loop();
@@ -199,11 +222,13 @@ struct KubeletServer::Impl {
   PodLister pods;
   KubeletServer::SummaryProvider stats;
   std::shared_ptr<ExecSource> exec;
+  std::shared_ptr<PortForwardSource> port_forward;  // /portForward, when set
   KubeletServer::MetricsProvider metrics;  // GET /metrics, when set
   // Starting an exec blocks (the runtime clones and waits for the exec); finished
   // processes are destroyed here too (a kill and a reap).
   asio::thread_pool workers{2};
   std::atomic<std::size_t> execs{0};
+  std::atomic<std::size_t> forwards{0};
   Router router;
   std::shared_ptr<asio::ssl::context> tls;
   std::unique_ptr<tcp::acceptor> acceptor;
@@ -298,6 +323,9 @@ class Session {
         break;
       case kExec:
         co_await exec(m->params, query);
+        break;
+      case kPortForward:
+        co_await port_forward(m->params);
         break;
       case kMetrics: {
         const std::string body = server_.metrics();
@@ -562,6 +590,106 @@ class Session {
     co_await run_exec(transport, ns, pod, container, q);
   }
 
+  // /portForward/{namespace}/{pod}: finds the pod's network (on a worker), upgrades —
+  // SPDY/3.1 with X-Stream-Protocol-Version portforward.k8s.io, or a WebSocket with
+  // subprotocol SPDY/3.1+portforward.k8s.io that tunnels the same SPDY frames — then
+  // serves the session (pod_port_forward.h).
+  asio::awaitable<void> port_forward(const PathParams& params) {
+    const std::string& ns = params.find("namespace")->second;
+    const std::string& pod = params.find("pod")->second;
+    if (!server_.port_forward) {
+      co_await send(404, "404 page not found");
+      co_return;
+    }
+    const std::string speaks = "kernlet-agent forwards ports over SPDY/3.1 (" + std::string(kPortForwardProtocol) +
+                               ") and over a WebSocket tunnelling it (" + std::string(kPortForwardTunnelProtocol) + ")";
+    std::string_view upgrade = req_[http::field::upgrade];
+    const bool spdy_upgrade = beast::iequals(upgrade, kSpdyUpgrade);
+    if (!spdy_upgrade && !websocket::is_upgrade(req_)) {
+      const std::string msg = upgrade.empty() ? "Upgrade request required: " + speaks
+                                              : "unsupported upgrade \"" + std::string(upgrade) + "\": " + speaks;
+      co_await send(400, msg);
+      co_return;
+    }
+    if (spdy_upgrade) {
+      std::vector<std::string> offered;
+      for (auto it = req_.find(kStreamProtocolHeader);
+           it != req_.end() && beast::iequals(it->name_string(), kStreamProtocolHeader); ++it) {
+        offered.emplace_back(it->value());
+      }
+      const std::vector<std::string> supported{std::string(kPortForwardProtocol)};
+      if (!negotiate_stream_protocol(offered, supported)) {
+        std::string client;
+        for (const auto& o : offered) client += (client.empty() ? "" : " ") + o;
+        const std::string msg = "unable to upgrade: unable to negotiate protocol: client supports [" + client +
+                                "], server accepts [" + std::string(kPortForwardProtocol) + "]";
+        co_await send(403, msg);
+        co_return;
+      }
+    } else if (!offers_subprotocol(req_[http::field::sec_websocket_protocol], kPortForwardTunnelProtocol)) {
+      const std::string msg = "none of the offered WebSocket subprotocols [" +
+                              std::string(req_[http::field::sec_websocket_protocol]) + "] is supported: " + speaks;
+      co_await send(400, msg);
+      co_return;
+    }
+    std::shared_ptr<PortForwardSource> source = server_.port_forward;
+    std::function<Result<PortForwardTarget>()> find = [source, ns, pod] { return source->find(ns, pod); };
+    Result<PortForwardTarget> found = co_await run_blocking<Result<PortForwardTarget>>(server_.workers, find);
+    if (!found.ok()) {
+      const unsigned code = found.error().code() == ErrorCode::kNotFound ? 404
+                            : found.error().code() == ErrorCode::kConflict ? 400
+                                                                            : 500;
+      const std::string msg = found.error().to_string();
+      co_await send(code, msg);
+      co_return;
+    }
+    auto net = std::make_shared<PortForwardTarget>(std::move(*found));
+    SpdyPortForwardOptions opts;
+    opts.pod = ns + "/" + pod;
+    opts.uid = net->uid;
+    server_.forwards.fetch_add(1);
+    struct Count {
+      std::atomic<std::size_t>& n;
+      ~Count() { n.fetch_sub(1); }
+    } count{server_.forwards};
+    // After the upgrade the connection is the session's until it ends.
+    close_ = true;
+    broken_ = true;
+    if (spdy_upgrade) {
+      http::response<http::empty_body> res{http::status::switching_protocols, version_};
+      res.set(http::field::connection, "Upgrade");
+      res.set(http::field::upgrade, kSpdyUpgrade);
+      res.set(kStreamProtocolHeader, kPortForwardProtocol);
+      res.set(http::field::server, "kernlet-agent");
+      lowest().expires_after(std::chrono::seconds(30));
+      auto [wec, wn] = co_await http::async_write(stream_, res, kTuple);
+      (void)wn;
+      lowest().expires_never();
+      if (wec) co_return;
+      std::string initial = beast::buffers_to_string(buffer_.data());
+      buffer_.consume(buffer_.size());
+      TlsByteStream wire(stream_);
+      co_await serve_pod_port_forward(wire, std::move(initial), net, server_.workers, std::move(opts));
+      co_return;
+    }
+    lowest().expires_never();  // the WebSocket keeps its own timeouts
+    TunnelWebSocket ws(stream_);
+    ws.binary(true);
+    websocket::stream_base::timeout timeouts{};
+    timeouts.handshake_timeout = std::chrono::seconds(30);
+    timeouts.idle_timeout = std::chrono::seconds(120);  // kubectl pings (SPDY) every 10 s
+    timeouts.keep_alive_pings = true;
+    ws.set_option(timeouts);
+    ws.set_option(websocket::stream_base::decorator([](websocket::response_type& res) {
+      res.set(http::field::sec_websocket_protocol, kPortForwardTunnelProtocol);
+      res.set(http::field::server, "kernlet-agent");
+    }));
+    auto [aec] = co_await ws.async_accept(req_, kTuple);
+    if (aec) co_return;
+    WebSocketByteStream wire(ws);
+    co_await serve_pod_port_forward(wire, std::string(), net, server_.workers, std::move(opts));
+  }
+
   // Starts the command on the worker pool, then streams it over `transport`.
   asio::awaitable<void> run_exec(ExecTransport& transport, const std::string& ns, const std::string& pod,
                                  const std::string& container, const ExecQuery& query) {
@@ -687,7 +815,13 @@ void KubeletServer::set_metrics(MetricsProvider metrics) {
   if (impl_->metrics) impl_->router.add("GET", "/metrics", kMetrics);
 }
 
+void KubeletServer::set_port_forward(std::shared_ptr<PortForwardSource> source) {
+  impl_->port_forward = std::move(source);
+}
+
 uint16_t KubeletServer::port() const { return impl_->port; }
+
+std::size_t KubeletServer::active_port_forwards() const { return impl_->forwards.load(); }
 
 std::size_t KubeletServer::active_execs() const { return impl_->execs.load(); }
 

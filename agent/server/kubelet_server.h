@@ -15,6 +15,10 @@
 //       tty. A bad query or a request that is not a WebSocket upgrade gets 400; once the
 //       WebSocket is up, a command that cannot be started gets its error as a Failure
 //       status on channel 3 (so kubectl shows it as is); 404 with no exec source
+//   GET|POST /portForward/{namespace}/{pod}[/{uid}]    port-forward (set_port_forward; 404
+//       unset): SPDY/3.1 upgrade with X-Stream-Protocol-Version portforward.k8s.io, or a
+//       WebSocket with subprotocol SPDY/3.1+portforward.k8s.io tunnelling the same frames
+//       (spdy_port_forward.h); 404 for a pod this node does not run, 400 without an upgrade
 //   GET /metrics                                       Prometheus text (set_metrics); 404 unset
 // Errors are plain text: 400 for a bad query, 404 for an unknown pod or container.
 //
@@ -34,6 +38,7 @@
 
 #include "agent/server/exec_source.h"
 #include "agent/server/log_source.h"
+#include "agent/server/port_forward_source.h"
 #include "api/json.h"
 #include "api/result.h"
 
@@ -69,6 +74,8 @@ class KubeletServer {
   // must answer quickly. Call before start().
   using MetricsProvider = std::function<std::string()>;
   void set_metrics(MetricsProvider metrics);
+  // Serves /portForward through `source`. Call before start().
+  void set_port_forward(std::shared_ptr<PortForwardSource> source);
 
   // Loads the TLS material, binds, listens and starts the io thread. Errors name what
   // failed: `kubelet server: serving certificate: ...`, `listen 0.0.0.0:10250: bind: EADDRINUSE`.
@@ -81,6 +88,8 @@ class KubeletServer {
   std::size_t active_log_streams() const;
   // Exec sessions being served now (from the upgrade to the close). Thread-safe.
   std::size_t active_execs() const;
+  // Port-forward sessions being served now. Thread-safe.
+  std::size_t active_port_forwards() const;
 
   struct Impl;  // the connections in kubelet_server.cc reach it
 

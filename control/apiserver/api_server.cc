@@ -372,6 +372,11 @@ class ApiServer::Impl final : public ObjectWriter {
   // GET/POST pods/<name>/exec: validates the container and the command, finds the pod's
   // node and splices the client's WebSocket to the kubelet's /exec (node_proxy.h).
   asio::awaitable<void> pod_exec(const ResourceInfo& r, const RequestInfo& info, const Request& req, Responder& out);
+  // GET/POST pods/<name>/portforward: checks the pod is scheduled and running, finds its
+  // node and splices the client's upgraded connection (SPDY/3.1, or a WebSocket tunnelling
+  // it) to the kubelet's /portForward (node_proxy.h).
+  asio::awaitable<void> pod_port_forward(const ResourceInfo& r, const RequestInfo& info, const Request& req,
+                                         Responder& out);
   // The container a pods/log or pods/exec request names and its node's kubelet; a Status
   // for a missing pod, container, node or address (already answered when nullopt).
   struct PodStream {
@@ -569,6 +574,10 @@ asio::awaitable<void> ApiServer::Impl::handle(Request& req, Responder& out) {
   }
   if (info.subresource == "exec" && r->group.empty() && r->resource == "pods") {
     co_await pod_exec(*r, info, req, out);
+    co_return;
+  }
+  if (info.subresource == "portforward" && r->group.empty() && r->resource == "pods") {
+    co_await pod_port_forward(*r, info, req, out);
     co_return;
   }
   if (r->group == "metrics.k8s.io") {
@@ -2006,6 +2015,58 @@ asio::awaitable<void> ApiServer::Impl::pod_exec(const ResourceInfo& r, const Req
   }
   auto target = kubelet_exec_target(info.namespace_, info.name, ps->container, info);
   co_await node_proxy_->upgrade(ps->kubelet, std::get<std::string>(target), req, out);
+}
+
+asio::awaitable<void> ApiServer::Impl::pod_port_forward(const ResourceInfo& r, const RequestInfo& info,
+                                                        const Request& req, Responder& out) {
+  if (info.verb != "get" && info.verb != "create") {
+    KL_REPLY(out, status_response(Status::method_not_supported({"", "pods/portforward"}, info.verb)));
+    co_return;
+  }
+  auto target = kubelet_port_forward_target(info.namespace_, info.name, info);
+  if (auto* bad = std::get_if<Status>(&target)) {
+    KL_REPLY(out, status_response(*bad));
+    co_return;
+  }
+  if (!node_proxy_) {
+    KL_REPLY(out, status_response(Status::service_unavailable("pods/portforward: the API server has no kubelet client")));
+    co_return;
+  }
+  const std::string key = object_key(r, info.namespace_, info.name);
+  auto pod = co_await blocking([&] { return load(r, key, info.name); });
+  if (auto* bad = std::get_if<Status>(&pod)) {
+    KL_REPLY(out, status_response(*bad));
+    co_return;
+  }
+  if (auto bad = port_forward_refusal(std::get<Loaded>(pod).obj)) {
+    KL_REPLY(out, status_response(*bad));
+    co_return;
+  }
+  const std::string upgrade(req.msg[http::field::upgrade]);
+  if (upgrade.empty() || (!boost::beast::iequals(upgrade, "websocket") && !boost::beast::iequals(upgrade, "SPDY/3.1"))) {
+    const std::string msg = upgrade.empty()
+                                ? "Upgrade request required"
+                                : "pods/portforward: upgrade to \"" + upgrade +
+                                      "\" is not supported: kernlet forwards ports over SPDY/3.1 "
+                                      "(portforward.k8s.io) and WebSocket (SPDY/3.1+portforward.k8s.io)";
+    KL_REPLY(out, status_response(Status::bad_request(msg)));
+    co_return;
+  }
+  const json::object& obj = std::get<Loaded>(pod).obj;
+  const ResourceInfo* nodes = find_resource("", "v1", "nodes");
+  const std::string node_name(json::get_string(*json::get_object(obj, "spec"), "nodeName"));
+  auto node = co_await blocking([&] { return load(*nodes, object_key(*nodes, "", node_name), node_name); });
+  if (auto* bad = std::get_if<Status>(&node)) {
+    KL_REPLY(out, status_response(*bad));
+    co_return;
+  }
+  auto endpoint = kubelet_endpoint(std::get<Loaded>(node).obj);
+  if (auto* bad = std::get_if<Status>(&endpoint)) {
+    KL_REPLY(out, status_response(*bad));
+    co_return;
+  }
+  NodeTarget kubelet = std::get<NodeTarget>(endpoint);
+  co_await node_proxy_->upgrade(kubelet, std::get<std::string>(target), req, out);
 }
 
 asio::awaitable<void> ApiServer::Impl::bind(const ResourceInfo& r, const RequestInfo& info, const Request& req,

@@ -1,6 +1,7 @@
 #include "control/apiserver/pod_logs.h"
 
 #include <cctype>
+#include <charconv>
 #include <vector>
 
 #include "api/time.h"
@@ -151,6 +152,44 @@ std::variant<std::string, api::Status> kubelet_exec_target(std::string_view ns, 
   }
   if (!any) return api::Status::bad_request("you must specify at least one of stdin, stdout, stderr");
   return "/exec/" + escape_segment(ns) + "/" + escape_segment(pod) + "/" + escape_segment(container) + query;
+}
+
+std::variant<std::string, api::Status> kubelet_port_forward_target(std::string_view ns, std::string_view pod,
+                                                                   const RequestInfo& info) {
+  std::string query;
+  auto [first, last] = info.query.equal_range("ports");
+  for (auto it = first; it != last; ++it) {
+    std::string_view rest = it->second;
+    while (!rest.empty()) {  // a repeated parameter, or a comma-separated list
+      const std::size_t comma = rest.find(',');
+      const std::string one(rest.substr(0, comma));
+      rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
+      int port = 0;
+      auto [end, ec] = std::from_chars(one.data(), one.data() + one.size(), port);
+      if (one.empty() || ec != std::errc() || end != one.data() + one.size() || port < 1 || port > 65535) {
+        return api::Status::bad_request("invalid port \"" + one + "\": must be a number in 1..65535");
+      }
+      query += (query.empty() ? "?" : "&") + std::string("port=") + one;
+    }
+  }
+  return "/portForward/" + escape_segment(ns) + "/" + escape_segment(pod) + query;
+}
+
+std::optional<api::Status> port_forward_refusal(const json::object& pod) {
+  static const json::object kEmpty;
+  const json::object* spec = json::get_object(pod, "spec");
+  const json::object* status = json::get_object(pod, "status");
+  const json::object* meta = json::get_object(pod, "metadata");
+  const std::string name(json::get_string(meta != nullptr ? *meta : kEmpty, "name"));
+  if (spec == nullptr || json::get_string(*spec, "nodeName").empty()) {
+    return api::Status::bad_request("pod " + name + " does not have a host assigned");
+  }
+  std::string phase(json::get_string(status != nullptr ? *status : kEmpty, "phase"));
+  if (phase != "Running") {
+    if (phase.empty()) phase = "Pending";
+    return api::Status::bad_request("unable to forward port because pod is not running. Current status=" + phase);
+  }
+  return std::nullopt;
 }
 
 }  // namespace kernlet::apiserver

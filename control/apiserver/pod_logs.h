@@ -3,6 +3,7 @@
 // thread-safe.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <string_view>
 #include <variant>
@@ -38,5 +39,17 @@ std::variant<std::string, api::Status> kubelet_log_target(std::string_view ns, s
 // specify at least one of stdin, stdout, stderr`).
 std::variant<std::string, api::Status> kubelet_exec_target(std::string_view ns, std::string_view pod,
                                                            std::string_view container, const RequestInfo& info);
+
+// /portForward/<ns>/<pod>, with ?ports passed on when given (each 1..65535; the kubelet's
+// WebSocket channel protocol reads them; SPDY clients name ports per stream). Errors
+// (400): a port that is not a number in range, named.
+std::variant<std::string, api::Status> kubelet_port_forward_target(std::string_view ns, std::string_view pod,
+                                                                   const RequestInfo& info);
+
+// Why pods/portforward cannot reach `pod` now, as a Status: 400 `pod web does not have a
+// host assigned`, 400 `unable to forward port because pod is not running. Current
+// status=Pending` (kubectl's own wording for the check it makes first); nullopt when the
+// pod is scheduled and Running.
+std::optional<api::Status> port_forward_refusal(const json::object& pod);
 
 }  // namespace kernlet::apiserver

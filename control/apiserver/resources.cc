@@ -52,7 +52,8 @@ std::vector<ResourceInfo> build_table() {
                        {}, {status("PersistentVolume")}));
   t.push_back(resource("", "v1", "pods", "pod", "Pod", true, {"po"}, all,
                        {status("Pod"), {"binding", "Binding", "", "", {"create"}}, {"log", "Pod", "", "", {"get"}},
-                        {"exec", "PodExecOptions", "", "", {"create", "get"}}}));
+                        {"exec", "PodExecOptions", "", "", {"create", "get"}},
+                        {"portforward", "PodPortForwardOptions", "", "", {"create", "get"}}}));
   t.push_back(resource("", "v1", "secrets", "secret", "Secret", true));
   t.push_back(resource("", "v1", "serviceaccounts", "serviceaccount", "ServiceAccount", true, {"sa"}));
   t.push_back(resource("", "v1", "services", "service", "Service", true, {"svc"}, all, {status("Service")}));

@@ -89,5 +89,39 @@ TEST(KubeletExecTarget, ErrorsAsKubernetesWordsThem) {
             "invalid value for query parameter stdout: \"maybe\" (want true or false)");
 }
 
+TEST(KubeletPortForwardTarget, PortsPassedOnAndChecked) {
+  EXPECT_EQ(message(kubelet_port_forward_target("default", "web",
+                                                request("/api/v1/namespaces/default/pods/web/portforward"))),
+            "ok: /portForward/default/web");
+  EXPECT_EQ(message(kubelet_port_forward_target(
+                "default", "web", request("/api/v1/namespaces/default/pods/web/portforward?ports=80&ports=8080,9090"))),
+            "ok: /portForward/default/web?port=80&port=8080&port=9090");
+  auto bad = kubelet_port_forward_target("default", "web",
+                                         request("/api/v1/namespaces/default/pods/web/portforward?ports=http"));
+  ASSERT_TRUE(std::holds_alternative<api::Status>(bad));
+  EXPECT_EQ(std::get<api::Status>(bad).code(), 400);
+  EXPECT_EQ(message(bad), "invalid port \"http\": must be a number in 1..65535");
+  EXPECT_EQ(message(kubelet_port_forward_target("default", "web",
+                                                request("/api/v1/namespaces/default/pods/web/portforward?ports=0"))),
+            "invalid port \"0\": must be a number in 1..65535");
+}
+
+TEST(PortForwardRefusal, UnscheduledAndNotRunningPods) {
+  auto running = parse(R"({"metadata":{"name":"web"},"spec":{"nodeName":"n1"},"status":{"phase":"Running"}})");
+  EXPECT_FALSE(port_forward_refusal(running));
+  auto unscheduled = parse(R"({"metadata":{"name":"web"},"spec":{},"status":{"phase":"Pending"}})");
+  auto r = port_forward_refusal(unscheduled);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->code(), 400);
+  EXPECT_EQ(r->message(), "pod web does not have a host assigned");
+  auto pending = parse(R"({"metadata":{"name":"web"},"spec":{"nodeName":"n1"}})");
+  r = port_forward_refusal(pending);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->message(), "unable to forward port because pod is not running. Current status=Pending");
+  auto done = parse(R"({"metadata":{"name":"web"},"spec":{"nodeName":"n1"},"status":{"phase":"Succeeded"}})");
+  EXPECT_EQ(port_forward_refusal(done)->message(),
+            "unable to forward port because pod is not running. Current status=Succeeded");
+}
+
 }  // namespace
 }  // namespace kernlet::apiserver

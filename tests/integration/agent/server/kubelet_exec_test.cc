@@ -309,6 +309,16 @@ class SpdyClient {
   std::set<uint32_t> replied_;
 };
 
+// A node that runs no pods, for /portForward's answers before any pod is looked up
+// (the session itself: spdy_port_forward_test, netns_dial_test, port_forward_test.sh).
+class NoPodsPortForward final : public PortForwardSource {
+ public:
+  Result<PortForwardTarget> find(std::string_view ns, std::string_view pod) override {
+    return Error(ErrorCode::kNotFound, "pod \"" + std::string(pod) + "\" not found in namespace \"" + std::string(ns) +
+                                           "\" on this node");
+  }
+};
+
 class KubeletExecTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -334,6 +344,7 @@ class KubeletExecTest : public ::testing::Test {
     o.client_ca_pem = slurp(dir_ / "ca.crt");
     source_ = std::make_shared<HostExecSource>();
     server_ = std::make_unique<KubeletServer>(o, nullptr, nullptr, nullptr, source_);
+    server_->set_port_forward(std::make_shared<NoPodsPortForward>());
     auto s = server_->start();
     ASSERT_TRUE(s.ok()) << s.error().to_string();
     tls_.load_verify_file((dir_ / "ca.crt").string());
@@ -654,6 +665,27 @@ TEST_F(KubeletExecTest, SpdyCommandThatCannotStartAndProtocolErrors) {
     EXPECT_EQ(c.goaway_status, 1u);
     std::lock_guard lock(source_->mu);
     EXPECT_TRUE(source_->pids.empty());
+  }
+}
+
+TEST_F(KubeletExecTest, PortForwardErrorsBeforeTheUpgrade) {
+  EXPECT_EQ(http_get("/portForward/default/web", http::verb::post),
+            "400 Upgrade request required: kernlet-agent forwards ports over SPDY/3.1 (portforward.k8s.io) and over "
+            "a WebSocket tunnelling it (SPDY/3.1+portforward.k8s.io)");
+  // SPDY without X-Stream-Protocol-Version: portforward.k8s.io, as the kubelet words it.
+  EXPECT_EQ(http_get("/portForward/default/web", http::verb::post, "SPDY/3.1"),
+            "403 unable to upgrade: unable to negotiate protocol: client supports [], server accepts "
+            "[portforward.k8s.io]");
+  // A WebSocket that does not offer the tunnel subprotocol.
+  std::string got = http_get("/portForward/default/web", http::verb::get, "websocket");
+  EXPECT_EQ(got.substr(0, 44), "400 none of the offered WebSocket subprotoco") << got;
+  // A pod this node does not run: 404 from the source, with the uid form of the path too.
+  std::string proto;
+  try {
+    (void)open("/portForward/default/nope/some-uid", proto, "SPDY/3.1+portforward.k8s.io");
+    ADD_FAILURE() << "the upgrade to a missing pod succeeded";
+  } catch (const boost::system::system_error& e) {
+    EXPECT_EQ(e.code(), websocket::error::upgrade_declined) << e.what();
   }
 }
 
