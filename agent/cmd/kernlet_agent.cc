@@ -34,7 +34,7 @@ int main(int argc, char** argv) {
   // Two malloc arenas instead of glibc's default of eight per CPU: the agent runs ~40
   // threads (informers, pod workers, probes, servers, gRPC's), most of them waiting, and
   // each arena a thread lands in keeps its own partly used heap (~150-300 KB each when
-  // idle: ~1 MB of the idle RSS, issue 5 in docs/benchmarks.md). Set before any thread.
+  // idle: ~0.5 MB of the idle RSS, issue 5 in docs/benchmarks.md). Set before any thread.
   ::mallopt(M_ARENA_MAX, 2);
   std::vector<std::string> args(argv + 1, argv + argc);
   auto opts = parse_agent_flags(args);
