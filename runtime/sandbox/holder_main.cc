@@ -83,8 +83,11 @@ int exec_main(int argc, char** argv) {
 
 [[noreturn]] void init_main() {
   using namespace kernlet::runtime;
-  // Non-dumpable at once, as the driver's copy was: a container sharing the pod's PID
-  // namespace must not reach our fds or the host mounts we still see through /proc.
+  // Non-dumpable, as the driver's copy was: a container sharing the pod's PID namespace
+  // must not reach our fds or the host mounts we still see through /proc. (Before this
+  // line the exec left us dumpable, but we hold every capability until the last step, and
+  // the kernel lets only a holder of CAP_SYS_PTRACE reach a process whose permitted set is
+  // not a subset of its own.)
   prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
   reset_signals();
   fcntl(kReportFd, F_SETFD, FD_CLOEXEC);  // EOF at the final exec tells the driver it worked
