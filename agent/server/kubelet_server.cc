@@ -49,6 +49,7 @@
 #include "agent/server/log_query.h"
 #include "agent/server/router.h"
 #include "agent/server/spdy_exec.h"
+#include "api/tcp_keepalive.h"
 #include "api/unique_fd.h"
 
 namespace kernlet::agent {
@@ -659,6 +660,7 @@ asio::awaitable<void> KubeletServer::Impl::accept_loop() {
     // leaves would not be seen leaving, and its session's process would not be killed.
     (void)::fcntl(socket.native_handle(), F_SETFD, FD_CLOEXEC);
     socket.set_option(tcp::no_delay(true), ec);
+    set_tcp_keepalive(socket.native_handle());  // exec and log follows can be silent for hours
     asio::co_spawn(*io, serve(std::move(socket)), asio::detached);
   }
 }

@@ -225,13 +225,15 @@ bool Informer::watch_once() {
     }
     got_events = true;
     WatchEvent& e = **ev;
-    std::string rv(api::Meta(e.object).resource_version());
+    std::string rv(api::Meta(*e.object).resource_version());
     if (!rv.empty()) {
       std::lock_guard lock(mu_);
       rv_ = rv;
     }
     if (e.type != WatchEvent::Type::kBookmark) {
-      auto obj = std::make_shared<const json::object>(std::move(e.object));
+      // The event's object goes into the cache as it is: an in-process watch hands the
+      // same immutable object to every informer of this process.
+      ObjectPtr obj = std::move(e.object);
       if (e.type == WatchEvent::Type::kDeleted) {
         cache_.erase(object_key(*obj));
         deliver_delete(obj, false);

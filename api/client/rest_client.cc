@@ -21,6 +21,7 @@
 #include <mutex>
 
 #include "api/object.h"
+#include "api/tcp_keepalive.h"
 
 namespace kernlet::client {
 
@@ -266,12 +267,7 @@ class Connection {
     tcp().socket().set_option(tcp::no_delay(true), ec);
     // Keepalive probes find a server that vanished without a FIN (watches can be silent
     // for minutes), well before any read deadline would.
-    tcp().socket().set_option(asio::socket_base::keep_alive(true), ec);
-    int fd = tcp().socket().native_handle();
-    int idle = 30, intvl = 10, cnt = 3;
-    ::setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof idle);
-    ::setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &intvl, sizeof intvl);
-    ::setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof cnt);
+    set_tcp_keepalive(tcp().socket().native_handle());
     if (!tls_) return Ok();
 
     SSL* ssl_handle = tls_->native_handle();
@@ -636,6 +632,11 @@ Result<std::unique_ptr<WatchStream>> RestClient::watch(const ResourceRef& ref, c
   ResourceRef coll = ref.named("");
   std::string target = coll.path() + watch_query(opts);
   std::string what = "watch " + coll.describe();
+  if (impl_->transport) {
+    auto carried = impl_->transport->watch(target);
+    // Errors are the server's answer, as error_from_response gives them below.
+    if (carried.ok() || carried.error().code() != ErrorCode::kUnimplemented) return carried;
+  }
   auto deadline = Clock::now() + impl_->config.timeout;
   for (int attempt = 0;; ++attempt) {
     bool reused = false;

@@ -95,10 +95,14 @@ struct ObjectList {
   std::vector<json::object> items;
 };
 
+// Objects handed out by watches and informers: shared and immutable, so that one decoded
+// object can sit in several caches (in-process watches share one per event).
+using ObjectPtr = std::shared_ptr<const json::object>;
+
 struct WatchEvent {
   enum class Type { kAdded, kModified, kDeleted, kBookmark };
   Type type;
-  json::object object;
+  ObjectPtr object;  // never null; with metadata.resourceVersion set to the event's
 };
 std::string_view to_string(WatchEvent::Type t);
 
@@ -153,16 +157,24 @@ struct Response {
   std::string body;
 };
 
-// Carries a RestClient's requests (not its watches) somewhere other than over HTTP: an
-// API server in the same process calls its request handler directly
-// (control/apiserver/in_process_transport.h). Same contract as RestClient::request:
-// non-2xx answers are Responses, failures to deliver are kUnavailable errors.
+// Carries a RestClient's requests, and optionally its watches, somewhere other than over
+// HTTP: an API server in the same process calls its request handler directly and serves
+// watches from its watch cache (control/apiserver/in_process_transport.h). Same contract
+// as RestClient::request: non-2xx answers are Responses, failures to deliver are
+// kUnavailable errors.
 // Thread-safety: called from any number of threads at once.
 class Transport {
  public:
   virtual ~Transport() = default;
   virtual Result<Response> round_trip(std::string_view method, const std::string& target, std::string_view body,
                                       std::string_view content_type) = 0;
+  // A watch of `target` (a collection's path with the watch query, as RestClient::watch
+  // sends it over HTTP), with the same events, errors and end of stream as the HTTP
+  // watch would have. kUnimplemented: not carried, RestClient then watches over HTTP.
+  virtual Result<std::unique_ptr<WatchStream>> watch(const std::string& target) {
+    (void)target;
+    return Error(ErrorCode::kUnimplemented, "watches are not carried by this transport");
+  }
 };
 
 class RestClient {
@@ -170,8 +182,8 @@ class RestClient {
   // Checks the config (URL, PEMs, key matches certificate) and builds the TLS context.
   // No connection is made yet. Errors name what is wrong.
   static Result<std::shared_ptr<RestClient>> create(const ClientConfig& config);
-  // The same, but requests go through `transport` (watches still over HTTP to
-  // config.server). Errors: as create(), or a null transport.
+  // The same, but requests go through `transport`, and watches too when it carries them
+  // (else over HTTP to config.server). Errors: as create(), or a null transport.
   static Result<std::shared_ptr<RestClient>> create(const ClientConfig& config, std::shared_ptr<Transport> transport);
   ~RestClient();
   RestClient(const RestClient&) = delete;

@@ -90,7 +90,7 @@ struct WatchDecoder::Impl {
     } else {
       return Error(ErrorCode::kInvalidArgument, "watch stream: unknown event type \"" + std::string(type) + "\"");
     }
-    ev.object = std::move(obj->get_object());
+    ev.object = std::make_shared<const json::object>(std::move(obj->get_object()));
     return ev;
   }
 };

@@ -214,7 +214,7 @@ class RunningWatch {
     for (;;) {
       auto ev = stream_->next();
       if (!ev.ok() || !ev->has_value()) return;
-      const auto& obj = (*ev)->object;
+      const auto& obj = *(*ev)->object;
       const auto* meta = obj.if_contains("metadata");
       const auto* status = obj.if_contains("status");
       if (meta == nullptr || status == nullptr || !status->is_object()) continue;

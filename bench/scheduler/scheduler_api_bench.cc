@@ -16,8 +16,10 @@
 // bindings, kernlet-control's CPU time per pod and its RSS at the end.
 #include "bench/scheduler/scheduler_api_bench.h"
 
+#include <sys/epoll.h>
 #include <sys/resource.h>
 
+#include <algorithm>
 #include <atomic>
 #include <condition_variable>
 #include <cstdio>
@@ -113,6 +115,132 @@ Load post_all(uint16_t port, int clients, int total, const std::function<std::st
   }
   for (auto& t : ts) t.join();
   return {ok.load(), failed.load(), std::chrono::duration<double>(Clock::now() - t0).count(), first_error};
+}
+
+// The same load carried by one thread: `clients` non-blocking keep-alive connections in
+// closed loop (each sends its next POST as soon as its response is complete) on one epoll
+// loop, as kernlet-bench-api's --client epoll. 64 blocking client threads took about
+// twice the CPU per request, CPU the two cores of this machine then lack for the
+// control plane; client-go's createPods in scheduler_perf is an event-driven client too.
+Load post_all_epoll(uint16_t port, int clients, int total, const std::function<std::string(int)>& path,
+                    const std::function<std::string(int)>& make) {
+  struct Conn {
+    int fd = -1;
+    std::string out;  // request bytes not yet sent
+    size_t off = 0;
+    std::string in;  // response bytes so far
+    bool busy = false;
+  };
+  int64_t ok = 0, failed = 0;
+  std::string first_error;
+  int next = 0;
+  const auto t0 = Clock::now();
+  const int ep = epoll_create1(EPOLL_CLOEXEC);
+  std::vector<Conn> conns(static_cast<size_t>(clients));
+  auto want = [&](size_t i, uint32_t events) {
+    epoll_event e{};
+    e.events = events;
+    e.data.u64 = i;
+    epoll_ctl(ep, EPOLL_CTL_MOD, conns[i].fd, &e);
+  };
+  // Sends what is pending; false on a transport error (EAGAIN waits for EPOLLOUT).
+  auto flush = [&](size_t i) {
+    Conn& c = conns[i];
+    while (c.off < c.out.size()) {
+      const ssize_t n = ::send(c.fd, c.out.data() + c.off, c.out.size() - c.off, MSG_NOSIGNAL);
+      if (n < 0 && errno == EAGAIN) {
+        want(i, EPOLLIN | EPOLLOUT);
+        return true;
+      }
+      if (n <= 0) return false;
+      c.off += static_cast<size_t>(n);
+    }
+    return true;
+  };
+  auto fail = [&](size_t i, const std::string& why) {
+    Conn& c = conns[i];
+    ++failed;
+    if (first_error.empty()) first_error = why;
+    epoll_ctl(ep, EPOLL_CTL_DEL, c.fd, nullptr);
+    close(c.fd);
+    c.fd = -1;
+    c.busy = false;
+  };
+  auto issue = [&](size_t i) {
+    Conn& c = conns[i];
+    c.busy = next < total;
+    if (!c.busy) return;
+    const int k = next++;
+    const std::string body = make(k);
+    c.out = "POST " + path(k) + " HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: " +
+            std::to_string(body.size()) + "\r\n\r\n" + body;
+    c.off = 0;
+    if (!flush(i)) fail(i, "send failed");
+  };
+  for (size_t i = 0; i < conns.size(); ++i) {
+    conns[i].fd = connect_loopback(port);
+    if (conns[i].fd < 0) {
+      ++failed;
+      continue;
+    }
+    fcntl(conns[i].fd, F_SETFL, fcntl(conns[i].fd, F_GETFL) | O_NONBLOCK);
+    epoll_event e{};
+    e.events = EPOLLIN;
+    e.data.u64 = i;
+    epoll_ctl(ep, EPOLL_CTL_ADD, conns[i].fd, &e);
+    issue(i);
+  }
+  auto busy = [&] { return std::any_of(conns.begin(), conns.end(), [](const Conn& c) { return c.busy; }); };
+  std::vector<epoll_event> evs(conns.size());
+  char buf[65536];
+  while (busy()) {
+    const int k = epoll_wait(ep, evs.data(), static_cast<int>(evs.size()), 1000);
+    for (int j = 0; j < k; ++j) {
+      const size_t i = evs[static_cast<size_t>(j)].data.u64;
+      Conn& c = conns[i];
+      if (c.fd < 0) continue;
+      if (evs[static_cast<size_t>(j)].events & EPOLLOUT) {
+        if (!flush(i)) {
+          fail(i, "send failed");
+          continue;
+        }
+        if (c.off == c.out.size()) want(i, EPOLLIN);
+      }
+      const ssize_t n = ::recv(c.fd, buf, sizeof buf, 0);
+      if (n < 0 && errno == EAGAIN) continue;
+      if (n <= 0) {
+        fail(i, "connection closed");
+        continue;
+      }
+      c.in.append(buf, static_cast<size_t>(n));
+      // One complete response (the server answers creates with a Content-Length body)?
+      const size_t head_end = c.in.find("\r\n\r\n");
+      if (head_end == std::string::npos) continue;
+      std::string head = c.in.substr(0, head_end);
+      std::transform(head.begin(), head.end(), head.begin(), [](unsigned char ch) { return std::tolower(ch); });
+      const size_t cl = head.find("content-length:");
+      if (cl == std::string::npos) {
+        fail(i, "response without Content-Length: " + head.substr(0, 200));
+        continue;
+      }
+      const size_t len = std::strtoul(head.c_str() + cl + 15, nullptr, 10);
+      if (c.in.size() < head_end + 4 + len) continue;
+      const int status = std::atoi(c.in.c_str() + 9);
+      if (status == 201) {
+        ++ok;
+      } else {
+        ++failed;
+        if (first_error.empty()) first_error = std::to_string(status) + " " + c.in.substr(head_end + 4, 300);
+      }
+      c.in.erase(0, head_end + 4 + len);
+      issue(i);
+    }
+  }
+  for (auto& c : conns) {
+    if (c.fd >= 0) close(c.fd);
+  }
+  close(ep);
+  return {ok, failed, std::chrono::duration<double>(Clock::now() - t0).count(), first_error};
 }
 
 // Counts occurrences of `needle` in `hay`.
@@ -244,7 +372,7 @@ std::string run_scheduler_api_bench(const ApiBenchOptions& o) {
   const std::string log = work + "/control.log";
   pid_t cp = spawn({o.control, "--data-dir", work + "/control", "--insecure-listen", "127.0.0.1:" + std::to_string(port),
                     "--node-monitor-grace-period", "1h", "--cluster-cidr", "10.0.0.0/8", "--node-cidr-mask-size", "24",
-                    "--scheduler-client", o.scheduler_client},
+                    "--scheduler-client", o.scheduler_client, "--controllers-client", o.scheduler_client},
                    log);
   cleanup.pid = cp;
   if (!wait_ready(port, "/readyz", "GET", "", cp)) {
@@ -303,11 +431,21 @@ std::string run_scheduler_api_bench(const ApiBenchOptions& o) {
   }
   const double load_before = loadavg_1m();
   const double cpu0 = cpu_seconds(cp);
+  // This process's CPU while it creates the pods: the load generator's share of the cores
+  // (the binding watcher's thread is in it too).
+  auto self_cpu = [] {
+    rusage ru{};
+    getrusage(RUSAGE_SELF, &ru);
+    return static_cast<double>(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+           static_cast<double>(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+  };
+  const double self0 = self_cpu();
   const auto t0 = Clock::now();
-  Load pods = post_all(
+  Load pods = (o.client == "epoll" ? post_all_epoll : post_all)(
       port, o.clients, o.pods, [](int) { return std::string("/api/v1/namespaces/bench/pods"); },
       [](int i) { return pod_json(i); });
   const auto created = Clock::now();
+  const double self1 = self_cpu();
   const int bound_at_created = watcher.bound();
   std::vector<Clock::time_point> times = watcher.wait(Clock::now() + std::chrono::seconds(o.timeout_seconds));
   const auto t_end = times.empty() ? created : times.back();
@@ -356,7 +494,7 @@ std::string run_scheduler_api_bench(const ApiBenchOptions& o) {
   const double end_rss = rss_mb(cp);
 
   std::string out = "{\n    \"transport\": \"plain HTTP/1.1 on 127.0.0.1 (--insecure-listen); durable SQLite store\",\n";
-  out += "    \"scheduler_client\": \"" + o.scheduler_client + "\",\n";
+  out += "    \"scheduler_client\": \"" + o.scheduler_client + "\", \"pod_create_client\": \"" + o.client + "\",\n";
   out += "    \"nodes\": " + std::to_string(o.nodes) + ", \"pods\": " + std::to_string(o.pods) +
          ", \"clients\": " + std::to_string(o.clients) + ",\n";
   out += "    \"setup\": {\"nodes_created\": " + std::to_string(nodes.ok) + ", \"node_seconds\": " +
@@ -382,6 +520,8 @@ std::string run_scheduler_api_bench(const ApiBenchOptions& o) {
   out += "    \"bound_per_1s_interval\": [" + samples + "],\n";
   out += "    \"control_cpu_seconds\": " + fmt(2, cpu1 - cpu0) + ", \"control_cpu_ms_per_pod\": " +
          fmt(3, (cpu1 - cpu0) * 1000 / std::max<double>(1, static_cast<double>(times.size()))) + ",\n";
+  out += "    \"bench_cpu_ms_per_pod_created\": " +
+         fmt(3, (self1 - self0) * 1000 / std::max<double>(1, static_cast<double>(pods.ok))) + ",\n";
   out += "    \"scheduled_events_written\": " + std::to_string(scheduled_events) +
          ", \"seconds_first_create_to_events_written\": " + fmt(2, events_seconds) +
          ", \"control_cpu_ms_per_pod_with_events\": " +

@@ -14,7 +14,11 @@ struct ApiBenchOptions {
   int clients = 64;             // concurrent creating connections
   int timeout_seconds = 300;    // for every pod to be bound
   std::string perf_out;         // non-empty: `perf record` kernlet-control into it while pods are bound
-  std::string scheduler_client = "in-process";  // kernlet-control --scheduler-client: in-process or http
+  // kernlet-control --scheduler-client and --controllers-client: in-process or http.
+  std::string scheduler_client = "in-process";
+  // How the measured pods are created: "epoll" (one thread carries every connection) or
+  // "threads" (one blocking thread per connection).
+  std::string client = "epoll";
 };
 
 // Runs it; one JSON object (the "end_to_end" member of the benchmark's output).

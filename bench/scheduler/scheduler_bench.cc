@@ -94,7 +94,11 @@ Flags:
   --control PATH   kernlet-control (default: next to this binary)
   --dir DIR        where the end-to-end data directory is made and removed (default /var/tmp)
   --scheduler-client in-process|http
-                   how the scheduler's requests reach the API server (default in-process)
+                   how kernlet-control's scheduler and controllers reach its API server
+                   (requests and watches; default in-process)
+  --client epoll|threads
+                   the pod creates' load generator: one epoll thread carrying every
+                   connection (default), or one blocking thread per connection
   --perf-out FILE  record kernlet-control with `perf record --call-graph dwarf` into FILE
                    over the measured end-to-end phase
   --no-api         only the decisions without the API
@@ -121,7 +125,7 @@ int main(int argc, char** argv) {
       continue;
     }
     const bool known = a == "--nodes" || a == "--pods" || a == "--clients" || a == "--control" || a == "--dir" ||
-                       a == "--perf-out" || a == "--scheduler-client";
+                       a == "--perf-out" || a == "--scheduler-client" || a == "--client";
     if (!known || i + 1 >= argc) {
       std::fprintf(stderr, "kernlet-bench-scheduler: %s %s\n\n%s", known ? "missing value for" : "unknown flag",
                    a.c_str(), kUsage);
@@ -138,6 +142,13 @@ int main(int argc, char** argv) {
         return 2;
       }
       api.scheduler_client = v;
+    }
+    if (a == "--client") {
+      if (v != "epoll" && v != "threads") {
+        std::fprintf(stderr, "kernlet-bench-scheduler: invalid --client \"%s\", want epoll or threads\n", v.c_str());
+        return 2;
+      }
+      api.client = v;
     }
     if (a == "--nodes" || a == "--pods" || a == "--clients") {
       char* end = nullptr;

@@ -29,6 +29,7 @@
 #include "control/apiserver/defaults.h"
 #include "control/apiserver/deletion.h"
 #include "control/apiserver/garbage_collector.h"
+#include "control/apiserver/in_process_watch.h"
 #include "control/apiserver/metrics_collector.h"
 #include "control/apiserver/service_allocator.h"
 #include "control/apiserver/openapi.h"
@@ -263,6 +264,8 @@ class ApiServer::Impl final : public ObjectWriter {
 
   asio::awaitable<void> handle(Request& req, Responder& out);
   Result<void> bootstrap();
+  // See ApiServer::watch_in_process.
+  Result<std::unique_ptr<client::WatchStream>> watch_in_process(const std::string& target);
 
   // Waits until every write() in flight has handed its result to its executor.
   void drain() {
@@ -341,6 +344,17 @@ class ApiServer::Impl final : public ObjectWriter {
   asio::awaitable<bool> list_cached(const ResourceInfo& r, const RequestInfo& info, const Request& req,
                                     const api::Selector& labels, const api::FieldSelector& fields, int64_t limit,
                                     Responder& out);
+  // What a watch request asks of the watch cache (shared by the HTTP and the in-process
+  // watch, so both read resourceVersion and sendInitialEvents alike): the cache watch,
+  // and the revision the cache must reach first (0: none). Errors: an invalid
+  // resourceVersion (kInvalidArgument, answered 400).
+  struct CacheWatchPlan {
+    WatchCache::WatchRequest request;
+    int64_t wait_for = 0;
+    bool send_initial = false;
+  };
+  Result<CacheWatchPlan> plan_cache_watch(const ResourceInfo& r, const RequestInfo& info, const api::Selector& labels,
+                                          const api::FieldSelector& fields);
   // WATCH from the watch cache (one store watch fanned out to every HTTP watcher).
   asio::awaitable<void> watch_cached(const ResourceInfo& r, const RequestInfo& info, const Request& req,
                                      const api::Selector& labels, const api::FieldSelector& fields,
@@ -441,6 +455,9 @@ ApiServer::~ApiServer() = default;
 asio::awaitable<void> ApiServer::handle(Request& request, Responder& out) { return impl_->handle(request, out); }
 void ApiServer::drain() { impl_->drain(); }
 Result<void> ApiServer::bootstrap() { return impl_->bootstrap(); }
+Result<std::unique_ptr<client::WatchStream>> ApiServer::watch_in_process(const std::string& target) {
+  return impl_->watch_in_process(target);
+}
 
 Result<void> ApiServer::Impl::bootstrap() {
   KL_ASSIGN_OR_RETURN(node_proxy_, NodeProxy::create(options_.kubelet_client));
@@ -1064,11 +1081,12 @@ asio::awaitable<bool> ApiServer::Impl::list_cached(const ResourceInfo& r, const 
   co_return true;
 }
 
-asio::awaitable<void> ApiServer::Impl::watch_cached(const ResourceInfo& r, const RequestInfo& info,
-                                                    const Request& req, const api::Selector& labels,
-                                                    const api::FieldSelector& fields, int64_t timeout_s,
-                                                    bool bookmarks, Responder& out) {
-  WatchCache::WatchRequest wr;
+Result<ApiServer::Impl::CacheWatchPlan> ApiServer::Impl::plan_cache_watch(const ResourceInfo& r,
+                                                                          const RequestInfo& info,
+                                                                          const api::Selector& labels,
+                                                                          const api::FieldSelector& fields) {
+  CacheWatchPlan plan;
+  WatchCache::WatchRequest& wr = plan.request;
   wr.filter = CacheFilter{key_prefix(r, info.namespace_), labels, fields};
   auto rv = info.param("resourceVersion");
   const bool rv_unset = !rv || rv->empty();
@@ -1077,8 +1095,7 @@ asio::awaitable<void> ApiServer::Impl::watch_cached(const ResourceInfo& r, const
     char* end = nullptr;
     const long long n = std::strtoll(text.c_str(), &end, 10);
     if (end == text.c_str() || *end != '\0' || n < 0) {
-      KL_REPLY(out, status_response(Status::bad_request("invalid resourceVersion: " + text)));
-      co_return;
+      return Error(ErrorCode::kInvalidArgument, "invalid resourceVersion: " + text);
     }
     wr.after = n;
   }
@@ -1088,18 +1105,32 @@ asio::awaitable<void> ApiServer::Impl::watch_cached(const ResourceInfo& r, const
   // a BOOKMARK marked k8s.io/initial-events-end; sendInitialEvents=false with no N: only
   // changes from now on.
   auto initial_param = info.param("sendInitialEvents");
-  const bool send_initial = initial_param && *initial_param == "true";
-  int64_t wait_for = 0;
-  if (send_initial) {
-    wait_for = rv_unset ? store_.current_revision() : wr.after.value_or(0);
+  plan.send_initial = initial_param && *initial_param == "true";
+  if (plan.send_initial) {
+    plan.wait_for = rv_unset ? store_.current_revision() : wr.after.value_or(0);
     wr.after.reset();
   } else if (!wr.after) {
     if (initial_param && *initial_param == "false") {
       wr.after = cache_->revision();
     } else if (rv_unset) {
-      wait_for = store_.current_revision();
+      plan.wait_for = store_.current_revision();
     }
   }
+  return plan;
+}
+
+asio::awaitable<void> ApiServer::Impl::watch_cached(const ResourceInfo& r, const RequestInfo& info,
+                                                    const Request& req, const api::Selector& labels,
+                                                    const api::FieldSelector& fields, int64_t timeout_s,
+                                                    bool bookmarks, Responder& out) {
+  auto plan = plan_cache_watch(r, info, labels, fields);
+  if (!plan.ok()) {
+    KL_REPLY(out, status_response(Status::bad_request(plan.error().message())));
+    co_return;
+  }
+  WatchCache::WatchRequest& wr = plan->request;
+  const bool send_initial = plan->send_initial;
+  const int64_t wait_for = plan->wait_for;
   if (wait_for > cache_->revision()) {
     const auto wait = std::chrono::milliseconds(options_.consistent_read_wait_ms);
     (void)co_await blocking([&] { return cache_->wait_fresh(wait_for, wait); });
@@ -1192,6 +1223,58 @@ asio::awaitable<void> ApiServer::Impl::watch_cached(const ResourceInfo& r, const
     boost::system::error_code ec;
     co_await wake->async_wait(asio::redirect_error(asio::use_awaitable, ec));
   }
+}
+
+Result<std::unique_ptr<client::WatchStream>> ApiServer::Impl::watch_in_process(const std::string& target) {
+  if (!cache_) return Error(ErrorCode::kUnimplemented, "no watch cache: watch over HTTP");
+  // Errors as the HTTP watch answers them, turned into the Error a RestClient makes of
+  // that answer.
+  auto answer = [](const Status& s) { return client::error_from_status(s.to_json(), s.code()); };
+  auto parsed = parse_request_info("GET", target);
+  if (!parsed.ok()) return answer(Status::bad_request(parsed.error().message()));
+  const RequestInfo& info = *parsed;
+  if (!info.is_resource_request || info.verb != "watch" || !info.subresource.empty()) {
+    return Error(ErrorCode::kUnimplemented, "not a collection watch: " + target);
+  }
+  const ResourceInfo* r = find_resource(info.api_group, info.api_version, info.resource);
+  if (r == nullptr) return answer(Status(404, "NotFound", "the server could not find the requested resource"));
+  if (r->group == "metrics.k8s.io") return Error(ErrorCode::kUnimplemented, "metrics are not cached: " + target);
+  if (!r->has_verb("watch")) return answer(Status::method_not_supported(group_resource(*r), "watch"));
+  auto sel = selectors(*r, info);
+  if (!sel.ok()) return answer(Status::bad_request(sel.error().message()));
+  auto timeout = info.int_param("timeoutSeconds");
+  auto bookmarks = info.bool_param("allowWatchBookmarks");
+  if (!timeout.ok()) return answer(Status::bad_request(timeout.error().message()));
+  if (!bookmarks.ok()) return answer(Status::bad_request(bookmarks.error().message()));
+  auto plan = plan_cache_watch(*r, info, sel->labels, sel->fields);
+  if (!plan.ok()) return answer(Status::bad_request(plan.error().message()));
+  if (plan->wait_for > cache_->revision()) {
+    // The caller's own thread waits (an informer's reflector), as the HTTP watch's
+    // coroutine waits on the blocking pool.
+    (void)cache_->wait_fresh(plan->wait_for, std::chrono::milliseconds(options_.consistent_read_wait_ms));
+  }
+  auto signal = std::make_shared<InProcessWatch::Signal>();
+  plan->request.on_ready = [signal] { signal->notify(); };
+  auto watch = cache_->watch(std::move(plan->request));
+  if (!watch.ok()) {
+    if (watch.error().code() == ErrorCode::kCompacted) {
+      // The HTTP stream's one ERROR event (410 Expired), then its end.
+      return std::unique_ptr<client::WatchStream>(
+          std::make_unique<InProcessWatch>(answer(Status::gone(watch.error().message()))));
+    }
+    return answer(Status::from_error(watch.error()));
+  }
+  InProcessWatch::Options o;
+  o.kind = r->kind;
+  o.api_version = r->api_version();
+  const int64_t limit_s = std::clamp<int64_t>(timeout->value_or(options_.max_watch_seconds), 1,
+                                              options_.max_watch_seconds);
+  o.deadline = std::chrono::steady_clock::now() + std::chrono::seconds(limit_s);
+  o.bookmarks = *bookmarks;
+  o.bookmark_every = std::chrono::seconds(std::max(1, options_.bookmark_interval_seconds));
+  o.initial_events_end = plan->send_initial;
+  return std::unique_ptr<client::WatchStream>(
+      std::make_unique<InProcessWatch>(std::move(*watch), std::move(signal), std::move(o)));
 }
 
 std::optional<Status> ApiServer::Impl::check_body(const ResourceInfo& r, const RequestInfo& info, json::object& obj) {

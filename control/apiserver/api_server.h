@@ -18,6 +18,7 @@
 #include <memory>
 #include <string>
 
+#include "api/client/rest_client.h"
 #include "control/apiserver/http_server.h"
 #include "control/apiserver/node_proxy.h"
 #include "control/apiserver/request_info.h"
@@ -70,6 +71,19 @@ class ApiServer final : public Handler {
   // before serving; it also fills the watch cache. Errors: store failures, an invalid
   // service CIDR or port range.
   Result<void> bootstrap();
+
+  // A watch for a component of this process (InProcessTransport::watch). `target` is what
+  // a RestClient would send: a collection's path with the watch query (labelSelector,
+  // fieldSelector, resourceVersion, timeoutSeconds, allowWatchBookmarks). It is parsed
+  // and checked as the HTTP watch of that target and served from the same watch cache
+  // watcher, so the events, bookmarks, end after the timeout and 410 Expired are the
+  // HTTP stream's; but events carry decoded objects, one per object version shared by
+  // every in-process watcher (in_process_watch.h). Errors: the HTTP answer's, as a
+  // RestClient reads it (400 kInvalidArgument, 404 kNotFound, 405 ...); kUnimplemented
+  // when it cannot be served in-process (no watch cache, not a collection watch): the
+  // caller then watches over HTTP. Thread-safety: from any thread; may block briefly
+  // while the cache catches up with the store (a watch without resourceVersion).
+  Result<std::unique_ptr<client::WatchStream>> watch_in_process(const std::string& target);
 
  private:
   class Impl;

@@ -21,6 +21,7 @@
 #include <chrono>
 
 #include "api/status.h"
+#include "api/tcp_keepalive.h"
 
 namespace kernlet::apiserver {
 
@@ -325,6 +326,7 @@ asio::awaitable<void> HttpServer::accept_loop() {
     if (ec == asio::error::operation_aborted || stopped_) co_return;
     if (ec) continue;  // EMFILE and the like: the client retries; we keep serving
     socket.set_option(tcp::no_delay(true), ec);
+    set_tcp_keepalive(socket.native_handle());  // watches and exec tunnels can be silent for minutes
     auto executor = socket.get_executor();
     if (options_.tls) {
       asio::co_spawn(executor, serve_tls(std::move(socket)), asio::detached);

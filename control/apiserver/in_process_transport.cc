@@ -106,6 +106,18 @@ InProcessTransport::InProcessTransport(std::shared_ptr<Handler> handler, asio::i
                                        InProcessTransportOptions options)
     : handler_(std::move(handler)), io_(io), options_(std::move(options)) {}
 
+InProcessTransport::InProcessTransport(std::shared_ptr<ApiServer> api, asio::io_context& io,
+                                       InProcessTransportOptions options)
+    : handler_(api), api_(std::move(api)), io_(io), options_(std::move(options)) {}
+
+Result<std::unique_ptr<client::WatchStream>> InProcessTransport::watch(const std::string& target) {
+  if (!api_) return Error(ErrorCode::kUnimplemented, "in-process watches need an ApiServer");
+  if (io_.stopped()) return Error(ErrorCode::kUnavailable, "the in-process API server stopped");
+  auto w = api_->watch_in_process(target);
+  if (w.ok()) watches_.fetch_add(1, std::memory_order_relaxed);
+  return w;
+}
+
 Result<client::Response> InProcessTransport::round_trip(std::string_view method, const std::string& target,
                                                         std::string_view body, std::string_view content_type) {
   const http::verb verb = http::string_to_verb(method);

@@ -10,8 +10,12 @@
 // no keep-alive pool. Answers (also errors: 404, 409, 422, ...) are the handler's, byte
 // for byte, so a client sees the same resourceVersions, conflicts and Status bodies.
 //
-// Streaming answers (watch, logs -f) and upgrades are not carried: a RestClient with this
-// transport still opens its watches over HTTP. A request whose handler streams gets a 500.
+// Watches are carried when the transport is built on an ApiServer: watch() serves them
+// from its watch cache (ApiServer::watch_in_process, in_process_watch.h) with decoded,
+// shared objects instead of a JSON stream; built on any other Handler, or for what the
+// cache cannot serve, watch() answers kUnimplemented and the RestClient watches over HTTP.
+// Other streaming answers (logs -f) and upgrades are not carried: a request whose handler
+// streams gets a 500.
 //
 // Thread-safety: round_trip may be called from any number of threads at once; each call
 // blocks its thread until the handler has answered or the deadline passed. The handler and
@@ -24,6 +28,7 @@
 #include <string_view>
 
 #include "api/client/rest_client.h"
+#include "control/apiserver/api_server.h"
 #include "control/apiserver/http_server.h"
 
 namespace kernlet::apiserver {
@@ -43,6 +48,8 @@ class InProcessTransport final : public client::Transport {
   // `io` runs the handler's coroutines (the HttpServer's io_context, so that its stop()
   // and the handler's drain() cover in-process requests too).
   InProcessTransport(std::shared_ptr<Handler> handler, asio::io_context& io, InProcessTransportOptions options = {});
+  // The same on an ApiServer, whose watch cache also serves watch().
+  InProcessTransport(std::shared_ptr<ApiServer> api, asio::io_context& io, InProcessTransportOptions options = {});
 
   // Runs one request through the handler and returns its answer. Errors: unknown method
   // (kInvalidArgument), no answer before the deadline (kDeadlineExceeded), the io_context
@@ -50,14 +57,21 @@ class InProcessTransport final : public client::Transport {
   Result<client::Response> round_trip(std::string_view method, const std::string& target, std::string_view body,
                                       std::string_view content_type) override;
 
-  // Requests handed to the handler so far (tests, metrics).
+  // A watch served by the ApiServer's watch cache (see ApiServer::watch_in_process);
+  // kUnimplemented without an ApiServer or for what it cannot serve in-process.
+  Result<std::unique_ptr<client::WatchStream>> watch(const std::string& target) override;
+
+  // Requests handed to the handler so far, and watches served in-process (tests, metrics).
   int64_t requests() const { return requests_.load(); }
+  int64_t watches() const { return watches_.load(); }
 
  private:
   std::shared_ptr<Handler> handler_;
+  std::shared_ptr<ApiServer> api_;  // null: watches go over HTTP
   asio::io_context& io_;
   InProcessTransportOptions options_;
   std::atomic<int64_t> requests_{0};
+  std::atomic<int64_t> watches_{0};
 };
 
 }  // namespace kernlet::apiserver

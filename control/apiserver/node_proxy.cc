@@ -21,6 +21,7 @@
 #include <boost/beast/ssl/ssl_stream.hpp>
 
 #include "api/status.h"
+#include "api/tcp_keepalive.h"
 
 namespace kernlet::apiserver {
 namespace {
@@ -114,6 +115,7 @@ asio::awaitable<std::string> dial(TlsStream& stream, const NodeTarget& node, std
   auto [cec, ep] = co_await tcp_layer.async_connect(endpoints, kTuple);
   (void)ep;
   if (cec) co_return dial_error(node, cec);
+  set_tcp_keepalive(tcp_layer.socket().native_handle());  // a node that vanishes ends the stream
   boost::system::error_code ip_ec;
   (void)asio::ip::make_address(node.host, ip_ec);
   if (ip_ec) SSL_set_tlsext_host_name(stream.native_handle(), node.host.c_str());  // SNI for names only
@@ -154,6 +156,7 @@ asio::awaitable<void> NodeProxy::get(const NodeTarget& node, const std::string& 
     KL_REPLY(out, fail(dial_error(node, cec)));
     co_return;
   }
+  set_tcp_keepalive(tcp_layer.socket().native_handle());  // a node that vanishes ends the stream
   boost::system::error_code ip_ec;
   (void)asio::ip::make_address(node.host, ip_ec);
   if (ip_ec) SSL_set_tlsext_host_name(stream.native_handle(), node.host.c_str());  // SNI for names only
@@ -367,6 +370,7 @@ asio::awaitable<Result<std::string>> NodeProxy::fetch(const NodeTarget& node, co
   auto [cec, ep] = co_await tcp_layer.async_connect(endpoints, kTuple);
   (void)ep;
   if (cec) co_return fail(dial_error(node, cec));
+  set_tcp_keepalive(tcp_layer.socket().native_handle());  // a node that vanishes ends the stream
   boost::system::error_code ip_ec;
   (void)asio::ip::make_address(node.host, ip_ec);
   if (ip_ec) SSL_set_tlsext_host_name(stream.native_handle(), node.host.c_str());

@@ -153,6 +153,24 @@ void CachedObject::append_json(std::string& out, int64_t rv) const {
   out.append(v.substr(metadata_body));
 }
 
+Result<std::shared_ptr<const json::object>> CachedObject::decoded(int64_t rv) const {
+  if (rv == mod_revision) {
+    std::lock_guard lk(decoded_mu_);
+    if (auto shared = decoded_.lock()) return shared;
+  }
+  KL_ASSIGN_OR_RETURN(json::object obj, json::parse_object(value, key));
+  api::MutableMeta(obj).set_resource_version(std::to_string(rv));
+  auto out = std::make_shared<const json::object>(std::move(obj));
+  if (rv == mod_revision) {
+    // Two first readers may both have decoded; the one stored first wins, so that every
+    // later reader shares it.
+    std::lock_guard lk(decoded_mu_);
+    if (auto shared = decoded_.lock()) return shared;
+    decoded_ = out;
+  }
+  return out;
+}
+
 // ---- internals ----------------------------------------------------------------------------
 
 namespace {

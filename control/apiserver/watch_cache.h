@@ -26,6 +26,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -80,6 +81,18 @@ struct CachedObject {
     append_json(s, rv);
     return s;
   }
+
+  // The object decoded, with metadata.resourceVersion `rv`, for watchers in the API
+  // server's process (in_process_watch.h). The decoding at mod_revision is shared: while
+  // anyone holds it (an informer's cache), later calls return the same object; it is not
+  // kept alive here, so the event window holds no decoded objects of its own. Other
+  // revisions (a DELETED event's) are decoded afresh. Thread-safe.
+  // Errors: the value is not a JSON object.
+  Result<std::shared_ptr<const json::object>> decoded(int64_t rv) const;
+
+ private:
+  mutable std::mutex decoded_mu_;
+  mutable std::weak_ptr<const json::object> decoded_;  // at mod_revision
 };
 using ObjectPtr = std::shared_ptr<const CachedObject>;
 

@@ -67,13 +67,15 @@ Flags:
   --disable-scheduler     do not run the scheduler (pods stay unbound unless something
                           else binds them)
   --scheduler-client in-process|http
-                          how the scheduler's requests (bindings, Events, status) reach
-                          this API server: through its request handler directly
-                          (default), or over loopback HTTP like a separate process;
-                          its watches always use HTTP
+                          how the scheduler's requests (bindings, Events, status) and
+                          watches reach this API server: through its request handler
+                          and watch cache directly (default), or over loopback HTTP
+                          like a separate process
   --disable-controllers   do not run the controllers (Deployment, ReplicaSet, EndpointSlice,
                           Job, TTL-after-finished, CronJob, DaemonSet, HorizontalPodAutoscaler,
                           node lifecycle, taint eviction, node IPAM, PersistentVolume binder)
+  --controllers-client in-process|http
+                          the same for the controllers' requests and watches
   --node-monitor-grace-period DURATION
                           a node whose Lease and Ready heartbeat have not changed for this
                           long is marked Unknown and tainted unreachable (default 40s)
@@ -145,6 +147,7 @@ struct Flags {
   bool scheduler = true;
   bool scheduler_in_process = true;  // --scheduler-client
   bool controllers = true;
+  bool controllers_in_process = true;  // --controllers-client
   std::chrono::milliseconds node_grace{40'000};
   double eviction_rate = 0.1;
   double secondary_eviction_rate = 0.01;
@@ -338,14 +341,14 @@ int main(int argc, char** argv) {
       flags.store_sync_threads = static_cast<int>(n);
     } else if (a == "--disable-scheduler") {
       flags.scheduler = false;
-    } else if (a == "--scheduler-client") {
+    } else if (a == "--scheduler-client" || a == "--controllers-client") {
       const char* v = value();
       if (v == nullptr) return usage_error(a + " needs a value (in-process or http)");
       const std::string_view how(v);
       if (how != "in-process" && how != "http") {
-        return usage_error("invalid --scheduler-client \"" + std::string(how) + "\", want in-process or http");
+        return usage_error("invalid " + a + " \"" + std::string(how) + "\", want in-process or http");
       }
-      flags.scheduler_in_process = how == "in-process";
+      (a == "--scheduler-client" ? flags.scheduler_in_process : flags.controllers_in_process) = how == "in-process";
     } else if (a == "--disable-controllers") {
       flags.controllers = false;
     } else if (a == "-h" || a == "--help") {
@@ -453,25 +456,29 @@ int main(int argc, char** argv) {
     rest = *c;
   }
   using Stopper = std::function<void()>;
-  // The scheduler lives in this process, so its requests can skip the loopback HTTP round
-  // trip and enter the request handler directly (in_process_transport.h); the answers are
-  // the handler's own, so its behaviour does not change. Its watches still use HTTP.
-  std::shared_ptr<client::RestClient> sched_rest = rest;
-  if (flags.scheduler && flags.scheduler_in_process) {
+  // The scheduler and the controllers live in this process, so their requests can skip
+  // the loopback HTTP round trip and enter the request handler directly, and their
+  // watches take decoded objects straight from the watch cache, one copy shared by every
+  // informer (in_process_transport.h); the answers and events are the server's own, so
+  // their behaviour does not change. Leader election keeps to HTTP.
+  std::shared_ptr<client::RestClient> in_process;
+  if ((flags.scheduler && flags.scheduler_in_process) || (flags.controllers && flags.controllers_in_process)) {
     auto c = client::RestClient::create(
         self, std::make_shared<apiserver::InProcessTransport>(api, server.io_context()));
     if (!c.ok()) return fail(c.error());
-    sched_rest = *c;
+    in_process = *c;
   }
+  std::shared_ptr<client::RestClient> sched_rest = flags.scheduler_in_process ? in_process : rest;
+  std::shared_ptr<client::RestClient> ctl_rest = flags.controllers_in_process ? in_process : rest;
   auto start_scheduler = [&]() -> Result<Stopper> {
     auto sched = std::make_shared<scheduler::Scheduler>(sched_rest);
     KL_TRY(sched->start());
     return Stopper([sched] { sched->stop(); });
   };
   auto start_controllers = [&]() -> Result<Stopper> {
-    auto informers = std::make_shared<controllers::SharedInformers>(rest);
+    auto informers = std::make_shared<controllers::SharedInformers>(ctl_rest);
     // One recorder (one sender thread, one spam filter) for every controller's Events.
-    auto recorder = std::make_shared<client::EventRecorder>(rest, client::EventRecorderOptions{});
+    auto recorder = std::make_shared<client::EventRecorder>(ctl_rest, client::EventRecorderOptions{});
     recorder->start();
     informers->set_recorder(recorder);
     auto running = std::make_shared<std::vector<std::unique_ptr<controllers::Controller>>>();

@@ -62,16 +62,14 @@ expect_contains "kubectl picks the first container without -c" "main-env" "$(kc 
 # --- a terminal -----------------------------------------------------------------------------
 out=$(script -qec "$KUBECTL_DIR/kubectl.1.33 exec -it two -c main -- sh -c 'tty; stty size'" /dev/null </dev/null 2>&1 | tr -d '\r')
 expect_contains "kubectl exec -it: the command has a terminal of the container's devpts" "/dev/pts/" "$out"
-# kubectl sends its size when the session starts, as the command starts: wait for it.
-size_loop='for i in $(seq 200); do s=$(stty size); [ "$s" != "0 0" ] && break; sleep 0.1; done; echo $s'
+# kubectl sends its size once the session is up, so the command may start before the size
+# reaches its terminal: wait for it. Until then busybox's `stty size` prints nothing (rows 0
+# is "no size" to it, an error on stderr with a stale errno), not "0 0" — this loop once
+# stopped there, which looked like a size that never arrived.
+size_loop='for i in $(seq 200); do s=$(stty size 2>/dev/null); case "$s" in [1-9]*" "[1-9]*) break;; esac; sleep 0.1; done; echo $s'
 out=$(script -qec "stty cols 91 rows 37; $KUBECTL_DIR/kubectl.1.33 exec -it two -c main -- sh -c '$size_loop'" \
   /dev/null </dev/null 2>&1 | tr -d '\r')
-# KNOWN FLAKE (docs/status.md, agent row): under load the size sometimes never arrives (seen
-# twice with the e2e tier running beside it); reported as TODO until it is understood.
-case "$out" in
-  *"37 91"*) ok "kubectl exec -it: the terminal has kubectl's size (resize channel)" ;;
-  *) echo "TODO - kubectl exec -it: the terminal has kubectl's size (resize channel): known flake; got: $out" ;;
-esac
+expect_contains "kubectl exec -it: the terminal has kubectl's size (resize channel)" "37 91" "$out"
 rc=0
 script -qec "$KUBECTL_DIR/kubectl.1.31 exec -it two -c main -- sh -c 'exit 7'" /dev/null </dev/null >/dev/null 2>&1 || rc=$?
 expect_eq "kubectl exec -it: the exit code propagates" "7" "$rc"

@@ -246,8 +246,8 @@ TEST_F(Client, WatchSeesAddedModifiedDeleted) {
     ASSERT_TRUE(ev.ok()) << ev.error().to_string();
     ASSERT_TRUE(ev->has_value()) << "stream ended early";
     if ((*ev)->type == WatchEvent::Type::kBookmark) continue;
-    seen.push_back(std::string(to_string((*ev)->type)) + " " + std::string(api::Meta((*ev)->object).name()) + " " +
-                   data_v((*ev)->object));
+    seen.push_back(std::string(to_string((*ev)->type)) + " " + std::string(api::Meta(*(*ev)->object).name()) + " " +
+                   data_v(*(*ev)->object));
   }
   EXPECT_EQ(seen, (std::vector<std::string>{"ADDED w 1", "MODIFIED w 2", "DELETED w 2"}));
 

@@ -124,7 +124,9 @@ struct Recorder {
   }
 };
 
-WatchEvent event(WatchEvent::Type t, json::object o) { return WatchEvent{t, std::move(o)}; }
+WatchEvent event(WatchEvent::Type t, json::object o) {
+  return WatchEvent{t, std::make_shared<const json::object>(std::move(o))};
+}
 
 InformerOptions fast() {
   InformerOptions o;

@@ -19,7 +19,7 @@ std::vector<std::string> drain(WatchDecoder& d) {
       continue;
     }
     out.push_back(std::string(to_string((*ev)->type)) + " " +
-                  std::string(json::get_string(*json::get_object((*ev)->object, "metadata"), "resourceVersion")));
+                  std::string(json::get_string(*json::get_object(*(*ev)->object, "metadata"), "resourceVersion")));
   }
   return out;
 }

@@ -1,14 +1,23 @@
 // InProcessTransport: a RestClient whose requests enter the API server's handler directly
 // must get exactly the answers the same requests get over HTTP — the binding
 // subresource's 201 / 409 already bound / 409 being deleted / 404 / 422, resourceVersion
-// conflicts — while its watches still go over HTTP. One ApiServer with a real SQLite store
-// in a temporary directory, served on a loopback port and in-process at once.
+// conflicts — and its watches must deliver the events an HTTP watch of the same target
+// delivers (ADDED/MODIFIED/DELETED with selector moves, BOOKMARKs, resume from a
+// resourceVersion, 410 Expired, the end after timeoutSeconds), as decoded objects shared
+// between in-process watchers. One ApiServer with a real SQLite store in a temporary
+// directory, served on a loopback port and in-process at once.
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <chrono>
+#include <functional>
+#include <mutex>
 #include <filesystem>
 #include <string>
+#include <thread>
 #include <vector>
 
+#include "api/client/informer.h"
 #include "api/client/rest_client.h"
 #include "api/json.h"
 #include "api/object.h"
@@ -54,6 +63,7 @@ class InProcessTransportTest : public ::testing::Test {
     opts.store_threads = 4;
     opts.trust_unauthenticated = true;  // plain loopback HTTP, as --insecure-listen
     opts.metrics_resolution = std::chrono::milliseconds(0);
+    opts.bookmark_interval_seconds = 1;  // the watch tests wait for one
     api_ = std::make_shared<ApiServer>(*store_, opts);
     ASSERT_TRUE(api_->bootstrap().ok());
     HttpServerOptions h;
@@ -225,7 +235,7 @@ TEST_F(InProcessTransportTest, ResourceVersionConflictsAsOverHttp) {
   EXPECT_NE(api::Meta(*updated).resource_version(), rv);
 }
 
-TEST_F(InProcessTransportTest, WatchesUseHttpAndStreamsAreRefusedInProcess) {
+TEST_F(InProcessTransportTest, WatchesAreInProcessAndStreamsAreRefused) {
   const client::ResourceRef pods("", "v1", "pods", "default");
   auto w = local_->watch(pods);
   ASSERT_TRUE(w.ok()) << w.error().to_string();
@@ -234,14 +244,303 @@ TEST_F(InProcessTransportTest, WatchesUseHttpAndStreamsAreRefusedInProcess) {
   ASSERT_TRUE(ev.ok()) << ev.error().to_string();
   ASSERT_TRUE(ev->has_value());
   EXPECT_EQ((*ev)->type, client::WatchEvent::Type::kAdded);
-  EXPECT_EQ(api::Meta((*ev)->object).name(), "watched");
+  EXPECT_EQ(api::Meta(*(*ev)->object).name(), "watched");
   (*w)->cancel();
-  EXPECT_EQ(local_->connections_opened(), 1);  // the watch's
+  auto cancelled = (*w)->next();
+  ASSERT_FALSE(cancelled.ok());
+  EXPECT_EQ(cancelled.error().code(), ErrorCode::kUnavailable);
+  EXPECT_EQ(local_->connections_opened(), 0);  // no socket, not even for the watch
+  EXPECT_EQ(transport_->watches(), 1);
 
+  // Request streams other than watches stay HTTP-only.
   auto streamed = transport_->round_trip("GET", "/api/v1/namespaces/default/pods?watch=true", "", "");
   ASSERT_TRUE(streamed.ok()) << streamed.error().to_string();
   EXPECT_EQ(streamed->status, 500);
   EXPECT_NE(streamed->body.find("not carried in-process"), std::string::npos) << streamed->body;
+}
+
+// One event as the tests compare them: type, name, resourceVersion, and the object.
+struct Seen {
+  client::WatchEvent::Type type;
+  std::string name;
+  std::string rv;
+  json::object object;
+  bool operator==(const Seen& o) const {
+    // Bookmarks carry only a resourceVersion; objects compare as JSON values (key order
+    // aside: the HTTP stream splices resourceVersion in, the in-process one sets it).
+    return type == o.type && name == o.name && rv == o.rv &&
+           (type == client::WatchEvent::Type::kBookmark || object == o.object);
+  }
+};
+
+std::ostream& operator<<(std::ostream& os, const Seen& s) {
+  return os << client::to_string(s.type) << " " << s.name << " @" << s.rv;
+}
+
+// Reads events until `n` non-bookmark events and then (when `bookmark`) one BOOKMARK at
+// or after the last of them have arrived, or the deadline passes.
+std::vector<Seen> read_events(client::WatchStream& w, size_t n, bool bookmark) {
+  std::vector<Seen> out;
+  size_t objects = 0;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (std::chrono::steady_clock::now() < deadline) {
+    auto ev = w.next();
+    if (!ev.ok() || !ev->has_value()) break;
+    const client::WatchEvent& e = **ev;
+    api::Meta m(*e.object);
+    if (e.type == client::WatchEvent::Type::kBookmark) {
+      // Only the bookmark that follows every event is deterministic enough to compare.
+      if (objects == n && bookmark) {
+        out.push_back({e.type, "", std::string(m.resource_version()), {}});
+        break;
+      }
+      continue;
+    }
+    out.push_back({e.type, std::string(m.name()), std::string(m.resource_version()), *e.object});
+    if (++objects == n && !bookmark) break;
+  }
+  return out;
+}
+
+TEST_F(InProcessTransportTest, WatchDeliversTheHttpEventSequence) {
+  const client::ResourceRef cms("", "v1", "configmaps", "default");
+  auto cm = [](const std::string& name, const std::string& app, const std::string& v) {
+    return json::object{{"apiVersion", "v1"},
+                        {"kind", "ConfigMap"},
+                        {"metadata", json::object{{"name", name}, {"labels", json::object{{"app", app}}}}},
+                        {"data", json::object{{"v", v}}}};
+  };
+  auto before = local_->create(cms, cm("before", "a", "0"));
+  ASSERT_TRUE(before.ok()) << before.error().to_string();
+  const std::string start_rv(api::Meta(*before).resource_version());
+
+  // The same selector on both; the story moves an object out of it and back.
+  client::WatchOptions o;
+  o.label_selector = "app=a";
+  o.resource_version = start_rv;
+  o.allow_bookmarks = true;
+  auto over_http = http_->watch(cms, o);
+  auto in_process = local_->watch(cms, o);
+  ASSERT_TRUE(over_http.ok()) << over_http.error().to_string();
+  ASSERT_TRUE(in_process.ok()) << in_process.error().to_string();
+
+  auto x = local_->create(cms, cm("x", "a", "1"));                     // ADDED
+  ASSERT_TRUE(x.ok());
+  ASSERT_TRUE(local_->create(cms, cm("other", "b", "1")).ok());       // not selected
+  json::object x2 = *x;
+  x2["data"] = json::object{{"v", "2"}};
+  auto x_updated = http_->update(cms, x2);                            // MODIFIED
+  ASSERT_TRUE(x_updated.ok());
+  auto moved_out = http_->patch(cms.named("x"), client::PatchType::kMerge,
+                                json::parse("{\"metadata\":{\"labels\":{\"app\":\"b\"}}}").value());  // DELETED
+  ASSERT_TRUE(moved_out.ok()) << moved_out.error().to_string();
+  ASSERT_TRUE(http_->patch(cms.named("x"), client::PatchType::kMerge,
+                           json::parse("{\"metadata\":{\"labels\":{\"app\":\"a\"}}}").value())
+                  .ok());                                              // ADDED again
+  ASSERT_TRUE(local_->remove(cms.named("x")).ok());                   // DELETED
+  ASSERT_TRUE(local_->remove(cms.named("before")).ok());              // DELETED
+
+  std::vector<Seen> h = read_events(**over_http, 6, true);
+  std::vector<Seen> l = read_events(**in_process, 6, true);
+  EXPECT_EQ(l, h);
+  ASSERT_EQ(l.size(), 7u);
+  using T = client::WatchEvent::Type;
+  const std::vector<std::pair<T, std::string>> want = {{T::kAdded, "x"},   {T::kModified, "x"}, {T::kDeleted, "x"},
+                                                       {T::kAdded, "x"},   {T::kDeleted, "x"},  {T::kDeleted, "before"},
+                                                       {T::kBookmark, ""}};
+  for (size_t i = 0; i < want.size(); ++i) {
+    EXPECT_EQ(l[i].type, want[i].first) << i << ": " << l[i];
+    EXPECT_EQ(l[i].name, want[i].second) << i << ": " << l[i];
+  }
+  EXPECT_EQ(l[1].rv, std::string(api::Meta(*x_updated).resource_version()));
+  EXPECT_GE(std::stoll(l[6].rv), std::stoll(l[5].rv));
+
+  // Resume from the MODIFIED event's resourceVersion: the rest, from the window.
+  o.resource_version = l[1].rv;
+  auto h_resumed = http_->watch(cms, o);
+  auto l_resumed = local_->watch(cms, o);
+  ASSERT_TRUE(h_resumed.ok() && l_resumed.ok());
+  std::vector<Seen> hr = read_events(**h_resumed, 4, false);
+  std::vector<Seen> lr = read_events(**l_resumed, 4, false);
+  EXPECT_EQ(lr, hr);
+  ASSERT_EQ(lr.size(), 4u);
+  EXPECT_EQ(lr[0], l[2]);
+
+  // No resourceVersion: the current state as ADDED first.
+  o.resource_version.clear();
+  o.label_selector.clear();
+  auto h_state = http_->watch(cms, o);
+  auto l_state = local_->watch(cms, o);
+  ASSERT_TRUE(h_state.ok() && l_state.ok());
+  std::vector<Seen> hs = read_events(**h_state, 1, false);
+  std::vector<Seen> ls = read_events(**l_state, 1, false);
+  EXPECT_EQ(ls, hs);
+  ASSERT_EQ(ls.size(), 1u);
+  EXPECT_EQ(ls[0].type, T::kAdded);
+  EXPECT_EQ(ls[0].name, "other");
+}
+
+TEST_F(InProcessTransportTest, WatchErrorsTimeoutAndGoneAsOverHttp) {
+  const client::ResourceRef cms("", "v1", "configmaps", "default");
+  // A malformed selector: the same 400, the same message.
+  client::WatchOptions bad;
+  bad.label_selector = "app in (";
+  auto h_bad = http_->watch(cms, bad);
+  auto l_bad = local_->watch(cms, bad);
+  ASSERT_FALSE(h_bad.ok());
+  ASSERT_FALSE(l_bad.ok());
+  EXPECT_EQ(l_bad.error().code(), h_bad.error().code());
+  EXPECT_EQ(l_bad.error().code(), ErrorCode::kInvalidArgument);
+  EXPECT_EQ(l_bad.error().message(), h_bad.error().message());
+  bad.label_selector.clear();
+  bad.resource_version = "nope";
+  l_bad = local_->watch(cms, bad);
+  ASSERT_FALSE(l_bad.ok());
+  EXPECT_EQ(l_bad.error().code(), ErrorCode::kInvalidArgument);
+
+  // timeoutSeconds: both streams end cleanly once it has passed.
+  client::WatchOptions brief;
+  brief.timeout_seconds = 1;
+  brief.allow_bookmarks = false;
+  auto h_brief = http_->watch(cms, brief);
+  auto l_brief = local_->watch(cms, brief);
+  ASSERT_TRUE(h_brief.ok() && l_brief.ok());
+  const auto t0 = std::chrono::steady_clock::now();
+  for (client::WatchStream* w : {h_brief->get(), l_brief->get()}) {
+    for (;;) {
+      auto ev = w->next();
+      ASSERT_TRUE(ev.ok()) << ev.error().to_string();
+      if (!ev->has_value()) break;  // only the ADDED of the current state before it
+    }
+  }
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(5));
+
+  // A resourceVersion the store has compacted away: 410 Expired on the stream, which
+  // makes a reflector relist.
+  json::object cm{{"apiVersion", "v1"}, {"kind", "ConfigMap"}, {"metadata", json::object{{"name", "c"}}}};
+  auto c1 = local_->create(cms, cm);
+  ASSERT_TRUE(c1.ok());
+  const int64_t old_rv = std::stoll(std::string(api::Meta(*c1).resource_version()));
+  for (int i = 0; i < 3; ++i) {
+    cm["data"] = json::object{{"i", std::to_string(i)}};
+    auto cur = local_->get(cms.named("c"));
+    ASSERT_TRUE(cur.ok());
+    json::object next = *cur;
+    next["data"] = json::object{{"i", std::to_string(i)}};
+    ASSERT_TRUE(local_->update(cms, next).ok());
+  }
+  ASSERT_TRUE(store_->compact(store_->current_revision()).ok());
+  client::WatchOptions stale;
+  stale.resource_version = std::to_string(old_rv);
+  for (auto* c : {http_.get(), local_.get()}) {
+    auto w = c->watch(cms, stale);
+    ASSERT_TRUE(w.ok()) << w.error().to_string();  // a 200 stream...
+    auto ev = (*w)->next();
+    ASSERT_FALSE(ev.ok());                         // ...whose one event is the 410
+    EXPECT_EQ(ev.error().code(), ErrorCode::kCompacted) << ev.error().to_string();
+    EXPECT_NE(ev.error().message().find("too old resource version"), std::string::npos) << ev.error().to_string();
+  }
+}
+
+TEST_F(InProcessTransportTest, InformersShareOneDecodedObject) {
+  // Two informers on the in-process client (the scheduler's and the controllers' pod
+  // informers) and one over HTTP: same caches, and the in-process ones hold the very same
+  // object for each version.
+  const client::ResourceRef pods("", "v1", "pods");
+  auto informer = [&](std::shared_ptr<client::RestClient> c) {
+    client::InformerOptions io;
+    io.name = "pods";
+    return std::make_unique<client::Informer>(std::make_shared<client::RestListerWatcher>(c, pods), io);
+  };
+  auto a = informer(local_);
+  auto b = informer(local_);
+  auto h = informer(http_);
+  for (auto* i : {a.get(), b.get(), h.get()}) i->start();
+  for (auto* i : {a.get(), b.get(), h.get()}) ASSERT_TRUE(i->wait_for_sync(std::chrono::seconds(10)));
+  auto created = local_->create(pods.in("default"), json::parse_object(pod_json("shared")).value());
+  ASSERT_TRUE(created.ok());
+  const std::string key = "default/shared";
+  const std::string rv(api::Meta(*created).resource_version());
+  auto at_rv = [&](client::Informer& i) {
+    auto o = i.cache().get(key);
+    return o && api::Meta(*o).resource_version() == rv;
+  };
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (!(at_rv(*a) && at_rv(*b) && at_rv(*h)) && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  ASSERT_TRUE(at_rv(*a) && at_rv(*b) && at_rv(*h));
+  EXPECT_EQ(a->cache().get(key).get(), b->cache().get(key).get());  // one decoded pod
+  EXPECT_EQ(*a->cache().get(key), *h->cache().get(key));          // the HTTP informer's equal
+  EXPECT_EQ(local_->connections_opened(), 0);
+  for (auto* i : {a.get(), b.get(), h.get()}) i->stop();
+}
+
+// Lets a test act on the server just before the informer's second watch starts.
+class GatedListerWatcher final : public client::ListerWatcher {
+ public:
+  GatedListerWatcher(std::shared_ptr<client::ListerWatcher> inner, std::function<void()> before_second_watch)
+      : inner_(std::move(inner)), before_(std::move(before_second_watch)) {}
+  Result<client::ObjectList> list(const client::ListOptions& o) override { return inner_->list(o); }
+  Result<std::unique_ptr<client::WatchStream>> watch(const client::WatchOptions& o) override {
+    if (++watches_ == 2) before_();
+    return inner_->watch(o);
+  }
+
+ private:
+  std::shared_ptr<client::ListerWatcher> inner_;
+  std::function<void()> before_;
+  int watches_ = 0;  // the reflector thread only
+};
+
+TEST_F(InProcessTransportTest, InformerRelistsAfterAnInProcessGone) {
+  // The informer's watch ends (timeoutSeconds); before it watches again from its last
+  // resourceVersion, objects change and the store compacts past it: the in-process
+  // watch's 410 makes it relist, and what vanished meanwhile is a final-state-unknown
+  // delete, as over HTTP (client_test's ClientCompaction does it over HTTP).
+  const client::ResourceRef cms("", "v1", "configmaps", "default");
+  auto cm = [](const std::string& name) {
+    return json::object{{"apiVersion", "v1"}, {"kind", "ConfigMap"}, {"metadata", json::object{{"name", name}}}};
+  };
+  ASSERT_TRUE(local_->create(cms, cm("gone")).ok());
+  std::atomic<bool> acted{false};
+  auto lw = std::make_shared<GatedListerWatcher>(
+      std::make_shared<client::RestListerWatcher>(local_, client::ResourceRef("", "v1", "configmaps", "default")),
+      [&] {
+        EXPECT_TRUE(local_->remove(cms.named("gone")).ok());
+        EXPECT_TRUE(local_->create(cms, cm("more")).ok());
+        EXPECT_TRUE(store_->compact(store_->current_revision()).ok());
+        acted = true;
+      });
+  client::InformerOptions io;
+  io.name = "configmaps";
+  io.min_watch_timeout = std::chrono::seconds(1);
+  client::Informer inf(lw, io);
+  std::mutex mu;
+  std::vector<std::string> deletes;
+  client::EventHandler h;
+  h.on_delete = [&](const client::ObjectPtr& o, bool unknown) {
+    std::lock_guard lk(mu);
+    deletes.push_back(std::string(api::Meta(*o).name()) + (unknown ? " unknown" : " seen"));
+  };
+  inf.add_handler(h);
+  inf.start();
+  ASSERT_TRUE(inf.wait_for_sync(std::chrono::seconds(10)));
+  EXPECT_TRUE(inf.cache().get("default/gone") != nullptr);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(15);
+  while ((inf.lists() < 2 || inf.cache().get("default/more") == nullptr) && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_TRUE(acted.load());
+  EXPECT_EQ(inf.lists(), 2);  // the first list, and the relist after the 410
+  EXPECT_TRUE(inf.cache().get("default/more") != nullptr);
+  EXPECT_TRUE(inf.cache().get("default/gone") == nullptr);
+  {
+    std::lock_guard lk(mu);
+    EXPECT_EQ(deletes, std::vector<std::string>{"gone unknown"});
+  }
+  EXPECT_EQ(local_->connections_opened(), 0);
+  inf.stop();
 }
 
 TEST_F(InProcessTransportTest, BadRequestsAndAStoppedServer) {
