@@ -6,7 +6,9 @@
 // Phases: 100 pods created one after another (each waits for its Running), then 100 created
 // at once (from 10 threads). A pod's latency runs from just before its POST to the moment the
 // watch stream delivers it with status.phase Running. Also the agent's RSS idle (node Ready,
-// no pods) and with the 100 pods running. Prints one JSON document. Needs root.
+// no pods) and with the 100 pods running, and the CPU time each phase cost per pod: the
+// control plane, the agent, the pods' cgroups and the whole machine. Prints one JSON
+// document. Needs root.
 #include <signal.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
@@ -78,6 +80,72 @@ int64_t rss_bytes(pid_t pid) {
     if (line.rfind("VmRSS:", 0) == 0) return std::atoll(line.c_str() + 6) * 1024;
   }
   return 0;
+}
+
+// CPU time (user + system) a process has used so far, in ms; its waited-for children too.
+double process_cpu_ms(pid_t pid) {
+  std::string stat = read_text("/proc/" + std::to_string(pid) + "/stat");
+  size_t close = stat.rfind(')');
+  if (close == std::string::npos) return 0;
+  std::vector<long long> f;  // fields from 3 (state) on; utime is the 14th field overall
+  size_t i = close + 2;
+  while (i < stat.size() && f.size() < 15) {
+    size_t j = stat.find(' ', i);
+    f.push_back(std::atoll(stat.c_str() + i));
+    if (j == std::string::npos) break;
+    i = j + 1;
+  }
+  if (f.size() < 15) return 0;
+  return static_cast<double>(f[11] + f[12] + f[13] + f[14]) * 1000.0 / static_cast<double>(::sysconf(_SC_CLK_TCK));
+}
+
+// CPU time used in a cgroup v2 subtree (cpu.stat usage_usec, kept without the cpu controller), ms.
+double cgroup_cpu_ms(const fs::path& dir) {
+  std::string s = read_text(dir / "cpu.stat");
+  size_t at = s.find("usage_usec ");
+  return at == std::string::npos ? 0 : static_cast<double>(std::atoll(s.c_str() + at + 11)) / 1000.0;
+}
+
+// Busy CPU time of the whole machine (every process, not only ours), ms.
+double machine_busy_ms() {
+  std::ifstream f("/proc/stat");
+  std::string cpu;
+  long long user = 0, nice = 0, system = 0, idle = 0, iowait = 0, irq = 0, softirq = 0, steal = 0;
+  f >> cpu >> user >> nice >> system >> idle >> iowait >> irq >> softirq >> steal;
+  return static_cast<double>(user + nice + system + irq + softirq) * 1000.0 / static_cast<double>(::sysconf(_SC_CLK_TCK));
+}
+
+// The direct children of a process (scripts/up's: kernlet-control, kernlet-csi-local, kernlet-agent).
+std::vector<pid_t> children_of(pid_t pid) {
+  std::vector<pid_t> out;
+  std::ifstream f("/proc/" + std::to_string(pid) + "/task/" + std::to_string(pid) + "/children");
+  for (pid_t c; f >> c;) out.push_back(c);
+  return out;
+}
+
+std::string comm_of(pid_t pid) {
+  std::string c = read_text("/proc/" + std::to_string(pid) + "/comm");
+  while (!c.empty() && c.back() == '\n') c.pop_back();
+  return c;
+}
+
+// CPU used while a phase ran: the control plane, the agent, the pods' cgroups (containers,
+// also their setup before exec; the holders when they are placed in a pod cgroup) and the
+// whole machine (which includes other users of a shared machine).
+struct CpuSample {
+  double control = 0, agent = 0, pods = 0, machine = 0;
+};
+
+CpuSample cpu_sample(pid_t control, pid_t agent, const fs::path& cgroup_root) {
+  return CpuSample{process_cpu_ms(control), process_cpu_ms(agent), cgroup_cpu_ms(cgroup_root), machine_busy_ms()};
+}
+
+std::string cpu_json(const CpuSample& a, const CpuSample& b, int pods) {
+  char buf[256];
+  std::snprintf(buf, sizeof buf, "{\"control\": %.1f, \"agent\": %.1f, \"pod_cgroups\": %.1f, \"machine\": %.1f}",
+                (b.control - a.control) / pods, (b.agent - a.agent) / pods, (b.pods - a.pods) / pods,
+                (b.machine - a.machine) / pods);
+  return buf;
 }
 
 std::string cgroup2_mount() {
@@ -251,6 +319,10 @@ int main(int argc, char** argv) {
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
   const pid_t agent = std::atoi(read_text(data / "up/agent.pid").c_str());
+  pid_t control = 0;
+  for (pid_t c : children_of(up)) {
+    if (comm_of(c) == "kernlet-control") control = c;
+  }
   const std::string image = [] {
     // The tag scripts/up imported: busybox's version.
     FILE* p = ::popen("/bin/busybox 2>&1 | sed -n '1s/^BusyBox v\\([0-9]*\\.[0-9]*\\).*/\\1/p'", "r");
@@ -282,10 +354,12 @@ int main(int argc, char** argv) {
 
   std::vector<double> seq_ms;
   Stats seq{}, burst{};
+  CpuSample seq0{}, seq1{}, burst0{}, burst1{};
   int64_t rss_loaded = 0;
   {
     RunningWatch watch(*rc, "default");
     const auto t0 = Clock::now();
+    seq0 = cpu_sample(control, agent, cgroup_root);
     for (int i = 0; i < pods; ++i) {
       const std::string name = "seq-" + std::to_string(i);
       const auto start = Clock::now();
@@ -298,6 +372,7 @@ int main(int argc, char** argv) {
       seq_ms.push_back(std::chrono::duration<double, std::milli>(seen - start).count());
     }
     seq = stats(seq_ms, std::chrono::duration<double>(Clock::now() - t0).count());
+    seq1 = cpu_sample(control, agent, cgroup_root);
     rss_loaded = rss_bytes(agent);
 
     // Delete them, then the burst: `pods` creates from 10 threads at once.
@@ -317,6 +392,7 @@ int main(int argc, char** argv) {
     std::atomic<int> next{0};
     std::atomic<bool> failed{false};
     const auto b0 = Clock::now();
+    burst0 = cpu_sample(control, agent, cgroup_root);
     std::vector<std::thread> ts;
     for (int t = 0; t < 10; ++t) {
       ts.emplace_back([&] {
@@ -339,6 +415,7 @@ int main(int argc, char** argv) {
       last = std::max(last, seen);
     }
     burst = stats(burst_ms, std::chrono::duration<double>(last - b0).count());
+    burst1 = cpu_sample(control, agent, cgroup_root);
     rss_loaded = std::max(rss_loaded, rss_bytes(agent));
     (void)(*rc)->request("DELETE", "/api/v1/namespaces/default/pods?labelSelector=bench%3Dagent");
   }
@@ -355,11 +432,13 @@ int main(int argc, char** argv) {
       "network none, local busybox image)\",\n"
       " \"machine\": %s,\n \"pods\": %d,\n"
       " \"one_after_another\": %s,\n \"all_at_once\": %s,\n"
+      " \"cpu_ms_per_pod\": {\"one_after_another\": %s, \"all_at_once\": %s},\n"
       " \"agent_rss_mb\": {\"idle\": %.1f, \"with_pods\": %.1f, \"per_pod\": %.3f},\n"
       " \"budget\": {\"p50_ms\": 50, \"p99_ms\": 200, \"agent_rss_idle_mb\": 25},\n"
       " \"peer\": \"kubelet's published SLO: pod startup p99 <= 5 s (no kubelet on this machine to run side by "
       "side)\"}\n",
-      machine_json.c_str(), pods, stats_json(seq).c_str(), stats_json(burst).c_str(), rss_idle / 1048576.0,
+      machine_json.c_str(), pods, stats_json(seq).c_str(), stats_json(burst).c_str(),
+      cpu_json(seq0, seq1, pods).c_str(), cpu_json(burst0, burst1, pods).c_str(), rss_idle / 1048576.0,
       rss_loaded / 1048576.0, (rss_loaded - rss_idle) / 1048576.0 / pods);
   return 0;
 }

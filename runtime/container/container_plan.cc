@@ -191,397 +191,130 @@ void build_process_plan(const ProcessSpec& p, const std::string& hostname, bool 
   }
 }
 
+
+ProcessView ProcessPlan::view() {
+  ProcessView v;
+  v.candidates = candidates.data();
+  v.ncandidates = candidates.size();
+  v.tramp_argv = tramp_argv.data();
+  v.ntramp_argv = tramp_argv.size();
+  v.envp = envp.data();
+  v.nenvp = envp.size();
+  v.cwd = cwd;
+  v.arg0 = arg0;
+  v.rlimits = rlimits.data();
+  v.nrlimits = rlimits.size();
+  v.security = security;
+  return v;
+}
+
 // ---------------------------------------------------------------------------------------
-// Child side: async-signal-safe from here on.
+// The init plan as one buffer (decode_init_plan, in container_child.cc, is the other half).
 
 namespace {
 
-int open_in_root(int rootfd, const char* path, bool no_symlinks, int flags) {
-  uint64_t resolve = kResolveInRoot | kResolveNoMagiclinks | (no_symlinks ? kResolveNoSymlinks : 0);
-  return sys_openat2(rootfd, path, static_cast<uint64_t>(flags) | O_CLOEXEC, 0, resolve);
+// Appends items aligned to 8 and hands out their offsets. Offset 0 is the header, so 0
+// stands for a null pointer.
+class PlanWriter {
+ public:
+  PlanWriter() { buf_.resize(sizeof(InitPlanHeader)); }
+  uint64_t put(const void* data, size_t n) {
+    buf_.resize((buf_.size() + 7) & ~size_t{7});
+    uint64_t at = buf_.size();
+    buf_.insert(buf_.end(), static_cast<const char*>(data), static_cast<const char*>(data) + n);
+    return at;
+  }
+  uint64_t str(const char* s) { return s == nullptr ? 0 : put(s, strlen(s) + 1); }
+  uint64_t strings(const char* const* v, size_t n) {
+    if (v == nullptr) return 0;
+    std::vector<uint64_t> offs(n);
+    for (size_t i = 0; i < n; ++i) offs[i] = str(v[i]);
+    return put(offs.data(), n * sizeof(uint64_t));
+  }
+  std::vector<char> finish(uint64_t plan) {
+    buf_.resize((buf_.size() + 7) & ~size_t{7});
+    buf_.push_back('\0');  // every string the decoder checks ends inside the buffer
+    InitPlanHeader h{kInitPlanMagic, kInitPlanVersion, buf_.size(), plan};
+    memcpy(buf_.data(), &h, sizeof h);
+    return std::move(buf_);
+  }
+
+ private:
+  std::vector<char> buf_;
+};
+
+template <typename T>
+T as_ptr(uint64_t off) {
+  return reinterpret_cast<T>(static_cast<uintptr_t>(off));
 }
 
-// mkdir -p of `path` inside the root: each missing component is created in its parent as
-// resolved in the root, so a symlink on the way can never lead outside. A dangling symlink
-// on the way is followed (inside the root, as the kernel would) and its target created.
-int mkdir_in_root_depth(int rootfd, const char* path, bool no_symlinks, bool last_is_file, int depth) {
-  if (depth > 40) return -ELOOP;
-  char buf[4096];
-  size_t len = strlen(path);
-  if (len >= sizeof(buf)) return -ENAMETOOLONG;
-  memcpy(buf, path, len + 1);
-  size_t i = 0;
-  while (i < len) {
-    while (i < len && buf[i] == '/') ++i;
-    if (i >= len) break;
-    size_t start = i;
-    while (i < len && buf[i] != '/') ++i;
-    bool last = i >= len;
-    char saved = buf[i];
-    buf[i] = '\0';
-    int fd = open_in_root(rootfd, buf, no_symlinks, O_PATH);
-    if (fd >= 0) {
-      ::close(fd);
-    } else if (errno == ENOENT) {
-      char psaved = buf[start];
-      buf[start] = '\0';
-      int parent = open_in_root(rootfd, start == 0 ? "/" : buf, no_symlinks, O_PATH | O_DIRECTORY);
-      buf[start] = psaved;
-      if (parent < 0) return -errno;
-      int rc;
-      if (last && last_is_file) {
-        rc = ::openat(parent, buf + start, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
-        if (rc >= 0) ::close(rc);
-        rc = rc >= 0 ? 0 : -1;
-      } else {
-        rc = ::mkdirat(parent, buf + start, 0755);
-      }
-      int e = errno;
-      if (rc != 0 && e == EEXIST) {
-        // It exists but does not resolve: a dangling symlink. Continue at its target.
-        char target[4096];
-        ssize_t n = ::readlinkat(parent, buf + start, target, sizeof(target) - 1);
-        ::close(parent);
-        if (n < 0) return -ENOENT;
-        if (no_symlinks) return -ELOOP;
-        target[n] = '\0';
-        char next[4096];
-        size_t k = 0;
-        auto put = [&](const char* str, size_t m) {
-          if (k + m >= sizeof(next)) return false;
-          memcpy(next + k, str, m);
-          k += m;
-          return true;
-        };
-        bool ok = true;
-        if (target[0] != '/') ok = put(buf, start) && put("/", 1);
-        ok = ok && put(target, static_cast<size_t>(n));
-        if (!last) ok = ok && put("/", 1) && put(buf + i + 1, len - i - 1);
-        if (!ok) return -ENAMETOOLONG;
-        next[k] = '\0';
-        return mkdir_in_root_depth(rootfd, next, no_symlinks, last_is_file, depth + 1);
-      }
-      ::close(parent);
-      if (rc != 0) return -e;
-    } else {
-      return -errno;
+}  // namespace
+
+std::vector<char> encode_init_plan(const InitPlan& p) {
+  PlanWriter w;
+  ProcessView pv = *p.process;
+  pv.candidates = as_ptr<const char* const*>(w.strings(pv.candidates, pv.ncandidates));
+  pv.tramp_argv = as_ptr<char**>(w.strings(pv.tramp_argv, pv.ntramp_argv));
+  pv.envp = as_ptr<char* const*>(w.strings(pv.envp, pv.nenvp));
+  pv.cwd = as_ptr<const char*>(w.str(pv.cwd));
+  pv.arg0 = as_ptr<const char*>(w.str(pv.arg0));
+  pv.rlimits = as_ptr<const Rlimit*>(pv.rlimits == nullptr ? 0 : w.put(pv.rlimits, pv.nrlimits * sizeof(Rlimit)));
+  pv.security.groups =
+      as_ptr<const gid_t*>(pv.security.groups == nullptr ? 0 : w.put(pv.security.groups, pv.security.ngroups * sizeof(gid_t)));
+  if (pv.security.seccomp != nullptr) {
+    sock_fprog f = *pv.security.seccomp;
+    f.filter = as_ptr<sock_filter*>(w.put(f.filter, f.len * sizeof(sock_filter)));
+    pv.security.seccomp = as_ptr<const sock_fprog*>(w.put(&f, sizeof f));
+  }
+  uint64_t process = w.put(&pv, sizeof pv);
+
+  std::vector<MountStep> steps(p.steps, p.steps + p.nsteps);
+  for (MountStep& s : steps) {
+    s.fstype = as_ptr<const char*>(w.str(s.fstype));
+    s.source = as_ptr<const char*>(w.str(s.source));
+    s.dest = as_ptr<const char*>(w.str(s.dest));
+    for (int i = 0; i < s.nparams; ++i) {
+      s.params[i].key = as_ptr<const char*>(w.str(s.params[i].key));
+      s.params[i].value = as_ptr<const char*>(w.str(s.params[i].value));
     }
-    buf[i] = saved;
+    s.early_src = -1;
   }
-  return 0;
+  InitPlan out;
+  for (auto& f : out.fds) f = {-1, false};  // driver-side: the helper finds its fds in place
+  out.steps = as_ptr<const MountStep*>(steps.empty() ? 0 : w.put(steps.data(), steps.size() * sizeof(MountStep)));
+  out.nsteps = steps.size();
+  out.lowers = as_ptr<const char* const*>(w.strings(p.lowers, p.nlowers));
+  out.nlowers = p.nlowers;
+  out.lower_joined = as_ptr<const char*>(w.str(p.lower_joined));
+  out.upper = as_ptr<const char*>(w.str(p.upper));
+  out.work = as_ptr<const char*>(w.str(p.work));
+  out.rootfs = as_ptr<const char*>(w.str(p.rootfs));
+  out.read_only_root = p.read_only_root;
+  out.tty = p.tty;
+  out.process = as_ptr<const ProcessView*>(process);
+  return w.finish(w.put(&out, sizeof out));
 }
 
-int mkdir_in_root(int rootfd, const char* path, bool no_symlinks, bool last_is_file) {
-  return mkdir_in_root_depth(rootfd, path, no_symlinks, last_is_file, 0);
-}
+// ---------------------------------------------------------------------------------------
+// The intermediate (a spawn_vm child of the driver).
 
-int new_fs_mount(const MountStep& s) {
-  int fs = static_cast<int>(::syscall(SYS_fsopen, s.fstype, FSOPEN_CLOEXEC));
-  if (fs < 0) return -1;
-  for (int i = 0; i < s.nparams; ++i) {
-    const FsParam& p = s.params[i];
-    long rc = p.value != nullptr
-                  ? ::syscall(SYS_fsconfig, fs, FSCONFIG_SET_STRING, p.key, p.value, 0)
-                  : ::syscall(SYS_fsconfig, fs, FSCONFIG_SET_FLAG, p.key, nullptr, 0);
-    if (rc != 0) {
-      int e = errno;
-      ::close(fs);
-      errno = e;
-      return -1;
-    }
-  }
-  if (::syscall(SYS_fsconfig, fs, FSCONFIG_CMD_CREATE, nullptr, nullptr, 0) != 0) {
-    int e = errno;
-    ::close(fs);
-    errno = e;
-    return -1;
-  }
-  int m = static_cast<int>(::syscall(SYS_fsmount, fs, FSMOUNT_CLOEXEC, s.attr));
-  int e = errno;
-  ::close(fs);
-  errno = e;
-  return m;
-}
+namespace {
 
-int set_attr(int fd, bool recursive, uint64_t set, uint64_t propagation) {
-  struct mount_attr a;
-  memset(&a, 0, sizeof(a));
-  a.attr_set = set;
-  a.propagation = propagation;
-  return static_cast<int>(::syscall(SYS_mount_setattr, fd, "",
-                                    AT_EMPTY_PATH | (recursive ? AT_RECURSIVE : 0), &a, sizeof(a)));
-}
+struct InitStart {
+  const InitPlan* plan;
+};
 
-int attach(int src, int dest) {
-  return static_cast<int>(::syscall(SYS_move_mount, src, "", dest, "",
-                                    MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH));
-}
-
-[[noreturn]] void fail_path(const char* what, const char* path, int err) {
-  child::Msg m;
-  m.add(what).add(" ").add(path);
-  child::fail(kReportFd, err, m.c_str());
-}
-
-void populate_dev(int devfd) {
-  struct Node {
-    const char* name;
-    unsigned major, minor;
-  };
-  static const Node nodes[] = {{"null", 1, 3},    {"zero", 1, 5},    {"full", 1, 7},
-                               {"random", 1, 8},  {"urandom", 1, 9}, {"tty", 5, 0}};
-  for (const Node& n : nodes) {
-    if (::mknodat(devfd, n.name, S_IFCHR | 0666, makedev(n.major, n.minor)) != 0)
-      fail_path("mknod /dev/", n.name, errno);
-  }
-  struct Link {
-    const char* name;
-    const char* target;
-  };
-  static const Link links[] = {{"fd", "/proc/self/fd"},       {"stdin", "/proc/self/fd/0"},
-                               {"stdout", "/proc/self/fd/1"}, {"stderr", "/proc/self/fd/2"},
-                               {"ptmx", "pts/ptmx"},          {"core", "/proc/kcore"}};
-  for (const Link& l : links) {
-    if (::symlinkat(l.target, devfd, l.name) != 0) fail_path("symlink /dev/", l.name, errno);
-  }
-}
-
-int clone_bind_source(const MountStep& s) {
-  return static_cast<int>(::syscall(SYS_open_tree, AT_FDCWD, s.source,
-                                    OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC |
-                                        (s.recursive ? AT_RECURSIVE : 0)));
-}
-
-void run_step(int rootfd, const MountStep& s) {
-  int dest = open_in_root(rootfd, s.dest, s.no_symlinks, O_PATH);
-  if (dest < 0 && errno == ENOENT) {
-    if (s.optional) return;
-    int rc = mkdir_in_root(rootfd, s.dest, s.no_symlinks, s.dest_is_file);
-    if (rc != 0) fail_path("create mount point", s.dest, -rc);
-    dest = open_in_root(rootfd, s.dest, s.no_symlinks, O_PATH);
-  }
-  if (dest < 0) {
-    if (errno == ELOOP) fail_path("mount destination is or passes a symlink:", s.dest, errno);
-    fail_path("resolve mount destination", s.dest, errno);
-  }
-  int src = -1;
-  switch (s.kind) {
-    case StepKind::kFilesystem:
-      src = new_fs_mount(s);
-      if (src < 0) fail_path("mount", s.fstype, errno);
-      break;
-    case StepKind::kBind:
-      src = s.early_src >= 0 ? s.early_src : clone_bind_source(s);
-      if (src < 0) fail_path("bind source", s.source, errno);
-      break;
-    case StepKind::kMask: {
-      struct stat st;
-      if (::fstat(dest, &st) != 0) fail_path("stat", s.dest, errno);
-      if (S_ISDIR(st.st_mode)) {
-        MountStep t;
-        t.fstype = "tmpfs";
-        t.attr = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC;
-        t.params[0] = {"size", "0"};
-        t.nparams = 1;
-        src = new_fs_mount(t);
-      } else {
-        src = static_cast<int>(::syscall(SYS_open_tree, AT_FDCWD, "/dev/null",
-                                         OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC));
-      }
-      if (src < 0) fail_path("mask", s.dest, errno);
-      break;
-    }
-    case StepKind::kReadonly:
-      src = static_cast<int>(::syscall(SYS_open_tree, dest, "",
-                                       OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH |
-                                           AT_RECURSIVE));
-      if (src < 0) fail_path("bind read-only", s.dest, errno);
-      if (set_attr(src, true, MOUNT_ATTR_RDONLY, 0) != 0) fail_path("make read-only", s.dest, errno);
-      break;
-  }
-  if (attach(src, dest) != 0) fail_path("attach mount at", s.dest, errno);
-  if (s.kind == StepKind::kBind &&
-      set_attr(src, s.recursive, s.attr, s.propagation) != 0)
-    fail_path("set bind mount attributes on", s.dest, errno);
-  if (s.populate_dev) populate_dev(src);
-  ::close(src);
-  ::close(dest);
-}
-
-// One overlay superblock from the plan: lower layers one by one ("lowerdir+", Linux 6.8+),
-// or as one colon-joined "lowerdir". Returns the configured fs context, or -1 with errno.
-int create_overlay(const InitPlan& p, bool plus) {
-  int fs = static_cast<int>(::syscall(SYS_fsopen, "overlay", FSOPEN_CLOEXEC));
-  if (fs < 0) return -1;
-  bool ok = true;
-  if (plus) {
-    for (const char* l : p.lowers) {
-      ok = ok && ::syscall(SYS_fsconfig, fs, FSCONFIG_SET_STRING, "lowerdir+", l, 0) == 0;
-    }
-  } else {
-    ok = ::syscall(SYS_fsconfig, fs, FSCONFIG_SET_STRING, "lowerdir", p.lower_joined, 0) == 0;
-  }
-  ok = ok && ::syscall(SYS_fsconfig, fs, FSCONFIG_SET_STRING, "upperdir", p.upper, 0) == 0 &&
-       ::syscall(SYS_fsconfig, fs, FSCONFIG_SET_STRING, "workdir", p.work, 0) == 0 &&
-       ::syscall(SYS_fsconfig, fs, FSCONFIG_CMD_CREATE, nullptr, nullptr, 0) == 0;
-  if (ok) return fs;
-  const int e = errno;
-  ::close(fs);
-  errno = e;
-  return -1;
-}
-
-int mount_overlay(const InitPlan& p) {
-  // Kernels before 6.5 take overlay options through the legacy mount path, which accepts
-  // any key at fsconfig time ("lowerdir+" too) and refuses it only at create: so fall back
-  // on a failed create, not on a failed fsconfig.
-  int fs = create_overlay(p, true);
-  if (fs < 0) fs = create_overlay(p, false);
-  if (fs < 0) fail_path("create overlay for", p.rootfs, errno);
-  int m = static_cast<int>(::syscall(SYS_fsmount, fs, FSMOUNT_CLOEXEC, 0));
-  if (m < 0) fail_path("fsmount overlay for", p.rootfs, errno);
-  ::close(fs);
-  if (::syscall(SYS_move_mount, m, "", AT_FDCWD, p.rootfs, MOVE_MOUNT_F_EMPTY_PATH) != 0)
-    fail_path("attach rootfs at", p.rootfs, errno);
-  return m;
-}
-
-// Finds args[0] among the candidates (inside the container root); returns it or fails.
-const char* find_executable(const ProcessPlan& p) {
-  for (const char* c : p.candidates) {
-    struct stat st;
-    if (::stat(c, &st) == 0 && S_ISREG(st.st_mode)) return c;
-  }
-  if (p.candidates.size() == 1) {
-    struct stat st;
-    int e = ::stat(p.candidates[0], &st) == 0 ? EACCES : errno;
-    fail_path("exec: no such executable:", p.arg0, e);
-  }
-  fail_path("exec: executable file not found in $PATH:", p.arg0, ENOENT);
-}
-
-void enter_cwd(const ProcessPlan& p) {
-  int fd = sys_openat2(AT_FDCWD, p.cwd, O_PATH | O_DIRECTORY | O_CLOEXEC, 0,
-                       kResolveInRoot | kResolveNoMagiclinks);
-  if (fd < 0 || ::fchdir(fd) != 0)
-    fail_path("working directory is not a directory inside the container:", p.cwd, errno);
-  ::close(fd);
-}
-
-[[noreturn]] void secure_and_exec(const ProcessPlan& p, int image_fd) {
-  const char* what = "";
-  const bool seccomp_first = !p.security.no_new_privileges;
-  // Without no_new_privs a filter needs CAP_SYS_ADMIN: install it while we still have it.
-  if (seccomp_first) {
-    int rc = apply_child_seccomp(p.security, &what);
-    if (rc != 0) child::fail(kReportFd, -rc, what);
-  }
-  int rc = apply_child_identity(p.security, &what);
-  if (rc != 0) child::fail(kReportFd, -rc, what);
-  if (!seccomp_first) {
-    rc = apply_child_seccomp(p.security, &what);
-    if (rc != 0) child::fail(kReportFd, -rc, what);
-  }
-  // The report pipe must survive the hop through kernlet-exec, which closes it on success.
-  ::fcntl(kReportFd, F_SETFD, 0);
-  ::umask(022);
-  ::syscall(SYS_execveat, image_fd, "", p.tramp_argv.data(), p.envp.data(), AT_EMPTY_PATH);
-  child::fail(kReportFd, errno, "exec kernlet-exec");
-}
-
-// A pty from the container's own devpts: the slave becomes stdio and the controlling
-// terminal, the master goes to the driver over the tty socket (SCM_RIGHTS).
-void open_container_tty() {
-  int m = open_in_root(AT_FDCWD, "/dev/pts/ptmx", true, O_RDWR | O_NOCTTY);
-  if (m < 0) child::fail(kReportFd, errno, "open /dev/pts/ptmx");
-  int unlock = 0;
-  if (::ioctl(m, TIOCSPTLCK, &unlock) != 0) child::fail(kReportFd, errno, "unlockpt");
-  int slave = ::ioctl(m, TIOCGPTPEER, O_RDWR | O_NOCTTY);
-  if (slave < 0) child::fail(kReportFd, errno, "open pty peer");
-  if (::setsid() < 0) child::fail(kReportFd, errno, "setsid");
-  for (int fd = 0; fd < 3; ++fd)
-    if (::dup2(slave, fd) < 0) child::fail(kReportFd, errno, "dup pty");
-  ::close(slave);
-  if (::ioctl(0, TIOCSCTTY, 0) != 0) child::fail(kReportFd, errno, "set controlling tty");
-  char byte = 0;
-  struct iovec iov = {&byte, 1};
-  union {
-    char buf[CMSG_SPACE(sizeof(int))];
-    struct cmsghdr align;
-  } control;
-  memset(&control, 0, sizeof(control));
-  struct msghdr msg;
-  memset(&msg, 0, sizeof(msg));
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  msg.msg_control = control.buf;
-  msg.msg_controllen = sizeof(control.buf);
-  struct cmsghdr* c = CMSG_FIRSTHDR(&msg);
-  c->cmsg_level = SOL_SOCKET;
-  c->cmsg_type = SCM_RIGHTS;
-  c->cmsg_len = CMSG_LEN(sizeof(int));
-  memcpy(CMSG_DATA(c), &m, sizeof(int));
-  if (::sendmsg(kTtySocketFd, &msg, MSG_NOSIGNAL) != 1) child::fail(kReportFd, errno, "send pty master");
-  ::close(m);
-}
-
-[[noreturn]] void init_child(const InitPlan& p) {
-  int rc = child::place_fds(p.fds, 7);
+// The init between its clone and the exec of kernlet-init: it still runs on the driver's
+// memory (CLONE_VM | CLONE_VFORK, the intermediate asleep), so only syscalls. After the
+// exec the kernel gives it a fresh, tiny address space: no copy of the driver is ever made.
+[[noreturn]] void exec_init_helper(void* arg) {
+  const InitPlan& p = *static_cast<InitStart*>(arg)->plan;
+  int rc = child::place_fds(p.fds, 8);
   if (rc != 0) child::fail(p.fds[3].source, -rc, "place fds");
-  ::umask(0);
-  // Bidirectional binds are cloned while this namespace's copies of the host mounts are
-  // still peers of them: the clone stays in the host mount's peer group, so mounts made
-  // under it on either side reach the other (Kubernetes' Bidirectional = rshared). The
-  // parent checked that each such source is on a shared mount.
-  for (size_t i = 0; i < p.nsteps; ++i) {
-    const MountStep& s = p.steps[i];
-    if (s.kind != StepKind::kBind || s.propagation != MS_SHARED) continue;
-    int fd = clone_bind_source(s);
-    if (fd < 0) fail_path("bind source", s.source, errno);
-    const_cast<MountStep&>(s).early_src = fd;  // this process's own copy of the plan
-  }
-  // No other mount event of ours may reach the host; host events may still reach us
-  // (rslave: HostToContainer binds, cloned after this, stay slaves of the host mount).
-  if (::mount(nullptr, "/", nullptr, MS_REC | MS_SLAVE, nullptr) != 0)
-    child::fail(kReportFd, errno, "make / rslave");
-  int root = mount_overlay(p);
-  for (size_t i = 0; i < p.nsteps; ++i) run_step(root, p.steps[i]);
-  const ProcessPlan& proc = *p.process;
-  if (proc.cwd[0] != '\0' && proc.cwd[1] != '\0') {
-    rc = mkdir_in_root(root, proc.cwd, false, false);
-    if (rc != 0) fail_path("working directory is not a directory inside the container:", proc.cwd, -rc);
-  }
-  if (::fchdir(root) != 0) child::fail(kReportFd, errno, "chdir to rootfs");
-  if (sys_pivot_root(".", ".") != 0) child::fail(kReportFd, errno, "pivot_root");
-  if (::umount2(".", MNT_DETACH) != 0) child::fail(kReportFd, errno, "detach old root");
-  if (::chdir("/") != 0) child::fail(kReportFd, errno, "chdir /");
-  ::close(root);
-  if (p.read_only_root && set_attr(AT_FDCWD, false, MOUNT_ATTR_RDONLY, 0) != 0) {
-    struct mount_attr a;
-    memset(&a, 0, sizeof(a));
-    a.attr_set = MOUNT_ATTR_RDONLY;
-    if (::syscall(SYS_mount_setattr, AT_FDCWD, "/", 0, &a, sizeof(a)) != 0)
-      child::fail(kReportFd, errno, "make rootfs read-only");
-  }
-  for (const Rlimit& r : proc.rlimits) {
-    struct rlimit rl = {r.soft, r.hard};
-    if (::setrlimit(static_cast<__rlimit_resource>(r.resource), &rl) != 0)
-      child::fail(kReportFd, errno, "setrlimit");
-  }
-  if (p.tty) open_container_tty();
-  ::close(kTtySocketFd);
-  enter_cwd(proc);
-  const char* path = find_executable(proc);
-  const_cast<ProcessPlan&>(proc).tramp_argv[2] = const_cast<char*>(path);
-  child::report(kReportFd, kChildReady, 0, "");
-  char byte;
-  ssize_t n;
-  do {
-    n = ::read(kStartFd, &byte, 1);
-  } while (n < 0 && errno == EINTR);
-  if (n != 1) ::_exit(0);  // the driver abandoned this create
-  ::close(kStartFd);
-  secure_and_exec(proc, kImageFd);
+  static const char* const kArgv[] = {"kernlet-init", nullptr};
+  static const char* const kEnvp[] = {nullptr};
+  ::syscall(SYS_execveat, kImageFd, "", kArgv, kEnvp, AT_EMPTY_PATH);
+  child::fail(kReportFd, errno, "exec kernlet-init");
 }
 
 }  // namespace
@@ -589,7 +322,8 @@ void open_container_tty() {
 void run_container_init(const InitPlan& p, SpawnResult* out) {
   // Runs in the intermediate process (in the pod's PID namespace, sharing the driver's fd
   // table): join the pod's namespaces, clone the init, exit so the init is reparented to
-  // the pod's holder.
+  // the pod's holder. Signal handlers are the defaults here already (spawn_vm reset them),
+  // so the init, a copy of this process's handler table, runs none of the driver's.
   static const int kJoin[3] = {CLONE_NEWNET, CLONE_NEWIPC, CLONE_NEWUTS};
   for (int i = 0; i < 3; ++i) {
     if (p.join_fds[i] >= 0 && ::setns(p.join_fds[i], kJoin[i]) != 0) {
@@ -605,35 +339,12 @@ void run_container_init(const InitPlan& p, SpawnResult* out) {
     args.flags |= kCloneIntoCgroup;
     args.cgroup = static_cast<uint64_t>(p.cgroup_fd);
   }
-  pid_t pid = sys_clone3(&args);
-  if (pid == 0) init_child(p);
+  InitStart start{&p};
+  pid_t pid = clone_vm_on_stack(&args, p.init_stack, p.init_stack_size, exec_init_helper, &start);
   out->pid = pid;
   out->err = pid < 0 ? errno : 0;
   ::_exit(0);
 }
 
-void run_exec_child(const ExecPlan& p) {
-  static const int kJoin[5] = {CLONE_NEWIPC, CLONE_NEWUTS, CLONE_NEWNET, CLONE_NEWCGROUP,
-                               CLONE_NEWNS};
-  int report_fd = p.fds[3].source;
-  for (int i = 0; i < 5; ++i) {
-    if (p.ns_fds[i] >= 0 && ::setns(p.ns_fds[i], kJoin[i]) != 0)
-      child::fail(report_fd, errno, "join container namespace");
-  }
-  if (p.tty && ::setsid() < 0) child::fail(report_fd, errno, "setsid");
-  int rc = child::place_fds(p.fds, 5);
-  if (rc != 0) child::fail(report_fd, -rc, "place fds");
-  if (p.tty && ::ioctl(0, TIOCSCTTY, 0) != 0) child::fail(kReportFd, errno, "set controlling tty");
-  const ProcessPlan& proc = *p.process;
-  for (const Rlimit& r : proc.rlimits) {
-    struct rlimit rl = {r.soft, r.hard};
-    if (::setrlimit(static_cast<__rlimit_resource>(r.resource), &rl) != 0)
-      child::fail(kReportFd, errno, "setrlimit");
-  }
-  enter_cwd(proc);
-  const char* path = find_executable(proc);
-  const_cast<ProcessPlan&>(proc).tramp_argv[2] = const_cast<char*>(path);
-  secure_and_exec(proc, 4);
-}
 
 }  // namespace kernlet::runtime

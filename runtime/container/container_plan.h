@@ -1,6 +1,9 @@
 // What the child of a container create (or exec) does, computed entirely in the parent and
-// executed after clone with async-signal-safe syscalls only. build_mount_steps is pure and
-// unit-tested; run_container_init / run_exec_child are the child sides.
+// executed after clone with async-signal-safe syscalls only. build_mount_steps,
+// build_process_plan and encode_init_plan/decode_init_plan are pure and unit-tested;
+// run_container_init / run_exec_child (container_plan.cc) and run_init (container_child.cc,
+// also compiled into the kernlet-init helper, a mode of the static holder binary) are the
+// child sides.
 #pragma once
 
 #include <stdint.h>
@@ -66,6 +69,22 @@ struct PodFiles {
 MountPlan build_mount_steps(const ContainerSpec& spec, const PodFiles& pod,
                             const std::vector<bool>& bind_is_file);
 
+// What the child side reads of a process: plain pointers and counts, so that the init
+// helper can read it from a flat buffer (encode_init_plan) without a C++ runtime.
+struct ProcessView {
+  const char* const* candidates = nullptr;  // where args[0] may be (tried in order)
+  size_t ncandidates = 0;
+  char** tramp_argv = nullptr;  // {"kernlet-exec", "3", <path slot>, args..., null}
+  size_t ntramp_argv = 0;       // with the final null
+  char* const* envp = nullptr;  // null-terminated
+  size_t nenvp = 0;             // with the final null
+  const char* cwd = "/";
+  const char* arg0 = nullptr;
+  const Rlimit* rlimits = nullptr;
+  size_t nrlimits = 0;
+  ChildSecurity security;
+};
+
 // The process half of a plan, shared by container init and exec.
 struct ProcessPlan {
   std::deque<std::string> strings;
@@ -79,6 +98,9 @@ struct ProcessPlan {
   const char* arg0 = nullptr;
   std::vector<Rlimit> rlimits;
   ChildSecurity security;
+
+  // Pointers into this plan (valid while it lives and is not changed).
+  ProcessView view();
 };
 
 // Mount propagation of the mount that holds `path` (already resolved, absolute) in a
@@ -96,10 +118,12 @@ inline constexpr int kReportFd = 3;
 inline constexpr int kStartFd = 4;
 inline constexpr int kImageFd = 5;
 inline constexpr int kTtySocketFd = 6;  // the init sends its pty master to the driver here
+inline constexpr int kPlanFd = 7;       // the init's encoded plan (a memfd), for kernlet-init
 
 struct InitPlan {
   // overlay
-  std::vector<const char*> lowers;
+  const char* const* lowers = nullptr;  // topmost first
+  size_t nlowers = 0;
   const char* lower_joined = nullptr;  // "a:b:c" for kernels without "lowerdir+"
   const char* upper = nullptr;
   const char* work = nullptr;
@@ -107,17 +131,42 @@ struct InitPlan {
   const MountStep* steps = nullptr;
   size_t nsteps = 0;
   bool read_only_root = false;
-  const ProcessPlan* process = nullptr;
+  const ProcessView* process = nullptr;
   bool tty = false;     // give the process a pty from the container's devpts
-  child::FdMove fds[7];  // 0-2 stdio, 3 report, 4 start, 5 holder image, 6 tty socket
+  // 0-2 stdio, 3 report, 4 start, 5 holder image, 6 tty socket, 7 the encoded plan
+  child::FdMove fds[8];
   // intermediate: namespaces to join before cloning the init, and how to clone it
   int join_fds[3] = {-1, -1, -1};
   uint64_t clone_flags = 0;
   int cgroup_fd = -1;
+  // The init borrows the driver's memory (CLONE_VM | CLONE_VFORK) on this stack until it
+  // execs kernlet-init; the intermediate is on another.
+  void* init_stack = nullptr;
+  size_t init_stack_size = 0;
 };
 
+// The header of an encoded init plan; `plan` is the offset of the InitPlan.
+struct InitPlanHeader {
+  uint32_t magic;
+  uint32_t version;  // of the layout: the driver and the embedded helper are built together
+  uint64_t size;
+  uint64_t plan;
+};
+inline constexpr uint32_t kInitPlanMagic = 0x6b6c6970;  // "pilk"
+inline constexpr uint32_t kInitPlanVersion = 1;
+
+// The init plan (with its process, mount steps and every string) in one buffer, pointers
+// replaced by offsets from its start; what the driver hands kernlet-init in a memfd. The
+// driver-side fields (fds, join_fds, clone flags, stacks) are not carried.
+std::vector<char> encode_init_plan(const InitPlan& plan);
+
+// Turns a buffer from encode_init_plan back into a plan, in place (offsets become pointers
+// into `buf`). Checks the header and that every pointer, array and string lies inside the
+// buffer. Null when malformed. Async-signal-safe: no allocation.
+InitPlan* decode_init_plan(void* buf, size_t len);
+
 struct ExecPlan {
-  const ProcessPlan* process = nullptr;
+  const ProcessView* process = nullptr;
   int ns_fds[5] = {-1, -1, -1, -1, -1};  // ipc, uts, net, cgroup, mnt (joined in this order)
   bool tty = false;
   child::FdMove fds[5];  // 0-2 stdio (the pty slave when tty), 3 report, 4 holder image
@@ -131,8 +180,12 @@ struct SpawnResult {
 };
 
 // Child entry points: never return. run_container_init runs in the intermediate: it joins
-// the pod namespaces, clones the init (which sets up and execs) and exits.
+// the pod namespaces, clones the init, which places its fds and execs kernlet-init (so the
+// init never holds a copy of the driver's memory), and exits. run_init is the init inside
+// kernlet-init, with its fds in place and its plan decoded: it sets up, reports READY,
+// waits for start and execs the container's process.
 [[noreturn]] void run_container_init(const InitPlan& plan, SpawnResult* out);
 [[noreturn]] void run_exec_child(const ExecPlan& plan);
+[[noreturn]] void run_init(InitPlan& plan);
 
 }  // namespace kernlet::runtime

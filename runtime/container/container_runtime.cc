@@ -10,6 +10,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
+#include <sys/syscall.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <sys/wait.h>
@@ -145,6 +146,31 @@ Result<UniqueFd> receive_fd(int sock) {
   int fd = -1;
   std::memcpy(&fd, CMSG_DATA(c), sizeof(int));
   return UniqueFd(fd);
+}
+
+// Writes all of data to fd.
+Result<void> write_all(int fd, const char* data, size_t n, const std::string& what) {
+  while (n > 0) {
+    ssize_t k = ::write(fd, data, n);
+    if (k < 0 && errno == EINTR) continue;
+    if (k <= 0) return Error::from_errno(what);
+    data += k;
+    n -= static_cast<size_t>(k);
+  }
+  return Ok();
+}
+
+// The stack a container init runs on from its clone until it execs kernlet-init (it only
+// places fds and execs): one per calling thread, kept, as spawn_vm keeps the intermediate's.
+constexpr size_t kInitStackSize = 64 * 1024;
+void* init_stack() {
+  thread_local void* stack = nullptr;
+  if (stack == nullptr) {
+    void* m = ::mmap(nullptr, kInitStackSize, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+    if (m == MAP_FAILED) return nullptr;
+    stack = m;
+  }
+  return stack;
 }
 
 // Whether the process behind a pidfd has exited (true for no pidfd).
@@ -299,14 +325,16 @@ Result<void> ContainerRuntime::create(const ContainerSpec& spec) {
   ProcessPlan proc;
   build_process_plan(spec.process, sb->spec().hostname, spec.privileged, proc);
 
-  std::deque<std::string> keep;
   InitPlan plan;
+  std::vector<const char*> lowers;
   std::string joined;
   for (const auto& l : spec.lower_dirs) {
-    plan.lowers.push_back(l.c_str());
+    lowers.push_back(l.c_str());
     if (!joined.empty()) joined += ':';
     joined += l;
   }
+  plan.lowers = lowers.data();
+  plan.nlowers = lowers.size();
   plan.lower_joined = joined.c_str();
   std::string upper = c->dir + "/upper", work = c->dir + "/work", rootfs = c->dir + "/rootfs";
   plan.upper = upper.c_str();
@@ -315,7 +343,8 @@ Result<void> ContainerRuntime::create(const ContainerSpec& spec) {
   plan.steps = mounts.steps.data();
   plan.nsteps = mounts.steps.size();
   plan.read_only_root = spec.read_only_rootfs;
-  plan.process = &proc;
+  ProcessView proc_view = proc.view();
+  plan.process = &proc_view;
 
   int report[2], start[2];
   if (::pipe2(report, O_CLOEXEC) != 0) return Error::from_errno(ctx + ": pipe");
@@ -325,15 +354,26 @@ Result<void> ContainerRuntime::create(const ContainerSpec& spec) {
   plan.fds[0] = {stdio.in.get(), false};
   plan.fds[1] = {stdio.out.get(), false};
   plan.fds[2] = {stdio.err.get(), false};
-  plan.fds[3] = {report_w.get(), true};
-  plan.fds[4] = {start_r.get(), true};
+  // kernlet-init keeps 3, 4, 6 and 7 across its own exec, then closes them or marks them
+  // close-on-exec; the image is only needed for that exec.
+  plan.fds[3] = {report_w.get(), false};
+  plan.fds[4] = {start_r.get(), false};
   plan.fds[5] = {image, true};
   int tty_pair[2] = {-1, -1};
   if (spec.process.tty && ::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, tty_pair) != 0)
     return Error::from_errno(ctx + ": socketpair");
   UniqueFd tty_r(tty_pair[0]), tty_w(tty_pair[1]);
   plan.tty = spec.process.tty;
-  plan.fds[6] = {tty_w.get(), true};
+  plan.fds[6] = {tty_w.get(), false};
+  // The init execs kernlet-init at once and reads its plan from this memfd.
+  std::vector<char> encoded = encode_init_plan(plan);
+  UniqueFd plan_fd(static_cast<int>(::syscall(SYS_memfd_create, "kernlet-init-plan", MFD_CLOEXEC)));
+  if (!plan_fd.valid()) return Error::from_errno(ctx + ": memfd_create");
+  KL_TRY(write_all(plan_fd.get(), encoded.data(), encoded.size(), ctx + ": write the init plan"));
+  plan.fds[7] = {plan_fd.get(), false};
+  plan.init_stack = init_stack();
+  if (plan.init_stack == nullptr) return Error::from_errno(ctx + ": mmap init stack");
+  plan.init_stack_size = kInitStackSize;
 
   const SandboxSpec& pod_spec = sb->spec();
   plan.join_fds[0] = sb->ns_fd(PodNamespace::kNet);
@@ -699,11 +739,12 @@ Result<std::unique_ptr<ExecSession>> ContainerRuntime::exec(const std::string& i
   Sandbox* sb = sandboxes_.find(c->sandbox_id);
   ProcessPlan proc;
   build_process_plan(process, sb != nullptr ? sb->spec().hostname : "", c->privileged, proc);
+  ProcessView proc_view = proc.view();
   int report[2];
   if (::pipe2(report, O_CLOEXEC) != 0) return Error::from_errno(ctx + ": pipe");
   UniqueFd report_r(report[0]), report_w(report[1]);
   ExecPlan plan;
-  plan.process = &proc;
+  plan.process = &proc_view;
   for (int i = 0; i < 5; ++i) plan.ns_fds[i] = ns[i].get();
   plan.tty = process.tty;
   if (plan.tty) {

@@ -10,8 +10,13 @@
 //       the state dir. fds: 3 = sandbox state dir, 4 = containers state dir,
 //       5 = ready pipe (one byte once signals are set up). SIGTERM ends it.
 //   kernlet-exec <report-fd> <path> <argv...>   re-execs <path> with the environment it got;
-//       the last hop of every container and exec process, so /proc/self/exe at the final
-//       execve is this sealed memfd, never the driver's binary.
+//       the last hop of every exec process, so /proc/self/exe at the final execve is this
+//       sealed memfd, never the driver's binary.
+//   kernlet-init   a container's init, exec'd right after its clone (which borrowed the
+//       driver's memory until then): reads its plan from fd 7 (a memfd from
+//       encode_init_plan), sets the container up (runtime/container/container_child.cc),
+//       reports READY on fd 3, waits for the start byte on fd 4 and execs the process.
+//       fds 0-2 are the container's stdio, 6 the tty socket.
 //
 // Only libc, no C++ runtime: its RSS is what each pod costs.
 #include <dirent.h>
@@ -21,6 +26,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/time.h>
@@ -28,7 +34,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "runtime/container/container_plan.h"
 #include "runtime/sandbox/child_report.h"
+#include "runtime/sandbox/child_util.h"
 
 namespace {
 
@@ -71,6 +79,30 @@ int exec_main(int argc, char** argv) {
   execve(argv[2], argv + 3, environ);
   report_exec_error(fd, errno, argv[2]);
   return 127;
+}
+
+[[noreturn]] void init_main() {
+  using namespace kernlet::runtime;
+  // Non-dumpable, as the driver's copy was: a container sharing the pod's PID namespace
+  // must not reach our fds or the host mounts we still see through /proc. (Before this
+  // line the exec left us dumpable, but we hold every capability until the last step, and
+  // the kernel lets only a holder of CAP_SYS_PTRACE reach a process whose permitted set is
+  // not a subset of its own.)
+  prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+  reset_signals();
+  fcntl(kReportFd, F_SETFD, FD_CLOEXEC);  // EOF at the final exec tells the driver it worked
+  fcntl(kStartFd, F_SETFD, FD_CLOEXEC);
+  fcntl(kTtySocketFd, F_SETFD, FD_CLOEXEC);
+  struct stat st;
+  if (fstat(kPlanFd, &st) != 0 || st.st_size <= 0)
+    child::fail(kReportFd, errno != 0 ? errno : EINVAL, "read the init plan");
+  size_t len = static_cast<size_t>(st.st_size);
+  void* buf = mmap(nullptr, len, PROT_READ | PROT_WRITE, MAP_PRIVATE, kPlanFd, 0);
+  if (buf == MAP_FAILED) child::fail(kReportFd, errno, "map the init plan");
+  close(kPlanFd);
+  InitPlan* plan = decode_init_plan(buf, len);
+  if (plan == nullptr) child::fail(kReportFd, EINVAL, "malformed init plan");
+  run_init(*plan);
 }
 
 // Reads sandbox-dir/pids/<pid> (the container id the driver registered for that pid) and
@@ -151,6 +183,7 @@ int holder_main() {
 int main(int argc, char** argv) {
   const char* name = argc > 0 ? argv[0] : "";
   if (strcmp(name, "kernlet-exec") == 0) return exec_main(argc, argv);
+  if (strcmp(name, "kernlet-init") == 0) init_main();
   if (strcmp(name, "kernlet-pod-holder") == 0) return holder_main();
   static const char kUsage[] = "kernlet-pod-holder: started by the kernlet runtime only\n";
   ssize_t n = write(2, kUsage, sizeof(kUsage) - 1);

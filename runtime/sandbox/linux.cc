@@ -116,6 +116,30 @@ pid_t spawn_vm(CloneArgs* args, void (*fn)(void*), void* arg) {
   return pid;
 #endif
 }
+pid_t clone_vm_on_stack(CloneArgs* args, void* stack, size_t stack_size, void (*fn)(void*), void* arg) {
+#if defined(__x86_64__)
+  CloneArgs a = *args;
+  a.flags |= CLONE_VM | CLONE_VFORK;
+  a.stack = reinterpret_cast<uint64_t>(stack);
+  a.stack_size = stack_size;
+  long r = kl_clone3_call(&a, sizeof a, fn, arg);
+  if (r < 0) {
+    errno = static_cast<int>(-r);
+    return -1;
+  }
+  return static_cast<pid_t>(r);
+#else
+  (void)stack;
+  (void)stack_size;
+  pid_t pid = sys_clone3(args);
+  if (pid == 0) {
+    fn(arg);
+    ::_exit(127);
+  }
+  return pid;
+#endif
+}
+
 int sys_pidfd_open(pid_t pid, unsigned flags) {
   return static_cast<int>(::syscall(SYS_pidfd_open, pid, flags));
 }

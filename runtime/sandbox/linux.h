@@ -58,6 +58,10 @@ pid_t sys_clone3(CloneArgs* args);
 // would run on our memory); it must be async-signal-safe and end in exec or _exit.
 // Returns the pid, or -1 with errno.
 pid_t spawn_vm(CloneArgs* args, void (*fn)(void*), void* arg);
+// clone3 with CLONE_VM | CLONE_VFORK on a stack the caller provides, running fn(arg) in the
+// child (which must exec or _exit). For a child of a spawn_vm child (whose stack is taken):
+// no signal handling here, the caller's handlers must already be the defaults.
+pid_t clone_vm_on_stack(CloneArgs* args, void* stack, size_t stack_size, void (*fn)(void*), void* arg);
 int sys_pidfd_open(pid_t pid, unsigned flags);
 int sys_pidfd_send_signal(int pidfd, int sig);
 int sys_openat2(int dirfd, const char* path, uint64_t flags, uint64_t mode, uint64_t resolve);

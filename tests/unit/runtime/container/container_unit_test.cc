@@ -2,6 +2,7 @@
 #include <linux/filter.h>
 #include <sys/mount.h>
 
+#include <cstring>
 #include <functional>
 
 #include "runtime/container/container_plan.h"
@@ -225,6 +226,157 @@ TEST(ProcessPlan, TrampolineArgvAndDefaultCapabilities) {
   EXPECT_EQ(priv.security.caps.bounding, CapabilitySets::all().bounding);
   ASSERT_NE(priv.security.seccomp, nullptr);
   EXPECT_EQ(priv.security.seccomp->len, 1);
+}
+
+// A plan as ContainerRuntime::create builds it, encoded for kernlet-init and decoded back.
+struct EncodedPlan {
+  MountPlan mounts;
+  ProcessPlan proc;
+  ProcessView view;
+  std::vector<const char*> lowers{"/layers/b", "/layers/a"};
+  InitPlan plan;
+  std::vector<char> buf;
+
+  EncodedPlan() {
+    ContainerSpec s = valid_spec();
+    s.mounts = {{"/host/data", "/data", true}};
+    s.read_only_rootfs = true;
+    s.process.args = {"sh", "-c", "echo hi"};
+    s.process.env = {"A=1"};
+    s.process.cwd = "/work";
+    s.process.supplemental_gids = {7, 8};
+    s.process.rlimits = {{RLIMIT_NOFILE, 1024, 4096}};
+    s.process.seccomp = {BPF_STMT(BPF_RET | BPF_K, 0x7fff0000), BPF_STMT(BPF_RET | BPF_K, 0)};
+    mounts = build_mount_steps(s, {"/h", "/n", "/r"}, {false});
+    build_process_plan(s.process, "web", false, proc);
+    view = proc.view();
+    plan.lowers = lowers.data();
+    plan.nlowers = lowers.size();
+    plan.lower_joined = "/layers/b:/layers/a";
+    plan.upper = "/state/c1/upper";
+    plan.work = "/state/c1/work";
+    plan.rootfs = "/state/c1/rootfs";
+    plan.steps = mounts.steps.data();
+    plan.nsteps = mounts.steps.size();
+    plan.read_only_root = true;
+    plan.tty = true;
+    plan.process = &view;
+    plan.fds[0] = {12, false};  // driver-side only: not carried
+    buf = encode_init_plan(plan);
+  }
+};
+
+TEST(InitPlanWire, RoundTripsEveryField) {
+  EncodedPlan e;
+  std::vector<char> copy = e.buf;
+  InitPlan* d = decode_init_plan(copy.data(), copy.size());
+  ASSERT_NE(d, nullptr);
+  auto inside = [&](const void* p) {
+    return p >= static_cast<const void*>(copy.data()) && p < static_cast<const void*>(copy.data() + copy.size());
+  };
+  ASSERT_EQ(d->nlowers, 2u);
+  EXPECT_STREQ(d->lowers[0], "/layers/b");
+  EXPECT_STREQ(d->lowers[1], "/layers/a");
+  EXPECT_TRUE(inside(d->lowers[0]));
+  EXPECT_STREQ(d->lower_joined, "/layers/b:/layers/a");
+  EXPECT_STREQ(d->upper, "/state/c1/upper");
+  EXPECT_STREQ(d->work, "/state/c1/work");
+  EXPECT_STREQ(d->rootfs, "/state/c1/rootfs");
+  EXPECT_TRUE(d->read_only_root);
+  EXPECT_TRUE(d->tty);
+  EXPECT_EQ(d->fds[0].source, -1);
+  ASSERT_EQ(d->nsteps, e.mounts.steps.size());
+  for (size_t i = 0; i < d->nsteps; ++i) {
+    const MountStep& a = e.mounts.steps[i];
+    const MountStep& b = d->steps[i];
+    EXPECT_TRUE(inside(&b));
+    EXPECT_EQ(a.kind, b.kind);
+    EXPECT_STREQ(a.dest, b.dest);
+    EXPECT_EQ(a.fstype == nullptr, b.fstype == nullptr);
+    if (a.fstype != nullptr) {
+      EXPECT_STREQ(a.fstype, b.fstype);
+    }
+    EXPECT_EQ(a.source == nullptr, b.source == nullptr);
+    if (a.source != nullptr) {
+      EXPECT_STREQ(a.source, b.source);
+    }
+    ASSERT_EQ(a.nparams, b.nparams);
+    for (int k = 0; k < a.nparams; ++k) {
+      EXPECT_STREQ(a.params[k].key, b.params[k].key);
+      EXPECT_EQ(a.params[k].value == nullptr, b.params[k].value == nullptr);
+      if (a.params[k].value != nullptr) {
+        EXPECT_STREQ(a.params[k].value, b.params[k].value);
+      }
+    }
+    EXPECT_EQ(a.attr, b.attr);
+    EXPECT_EQ(a.propagation, b.propagation);
+    EXPECT_EQ(a.dest_is_file, b.dest_is_file);
+    EXPECT_EQ(a.no_symlinks, b.no_symlinks);
+    EXPECT_EQ(b.early_src, -1);
+  }
+  const ProcessView& p = *d->process;
+  ASSERT_EQ(p.ncandidates, e.view.ncandidates);
+  for (size_t i = 0; i < p.ncandidates; ++i) EXPECT_STREQ(p.candidates[i], e.view.candidates[i]);
+  ASSERT_EQ(p.ntramp_argv, 7u);
+  EXPECT_STREQ(p.tramp_argv[0], "kernlet-exec");
+  EXPECT_EQ(p.tramp_argv[2], nullptr);
+  EXPECT_STREQ(p.tramp_argv[3], "sh");
+  EXPECT_STREQ(p.tramp_argv[5], "echo hi");
+  EXPECT_EQ(p.tramp_argv[6], nullptr);
+  ASSERT_EQ(p.nenvp, e.view.nenvp);
+  for (size_t i = 0; i + 1 < p.nenvp; ++i) EXPECT_STREQ(p.envp[i], e.view.envp[i]);
+  EXPECT_EQ(p.envp[p.nenvp - 1], nullptr);
+  EXPECT_STREQ(p.cwd, "/work");
+  EXPECT_STREQ(p.arg0, "sh");
+  ASSERT_EQ(p.nrlimits, 1u);
+  EXPECT_EQ(p.rlimits[0].resource, RLIMIT_NOFILE);
+  EXPECT_EQ(p.rlimits[0].hard, 4096u);
+  ASSERT_EQ(p.security.ngroups, 2u);
+  EXPECT_EQ(p.security.groups[1], 8u);
+  EXPECT_EQ(p.security.caps.bounding, CapabilitySets::containerd_default().bounding);
+  ASSERT_NE(p.security.seccomp, nullptr);
+  ASSERT_EQ(p.security.seccomp->len, 2);
+  EXPECT_TRUE(inside(p.security.seccomp->filter));
+  EXPECT_EQ(p.security.seccomp->filter[0].k, 0x7fff0000u);
+}
+
+TEST(InitPlanWire, RefusesWhatIsNotAPlan) {
+  EncodedPlan e;
+  {
+    std::vector<char> b = e.buf;
+    EXPECT_EQ(decode_init_plan(b.data(), b.size() - 8), nullptr) << "size disagrees with the header";
+  }
+  {
+    std::vector<char> b = e.buf;
+    b[0] ^= 1;
+    EXPECT_EQ(decode_init_plan(b.data(), b.size()), nullptr) << "bad magic";
+  }
+  {
+    std::vector<char> b = e.buf;
+    InitPlanHeader h;
+    std::memcpy(&h, b.data(), sizeof h);
+    h.plan = b.size();  // the plan outside the buffer
+    std::memcpy(b.data(), &h, sizeof h);
+    EXPECT_EQ(decode_init_plan(b.data(), b.size()), nullptr);
+  }
+  {
+    // A string offset pointing past the end: rewrite the plan's `upper` field.
+    std::vector<char> b = e.buf;
+    InitPlanHeader h;
+    std::memcpy(&h, b.data(), sizeof h);
+    InitPlan raw;
+    std::memcpy(&raw, b.data() + h.plan, sizeof raw);
+    raw.upper = reinterpret_cast<const char*>(static_cast<uintptr_t>(b.size() + 100));
+    std::memcpy(b.data() + h.plan, &raw, sizeof raw);
+    EXPECT_EQ(decode_init_plan(b.data(), b.size()), nullptr);
+  }
+  {
+    // A string without its terminating NUL inside the buffer.
+    std::vector<char> b = e.buf;
+    b.back() = 'x';
+    EXPECT_EQ(decode_init_plan(b.data(), b.size()), nullptr);
+  }
+  EXPECT_EQ(decode_init_plan(nullptr, 0), nullptr);
 }
 
 TEST(Status, ExitReasons) {
