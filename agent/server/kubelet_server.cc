@@ -542,6 +542,27 @@ class Session {
     co_await run_exec(transport, ns, pod, container, *q);
   }
 
+  // The 101 that turns this connection into a SPDY/3.1 session speaking `protocol`: from
+  // here on the connection is the session's until it ends. The bytes the client sent past
+  // its request (already SPDY frames), or nullopt when the 101 could not be written.
+  asio::awaitable<std::optional<std::string>> switch_to_spdy(std::string_view protocol) {
+    close_ = true;
+    broken_ = true;
+    http::response<http::empty_body> res{http::status::switching_protocols, version_};
+    res.set(http::field::connection, "Upgrade");
+    res.set(http::field::upgrade, kSpdyUpgrade);
+    res.set(kStreamProtocolHeader, protocol);
+    res.set(http::field::server, "kernlet-agent");
+    lowest().expires_after(std::chrono::seconds(30));
+    auto [wec, wn] = co_await http::async_write(stream_, res, kTuple);
+    (void)wn;
+    lowest().expires_never();
+    if (wec) co_return std::nullopt;
+    std::string initial = beast::buffers_to_string(buffer_.data());
+    buffer_.consume(buffer_.size());
+    co_return initial;
+  }
+
   // SPDY/3.1 (kubectl before 1.30): the protocol version from X-Stream-Protocol-Version,
   // a 101, the client's streams, then the exec.
   asio::awaitable<void> exec_spdy(const std::string& ns, const std::string& pod, const std::string& container,
@@ -561,21 +582,9 @@ class Session {
       co_await send(403, msg);
       co_return;
     }
-    close_ = true;
-    broken_ = true;
-    http::response<http::empty_body> res{http::status::switching_protocols, version_};
-    res.set(http::field::connection, "Upgrade");
-    res.set(http::field::upgrade, kSpdyUpgrade);
-    res.set(kStreamProtocolHeader, *proto);
-    res.set(http::field::server, "kernlet-agent");
-    lowest().expires_after(std::chrono::seconds(30));
-    auto [wec, wn] = co_await http::async_write(stream_, res, kTuple);
-    (void)wn;
-    lowest().expires_never();
-    if (wec) co_return;
-    std::string initial = beast::buffers_to_string(buffer_.data());
-    buffer_.consume(buffer_.size());
-    SpdyExecTransport transport(stream_, std::move(initial));
+    std::optional<std::string> initial = co_await switch_to_spdy(*proto);
+    if (!initial) co_return;
+    SpdyExecTransport transport(stream_, std::move(*initial));
     SpdyExecStreams want;
     want.stdin_ = q.input;
     want.stdout_ = q.output;
@@ -656,20 +665,10 @@ class Session {
     close_ = true;
     broken_ = true;
     if (spdy_upgrade) {
-      http::response<http::empty_body> res{http::status::switching_protocols, version_};
-      res.set(http::field::connection, "Upgrade");
-      res.set(http::field::upgrade, kSpdyUpgrade);
-      res.set(kStreamProtocolHeader, kPortForwardProtocol);
-      res.set(http::field::server, "kernlet-agent");
-      lowest().expires_after(std::chrono::seconds(30));
-      auto [wec, wn] = co_await http::async_write(stream_, res, kTuple);
-      (void)wn;
-      lowest().expires_never();
-      if (wec) co_return;
-      std::string initial = beast::buffers_to_string(buffer_.data());
-      buffer_.consume(buffer_.size());
+      std::optional<std::string> initial = co_await switch_to_spdy(kPortForwardProtocol);
+      if (!initial) co_return;
       TlsByteStream wire(stream_);
-      co_await serve_pod_port_forward(wire, std::move(initial), net, server_.workers, std::move(opts));
+      co_await serve_pod_port_forward(wire, std::move(*initial), net, server_.workers, std::move(opts));
       co_return;
     }
     lowest().expires_never();  // the WebSocket keeps its own timeouts
