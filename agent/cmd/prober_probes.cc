@@ -1,5 +1,7 @@
 #include "agent/cmd/prober_probes.h"
 
+#include "agent/pod/pod_status.h"
+
 namespace kernlet::agent {
 
 ProberPodProbes::ProberPodProbes(PodRuntime* rt, std::function<void(const std::string&)> on_change,
@@ -24,6 +26,18 @@ ProbeTarget ProberPodProbes::target(const api::PodView& pod, const api::Containe
   if (!pod.spec().host_network()) t.netns_path = rt_->sandbox_status(t.pod_uid).netns_path;
   t.terminating = pod.meta().being_deleted();
   t.container = c.raw();
+  // The status this run last reported (sidecars are init containers).
+  const std::string uri = container_id_uri(ci.id);
+  for (const json::array* list : {pod.status().container_statuses(), pod.status().init_container_statuses()}) {
+    if (list == nullptr) continue;
+    for (const auto& v : *list) {
+      const json::object* cs = v.if_object();
+      if (cs == nullptr || json::get_string(*cs, "name") != ci.name || json::get_string(*cs, "containerID") != uri)
+        continue;
+      t.reported_ready = json::get_bool(*cs, "ready");
+      t.reported_started = json::get_bool(*cs, "started");
+    }
+  }
   return t;
 }
 

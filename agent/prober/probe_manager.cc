@@ -84,6 +84,12 @@ void ProbeManager::reset_container(Container& c, std::chrono::steady_clock::time
                    : t == ProbeType::kReadiness ? Res::kFailure
                                                 : Res::kUnknown;
   }
+  // A run the API already saw (an agent restart): carry its reported state over. The
+  // workers still probe at once, and failureThreshold failures are needed to undo it.
+  if (c.workers.count(ProbeType::kStartup) && c.target.reported_started.value_or(false))
+    c.results[ProbeType::kStartup] = Res::kSuccess;
+  if (c.workers.count(ProbeType::kReadiness) && c.target.reported_ready.value_or(false))
+    c.results[ProbeType::kReadiness] = Res::kSuccess;
 }
 
 ContainerProbeState ProbeManager::compute(const Container& c) {

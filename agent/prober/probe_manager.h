@@ -7,7 +7,8 @@
 // - a tick does nothing before initialDelaySeconds since the container started, nothing for
 //   liveness/readiness until the startup probe has succeeded, and no startup probe once it has;
 // - successThreshold / failureThreshold consecutive results change the result; liveness
-//   starts Success, readiness Failure, startup Unknown;
+//   starts Success, readiness Failure, startup Unknown — except a run whose target carries
+//   the state the API last reported for it (an agent restart), which starts from that;
 // - a liveness or startup result of Failure wants a restart ("Container web failed liveness
 //   probe, will be restarted") and holds that probe until a new container id is seen;
 // - a new container id resets every result and counter;

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <chrono>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -33,6 +34,13 @@ struct ProbeTarget {
   bool terminating = false;
   // spec.containers[i] (a copy): its probes, lifecycle hooks and named ports.
   json::object container;
+  // What the pod's status in the API last said of this very run (same container id), if it
+  // said anything: `ready` and `started` of containerStatuses[]. The prober starts a run it
+  // has not seen from these instead of "not ready" (an agent restart would otherwise take
+  // every ready pod out of its Services until its next readiness probe, and destroy the
+  // connections the node's balancer holds to it). A probe result replaces them as usual.
+  std::optional<bool> reported_ready;
+  std::optional<bool> reported_started;
 };
 
 // Lifecycle hooks address the same container.

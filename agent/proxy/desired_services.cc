@@ -33,7 +33,7 @@ SlicesByService group_slices(const std::vector<client::ObjectPtr>& endpoint_slic
 // The endpoints of one service port in one address family, sorted by condition; `local`
 // holds those whose nodeName is this node.
 struct PortEndpoints {
-  std::set<bpf::Backend> ready, serving_terminating, terminating, local;
+  std::set<bpf::Backend> ready, serving_terminating, terminating, not_ready, local;
 };
 
 PortEndpoints port_endpoints(const std::vector<const json::object*>& slices, const api::ServicePortView& sp, int family,
@@ -64,6 +64,8 @@ PortEndpoints port_endpoints(const std::vector<const json::object*>& slices, con
         if (c.serving()) out.serving_terminating.insert(b);
       } else if (c.ready()) {
         out.ready.insert(b);
+      } else {
+        out.not_ready.insert(b);
       }
     }
   }
@@ -71,8 +73,10 @@ PortEndpoints port_endpoints(const std::vector<const json::object*>& slices, con
 }
 
 // New connections go to the ready ones (kube-proxy's fallback: serving terminating ones
-// when none is ready); the other terminating ones only keep their established ones. With
-// local_only, only this node's endpoints count.
+// when none is ready); the other terminating ones, and the not-ready ones, only keep their
+// established ones: a failing readiness probe (or an agent restart re-probing) stops new
+// traffic to a pod but does not cut what it is serving, as with kube-proxy's conntrack.
+// With local_only, only this node's endpoints count.
 void pick(const PortEndpoints& e, bool local_only, std::vector<bpf::Backend>* backends,
           std::vector<bpf::Backend>* terminating) {
   auto keep = [&](const bpf::Backend& b) { return !local_only || e.local.count(b) > 0; };
@@ -82,8 +86,11 @@ void pick(const PortEndpoints& e, bool local_only, std::vector<bpf::Backend>* ba
   if (ready.empty())
     for (const auto& b : e.serving_terminating)
       if (keep(b)) ready.insert(b);
-  for (const auto& b : e.terminating)
-    if (keep(b) && !ready.count(b)) terminating->push_back(b);
+  std::set<bpf::Backend> kept;
+  for (const auto* list : {&e.terminating, &e.not_ready})
+    for (const auto& b : *list)
+      if (keep(b) && !ready.count(b)) kept.insert(b);
+  terminating->assign(kept.begin(), kept.end());
   backends->assign(ready.begin(), ready.end());
 }
 

@@ -12,9 +12,11 @@
 //    address family: the slice port with the service port's name and protocol gives the
 //    target port (so a named targetPort resolves per endpoint group); each endpoint's first
 //    address is used;
-//  - ready endpoints (ready unset reads true) take new connections; terminating endpoints
-//    get none but are listed so their sockets are not drained; when no endpoint is ready,
-//    serving terminating ones take new connections (kube-proxy's fallback);
+//  - ready endpoints (ready unset reads true) take new connections; terminating and
+//    not-ready endpoints get none but are listed so their sockets are not drained (a pod
+//    failing readiness keeps what it serves, as with kube-proxy; only an endpoint gone from
+//    the slices is drained); when no endpoint is ready, serving terminating ones take new
+//    connections (kube-proxy's fallback);
 //  - internalTrafficPolicy Local keeps only endpoints whose nodeName is this node, for the
 //    clusterIPs; externalIPs, load-balancer IPs and nodePorts reached from the node use every
 //    endpoint whatever the externalTrafficPolicy (kube-proxy sends pod and host traffic for

@@ -53,8 +53,8 @@ struct ServiceSpec {
   ServiceKey key;
   // Ready backends: new connections are spread over these (random). Empty: refuse.
   std::vector<Backend> backends;
-  // Terminating backends: no new connections, but their established sockets are left to
-  // finish (they are not drained while listed here).
+  // Terminating or not-ready backends: no new connections, but their established sockets
+  // are left to finish (they are not drained while listed here).
   std::vector<Backend> terminating;
   bool affinity = false;                       // sessionAffinity: ClientIP
   std::uint32_t affinity_timeout_seconds = 0;  // when affinity

@@ -146,6 +146,44 @@ TEST_F(ProbeManagerTest, ReadinessStartsFalseAndNeedsSuccessThreshold) {
   EXPECT_EQ(events.back().container_name, "app");
 }
 
+// An agent restart: the API says this very run was started and ready. The prober starts
+// from that (not from "not ready", which would take the pod out of its Services), probes at
+// once, and only failureThreshold failures undo it.
+TEST_F(ProbeManagerTest, ARunTheApiReportedReadyStaysReadyUntilProbesSayOtherwise) {
+  ProbeTarget t = target({{"startupProbe", probe("start", 10)}, {"readinessProbe", probe("ready", 10, 0, 3)}});
+  t.reported_ready = true;
+  t.reported_started = true;
+  mgr.update("uid-1", {t});
+  EXPECT_TRUE(st().started);
+  EXPECT_TRUE(st().ready);
+  runner.fallback["ready"] = ProbeOutcome::kFailure;
+  (void)mgr.run_due();
+  EXPECT_EQ(runner.count("start"), 0) << "a started run does not probe startup again";
+  EXPECT_EQ(runner.count("ready"), 1) << "readiness is probed at once";
+  EXPECT_TRUE(st().ready) << "one failure of three";
+  run_for(19);
+  EXPECT_EQ(runner.count("ready"), 2);
+  EXPECT_TRUE(st().ready) << "two failures of three";
+  run_for(1);
+  EXPECT_FALSE(st().ready);
+  EXPECT_EQ(runner.count("start"), 0);
+}
+
+TEST_F(ProbeManagerTest, ARunTheApiReportedNotReadyOrDidNotReportStartsNotReady) {
+  ProbeTarget not_ready = target({{"readinessProbe", probe("ready", 10)}});
+  not_ready.reported_ready = false;
+  mgr.update("uid-1", {not_ready});
+  EXPECT_FALSE(st().ready);
+  mgr.update("uid-1", {target({{"readinessProbe", probe("ready", 10)}}, "c2")});
+  EXPECT_FALSE(st().ready) << "a run the API has not seen starts not ready";
+  // A reported state only seeds a run the prober has not seen: a later update carrying one
+  // does not override the prober's own results.
+  ProbeTarget same = target({{"readinessProbe", probe("ready", 10)}}, "c2");
+  same.reported_ready = true;
+  mgr.update("uid-1", {same});
+  EXPECT_FALSE(st().ready);
+}
+
 TEST_F(ProbeManagerTest, LivenessFailureThresholdWantsRestartAndHolds) {
   json::object live = probe("live", 5, 0, 3);
   live["terminationGracePeriodSeconds"] = 7;
