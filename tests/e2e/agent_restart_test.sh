@@ -2,7 +2,8 @@
 # Restart safety on a real node (scripts/up's single-node cluster, real kubectl): kill -9 of
 # the agent and its restart leave every container running and restart none, and the status
 # converges within 2 s — including a container that exited while the agent was down, with
-# its real exit code.
+# its real exit code — and a pod with a readiness probe stays Ready throughout (no status
+# version says otherwise, so its Services never lose it).
 source "$(dirname "$0")/agent_lib.sh"
 start_cluster
 marks="$workdir/marks"
@@ -16,6 +17,10 @@ spec:
   containers:
   - {name: a, image: $BUSYBOX, command: ["sh", "-c", "while true; do sleep 1; done", "steady-$$-a"]}
   - {name: b, image: $BUSYBOX, command: ["sh", "-c", "while true; do echo b; sleep 1; done", "steady-$$-b"]}
+  - name: c
+    image: $BUSYBOX
+    command: ["sh", "-c", "while true; do sleep 1; done", "steady-$$-c"]
+    readinessProbe: {exec: {command: ["true"]}, periodSeconds: 5}
 ---
 apiVersion: v1
 kind: Pod
@@ -38,8 +43,9 @@ expect_eq "both pods Running" "Running Running" "$(jp steady '{.status.phase}') 
 ids() { jp steady '{range .status.containerStatuses[*]}{.containerID}/{.restartCount}/{.state.running.startedAt} {end}'; }
 before=$(ids)
 # The host pids of the running pod's container processes: a restart would change them.
-pids() { pgrep -f "done steady-$$-[ab]\$" | sort | xargs; }
+pids() { pgrep -f "done steady-$$-[abc]\$" | sort | xargs; }
 pids_before=$(pids)
+rv_before=$(jp steady '{.metadata.resourceVersion}')
 
 # Hold scripts/up (it restarts a dead agent), kill the agent, let a container exit meanwhile.
 agent_pid=$(cat "$DATA/agent.pid")
@@ -76,6 +82,18 @@ expect_eq "the same processes still run" "$pids_before" "$(pids)"
 expect_eq "the running pod stays Running and Ready" "Running True" \
   "$(jp steady '{.status.phase}') $(jp steady '{.status.conditions[?(@.type=="Ready")].status}')"
 expect_contains "its logs go on after the restart" "b" "$(kc 1.33 logs steady -c b --tail=1)"
+# Every version of the pod written since before the kill, from a watch: Ready all along.
+versions=$(kc 1.33 get --raw "/api/v1/namespaces/default/pods?watch=1&fieldSelector=metadata.name%3Dsteady&resourceVersion=$rv_before&timeoutSeconds=1")
+expect_eq "the pod with a readiness probe never reported not ready across the restart" "ok" \
+  "$(python3 -c '
+import json, sys
+bad = []
+for line in sys.stdin:
+    if not line.strip(): continue
+    ev = json.loads(line)
+    conds = {c["type"]: c["status"] for c in ev["object"].get("status", {}).get("conditions", [])}
+    if conds.get("Ready") != "True": bad.append(ev["object"]["metadata"]["resourceVersion"] + ":" + conds.get("Ready", "-"))
+print("ok" if not bad else "not ready in versions " + " ".join(bad))' <<<"$versions")"
 
 kc 1.33 delete pod steady exits --grace-period=1 --timeout=60s >/dev/null 2>&1 || true
 expect_eq "every pod deleted" "" "$(kc 1.33 get pods -o name)"
