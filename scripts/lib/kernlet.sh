@@ -51,7 +51,8 @@ kl_busybox_tag() {
 kl_import_busybox() {
   local bin=$1 root=$2 images=${3:-} ref tmp=""
   ref=docker.io/library/busybox:$(kl_busybox_tag)
-  if "$bin/kernlet-runtime" --root "$root" images ls 2>/dev/null | grep -qF "$ref"; then
+  # (Not `| grep -q`: under pipefail, grep leaving early can fail a long listing.)
+  if [[ "$("$bin/kernlet-runtime" --root "$root" images ls 2>/dev/null)" == *"$ref"* ]]; then
     return 0
   fi
   if [ -z "$images" ] || [ ! -d "$images/busybox" ]; then
