@@ -18,6 +18,7 @@
 #include <utility>
 #include <vector>
 
+#include "bpf/loader/pinned_maps.h"
 #include "kernlet_lb.h"
 #include "nodeport.skel.h"
 
@@ -325,8 +326,10 @@ Result<std::unique_ptr<NodePortLb>> NodePortLb::load(const Options& options) {
       if (bpf_map__set_pin_path(m, p.c_str()) != 0) return Error("nodeport: set pin path " + p, errno);
     }
   }
+  KL_ASSIGN_OR_RETURN(PinnedMapUpgrade upgrade, PinnedMapUpgrade::prepare(impl->skel->obj, "nodeport"));
   if (int err = nodeport__load(impl->skel); err != 0)
     return Error("nodeport: load nodeport programs (verifier or pinned map layout; see libbpf's log)", -err);
+  KL_TRY(upgrade.finish(impl->skel->obj));  // before the programs are attached
 
   kl_np_config cfg{};
   cfg.snat_addr = options.snat_addr ? v4(*options.snat_addr) : 0;

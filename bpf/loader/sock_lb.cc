@@ -23,6 +23,7 @@
 #include <utility>
 
 #include "api/unique_fd.h"
+#include "bpf/loader/pinned_maps.h"
 #include "kernlet_lb.h"
 #include "sock_lb.skel.h"
 
@@ -280,8 +281,10 @@ Result<std::unique_ptr<SockLb>> SockLb::attach(const Options& options) {
         return Error("service LB: set pin path " + p, errno);
     }
   }
+  KL_ASSIGN_OR_RETURN(PinnedMapUpgrade upgrade, PinnedMapUpgrade::prepare(impl->skel->obj, "service LB"));
   if (int err = sock_lb__load(impl->skel); err != 0)
     return Error("service LB: load sock_lb programs (verifier or pinned map layout; see libbpf's log)", -err);
+  KL_TRY(upgrade.finish(impl->skel->obj));  // before the links switch to the new programs
   KL_TRY(impl->attach_programs());
   KL_TRY(impl->recover());
   return std::unique_ptr<SockLb>(new SockLb(std::move(impl)));

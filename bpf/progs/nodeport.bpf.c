@@ -77,9 +77,16 @@
 
 char LICENSE[] SEC("license") = "GPL";
 
+/* The maps only user space writes (services, backend sets, counters, drain list) are
+ * BPF_F_NO_PREALLOC: they hold what the cluster has, not their maximum (preallocated, the
+ * two loaders' maps took ~190 MB of kernel memory and ~1 s of CPU at every agent start).
+ * The programs only look them up. The LRU tables the programs fill stay preallocated, as
+ * the kernel requires. A pinned map of the old definition is carried over by the loader
+ * (bpf/loader/pinned_maps.h). */
 struct {
   __uint(type, BPF_MAP_TYPE_HASH);
   __uint(max_entries, KL_NP_MAX_SERVICES);
+  __uint(map_flags, BPF_F_NO_PREALLOC);
   __type(key, struct kl_np_service_key);
   __type(value, struct kl_np_service);
 } kl_np_services_v1 SEC(".maps");
@@ -87,6 +94,7 @@ struct {
 struct {
   __uint(type, BPF_MAP_TYPE_HASH);
   __uint(max_entries, KL_NP_MAX_SLOTS);
+  __uint(map_flags, BPF_F_NO_PREALLOC);
   __type(key, struct kl_lb_slot_key);
   __type(value, struct kl_np_backend);
 } kl_np_slots_v1 SEC(".maps");
@@ -94,6 +102,7 @@ struct {
 struct {
   __uint(type, BPF_MAP_TYPE_HASH);
   __uint(max_entries, KL_NP_MAX_SLOTS);
+  __uint(map_flags, BPF_F_NO_PREALLOC);
   __type(key, struct kl_np_member_key);
   __type(value, __u32);
 } kl_np_members_v1 SEC(".maps");
@@ -130,6 +139,7 @@ struct {
 struct {
   __uint(type, BPF_MAP_TYPE_PERCPU_HASH);
   __uint(max_entries, KL_NP_MAX_SERVICES);
+  __uint(map_flags, BPF_F_NO_PREALLOC);
   __type(key, __u32);
   __type(value, struct kl_np_stats);
 } kl_np_stats_v1 SEC(".maps");

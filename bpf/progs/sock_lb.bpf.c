@@ -42,9 +42,16 @@
 
 char LICENSE[] SEC("license") = "GPL";
 
+/* The maps only user space writes (services, backend sets, counters, drain list) are
+ * BPF_F_NO_PREALLOC: they hold what the cluster has, not their maximum (preallocated, the
+ * two loaders' maps took ~190 MB of kernel memory and ~1 s of CPU at every agent start).
+ * The programs only look them up. The LRU tables the programs fill stay preallocated, as
+ * the kernel requires. A pinned map of the old definition is carried over by the loader
+ * (bpf/loader/pinned_maps.h). */
 struct {
   __uint(type, BPF_MAP_TYPE_HASH);
   __uint(max_entries, KL_LB_MAX_SERVICES);
+  __uint(map_flags, BPF_F_NO_PREALLOC);
   __type(key, struct kl_lb_endpoint);
   __type(value, struct kl_lb_service);
 } kl_lb_services_v1 SEC(".maps");
@@ -52,6 +59,7 @@ struct {
 struct {
   __uint(type, BPF_MAP_TYPE_HASH);
   __uint(max_entries, KL_LB_MAX_SLOTS);
+  __uint(map_flags, BPF_F_NO_PREALLOC);
   __type(key, struct kl_lb_slot_key);
   __type(value, struct kl_lb_endpoint);
 } kl_lb_slots_v1 SEC(".maps");
@@ -59,6 +67,7 @@ struct {
 struct {
   __uint(type, BPF_MAP_TYPE_HASH);
   __uint(max_entries, KL_LB_MAX_SLOTS);
+  __uint(map_flags, BPF_F_NO_PREALLOC);
   __type(key, struct kl_lb_member_key);
   __type(value, __u32);
 } kl_lb_members_v1 SEC(".maps");
@@ -80,6 +89,7 @@ struct {
 struct {
   __uint(type, BPF_MAP_TYPE_HASH);
   __uint(max_entries, KL_LB_MAX_DRAIN);
+  __uint(map_flags, BPF_F_NO_PREALLOC);
   __type(key, struct kl_lb_drain_key);
   __type(value, __u32);
 } kl_lb_drain_v1 SEC(".maps");
@@ -87,6 +97,7 @@ struct {
 struct {
   __uint(type, BPF_MAP_TYPE_PERCPU_HASH);
   __uint(max_entries, KL_LB_MAX_SERVICES);
+  __uint(map_flags, BPF_F_NO_PREALLOC);
   __type(key, __u32);
   __type(value, struct kl_lb_stats);
 } kl_lb_stats_v1 SEC(".maps");

@@ -927,5 +927,87 @@ TEST_F(SockLbTest, UpsertManyWritesWhatOneUpsertPerServiceWrites) {
   ASSERT_TRUE((*bulk)->unpin().ok());
 }
 
+
+// Replaces the pinned map at `path` by a copy with other map_flags (same name, type, sizes
+// and entries): the pin an agent of an earlier release left.
+void repin_with_flags(const std::string& path, std::uint32_t flags) {
+  UniqueFd fd(bpf_obj_get(path.c_str()));
+  ASSERT_TRUE(fd) << path << ": " << std::strerror(errno);
+  bpf_map_info info{};
+  std::uint32_t len = sizeof info;
+  ASSERT_EQ(bpf_obj_get_info_by_fd(fd.get(), &info, &len), 0) << path;
+  LIBBPF_OPTS(bpf_map_create_opts, opts, .map_flags = flags);
+  UniqueFd old(bpf_map_create(static_cast<bpf_map_type>(info.type), info.name, info.key_size, info.value_size,
+                              info.max_entries, &opts));
+  ASSERT_TRUE(old) << "create the old " << info.name << ": " << std::strerror(errno);
+  for (const auto& [k, v] : dump_pinned(path))
+    ASSERT_EQ(bpf_map_update_elem(old.get(), k.data(), v.data(), BPF_ANY), 0) << info.name << ": " << std::strerror(errno);
+  ASSERT_EQ(::unlink(path.c_str()), 0) << path;
+  ASSERT_EQ(bpf_obj_pin(old.get(), path.c_str()), 0) << path << ": " << std::strerror(errno);
+}
+
+// An agent upgrade from a release whose maps were preallocated (map_flags 0): the new
+// attach carries every entry over to maps of the new definition, and the service keeps
+// translating — no VIP is left without its backends while the agent restarts.
+TEST_F(SockLbTest, PinnedMapsOfAnEarlierDefinitionAreCarriedOver) {
+  lb_.reset();
+  char tmpl[] = "/tmp/kernlet-bpffs-XXXXXX";
+  ASSERT_NE(::mkdtemp(tmpl), nullptr) << std::strerror(errno);
+  const std::string mnt = tmpl;
+  struct Unmount {
+    std::string dir;
+    ~Unmount() {
+      ::umount2(dir.c_str(), MNT_DETACH);
+      ::rmdir(dir.c_str());
+    }
+  } unmount{mnt};
+  ASSERT_EQ(::mount("bpf", mnt.c_str(), "bpf", 0, nullptr), 0) << "mount bpffs on " << mnt << ": " << std::strerror(errno);
+  const std::string pins = mnt + "/lb";
+  const std::vector<const char*> moved = {"kl_lb_services_v1", "kl_lb_slots_v1", "kl_lb_members_v1",
+                                          "kl_lb_stats_v1", "kl_lb_drain_v1"};
+  std::map<std::string, std::map<std::string, std::string>> before;
+  std::vector<ServiceKey> services;
+  {
+    auto first = SockLb::attach({.cgroup_path = cgroup_, .pin_dir = pins});
+    ASSERT_TRUE(first.ok()) << first.error().to_string();
+    ASSERT_TRUE((*first)->upsert(tcp_service({2, 4})).ok());
+    ServiceSpec udp;
+    udp.key = ServiceKey{ip("10.96.0.53"), 53, Protocol::kUdp};
+    udp.backends = backends(kUdpBackendPort, {3});
+    ASSERT_TRUE((*first)->upsert(udp).ok());
+    services = (*first)->services();
+    for (const char* m : moved) {
+      repin_with_flags(pins + "/" + m, 0);
+      if (HasFatalFailure()) return;
+      before[m] = dump_pinned(pins + "/" + m);
+      EXPECT_TRUE(before[m].empty() == (std::string(m) == "kl_lb_drain_v1")) << m << ": only the drain list is empty";
+    }
+  }  // the loader goes; its pinned links stay
+
+  ::testing::internal::CaptureStderr();
+  auto next = SockLb::attach({.cgroup_path = cgroup_, .pin_dir = pins});
+  std::string log = ::testing::internal::GetCapturedStderr();
+  ASSERT_TRUE(next.ok()) << next.error().to_string() << "\n" << log;
+  EXPECT_EQ((*next)->services(), services) << "recovered from the carried-over entries";
+  for (const char* m : moved) {
+    UniqueFd fd(bpf_obj_get((pins + "/" + m).c_str()));
+    bpf_map_info info{};
+    std::uint32_t len = sizeof info;
+    ASSERT_EQ(bpf_obj_get_info_by_fd(fd.get(), &info, &len), 0) << m;
+    EXPECT_EQ(info.map_flags & BPF_F_NO_PREALLOC, static_cast<std::uint32_t>(BPF_F_NO_PREALLOC))
+        << m << " has the new definition";
+    EXPECT_TRUE(dump_pinned(pins + "/" + m) == before[m]) << m << ": entries changed on the way";
+  }
+  Client c(cgroup_, ns_.get(), [](int, int out) {
+    char id;
+    int s = tcp_connect("10.96.0.10", 80, &id);
+    say(out, s < 0 ? std::string("error ") + strerrorname_np(-s) : std::string(1, id));
+    if (s >= 0) ::close(s);
+  });
+  std::string got = c.line();
+  EXPECT_TRUE(got == "2" || got == "4") << got;
+  ASSERT_TRUE((*next)->unpin().ok());
+}
+
 }  // namespace
 }  // namespace kernlet::bpf
