@@ -559,15 +559,20 @@ Result<Response> RestClient::request(std::string_view method, const std::string&
   }
 }
 
-Result<json::object> RestClient::object_call(std::string_view method, const std::string& target,
-                                             const json::value* body, std::string_view content_type,
-                                             const std::string& what) {
-  std::string text = body != nullptr ? json::dump(*body) : std::string();
-  KL_ASSIGN_OR_RETURN(Response res, request(method, target, text, content_type));
+// The object a request answered with; a non-2xx answer as its error.
+static Result<json::object> object_answer(Result<Response> answer, const std::string& what) {
+  KL_ASSIGN_OR_RETURN(Response res, std::move(answer));
   if (res.status < 200 || res.status > 299) return error_from_response(res.status, res.body);
   auto obj = json::parse_object(res.body, "response");
   if (!obj.ok()) return std::move(obj).error().context(what);
   return std::move(*obj);
+}
+
+Result<json::object> RestClient::object_call(std::string_view method, const std::string& target,
+                                             const json::value* body, std::string_view content_type,
+                                             const std::string& what) {
+  std::string text = body != nullptr ? json::dump(*body) : std::string();
+  return object_answer(request(method, target, text, content_type), what);
 }
 
 Result<json::object> RestClient::get(const ResourceRef& ref) {
@@ -595,8 +600,9 @@ Result<ObjectList> RestClient::list(const ResourceRef& ref, const ListOptions& o
 Result<json::object> RestClient::create(const ResourceRef& ref, const json::object& obj) {
   ResourceRef coll = ref.named("");
   coll.subresource.clear();
-  json::value body = obj;
-  return object_call("POST", coll.path(), &body, "application/json", "create " + coll.describe());
+  // Serialized as it is: no copy into a json::value first.
+  return object_answer(request("POST", coll.path(), boost::json::serialize(obj), "application/json"),
+                       "create " + coll.describe());
 }
 
 static ResourceRef named_after(const ResourceRef& ref, const json::object& obj) {
@@ -609,8 +615,8 @@ static ResourceRef named_after(const ResourceRef& ref, const json::object& obj) 
 
 Result<json::object> RestClient::update(const ResourceRef& ref, const json::object& obj) {
   ResourceRef r = named_after(ref, obj);
-  json::value body = obj;
-  return object_call("PUT", r.path(), &body, "application/json", "update " + r.describe());
+  return object_answer(request("PUT", r.path(), boost::json::serialize(obj), "application/json"),
+                       "update " + r.describe());
 }
 
 Result<json::object> RestClient::update_status(const ResourceRef& ref, const json::object& obj) {

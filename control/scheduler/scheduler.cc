@@ -155,7 +155,10 @@ void Scheduler::event_loop() {
       job = std::move(events_.front());
       events_.pop_front();
     }
-    (void)client_->create(client::ResourceRef("", "v1", "events", std::move(job.first)), job.second);
+    // Fire and forget, as upstream's broadcaster: the answer is not decoded (a parse per
+    // Event that nobody reads); a failed write is as lost as before.
+    const std::string path = client::ResourceRef("", "v1", "events", std::move(job.first)).path();
+    (void)client_->request("POST", path, boost::json::serialize(job.second));
   }
 }
 
