@@ -264,6 +264,35 @@ int tcp_connect(const char* addr, std::uint16_t port, char* id, std::string* pee
   return s;
 }
 
+// A bpffs of the test's own under /tmp (never the host's /sys/fs/bpf), unmounted and
+// removed on every path.
+class TestBpffs {
+ public:
+  TestBpffs() {
+    char tmpl[] = "/tmp/kernlet-bpffs-XXXXXX";
+    if (::mkdtemp(tmpl) == nullptr) {
+      error_ = std::string("mkdtemp: ") + std::strerror(errno);
+      return;
+    }
+    dir_ = tmpl;
+    if (::mount("bpf", dir_.c_str(), "bpf", 0, nullptr) != 0)
+      error_ = "mount bpffs on " + dir_ + ": " + std::strerror(errno);
+  }
+  ~TestBpffs() {
+    if (dir_.empty()) return;
+    ::umount2(dir_.c_str(), MNT_DETACH);
+    ::rmdir(dir_.c_str());
+  }
+  TestBpffs(const TestBpffs&) = delete;
+  TestBpffs& operator=(const TestBpffs&) = delete;
+  bool mounted() const { return error_.empty(); }
+  const std::string& error() const { return error_; }
+  const std::string& dir() const { return dir_; }
+
+ private:
+  std::string dir_, error_;
+};
+
 class SockLbTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -726,17 +755,9 @@ TEST_F(SockLbTest, CountersFollowConnectsDatagramsAndRefusals) {
 
 TEST_F(SockLbTest, PinnedMapsAndLinksOutliveTheLoaderAndAreReused) {
   lb_.reset();  // the fixture's unpinned balancer: this test attaches its own
-  char tmpl[] = "/tmp/kernlet-bpffs-XXXXXX";
-  ASSERT_NE(::mkdtemp(tmpl), nullptr) << std::strerror(errno);
-  const std::string mnt = tmpl;
-  struct Unmount {
-    std::string dir;
-    ~Unmount() {
-      ::umount2(dir.c_str(), MNT_DETACH);
-      ::rmdir(dir.c_str());
-    }
-  } unmount{mnt};
-  ASSERT_EQ(::mount("bpf", mnt.c_str(), "bpf", 0, nullptr), 0) << "mount bpffs on " << mnt << ": " << std::strerror(errno);
+  TestBpffs fs;
+  ASSERT_TRUE(fs.mounted()) << fs.error();
+  const std::string mnt = fs.dir();
   const std::string pins = mnt + "/lb";
 
   // The client is forked before any loader exists: a child inherits its parent's fds,
@@ -848,17 +869,9 @@ std::map<std::string, std::string> dump_pinned(const std::string& path) {
 // spec in the list gets upsert()'s error at its index without stopping the others.
 TEST_F(SockLbTest, UpsertManyWritesWhatOneUpsertPerServiceWrites) {
   lb_.reset();  // two pinned balancers instead, so their maps can be read after
-  char tmpl[] = "/tmp/kernlet-bpffs-XXXXXX";
-  ASSERT_NE(::mkdtemp(tmpl), nullptr) << std::strerror(errno);
-  const std::string mnt = tmpl;
-  struct Unmount {
-    std::string dir;
-    ~Unmount() {
-      ::umount2(dir.c_str(), MNT_DETACH);
-      ::rmdir(dir.c_str());
-    }
-  } unmount{mnt};
-  ASSERT_EQ(::mount("bpf", mnt.c_str(), "bpf", 0, nullptr), 0) << "mount bpffs on " << mnt << ": " << std::strerror(errno);
+  TestBpffs fs;
+  ASSERT_TRUE(fs.mounted()) << fs.error();
+  const std::string mnt = fs.dir();
   auto single = SockLb::attach({.cgroup_path = cgroup_, .pin_dir = mnt + "/single"});
   ASSERT_TRUE(single.ok()) << single.error().to_string();
   auto bulk = SockLb::attach({.cgroup_path = cgroup_, .pin_dir = mnt + "/bulk"});
@@ -951,17 +964,9 @@ void repin_with_flags(const std::string& path, std::uint32_t flags) {
 // translating — no VIP is left without its backends while the agent restarts.
 TEST_F(SockLbTest, PinnedMapsOfAnEarlierDefinitionAreCarriedOver) {
   lb_.reset();
-  char tmpl[] = "/tmp/kernlet-bpffs-XXXXXX";
-  ASSERT_NE(::mkdtemp(tmpl), nullptr) << std::strerror(errno);
-  const std::string mnt = tmpl;
-  struct Unmount {
-    std::string dir;
-    ~Unmount() {
-      ::umount2(dir.c_str(), MNT_DETACH);
-      ::rmdir(dir.c_str());
-    }
-  } unmount{mnt};
-  ASSERT_EQ(::mount("bpf", mnt.c_str(), "bpf", 0, nullptr), 0) << "mount bpffs on " << mnt << ": " << std::strerror(errno);
+  TestBpffs fs;
+  ASSERT_TRUE(fs.mounted()) << fs.error();
+  const std::string mnt = fs.dir();
   const std::string pins = mnt + "/lb";
   const std::vector<const char*> moved = {"kl_lb_services_v1", "kl_lb_slots_v1", "kl_lb_members_v1",
                                           "kl_lb_stats_v1", "kl_lb_drain_v1"};
