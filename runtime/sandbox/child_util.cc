@@ -59,11 +59,13 @@ int place_fds(const FdMove* moves, int n) {
   for (int i = 0; i < n; ++i)
     if (moves[i].source >= base) base = moves[i].source + 1;
   // First lift every source above all targets and sources, so no dup3 below clobbers one.
+  int null_fd = -1;  // one open of /dev/null for every slot that wants it (a holder has three)
   for (int i = 0; i < n; ++i) {
     int src = moves[i].source;
     if (src < 0) {
-      src = ::open("/dev/null", O_RDWR | O_CLOEXEC);
-      if (src < 0) return -errno;
+      if (null_fd < 0) null_fd = ::open("/dev/null", O_RDWR | O_CLOEXEC);
+      if (null_fd < 0) return -errno;
+      src = null_fd;
     }
     high[i] = ::fcntl(src, F_DUPFD_CLOEXEC, base);
     if (high[i] < 0) return -errno;

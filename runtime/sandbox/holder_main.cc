@@ -23,7 +23,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -49,9 +48,13 @@ void report_exec_error(int fd, int err, const char* path) {
   r.magic = kernlet::runtime::kChildReportMagic;
   r.kind = kernlet::runtime::kChildError;
   r.err = err;
-  snprintf(r.message, sizeof(r.message), "exec %s", path);
-  ssize_t n = write(fd, &r, sizeof(r));
-  (void)n;
+  kernlet::runtime::child::Msg m;
+  m.add("exec ").add(path);
+  size_t n = strlen(m.c_str());
+  if (n >= sizeof(r.message)) n = sizeof(r.message) - 1;
+  memcpy(r.message, m.c_str(), n);
+  ssize_t w = write(fd, &r, sizeof(r));
+  (void)w;
 }
 
 // A blocked signal mask and ignored dispositions survive execve. Container processes are
@@ -109,9 +112,10 @@ int exec_main(int argc, char** argv) {
 // writes containers/<id>/exit atomically. Unregistered pids (exec processes, orphans) are
 // only reaped.
 void record_exit(const siginfo_t& si) {
-  char reg[64];
-  snprintf(reg, sizeof(reg), "pids/%d", si.si_pid);
-  int fd = openat(kSandboxDirFd, reg, O_RDONLY | O_CLOEXEC);
+  using kernlet::runtime::child::Msg;
+  Msg reg;
+  reg.add("pids/").add_int(si.si_pid);
+  int fd = openat(kSandboxDirFd, reg.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return;
   char id[256];
   ssize_t n = read(fd, id, sizeof(id) - 1);
@@ -123,22 +127,22 @@ void record_exit(const siginfo_t& si) {
 
   struct timespec now;
   clock_gettime(CLOCK_REALTIME, &now);
-  char body[256];
   int code = si.si_code == CLD_EXITED ? si.si_status : 128 + si.si_status;
   int sig = si.si_code == CLD_EXITED ? 0 : si.si_status;
-  int len = snprintf(body, sizeof(body), "pid=%d\ncode=%d\nsignal=%d\nfinished_ns=%lld\n",
-                     si.si_pid, code, sig,
-                     static_cast<long long>(now.tv_sec) * 1000000000LL + now.tv_nsec);
-  char tmp[320], dst[320];
-  snprintf(tmp, sizeof(tmp), "%s/exit.tmp", id);
-  snprintf(dst, sizeof(dst), "%s/exit", id);
-  int out = openat(kContainersDirFd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  Msg body;
+  body.add("pid=").add_int(si.si_pid).add("\ncode=").add_int(code).add("\nsignal=").add_int(sig);
+  body.add("\nfinished_ns=").add_int(static_cast<long>(now.tv_sec) * 1000000000L + now.tv_nsec).add("\n");
+  Msg tmp, dst;
+  tmp.add(id).add("/exit.tmp");
+  dst.add(id).add("/exit");
+  int out = openat(kContainersDirFd, tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (out < 0) return;
   // No fsync: after a machine crash the container is gone with everything else.
-  bool ok = write(out, body, static_cast<size_t>(len)) == len;
+  size_t len = strlen(body.c_str());
+  bool ok = write(out, body.c_str(), len) == static_cast<ssize_t>(len);
   close(out);
-  if (ok) renameat(kContainersDirFd, tmp, kContainersDirFd, dst);
-  unlinkat(kSandboxDirFd, reg, 0);
+  if (ok) renameat(kContainersDirFd, tmp.c_str(), kContainersDirFd, dst.c_str());
+  unlinkat(kSandboxDirFd, reg.c_str(), 0);
 }
 
 void reap_all() {

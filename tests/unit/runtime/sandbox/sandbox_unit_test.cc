@@ -1,5 +1,6 @@
 #include <fcntl.h>
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -69,6 +70,26 @@ TEST(Files, AtomicWriteReadAndRemoveTree) {
   EXPECT_NE(::access(dir.c_str(), F_OK), 0);
   EXPECT_EQ(::access("/etc/passwd", F_OK), 0) << "remove_tree followed a symlink";
   EXPECT_EQ(read_file(dir + "/nope").error().sys_errno(), ENOENT);
+}
+
+TEST(Files, MakeDirsCreatesEachMissingLevelWithTheModeAndRefusesAFileOnTheWay) {
+  std::string dir = "/tmp/kl-sandbox-unit-dirs-" + std::to_string(::getpid());
+  ASSERT_TRUE(make_dirs(dir + "/a//b/c/", 0700).ok());
+  struct stat st{};
+  for (const char* sub : {"", "/a", "/a/b", "/a/b/c"}) {
+    ASSERT_EQ(::stat((dir + sub).c_str(), &st), 0) << sub;
+    EXPECT_TRUE(S_ISDIR(st.st_mode)) << sub;
+    EXPECT_EQ(st.st_mode & 0777, 0700u) << sub;
+  }
+  EXPECT_TRUE(make_dirs(dir + "/a/b/c").ok()) << "an existing directory is fine";
+  EXPECT_TRUE(make_dirs(dir + "/a/b/d").ok());
+  EXPECT_EQ(::stat((dir + "/a/b/d").c_str(), &st), 0);
+  ASSERT_TRUE(write_file_atomic(dir + "/f", "x").ok());
+  auto r = make_dirs(dir + "/f/g/h");
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().sys_errno(), ENOTDIR) << r.error().to_string();
+  EXPECT_NE(r.error().to_string().find(dir + "/f/g"), std::string::npos) << r.error().to_string();
+  ASSERT_TRUE(remove_tree(dir).ok());
 }
 
 TEST(Process, StartTimeAndPidfdNspids) {
