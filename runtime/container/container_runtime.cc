@@ -767,8 +767,13 @@ Result<std::unique_ptr<ExecSession>> ContainerRuntime::exec(const std::string& i
     args.flags |= kCloneIntoCgroup;
     args.cgroup = static_cast<uint64_t>(c->cgroup_fd.get());
   }
-  pid_t pid = sys_clone3(&args);
-  if (pid == 0) run_exec_child(plan);
+  // Like the container init, the exec child borrows our address space until it execs
+  // kernlet-exec (spawn_vm: CLONE_VM | CLONE_VFORK, its own stack, handlers reset), so no
+  // copy of the agent is made per exec — an exec probe every few seconds per pod made one
+  // each time. run_exec_child makes only syscalls (it was written for a fork child of a
+  // threaded process already), and what it writes is this call's own plan.
+  pid_t pid = spawn_vm(
+      &args, [](void* p) { run_exec_child(*static_cast<const ExecPlan*>(p)); }, &plan);
   int clone_errno = errno;
   if (::setns(own_pidns_.get(), CLONE_NEWPID) != 0)
     return Error::from_errno(ctx + ": restore PID namespace");
