@@ -19,6 +19,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "runtime/seccomp/raw_syscall.h"
+
 namespace {
 
 constexpr long kAtFdcwd = -100;
@@ -32,15 +34,7 @@ constexpr size_t kKernelSigsetBytes = 8;
 int g_errno;
 
 long raw6(long n, long a, long b, long c, long d, long e, long f) {
-  long ret;
-  register long r10 __asm__("r10") = d;
-  register long r8 __asm__("r8") = e;
-  register long r9 __asm__("r9") = f;
-  __asm__ volatile("syscall"
-                   : "=a"(ret)
-                   : "a"(n), "D"(a), "S"(b), "d"(c), "r"(r10), "r"(r8), "r"(r9)
-                   : "rcx", "r11", "memory");
-  return ret;
+  return kernlet::seccomp::raw::syscall6(n, a, b, c, d, e, f);
 }
 
 // libc's convention: -1 and errno on failure.
@@ -150,25 +144,21 @@ long syscall(long n, ...) {
 long read(int fd, void* buf, size_t n) { return sys(__NR_read, fd, L(buf), L(n)); }
 long write(int fd, const void* buf, size_t n) { return sys(__NR_write, fd, L(buf), L(n)); }
 int close(int fd) { return static_cast<int>(sys(__NR_close, fd)); }
-int open(const char* path, int flags, ...) {
-  long mode = 0;
-  if ((flags & kOCreat) != 0 || (flags & kOTmpfile) == kOTmpfile) {
-    va_list ap;
-    va_start(ap, flags);
-    mode = va_arg(ap, int);
-    va_end(ap);
-  }
-  return static_cast<int>(sys(__NR_openat, kAtFdcwd, L(path), flags, mode));
-}
+// open and openat read a mode argument only with O_CREAT or O_TMPFILE.
+static bool takes_mode(int flags) { return (flags & kOCreat) != 0 || (flags & kOTmpfile) == kOTmpfile; }
 int openat(int dirfd, const char* path, int flags, ...) {
-  long mode = 0;
-  if ((flags & kOCreat) != 0 || (flags & kOTmpfile) == kOTmpfile) {
-    va_list ap;
-    va_start(ap, flags);
-    mode = va_arg(ap, int);
-    va_end(ap);
-  }
+  va_list ap;
+  va_start(ap, flags);
+  long mode = takes_mode(flags) ? va_arg(ap, int) : 0;
+  va_end(ap);
   return static_cast<int>(sys(__NR_openat, dirfd, L(path), flags, mode));
+}
+int open(const char* path, int flags, ...) {
+  va_list ap;
+  va_start(ap, flags);
+  long mode = takes_mode(flags) ? va_arg(ap, int) : 0;
+  va_end(ap);
+  return static_cast<int>(sys(__NR_openat, kAtFdcwd, L(path), flags, mode));
 }
 int fcntl(int fd, int cmd, ...) {
   va_list ap;
