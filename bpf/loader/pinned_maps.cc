@@ -90,10 +90,4 @@ Result<void> PinnedMapUpgrade::finish(bpf_object* obj) {
   return Ok();
 }
 
-std::vector<std::string> PinnedMapUpgrade::moved() const {
-  std::vector<std::string> out;
-  for (const Saved& s : saved_) out.push_back(s.name);
-  return out;
-}
-
 }  // namespace kernlet::bpf

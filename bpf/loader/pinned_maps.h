@@ -39,9 +39,6 @@ class PinnedMapUpgrade {
   static Result<PinnedMapUpgrade> prepare(bpf_object* obj, std::string what);
   Result<void> finish(bpf_object* obj);
 
-  // The maps moved (by name), for logs and tests.
-  std::vector<std::string> moved() const;
-
  private:
   struct Saved {
     std::string name;
