@@ -75,6 +75,17 @@ void spawn_entry(void* p) {
   ::_exit(127);
 }
 
+// Where there is no clone3 trampoline (not x86-64): a plain clone3 child, a copy of our
+// memory, runs fn. Compiled everywhere so it cannot rot where it is not used.
+[[maybe_unused]] pid_t clone_copy_and_run(CloneArgs* args, void (*fn)(void*), void* arg) {
+  pid_t pid = sys_clone3(args);
+  if (pid == 0) {
+    fn(arg);
+    ::_exit(127);
+  }
+  return pid;
+}
+
 }  // namespace
 
 pid_t spawn_vm(CloneArgs* args, void (*fn)(void*), void* arg) {
@@ -109,12 +120,7 @@ pid_t spawn_vm(CloneArgs* args, void (*fn)(void*), void* arg) {
   }
   return static_cast<pid_t>(r);
 #else
-  pid_t pid = sys_clone3(args);
-  if (pid == 0) {
-    fn(arg);
-    ::_exit(127);
-  }
-  return pid;
+  return clone_copy_and_run(args, fn, arg);
 #endif
 }
 pid_t clone_vm_on_stack(CloneArgs* args, void* stack, size_t stack_size, void (*fn)(void*), void* arg) {
@@ -132,12 +138,7 @@ pid_t clone_vm_on_stack(CloneArgs* args, void* stack, size_t stack_size, void (*
 #else
   (void)stack;
   (void)stack_size;
-  pid_t pid = sys_clone3(args);
-  if (pid == 0) {
-    fn(arg);
-    ::_exit(127);
-  }
-  return pid;
+  return clone_copy_and_run(args, fn, arg);
 #endif
 }
 
