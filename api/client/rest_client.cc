@@ -519,6 +519,27 @@ std::size_t RestClient::idle_connections() const {
   return impl_->idle.size();
 }
 
+bool RestClient::can_request_async() const { return impl_->transport && impl_->transport->carries_async(); }
+
+bool RestClient::request_async(std::string_view method, const std::string& target, std::string body,
+                               ResponseCallback done, std::string_view content_type) {
+  if (!impl_->transport || !impl_->transport->carries_async()) return false;
+  std::string what = std::string(method) + " " + impl_->config.server + target;
+  if (http::string_to_verb(method) == http::verb::unknown) {
+    done(Error(ErrorCode::kInvalidArgument, what + ": unknown method"));
+    return true;
+  }
+  // Errors carry the request's name, as request() gives them.
+  ResponseCallback named = [what = std::move(what), done = std::move(done)](Result<Response> res) {
+    if (!res.ok()) {
+      done(std::move(res).error().context(what));
+      return;
+    }
+    done(std::move(res));
+  };
+  return impl_->transport->start_round_trip(method, target, std::move(body), content_type, named);
+}
+
 Result<Response> RestClient::request(std::string_view method, const std::string& target, std::string_view body,
                                      std::string_view content_type) {
   http::verb verb = http::string_to_verb(method);

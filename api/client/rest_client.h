@@ -15,6 +15,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -163,11 +164,31 @@ struct Response {
 // as RestClient::request: non-2xx answers are Responses, failures to deliver are
 // kUnavailable errors.
 // Thread-safety: called from any number of threads at once.
+// Where a request's answer is delivered when it is made without waiting for it.
+using ResponseCallback = std::function<void(Result<Response>)>;
+
 class Transport {
  public:
   virtual ~Transport() = default;
   virtual Result<Response> round_trip(std::string_view method, const std::string& target, std::string_view body,
                                       std::string_view content_type) = 0;
+  // Whether start_round_trip takes requests.
+  virtual bool carries_async() const { return false; }
+  // The same request without a thread waiting for it: true when the transport took it, and
+  // `done` is then called exactly once with what round_trip would have returned, on one of
+  // the transport's own threads (it must not block; it may start further requests). false:
+  // this transport has no such calls, `done` is left untouched and the caller uses
+  // round_trip on a thread of its own. A taken request is answered also when the transport
+  // stops (kUnavailable).
+  virtual bool start_round_trip(std::string_view method, const std::string& target, std::string body,
+                                std::string_view content_type, ResponseCallback& done) {
+    (void)method;
+    (void)target;
+    (void)body;
+    (void)content_type;
+    (void)done;
+    return false;
+  }
   // A watch of `target` (a collection's path with the watch query, as RestClient::watch
   // sends it over HTTP), with the same events, errors and end of stream as the HTTP
   // watch would have. kUnimplemented: not carried, RestClient then watches over HTTP.
@@ -214,6 +235,15 @@ class RestClient {
   // kUnavailable errors naming the request.
   Result<Response> request(std::string_view method, const std::string& target, std::string_view body = {},
                            std::string_view content_type = "application/json");
+
+  // request() without waiting, when the transport can (Transport::start_round_trip): true
+  // and `done` is called once with the answer (Response or error, as request() returns
+  // them) on the transport's thread, where it must not block. false (HTTP): nothing was
+  // sent and `done` was not called; use request() instead.
+  bool request_async(std::string_view method, const std::string& target, std::string body, ResponseCallback done,
+                     std::string_view content_type = "application/json");
+  // Whether request_async can take requests (an in-process transport).
+  bool can_request_async() const;
 
   // Connections opened so far, and idle ones in the pool (for tests and metrics).
   int64_t connections_opened() const;

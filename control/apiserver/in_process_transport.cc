@@ -4,22 +4,28 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/strand.hpp>
 
+#include <atomic>
 #include <condition_variable>
 #include <mutex>
 #include <optional>
+#include <utility>
 
 #include "api/status.h"
 
 namespace kernlet::apiserver {
-namespace {
+namespace detail {
 
-// One request in flight: what the handler reads, and where its answer lands. Shared by
-// the calling thread and the coroutine, so either may give up first.
-class Call final : public Responder {
+// One request in flight: what the handler reads, and where its answer lands: a thread
+// waiting in wait(), or a callback (start_round_trip). Shared by the caller and the
+// coroutine, so either may give up first.
+class InProcessCall final : public Responder {
  public:
+  InProcessCall() = default;
+  explicit InProcessCall(client::ResponseCallback done) : done_(std::move(done)) {}
+
   Request request;
 
-  // The answer, or the error, once there is one.
+  // The answer, or the error, once there is one (calls without a callback only).
   Result<client::Response> wait(std::chrono::steady_clock::time_point deadline) {
     std::unique_lock lk(mu_);
     if (!cv_.wait_until(lk, deadline, [&] { return answer_.has_value(); })) {
@@ -70,9 +76,15 @@ class Call final : public Responder {
     return r;
   }
 
- private:
-  // The first answer wins; false when there was one already.
+  // The first answer wins; false when there was one already. A callback runs on the
+  // answering thread, outside the lock.
   bool set(Result<client::Response> answer) {
+    if (done_) {
+      if (answered_.exchange(true, std::memory_order_acq_rel)) return false;
+      client::ResponseCallback done = std::move(done_);
+      done(std::move(answer));
+      return true;
+    }
     std::lock_guard lk(mu_);
     if (answer_.has_value()) return false;
     answer_.emplace(std::move(answer));
@@ -80,10 +92,18 @@ class Call final : public Responder {
     return true;
   }
 
+ private:
+  client::ResponseCallback done_;  // set: answered through it, never through wait()
+  std::atomic<bool> answered_{false};
   std::mutex mu_;
   std::condition_variable cv_;
   std::optional<Result<client::Response>> answer_;
 };
+
+}  // namespace detail
+namespace {
+
+using Call = detail::InProcessCall;
 
 // Destroyed with the last copy of the coroutine's completion handler: when that never ran,
 // the call is answered with an error instead of waiting out its deadline.
@@ -118,19 +138,15 @@ Result<std::unique_ptr<client::WatchStream>> InProcessTransport::watch(const std
   return w;
 }
 
-Result<client::Response> InProcessTransport::round_trip(std::string_view method, const std::string& target,
-                                                        std::string_view body, std::string_view content_type) {
+Result<void> InProcessTransport::prepare(detail::InProcessCall& call, std::string_view method, const std::string& target,
+                                         std::string body, std::string_view content_type) {
   const http::verb verb = http::string_to_verb(method);
   if (verb == http::verb::unknown) {
     return Error(ErrorCode::kInvalidArgument, "unknown method \"" + std::string(method) + "\"");
   }
-  if (body.size() > options_.body_limit) {
-    return Call::status_answer(api::Status::request_entity_too_large(static_cast<int64_t>(options_.body_limit)));
-  }
   if (io_.stopped()) return Error(ErrorCode::kUnavailable, "the in-process API server stopped");
-  auto call = std::make_shared<Call>();
   // The request as HttpServer's parser hands it over from a RestClient.
-  http::request<http::string_body>& msg = call->request.msg;
+  http::request<http::string_body>& msg = call.request.msg;
   msg.method(verb);
   msg.target(target);
   msg.version(11);
@@ -139,20 +155,50 @@ Result<client::Response> InProcessTransport::round_trip(std::string_view method,
   msg.set(http::field::accept, "application/json");
   if (!body.empty()) {
     msg.set(http::field::content_type, content_type);
-    msg.body() = std::string(body);
+    msg.body() = std::move(body);
   }
   msg.keep_alive(true);
   msg.prepare_payload();
-  call->request.identity = options_.identity;
-  call->request.remote = "in-process";
-  const auto deadline = std::chrono::steady_clock::now() + options_.timeout;
+  call.request.identity = options_.identity;
+  call.request.remote = "in-process";
+  return Ok();
+}
+
+void InProcessTransport::dispatch(std::shared_ptr<detail::InProcessCall> call) {
   requests_.fetch_add(1, std::memory_order_relaxed);
   // A strand per request, as each HTTP connection has one: the handler's completions post
   // back to it.
   auto guard = std::make_shared<AbandonGuard>(call);
-  asio::co_spawn(asio::make_strand(io_), serve(handler_, call),
+  asio::co_spawn(asio::make_strand(io_), serve(handler_, std::move(call)),
                  [guard = std::move(guard)](std::exception_ptr thrown) { guard->call->finish(thrown); });
+}
+
+Result<client::Response> InProcessTransport::round_trip(std::string_view method, const std::string& target,
+                                                        std::string_view body, std::string_view content_type) {
+  if (body.size() > options_.body_limit) {
+    return Call::status_answer(api::Status::request_entity_too_large(static_cast<int64_t>(options_.body_limit)));
+  }
+  auto call = std::make_shared<Call>();
+  KL_TRY(prepare(*call, method, target, std::string(body), content_type));
+  const auto deadline = std::chrono::steady_clock::now() + options_.timeout;
+  dispatch(call);
   return call->wait(deadline);
+}
+
+bool InProcessTransport::start_round_trip(std::string_view method, const std::string& target, std::string body,
+                                          std::string_view content_type, client::ResponseCallback& done) {
+  if (body.size() > options_.body_limit) {
+    auto answer = Call::status_answer(api::Status::request_entity_too_large(static_cast<int64_t>(options_.body_limit)));
+    std::exchange(done, nullptr)(std::move(answer));
+    return true;
+  }
+  auto call = std::make_shared<Call>(std::exchange(done, nullptr));
+  if (auto r = prepare(*call, method, target, std::move(body), content_type); !r.ok()) {
+    call->set(std::move(r).error());
+    return true;
+  }
+  dispatch(std::move(call));
+  return true;
 }
 
 }  // namespace kernlet::apiserver

@@ -18,7 +18,9 @@
 // streams gets a 500.
 //
 // Thread-safety: round_trip may be called from any number of threads at once; each call
-// blocks its thread until the handler has answered or the deadline passed. The handler and
+// blocks its thread until the handler has answered or the deadline passed.
+// start_round_trip does not block: the answer goes to a callback on an io thread, which
+// saves the caller's thread and its wake-up per request (the scheduler's bindings). The handler and
 // the io_context must outlive the transport's last call.
 #pragma once
 
@@ -32,6 +34,10 @@
 #include "control/apiserver/http_server.h"
 
 namespace kernlet::apiserver {
+
+namespace detail {
+class InProcessCall;  // one request in flight (in_process_transport.cc)
+}
 
 struct InProcessTransportOptions {
   // Who the requests come from, as a verified client certificate would have said.
@@ -57,6 +63,13 @@ class InProcessTransport final : public client::Transport {
   Result<client::Response> round_trip(std::string_view method, const std::string& target, std::string_view body,
                                       std::string_view content_type) override;
 
+  // The same without blocking a thread: `done` gets the answer on an io thread of `io`
+  // (no deadline: the handler always answers, and a stopping io_context answers
+  // kUnavailable). Always takes the request.
+  bool carries_async() const override { return true; }
+  bool start_round_trip(std::string_view method, const std::string& target, std::string body,
+                        std::string_view content_type, client::ResponseCallback& done) override;
+
   // A watch served by the ApiServer's watch cache (see ApiServer::watch_in_process);
   // kUnimplemented without an ApiServer or for what it cannot serve in-process.
   Result<std::unique_ptr<client::WatchStream>> watch(const std::string& target) override;
@@ -66,6 +79,12 @@ class InProcessTransport final : public client::Transport {
   int64_t watches() const { return watches_.load(); }
 
  private:
+  // Builds the request as HttpServer's parser would (errors: unknown method, stopped).
+  Result<void> prepare(detail::InProcessCall& call, std::string_view method, const std::string& target, std::string body,
+                       std::string_view content_type);
+  // Runs it through the handler on a strand of its own.
+  void dispatch(std::shared_ptr<detail::InProcessCall> call);
+
   std::shared_ptr<Handler> handler_;
   std::shared_ptr<ApiServer> api_;  // null: watches go over HTTP
   asio::io_context& io_;

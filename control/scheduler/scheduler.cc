@@ -1,5 +1,6 @@
 #include "control/scheduler/scheduler.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 
@@ -97,9 +98,15 @@ Result<void> Scheduler::start(std::chrono::milliseconds sync_timeout) {
   if (!nodes_->wait_for_sync(sync_timeout)) return Error(ErrorCode::kUnavailable, "scheduler: nodes did not sync");
   pods_->start();
   if (!pods_->wait_for_sync(sync_timeout)) return Error(ErrorCode::kUnavailable, "scheduler: pods did not sync");
+  async_ = client_->can_request_async();
   scheduler_thread_ = std::thread([this] { schedule_loop(); });
-  for (int i = 0; i < std::max(1, config_.binders); ++i) binder_threads_.emplace_back([this] { bind_loop(); });
-  for (int i = 0; i < std::max(1, config_.event_writers); ++i) event_threads_.emplace_back([this] { event_loop(); });
+  // With asynchronous requests the binder threads only bind pods whose claims need a PATCH
+  // first (rare); a few suffice.
+  const int binders = async_ ? std::min(4, config_.binders) : config_.binders;
+  for (int i = 0; i < std::max(1, binders); ++i) binder_threads_.emplace_back([this] { bind_loop(); });
+  if (!async_) {
+    for (int i = 0; i < std::max(1, config_.event_writers); ++i) event_threads_.emplace_back([this] { event_loop(); });
+  }
   return Ok();
 }
 
@@ -121,11 +128,18 @@ void Scheduler::stop() {
   }
   binder_threads_.clear();
   {
-    std::lock_guard lk(event_mu_);
+    // Started bindings are answered by the transport, also when it stops; their
+    // callbacks use this object.
+    std::unique_lock lk(bind_mu_);
+    bind_slot_cv_.wait(lk, [&] { return bindings_in_flight_ == 0; });
+  }
+  {
+    std::unique_lock lk(event_mu_);
     events_stopping_ = true;
     events_.clear();  // unwritten Events are dropped, as a stopping broadcaster's are
+    event_cv_.notify_all();
+    event_cv_.wait(lk, [&] { return events_in_flight_ == 0; });
   }
-  event_cv_.notify_all();
   for (auto& t : event_threads_) {
     if (t.joinable()) t.join();
   }
@@ -136,13 +150,41 @@ void Scheduler::emit_event(std::string namespace_, json::object event) {
   {
     std::lock_guard lk(event_mu_);
     if (events_stopping_) return;
-    if (events_.size() >= config_.max_queued_events) {
+    if (async_ && events_in_flight_ < std::max(1, config_.event_writers)) {
+      ++events_in_flight_;  // a free slot: sent at once, below
+    } else if (events_.size() >= config_.max_queued_events) {
       ++events_dropped_;
       return;
+    } else {
+      events_.emplace_back(std::move(namespace_), std::move(event));
+      if (!async_) event_cv_.notify_one();
+      return;
     }
-    events_.emplace_back(std::move(namespace_), std::move(event));
   }
-  event_cv_.notify_one();
+  send_event(std::move(namespace_), std::move(event));
+}
+
+void Scheduler::send_event(std::string namespace_, json::object event) {
+  // Fire and forget, as upstream's broadcaster: the answer is not decoded. Its arrival
+  // passes the slot on to the next queued Event; the slot is held until then, so stop()
+  // waits for whatever this callback still does with the scheduler.
+  const std::string path = client::ResourceRef("", "v1", "events", std::move(namespace_)).path();
+  client_->request_async("POST", path, boost::json::serialize(event), [this](Result<client::Response> res) {
+    std::pair<std::string, json::object> next;
+    {
+      std::lock_guard lk(event_mu_);
+      // A failed delivery (the server stopping) is not followed by the next one: that one
+      // would fail at once too, and answer inside this call, once per queued Event.
+      if (!res.ok() || events_stopping_ || events_.empty()) {
+        --events_in_flight_;
+        event_cv_.notify_all();
+        return;
+      }
+      next = std::move(events_.front());
+      events_.pop_front();
+    }
+    send_event(std::move(next.first), std::move(next.second));
+  });
 }
 
 void Scheduler::event_loop() {
@@ -282,6 +324,10 @@ void Scheduler::schedule_one(const std::string& key) {
   }
   if (assumed) {
     queue_.forget(key);
+    if (async_ && assumed->claims_to_select.empty()) {
+      bind_async(assumed, obj);
+      return;
+    }
     {
       std::lock_guard lk(bind_mu_);
       to_bind_.emplace_back(assumed, obj);
@@ -342,11 +388,34 @@ Result<void> Scheduler::select_node_for_claims(const PodInfo& pod) {
   return Ok();
 }
 
-void Scheduler::bind(const std::shared_ptr<PodInfo>& pod, const ObjectPtr& obj) {
+namespace {
+
+std::string binding_body(const PodInfo& pod) {
   json::object binding{{"apiVersion", "v1"},
                        {"kind", "Binding"},
-                       {"metadata", json::object{{"name", pod->name}, {"namespace", pod->namespace_}, {"uid", pod->uid}}},
-                       {"target", json::object{{"apiVersion", "v1"}, {"kind", "Node"}, {"name", pod->node_name}}}};
+                       {"metadata", json::object{{"name", pod.name}, {"namespace", pod.namespace_}, {"uid", pod.uid}}},
+                       {"target", json::object{{"apiVersion", "v1"}, {"kind", "Node"}, {"name", pod.node_name}}}};
+  return json::dump(binding);
+}
+
+}  // namespace
+
+void Scheduler::bind_async(const std::shared_ptr<PodInfo>& pod, const ObjectPtr& obj) {
+  {
+    std::unique_lock lk(bind_mu_);
+    bind_slot_cv_.wait(lk, [&] { return bindings_in_flight_ < std::max(1, config_.binders); });
+    ++bindings_in_flight_;
+  }
+  client_->request_async("POST", pods_ref(pod->namespace_, pod->name, "binding").path(), binding_body(*pod),
+                         [this, pod, obj](Result<client::Response> res) {
+                           binding_answered(pod, obj, res);
+                           std::lock_guard lk(bind_mu_);
+                           --bindings_in_flight_;
+                           bind_slot_cv_.notify_all();
+                         });
+}
+
+void Scheduler::bind(const std::shared_ptr<PodInfo>& pod, const ObjectPtr& obj) {
   const std::string key = pod->key();
   // The claims waiting for their first consumer learn the node before the pod is bound
   // (upstream's VolumeBinding PreBind), so the provisioner can start at once.
@@ -361,7 +430,13 @@ void Scheduler::bind(const std::shared_ptr<PodInfo>& pod, const ObjectPtr& obj) 
     queue_.add_rate_limited(key);
     return;
   }
-  auto res = client_->request("POST", pods_ref(pod->namespace_, pod->name, "binding").path(), json::dump(binding));
+  binding_answered(pod, obj,
+                   client_->request("POST", pods_ref(pod->namespace_, pod->name, "binding").path(), binding_body(*pod)));
+}
+
+void Scheduler::binding_answered(const std::shared_ptr<PodInfo>& pod, const ObjectPtr& obj,
+                                 const Result<client::Response>& res) {
+  const std::string key = pod->key();
   if (res.ok() && res->status / 100 == 2) {
     ++scheduled_;
     if (config_.emit_scheduled_events) {

@@ -10,12 +10,20 @@
 // and a FailedScheduling Event, and is retried when the cluster changes (a node added or
 // changed, a pod deleted) or after its back-off (1 s doubling to 10 s).
 //
-// Events (Scheduled, FailedScheduling) are written by a few event threads from a bounded
-// queue, as client-go's event broadcaster does: a binding never waits for its Event, and
-// when the API server is too slow for them events beyond the queue are dropped (counted
-// in stats), never the bindings. Binders are many because each waits out its write's
-// group commit, and 64 clients creating pods at once otherwise crowd 16 of them out
-// (measured: bench/scheduler, docs/benchmarks.md).
+// Events (Scheduled, FailedScheduling) are written from a bounded queue, at most
+// `event_writers` at a time, as client-go's event broadcaster does: a binding never waits
+// for its Event, and when the API server is too slow for them events beyond the queue are
+// dropped (counted in stats), never the bindings. Up to `binders` bindings are in flight
+// at once, because each waits out its write's group commit, and 64 clients creating pods
+// at once otherwise crowd 16 of them out (measured: bench/scheduler, docs/benchmarks.md).
+//
+// On a client whose transport takes requests without a waiting thread (the in-process
+// one of kernlet-control, RestClient::request_async) bindings and Events are started from
+// the deciding thread and finished in their answer's callback: no binder or event thread
+// is woken per pod, and a decision costs no context switch (on a VM, a thread wake-up
+// costs more than the binding's own work). Over HTTP, binder and event threads do the
+// same with blocking requests. Pods whose claims need a PATCH first always go through a
+// binder thread.
 //
 // Pods with PersistentVolumeClaims go through volume_binding.h first: claims, volumes and
 // StorageClasses have informers of their own, and a change to any of them retries the
@@ -89,6 +97,14 @@ class Scheduler {
   void schedule_one(const std::string& key);
   void bind_loop();
   void bind(const std::shared_ptr<PodInfo>& pod, const client::ObjectPtr& obj);
+  // Starts the binding without waiting (async_ only); waits while `binders` are in flight.
+  void bind_async(const std::shared_ptr<PodInfo>& pod, const client::ObjectPtr& obj);
+  // What a binding's answer means for the pod: the Scheduled Event, or the assumption
+  // dropped and the pod retried. Does not block.
+  void binding_answered(const std::shared_ptr<PodInfo>& pod, const client::ObjectPtr& obj,
+                        const Result<client::Response>& res);
+  // Posts an Event whose slot (events_in_flight_) is taken (async_ only).
+  void send_event(std::string namespace_, json::object event);
   void record_unschedulable(const client::ObjectPtr& pod, const std::string& message);
   // Queues an Event for the event threads (drops it when max_queued_events wait).
   void emit_event(std::string namespace_, json::object event);
@@ -109,10 +125,13 @@ class Scheduler {
   std::set<std::string> unschedulable_;                        // keys waiting for a change
   std::unordered_map<std::string, std::string> last_message_;  // key → last FailedScheduling
 
+  bool async_ = false;  // the client takes requests without a waiting thread
   std::mutex bind_mu_;
   std::condition_variable bind_cv_;
   std::deque<std::pair<std::shared_ptr<PodInfo>, client::ObjectPtr>> to_bind_;
   bool stopping_ = false;
+  int bindings_in_flight_ = 0;  // async_: started, not answered (guarded by bind_mu_)
+  std::condition_variable bind_slot_cv_;  // a binding answered, or stopping
 
   std::atomic<int64_t> scheduled_{0};
   std::atomic<int64_t> unschedulable_attempts_{0};
@@ -125,6 +144,7 @@ class Scheduler {
   std::condition_variable event_cv_;
   std::deque<std::pair<std::string, json::object>> events_;  // namespace, Event
   bool events_stopping_ = false;
+  int events_in_flight_ = 0;  // async_: started, not answered (guarded by event_mu_)
   std::vector<std::thread> event_threads_;
 };
 

@@ -10,6 +10,8 @@
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
+#include <optional>
 #include <functional>
 #include <mutex>
 #include <filesystem>
@@ -89,7 +91,36 @@ class InProcessTransportTest : public ::testing::Test {
 
   static Answer answer(client::RestClient& c, const std::string& method, const std::string& target,
                        const std::string& body) {
-    auto res = c.request(method, target, body);
+    return to_answer(c.request(method, target, body), method, target);
+  }
+  // The same through request_async: the answer must come on another thread (an io thread
+  // of the server), exactly once.
+  static Answer answer_async(client::RestClient& c, const std::string& method, const std::string& target,
+                             const std::string& body) {
+    std::mutex mu;
+    std::condition_variable cv;
+    std::optional<Result<client::Response>> got;
+    int calls = 0;
+    std::thread::id on;
+    const bool taken = c.request_async(method, target, body, [&](Result<client::Response> res) {
+      std::lock_guard lk(mu);
+      ++calls;
+      on = std::this_thread::get_id();
+      got.emplace(std::move(res));
+      cv.notify_all();
+    });
+    EXPECT_TRUE(taken) << method << " " << target;
+    if (!taken) return {};
+    std::unique_lock lk(mu);
+    EXPECT_TRUE(cv.wait_for(lk, std::chrono::seconds(10), [&] { return got.has_value(); })) << method << " " << target;
+    if (!got) return {};
+    EXPECT_NE(on, std::this_thread::get_id());
+    lk.unlock();
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));  // a second answer would land here
+    EXPECT_EQ(calls, 1);
+    return to_answer(std::move(*got), method, target);
+  }
+  static Answer to_answer(Result<client::Response> res, const std::string& method, const std::string& target) {
     EXPECT_TRUE(res.ok()) << method << " " << target << ": " << res.error().to_string();
     if (!res.ok()) return {};
     Answer a;
@@ -107,18 +138,21 @@ class InProcessTransportTest : public ::testing::Test {
 
   // The scheduler's requests, in order, for pods named `prefix`-…; the answers with the
   // prefix taken out of the messages, so both transports' lists compare equal.
-  static std::vector<Answer> binding_story(client::RestClient& c, const std::string& prefix) {
+  static std::vector<Answer> binding_story(client::RestClient& c, const std::string& prefix, bool async = false) {
     const std::string pods = "/api/v1/namespaces/default/pods";
+    auto ask = [&](const std::string& method, const std::string& target, const std::string& body) {
+      return async ? answer_async(c, method, target, body) : answer(c, method, target, body);
+    };
     std::vector<Answer> out;
-    out.push_back(answer(c, "POST", pods, pod_json(prefix + "-a")));
-    out.push_back(answer(c, "POST", pods + "/" + prefix + "-a/binding", binding("n1")));
-    out.push_back(answer(c, "POST", pods + "/" + prefix + "-a/binding", binding("n2")));  // already bound
-    out.push_back(answer(c, "POST", pods + "/" + prefix + "-gone/binding", binding("n1")));  // no such pod
-    out.push_back(answer(c, "POST", pods + "/" + prefix + "-a/binding", R"({"target":{}})"));  // no node
-    out.push_back(answer(c, "POST", pods, pod_json(prefix + "-held", true)));
-    out.push_back(answer(c, "DELETE", pods + "/" + prefix + "-held", ""));
-    out.push_back(answer(c, "POST", pods + "/" + prefix + "-held/binding", binding("n1")));  // being deleted
-    out.push_back(answer(c, "GET", pods + "/" + prefix + "-a/binding", ""));  // only create
+    out.push_back(ask("POST", pods, pod_json(prefix + "-a")));
+    out.push_back(ask("POST", pods + "/" + prefix + "-a/binding", binding("n1")));
+    out.push_back(ask("POST", pods + "/" + prefix + "-a/binding", binding("n2")));  // already bound
+    out.push_back(ask("POST", pods + "/" + prefix + "-gone/binding", binding("n1")));  // no such pod
+    out.push_back(ask("POST", pods + "/" + prefix + "-a/binding", R"({"target":{}})"));  // no node
+    out.push_back(ask("POST", pods, pod_json(prefix + "-held", true)));
+    out.push_back(ask("DELETE", pods + "/" + prefix + "-held", ""));
+    out.push_back(ask("POST", pods + "/" + prefix + "-held/binding", binding("n1")));  // being deleted
+    out.push_back(ask("GET", pods + "/" + prefix + "-a/binding", ""));  // only create
     for (Answer& a : out) {
       for (size_t at; (at = a.message.find(prefix + "-")) != std::string::npos;) a.message.replace(at, prefix.size(), "P");
     }
@@ -163,6 +197,42 @@ TEST_F(InProcessTransportTest, BindingAnswersAreTheHttpOnes) {
   ASSERT_EQ(conds->size(), 1u);
   EXPECT_EQ(json::get_string(conds->at(0).as_object(), "type"), "PodScheduled");
   EXPECT_EQ(json::get_string(conds->at(0).as_object(), "status"), "True");
+}
+
+TEST_F(InProcessTransportTest, AsynchronousRequestsGetTheSameAnswers) {
+  // The scheduler's bindings and Events go through request_async on this transport: same
+  // answers as a blocking request and as HTTP, each delivered once on an io thread.
+  ASSERT_TRUE(local_->can_request_async());
+  std::vector<Answer> over_http = binding_story(*http_, "h");
+  std::vector<Answer> in_process = binding_story(*local_, "a", /*async=*/true);
+  EXPECT_EQ(in_process, over_http);
+  EXPECT_EQ(local_->connections_opened(), 0);
+  EXPECT_EQ(transport_->requests(), 9);
+  auto pod = http_->get(client::ResourceRef("", "v1", "pods", "default", "a-a"));
+  ASSERT_TRUE(pod.ok()) << pod.error().to_string();
+  EXPECT_EQ(json::get_string(*json::get_object(*pod, "spec"), "nodeName"), "n1");
+
+  // Over HTTP there is no such call: nothing is sent and the callback is never called.
+  EXPECT_FALSE(http_->can_request_async());
+  bool called = false;
+  EXPECT_FALSE(http_->request_async("GET", "/api/v1/namespaces/default/pods/a-a", "",
+                                    [&](Result<client::Response>) { called = true; }));
+  EXPECT_FALSE(called);
+
+  // Errors are answers too, named after the request: an unknown method, then a stopped server.
+  std::optional<Result<client::Response>> bad;
+  ASSERT_TRUE(local_->request_async("FETCH", "/api/v1/pods", "", [&](Result<client::Response> r) { bad.emplace(r); }));
+  ASSERT_TRUE(bad.has_value());
+  ASSERT_FALSE(bad->ok());
+  EXPECT_EQ(bad->error().code(), ErrorCode::kInvalidArgument);
+  EXPECT_NE(bad->error().message().find("FETCH"), std::string::npos) << bad->error().to_string();
+  server_->stop();
+  std::optional<Result<client::Response>> stopped;
+  ASSERT_TRUE(local_->request_async("GET", "/api/v1/namespaces/default", "",
+                                    [&](Result<client::Response> r) { stopped.emplace(r); }));
+  ASSERT_TRUE(stopped.has_value());
+  ASSERT_FALSE(stopped->ok());
+  EXPECT_EQ(stopped->error().code(), ErrorCode::kUnavailable) << stopped->error().to_string();
 }
 
 TEST_F(InProcessTransportTest, BindingAfterTheCachedPodWasReplaced) {
