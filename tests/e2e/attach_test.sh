@@ -1,0 +1,115 @@
+#!/usr/bin/env bash
+# kubectl attach and kubectl run -i against scripts/up's single-node cluster, with the real
+# kubectl 1.33 (WebSocket, v5.channel.k8s.io) and 1.27 (SPDY/3.1, v4.channel.k8s.io)
+# through kernlet-control's pods/attach proxy to the agent's kubelet API: a container's
+# stdin (`stdin: true`) gets what the client sends, the client sees the container's live
+# output (not what came before), detaching leaves the container running and its stdin
+# open; `kubectl run -i --rm` (stdinOnce) reads piped input and is deleted afterwards; a
+# `tty: true` container's terminal output reaches `kubectl logs` and an attached terminal;
+# and after kill -9 of the agent the container still runs and can be attached again.
+source "$(dirname "$0")/agent_lib.sh"
+command -v script >/dev/null || { echo "SKIP: script (util-linux) missing"; exit 77; }
+start_cluster
+# expect_not_contains NAME NEEDLE HAYSTACK
+expect_not_contains() {
+  case "$3" in *"$2"*) not_ok "$1" "want not to contain: $2" "got: $3" ;; *) ok "$1" ;; esac
+}
+
+kc 1.33 apply -f - >/dev/null <<EOF
+apiVersion: v1
+kind: Pod
+metadata: {name: echo}
+spec:
+  containers:
+  - name: main
+    image: $BUSYBOX
+    stdin: true
+    command: ["sh", "-c", "echo before-attach; while read l; do echo got:\$l; done; echo stdin-ended"]
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: term}
+spec:
+  containers:
+  - name: main
+    image: $BUSYBOX
+    stdin: true
+    tty: true
+    command: ["sh", "-c", "tty; echo tty-ready; while read l; do echo tty-got:\$l; done"]
+EOF
+kc 1.33 wait --for=condition=Ready pod/echo pod/term --timeout=60s >/dev/null 2>&1 || true
+expect_eq "the pods run" "Running Running" "$(jp echo '{.status.phase}') $(jp term '{.status.phase}')"
+logs_have() { kc 1.33 logs "$1" 2>/dev/null | grep -q "$2"; }
+wait_until 10 logs_have echo before-attach
+
+# attach VERSION TAG: kubectl attach -i to `echo`, two lines sent one after the other, each
+# answered before the next; then kubectl is stopped (a non-stdinOnce attach lasts as long as
+# the container).
+attach_lines() {
+  local v=$1 tag=$2 in="$workdir/in.$1" out="$workdir/out.$1" pid
+  rm -f "$in"; mkfifo "$in"
+  kc "$v" attach -i echo -c main <"$in" >"$out" 2>"$workdir/err.$v" &
+  pid=$!
+  exec 3>"$in"
+  echo "$tag-one" >&3
+  wait_until 20 grep -q "got:$tag-one" "$out"
+  echo "$tag-two" >&3
+  wait_until 20 grep -q "got:$tag-two" "$out"
+  expect_eq "kubectl $v attach -i: the container reads stdin, its answers come back live" \
+    "$(printf 'got:%s-one\ngot:%s-two' "$tag" "$tag")" "$(cat "$out")"
+  exec 3>&-
+  kill "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+}
+attach_lines 1.33 ws
+expect_not_contains "attach shows output from now on, not the history" "before-attach" "$(cat "$workdir/out.1.33")"
+attach_lines 1.27 spdy
+expect_eq "detaching leaves the container running, not restarted" "Running 0" \
+  "$(jp echo '{.status.phase} {.status.containerStatuses[0].restartCount}')"
+expect_contains "kubectl logs has what attached clients saw" "got:spdy-two" "$(kc 1.33 logs echo)"
+expect_not_contains "the container's stdin stayed open across the sessions (no stdinOnce)" "stdin-ended" \
+  "$(kc 1.33 logs echo)"
+
+# --- kubectl run -i --rm (stdin, stdinOnce) -------------------------------------------------
+for v in 1.33 1.27; do
+  name="run-${v/./-}"
+  out=$(echo "world" | kc "$v" run -i --rm --restart=Never --image="$BUSYBOX" --image-pull-policy=IfNotPresent \
+    "$name" -- sh -c 'read x; echo hello-$x; cat; echo eof-after-session' 2>"$workdir/run-err.$v")
+  expect_contains "kubectl $v run -i: piped input reaches the container, its output comes back" "hello-world" "$out"
+  expect_contains "kubectl $v run -i: stdinOnce — the end of the session's input is the container's EOF" \
+    "eof-after-session" "$out"
+  wait_until 30 sh -c "! $KUBECTL_DIR/kubectl.1.33 get pod $name >/dev/null 2>&1"
+  expect_contains "kubectl $v run -i --rm deletes the pod afterwards" "NotFound" \
+    "$(kc 1.33 get pod "$name" 2>&1)"
+done
+
+# --- a terminal (tty: true) ---------------------------------------------------------------
+expect_contains "tty: the container's stdio is a terminal of its devpts, its output in kubectl logs" \
+  "/dev/pts/" "$(kc 1.33 logs term)"
+expect_contains "tty: kubectl logs has the terminal's output" "tty-ready" "$(kc 1.33 logs term)"
+# kubectl attach -t needs a terminal of its own: script(1) gives it one. The line typed is
+# echoed by the container's terminal and answered by the shell.
+out=$(timeout 30 script -qec "sh -c 'sleep 2; echo typed; sleep 3' | $KUBECTL_DIR/kubectl.1.33 attach -it term -c main" /dev/null </dev/null 2>&1 | tr -d '\r' || true)
+expect_contains "kubectl attach -it: a line typed reaches the terminal, the answer comes back" "tty-got:typed" "$out"
+
+# --- kill -9 of the agent --------------------------------------------------------------------
+before=$(jp echo '{.status.containerStatuses[0].containerID}/{.status.containerStatuses[0].restartCount}')
+agent_pid=$(cat "$DATA/agent.pid")
+kill -KILL "$agent_pid"
+wait_until 20 sh -c "[ \"\$(cat '$DATA/agent.pid')\" != $agent_pid ]"
+# The restarted agent answers attach once it has re-adopted the pod.
+attached=""
+for _ in $(seq 50); do
+  attach_lines 1.33 again >/dev/null 2>&1
+  if grep -q "got:again-two" "$workdir/out.1.33"; then attached=yes; break; fi
+  sleep 0.2
+done
+expect_eq "after kill -9 of the agent the container still runs, not restarted" "$before" \
+  "$(jp echo '{.status.containerStatuses[0].containerID}/{.status.containerStatuses[0].restartCount}')"
+expect_eq "after kill -9 of the agent its stdin is still open and attach works again" "yes" "$attached"
+expect_not_contains "the container never saw its stdin end" "stdin-ended" "$(kc 1.33 logs echo)"
+expect_eq "the tty container still runs after the agent's restart" "Running 0" \
+  "$(jp term '{.status.phase} {.status.containerStatuses[0].restartCount}')"
+
+kc 1.33 delete pod echo term --grace-period=1 --timeout=60s >/dev/null 2>&1 || true
+finish_cluster
