@@ -193,6 +193,12 @@ std::optional<StartError> RealPodRuntime::start_container(const ContainerConfig&
   spec.process = config.process;
   // stdin (without a tty, whose terminal is stdin): a FIFO the agent writes (fifo.h).
   runtime::UniqueFd stdin_r, once_writer;
+  if (config.open_stdin && config.process.tty && config.stdin_once) {
+    // Marks a tty's stdinOnce for a restarted agent (the input of its terminal is over).
+    runtime::UniqueFd marker(::open((logs::stdin_fifo_path(dir) + "-once").c_str(),
+                                    O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600));
+    if (!marker.valid()) return create_err(Error::from_errno("create " + logs::stdin_fifo_path(dir) + "-once"));
+  }
   if (config.open_stdin && !config.process.tty) {
     const std::string path = logs::stdin_fifo_path(dir);
     if (auto r = logs::create_fifo(path); !r.ok()) return create_err(r.error());
@@ -418,7 +424,12 @@ void RealPodRuntime::ensure_log_pump(const std::string& id, const std::string& l
   std::lock_guard<std::mutex> lock(pump_mu_);
   if (pumped_.count(id) != 0) return;
   (void)runtime::make_dirs(log_path.substr(0, log_path.rfind('/')), 0755);
-  auto r = pump_->add_fifos(id, log_path, io_dir(n->pod_uid, id));
+  // A tty container re-adopted after a restart: its output is the terminal the pod's holder
+  // kept for us (the FIFOs are not its stdio).
+  int master = rt_->tty_master(id);
+  auto r = master >= 0 ? pump_->add(id, log_path, runtime::UniqueFd(::fcntl(master, F_DUPFD_CLOEXEC, 3)),
+                                    runtime::UniqueFd())
+                       : pump_->add_fifos(id, log_path, io_dir(n->pod_uid, id));
   if (r.ok() || r.error().code() == ErrorCode::kAlreadyExists) {
     pumped_.insert(id);
   } else {
@@ -442,6 +453,15 @@ Result<RealPodRuntime::Attachment> RealPodRuntime::attach(const std::string& id,
   if (it != stdio_.end()) {
     a.tty = it->second.tty;
     a.stdin_once = it->second.stdin_once;
+  } else if (rt_->tty_master(id) >= 0) {
+    // A tty container re-adopted after a restart (its terminal kept by the holder): its
+    // input is open unless it was stdinOnce, which the session of the agent that died
+    // has ended.
+    struct stat sb {};
+    const bool once = ::stat((logs::stdin_fifo_path(io_dir(n->pod_uid, id)) + "-once").c_str(), &sb) == 0;
+    it = stdio_.emplace(id, Stdio{true, !once, once, runtime::UniqueFd()}).first;
+    a.tty = true;
+    a.stdin_once = once;
   }
   if (!want_input) return a;
   const std::string fifo = logs::stdin_fifo_path(io_dir(n->pod_uid, id));
