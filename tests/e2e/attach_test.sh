@@ -108,8 +108,12 @@ expect_eq "after kill -9 of the agent the container still runs, not restarted" "
   "$(jp echo '{.status.containerStatuses[0].containerID}/{.status.containerStatuses[0].restartCount}')"
 expect_eq "after kill -9 of the agent its stdin is still open and attach works again" "yes" "$attached"
 expect_not_contains "the container never saw its stdin end" "stdin-ended" "$(kc 1.33 logs echo)"
-expect_eq "the tty container still runs after the agent's restart" "Running 0" \
+expect_eq "the tty container still runs after the agent's restart (its pod's holder kept the terminal)" "Running 0" \
   "$(jp term '{.status.phase} {.status.containerStatuses[0].restartCount}')"
+out=$(timeout 30 script -qec "sh -c 'sleep 2; echo after-restart; sleep 3' | $KUBECTL_DIR/kubectl.1.33 attach -it term -c main" /dev/null </dev/null 2>&1 | tr -d '\r' || true)
+expect_contains "after the restart kubectl attach -it reaches the same terminal" "tty-got:after-restart" "$out"
+expect_contains "after the restart the terminal's output still reaches kubectl logs" "tty-got:after-restart" \
+  "$(kc 1.33 logs term)"
 
 kc 1.33 delete pod echo term --grace-period=1 --timeout=60s >/dev/null 2>&1 || true
 finish_cluster
