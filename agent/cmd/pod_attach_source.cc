@@ -34,7 +34,12 @@ class Attached final : public ExecProcess {
   }
   int pidfd() const override { return a_.output.finished.get(); }
   Result<int> reap() override { return 0; }
-  void kill() override { ending_ = true; }  // the client left: detach, nothing to kill
+  // The client left: detach, nothing to kill. Unsubscribing closes the pump's ends, so
+  // pidfd() (the `finished` socket) turns readable and the session ends.
+  void kill() override {
+    ending_ = true;
+    rt_->detach(a_.output.id);
+  }
 
  private:
   RealPodRuntime* rt_;

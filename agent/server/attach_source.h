@@ -8,9 +8,11 @@
 //                terminal's output on stdout_fd)
 //   tty_fd()     with a tty: the pty master, for input and TIOCSWINSZ (not read)
 //   close_stdin() this session's input is over (for stdinOnce: the container's stdin is)
-//   pidfd()      readable once the container's output has ended (it has exited)
+//   pidfd()      readable once the container's output has ended (it has exited), or
+//                after kill()
 //   reap()       0: attach has no exit status, the session ends with a Success status
-//   kill()       the client left: the session detaches, the container keeps running
+//   kill()       the client left: the session detaches (pidfd() turns readable), the
+//                container keeps running
 #pragma once
 
 #include <memory>
