@@ -160,6 +160,35 @@ TEST(LogPumpTest, ASubscriberThatDoesNotReadNeverHoldsThePump) {
   EXPECT_GT((*pump)->stats().subscriber_drops, 0U);
 }
 
+// stdin of a container (fifo.h): without stdinOnce the container holds a writer itself and
+// never reads EOF; with it, EOF comes when the agent's writer closes.
+TEST(StdinFifoTest, EofOnlyWithStdinOnce) {
+  TestDir dir;
+  const std::string path = stdin_fifo_path(dir.str());
+  ASSERT_TRUE(create_fifo(path).ok());
+  for (bool once : {false, true}) {
+    auto container = open_stdin_for_container(path, once);
+    ASSERT_TRUE(container.ok()) << container.error().to_string();
+    EXPECT_EQ(::fcntl(container->get(), F_GETFL) & O_NONBLOCK, 0) << "the container's stdin blocks";
+    auto agent = open_stdin_for_writer(path);
+    ASSERT_TRUE(agent.ok()) << agent.error().to_string();
+    write_all(agent->get(), "line\n");
+    agent->reset();  // the session (or the agent) is gone
+    char buf[16];
+    ASSERT_EQ(::read(container->get(), buf, sizeof buf), 5);
+    pollfd p{container->get(), POLLIN, 0};
+    if (once) {
+      EXPECT_EQ(::read(container->get(), buf, sizeof buf), 0) << "stdinOnce: EOF";
+    } else {
+      EXPECT_EQ(::poll(&p, 1, 50), 0) << "open stdin: nothing to read, and no EOF";
+      EXPECT_TRUE(open_stdin_for_writer(path).ok()) << "a later session (or agent) opens it again";
+    }
+  }
+  auto nobody = open_stdin_for_writer(path);
+  ASSERT_FALSE(nobody.ok());
+  EXPECT_NE(nobody.error().message().find(path), std::string::npos);
+}
+
 TEST(LogPumpTest, LongLinesBecomePartialRecords) {
   TestDir dir;
   auto pump = LogPump::start({.max_line = 8, .rotation = {}, .clock = std::chrono::system_clock::now});
