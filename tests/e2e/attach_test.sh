@@ -89,8 +89,29 @@ expect_contains "tty: the container's stdio is a terminal of its devpts, its out
 expect_contains "tty: kubectl logs has the terminal's output" "tty-ready" "$(kc 1.33 logs term)"
 # kubectl attach -t needs a terminal of its own: script(1) gives it one. The line typed is
 # echoed by the container's terminal and answered by the shell.
-out=$(timeout 30 script -qec "sh -c 'sleep 2; echo typed; sleep 3' | $KUBECTL_DIR/kubectl.1.33 attach -it term -c main" /dev/null </dev/null 2>&1 | tr -d '\r' || true)
+# Its input is script's: the lines a writer sends after a pause (kubectl is attached by
+# then, else the terminal holds them until kubectl reads). The session ends when timeout
+# stops script, before its input ends: an EOF would reach the container's terminal as ^D.
+tty_attach() {  # tty_attach LINE: kubectl attach -it to `term`, LINE typed; the screen
+  (sleep 3; echo "$1"; sleep 9) | timeout 10 script -qfec "$KUBECTL_DIR/kubectl.1.33 attach -it term -c main" /dev/null 2>&1 |
+    tr -d '\r' || true
+}
+out=$(tty_attach typed)
 expect_contains "kubectl attach -it: a line typed reaches the terminal, the answer comes back" "tty-got:typed" "$out"
+expect_not_contains "kubectl attach -it: kubectl used its terminal (tty on the wire)" "Unable to use a TTY" "$out"
+
+# kubectl run -it --rm: tty, stdin and stdinOnce; the shell gets typed lines, its exit ends
+# the session and the pod is deleted.
+# The typed line waits for kubectl's size (the resize channel) to reach the terminal.
+typed='s=; for i in $(seq 50); do s=$(stty size 2>/dev/null); case "$s" in [1-9]*) break;; esac; sleep 0.1; done; echo tty-run-$((6*7)) $s; exit'
+out=$( (sleep 3; echo "$typed"; sleep 20) | timeout 60 script -qfec \
+  "stty cols 91 rows 37; $KUBECTL_DIR/kubectl.1.33 run -it --rm --restart=Never --image=$BUSYBOX --image-pull-policy=IfNotPresent ttyrun -- sh" \
+  /dev/null 2>&1 | tr -d '\r' || true)
+expect_contains "kubectl run -it --rm: the shell on the container's terminal runs what is typed, at kubectl's size" \
+  "tty-run-42 37 91" "$out"
+expect_not_contains "kubectl run -it: kubectl used its terminal (tty on the wire)" "Unable to use a TTY" "$out"
+wait_until 30 sh -c "! $KUBECTL_DIR/kubectl.1.33 get pod ttyrun >/dev/null 2>&1"
+expect_contains "kubectl run -it --rm: the pod is deleted once the shell exits" "NotFound" "$(kc 1.33 get pod ttyrun 2>&1)"
 
 # --- kill -9 of the agent --------------------------------------------------------------------
 before=$(jp echo '{.status.containerStatuses[0].containerID}/{.status.containerStatuses[0].restartCount}')
@@ -110,7 +131,7 @@ expect_eq "after kill -9 of the agent its stdin is still open and attach works a
 expect_not_contains "the container never saw its stdin end" "stdin-ended" "$(kc 1.33 logs echo)"
 expect_eq "the tty container still runs after the agent's restart (its pod's holder kept the terminal)" "Running 0" \
   "$(jp term '{.status.phase} {.status.containerStatuses[0].restartCount}')"
-out=$(timeout 30 script -qec "sh -c 'sleep 2; echo after-restart; sleep 3' | $KUBECTL_DIR/kubectl.1.33 attach -it term -c main" /dev/null </dev/null 2>&1 | tr -d '\r' || true)
+out=$(tty_attach after-restart)
 expect_contains "after the restart kubectl attach -it reaches the same terminal" "tty-got:after-restart" "$out"
 expect_contains "after the restart the terminal's output still reaches kubectl logs" "tty-got:after-restart" \
   "$(kc 1.33 logs term)"
