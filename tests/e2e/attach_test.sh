@@ -42,24 +42,30 @@ expect_eq "the pods run" "Running Running" "$(jp echo '{.status.phase}') $(jp te
 logs_have() { kc 1.33 logs "$1" 2>/dev/null | grep -q "$2"; }
 wait_until 10 logs_have echo before-attach
 
-# attach VERSION TAG: kubectl attach -i to `echo`, two lines sent one after the other, each
-# answered before the next; then kubectl is stopped (a non-stdinOnce attach lasts as long as
-# the container).
-attach_lines() {
-  local v=$1 tag=$2 in="$workdir/in.$1" out="$workdir/out.$1" pid
+# A write to a kubectl that has ended must fail (EPIPE), not end this script (SIGPIPE).
+trap '' PIPE
+# attach_session VERSION TAG: kubectl attach -i to `echo`, two lines sent one after the
+# other, each answered before the next; then kubectl is stopped (a non-stdinOnce attach
+# lasts as long as the container). What kubectl printed is in $workdir/out.VERSION; fails
+# when an answer does not come (kubectl ended, or 20 s passed).
+attach_session() {
+  local v=$1 tag=$2 in="$workdir/in.$1" out="$workdir/out.$1" pid rc=0
   rm -f "$in"; mkfifo "$in"
   kc "$v" attach -i echo -c main <"$in" >"$out" 2>"$workdir/err.$v" &
   pid=$!
   exec 3>"$in"
-  echo "$tag-one" >&3
-  wait_until 20 grep -q "got:$tag-one" "$out"
-  echo "$tag-two" >&3
-  wait_until 20 grep -q "got:$tag-two" "$out"
-  expect_eq "kubectl $v attach -i: the container reads stdin, its answers come back live" \
-    "$(printf 'got:%s-one\ngot:%s-two' "$tag" "$tag")" "$(cat "$out")"
+  answered() { grep -q "got:$1" "$out" || ! kill -0 "$pid" 2>/dev/null; }
+  { echo "$tag-one" >&3 && wait_until 20 answered "$tag-one" && grep -q "got:$tag-one" "$out" &&
+    echo "$tag-two" >&3 && wait_until 20 answered "$tag-two" && grep -q "got:$tag-two" "$out"; } 2>/dev/null || rc=1
   exec 3>&-
   kill "$pid" 2>/dev/null || true
   wait "$pid" 2>/dev/null || true
+  return $rc
+}
+attach_lines() {  # attach_lines VERSION TAG: attach_session, checked
+  attach_session "$1" "$2" || true
+  expect_eq "kubectl $1 attach -i: the container reads stdin, its answers come back live" \
+    "$(printf 'got:%s-one\ngot:%s-two' "$2" "$2")" "$(cat "$workdir/out.$1")"
 }
 attach_lines 1.33 ws
 expect_not_contains "attach shows output from now on, not the history" "before-attach" "$(cat "$workdir/out.1.33")"
@@ -121,8 +127,7 @@ wait_until 20 sh -c "[ \"\$(cat '$DATA/agent.pid')\" != $agent_pid ]"
 # The restarted agent answers attach once it has re-adopted the pod.
 attached=""
 for _ in $(seq 50); do
-  attach_lines 1.33 again >/dev/null 2>&1
-  if grep -q "got:again-two" "$workdir/out.1.33"; then attached=yes; break; fi
+  if attach_session 1.33 again; then attached=yes; break; fi
   sleep 0.2
 done
 expect_eq "after kill -9 of the agent the container still runs, not restarted" "$before" \
