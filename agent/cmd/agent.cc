@@ -12,6 +12,7 @@
 
 #include "agent/cmd/api_environment.h"
 #include "agent/cmd/cni_network.h"
+#include "agent/cmd/pod_attach_source.h"
 #include "agent/cmd/pod_exec_source.h"
 #include "agent/cmd/pod_port_forward_source.h"
 #include "agent/cmd/pod_log_source.h"
@@ -311,6 +312,7 @@ Result<std::unique_ptr<Agent>> Agent::create(AgentOptions options) {
         },
         [stats] { return stats->summary(); }, std::make_shared<PodExecSource>(a->workers_.get(), a->rt_.get()));
     a->server_->set_port_forward(std::make_shared<PodPortForwardSource>(a->workers_.get(), a->rt_.get()));
+    a->server_->set_attach(std::make_shared<PodAttachSource>(a->workers_.get(), a->rt_.get()));
     // GET /metrics: pods by phase, and the service proxy's counters when it runs.
     a->server_->set_metrics([w, proxy = a->proxy_.get()] {
       metrics::PrometheusText out;

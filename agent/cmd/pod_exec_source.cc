@@ -41,9 +41,9 @@ Result<void> make_pipe(UniqueFd& read_end, UniqueFd& write_end, bool ours_is_rea
 
 }  // namespace
 
-Result<std::unique_ptr<ExecProcess>> PodExecSource::exec(std::string_view ns, std::string_view pod,
-                                                         std::string_view container, const ExecOptions& options) {
-  client::ObjectPtr p = workers_->find(ns, pod);
+Result<std::string> running_container_id(PodWorkers& workers, RealPodRuntime& rt, std::string_view ns,
+                                         std::string_view pod, std::string_view container) {
+  client::ObjectPtr p = workers.find(ns, pod);
   if (!p)
     return Error(ErrorCode::kNotFound,
                  "pod \"" + std::string(pod) + "\" not found in namespace \"" + std::string(ns) + "\" on this node");
@@ -57,7 +57,7 @@ Result<std::unique_ptr<ExecProcess>> PodExecSource::exec(std::string_view ns, st
   const std::string uid(view.meta().uid());
   std::string id;
   int attempt = -1;
-  for (const auto& ci : rt_->list_containers(uid)) {
+  for (const auto& ci : rt.list_containers(uid)) {
     if (ci.name == container && ci.status.state == runtime::ContainerState::kRunning && ci.attempt > attempt) {
       attempt = ci.attempt;
       id = ci.id;
@@ -66,7 +66,12 @@ Result<std::unique_ptr<ExecProcess>> PodExecSource::exec(std::string_view ns, st
   if (id.empty())
     return Error(ErrorCode::kConflict, "container \"" + std::string(container) + "\" in pod \"" + std::string(ns) +
                                            "/" + std::string(pod) + "\" is not running");
+  return id;
+}
 
+Result<std::unique_ptr<ExecProcess>> PodExecSource::exec(std::string_view ns, std::string_view pod,
+                                                         std::string_view container, const ExecOptions& options) {
+  KL_ASSIGN_OR_RETURN(const std::string id, running_container_id(*workers_, *rt_, ns, pod, container));
   runtime::ExecSpec spec;
   spec.as_container = true;
   spec.process.args = options.command;

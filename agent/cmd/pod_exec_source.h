@@ -12,6 +12,12 @@
 
 namespace kernlet::agent {
 
+// The id of the running instance (the newest attempt that runs) of container `container`
+// of pod `ns`/`pod`. Errors: kNotFound for a pod this node does not run or a container the
+// pod does not have, kConflict when no instance runs. Thread-safe.
+Result<std::string> running_container_id(PodWorkers& workers, RealPodRuntime& rt, std::string_view ns,
+                                         std::string_view pod, std::string_view container);
+
 class PodExecSource final : public ExecSource {
  public:
   PodExecSource(PodWorkers* workers, RealPodRuntime* rt) : workers_(workers), rt_(rt) {}

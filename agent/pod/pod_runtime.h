@@ -81,6 +81,11 @@ struct ContainerConfig {
   bool privileged = false;
   cgroups::Resources resources;
   std::string log_path;  // the CRI log file of this attempt
+  // The container's stdin and stdinOnce (its tty is process.tty): whether fd 0 is a stream
+  // the kubelet API's attach writes to, and whether that stream ends with the first
+  // attach session.
+  bool open_stdin = false;
+  bool stdin_once = false;
   std::string id() const { return container_instance_id(pod_uid, name, attempt); }
 };
 

@@ -258,6 +258,9 @@ bool PodSyncer::start(const api::PodView& pod, const api::ContainerView& c, int 
   cfg.privileged = built->privileged;
   if (auto r = cgroups::container_resources(c); r.ok()) cfg.resources = *r;
   cfg.log_path = log_path(pod, name, attempt);
+  cfg.process.tty = c.tty();
+  cfg.open_stdin = c.stdin_();
+  cfg.stdin_once = c.stdin_once();
   if (auto err = rt_->start_container(cfg)) {
     std::string msg = err->error.message();
     events_->event(pod.raw(), "Warning", "Failed", "Error: " + msg);

@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <sys/statfs.h>
 #include <unistd.h>
 
@@ -190,7 +191,31 @@ std::optional<StartError> RealPodRuntime::start_container(const ContainerConfig&
   for (auto it = config.image.layer_dirs.rbegin(); it != config.image.layer_dirs.rend(); ++it)
     spec.lower_dirs.push_back(*it);
   spec.process = config.process;
-  spec.process.stdin_fd = -1;
+  // stdin (without a tty, whose terminal is stdin): a FIFO the agent writes (fifo.h).
+  runtime::UniqueFd stdin_r, once_writer;
+  if (config.open_stdin && config.process.tty && config.stdin_once) {
+    // Marks a tty's stdinOnce for a restarted agent (the input of its terminal is over).
+    runtime::UniqueFd marker(::open((logs::stdin_fifo_path(dir) + "-once").c_str(),
+                                    O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600));
+    if (!marker.valid()) return create_err(Error::from_errno("create " + logs::stdin_fifo_path(dir) + "-once"));
+  }
+  if (config.open_stdin && !config.process.tty) {
+    const std::string path = logs::stdin_fifo_path(dir);
+    if (auto r = logs::create_fifo(path); !r.ok()) return create_err(r.error());
+    auto in = logs::open_stdin_for_container(path, config.stdin_once);
+    if (!in.ok()) return create_err(in.error());
+    stdin_r = std::move(*in);
+    if (config.stdin_once) {
+      // Marks the FIFO for a restarted agent, which must not reopen it: once the writer
+      // below is gone (with this agent), that stdin has ended.
+      runtime::UniqueFd marker(::open((path + "-once").c_str(), O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600));
+      if (!marker.valid()) return create_err(Error::from_errno("create " + path + "-once"));
+      auto w = logs::open_stdin_for_writer(path);
+      if (!w.ok()) return create_err(w.error());
+      once_writer = std::move(*w);
+    }
+  }
+  spec.process.stdin_fd = stdin_r.valid() ? stdin_r.get() : -1;
   spec.process.stdout_fd = out_w->get();
   spec.process.stderr_fd = err_w->get();
   spec.process.stdout_path.clear();
@@ -205,13 +230,35 @@ std::optional<StartError> RealPodRuntime::start_container(const ContainerConfig&
     (void)runtime::remove_tree(dir);
     return create_err(r.error());
   }
+  stdin_r.reset();
   // The pump's read ends must be registered while our write ends still count as writers.
-  if (auto r = pump_->add(id, config.log_path, std::move(*out_r), std::move(*err_r)); r.ok()) {
+  // With a tty the container's output is its terminal: the pump reads the pty master (a
+  // dup; the runtime keeps the master) and the FIFOs go unused.
+  Result<void> pumped = Ok();
+  if (config.process.tty) {
+    int master = rt_->tty_master(id);
+    runtime::UniqueFd dup(master >= 0 ? ::fcntl(master, F_DUPFD_CLOEXEC, 3) : -1);
+    pumped = dup.valid() ? pump_->add(id, config.log_path, std::move(dup), runtime::UniqueFd())
+                         : Result<void>(Error::from_errno("dup the pty master of " + id));
+  } else {
+    pumped = pump_->add(id, config.log_path, std::move(*out_r), std::move(*err_r));
+  }
+  if (pumped.ok()) {
     std::lock_guard<std::mutex> pl(pump_mu_);
     pumped_.insert(id);
+  } else {
+    std::fprintf(stderr, "W pod: log pump for container %s: %s\n", id.c_str(), pumped.error().to_string().c_str());
   }
   out_w->reset();
   err_w->reset();
+  if (config.process.tty || config.open_stdin) {
+    std::lock_guard<std::mutex> sl(stdio_mu_);
+    Stdio& st = stdio_[id];
+    st.tty = config.process.tty;
+    st.open_stdin = config.open_stdin;
+    st.stdin_once = config.stdin_once;
+    st.once_writer = std::move(once_writer);
+  }
   const auto t1 = std::chrono::steady_clock::now();
   if (auto r = rt_->start(id); !r.ok()) return StartError{StartFailure::kRun, r.error()};
   if (trace_enabled()) {
@@ -325,6 +372,10 @@ Result<void> RealPodRuntime::remove_container_locked(const std::string& id, cons
       pumped_.erase(id);
     }
   }
+  {
+    std::lock_guard<std::mutex> sl(stdio_mu_);
+    stdio_.erase(id);
+  }
   auto r = rt_->remove(id);
   if (!r.ok() && r.error().code() != ErrorCode::kNotFound) return r;
   if (auto p = cgroups_->container_path(pod_uid, id); p.ok()) KL_TRY(cgroups_->remove(*p, std::chrono::seconds(10)));
@@ -373,13 +424,70 @@ void RealPodRuntime::ensure_log_pump(const std::string& id, const std::string& l
   std::lock_guard<std::mutex> lock(pump_mu_);
   if (pumped_.count(id) != 0) return;
   (void)runtime::make_dirs(log_path.substr(0, log_path.rfind('/')), 0755);
-  auto r = pump_->add_fifos(id, log_path, io_dir(n->pod_uid, id));
+  // A tty container re-adopted after a restart: its output is the terminal the pod's holder
+  // kept for us (the FIFOs are not its stdio).
+  int master = rt_->tty_master(id);
+  auto r = master >= 0 ? pump_->add(id, log_path, runtime::UniqueFd(::fcntl(master, F_DUPFD_CLOEXEC, 3)),
+                                    runtime::UniqueFd())
+                       : pump_->add_fifos(id, log_path, io_dir(n->pod_uid, id));
   if (r.ok() || r.error().code() == ErrorCode::kAlreadyExists) {
     pumped_.insert(id);
   } else {
     std::fprintf(stderr, "W pod: log pump for container %s: %s\n", id.c_str(), r.error().to_string().c_str());
     pumped_.insert(id);  // one warning, not one per sync
   }
+}
+
+Result<RealPodRuntime::Attachment> RealPodRuntime::attach(const std::string& id, bool want_input) {
+  auto n = parse_container_instance_id(id);
+  if (!n) return Error(ErrorCode::kNotFound, "container " + id + ": not an agent container id");
+  auto lock = pod_locks_.lock(n->pod_uid);
+  auto st = rt_->status(id);
+  if (!st.ok()) return std::move(st).error();
+  if (st->state != runtime::ContainerState::kRunning)
+    return Error(ErrorCode::kConflict, "container " + id + " is not running");
+  Attachment a;
+  KL_ASSIGN_OR_RETURN(a.output, pump_->subscribe(id));
+  std::lock_guard<std::mutex> sl(stdio_mu_);
+  auto it = stdio_.find(id);
+  if (it != stdio_.end()) {
+    a.tty = it->second.tty;
+    a.stdin_once = it->second.stdin_once;
+  } else if (rt_->tty_master(id) >= 0) {
+    // A tty container re-adopted after a restart (its terminal kept by the holder): its
+    // input is open unless it was stdinOnce, which the session of the agent that died
+    // has ended.
+    struct stat sb {};
+    const bool once = ::stat((logs::stdin_fifo_path(io_dir(n->pod_uid, id)) + "-once").c_str(), &sb) == 0;
+    it = stdio_.emplace(id, Stdio{true, !once, once, runtime::UniqueFd()}).first;
+    a.tty = true;
+    a.stdin_once = once;
+  }
+  if (!want_input) return a;
+  const std::string fifo = logs::stdin_fifo_path(io_dir(n->pod_uid, id));
+  if (a.tty) {
+    if (it->second.open_stdin) {
+      int master = rt_->tty_master(id);
+      if (master >= 0) a.input.reset(::fcntl(master, F_DUPFD_CLOEXEC, 3));
+    }
+  } else if (it != stdio_.end() && it->second.stdin_once) {
+    if (it->second.once_writer.valid()) a.input.reset(::fcntl(it->second.once_writer.get(), F_DUPFD_CLOEXEC, 3));
+  } else if (struct stat sb {}; ::stat((fifo + "-once").c_str(), &sb) != 0 && ::stat(fifo.c_str(), &sb) == 0) {
+    // Open stdin (ours, or a container adopted after a restart): a writer per session.
+    auto w = logs::open_stdin_for_writer(fifo);
+    if (w.ok()) a.input = std::move(*w);
+  }
+  return a;
+}
+
+void RealPodRuntime::detach(uint64_t subscription) { pump_->unsubscribe(subscription); }
+
+void RealPodRuntime::close_stdin_once(const std::string& id) {
+  std::lock_guard<std::mutex> sl(stdio_mu_);
+  auto it = stdio_.find(id);
+  if (it == stdio_.end() || !it->second.stdin_once) return;
+  it->second.once_writer.reset();
+  if (it->second.tty) it->second.open_stdin = false;  // a terminal stays open; its input is over
 }
 
 Result<std::unique_ptr<runtime::ExecSession>> RealPodRuntime::start_exec(const std::string& id,

@@ -12,6 +12,7 @@
 // exec) happens outside any lock, on a pidfd of our own.
 #pragma once
 
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -62,6 +63,27 @@ class RealPodRuntime final : public PodRuntime {
   // kubelet API's exec streams it). Errors as ContainerRuntime::exec.
   Result<std::unique_ptr<runtime::ExecSession>> start_exec(const std::string& id, const runtime::ExecSpec& spec);
 
+  // One kubelet API attach session to running container `id`: its live output (the log
+  // pump's fan-out; with a tty, the terminal's output), and with `want_input` a writer of
+  // its stdin (with a tty, a dup of the pty master: input, and TIOCSWINSZ for resizes).
+  // `input` stays invalid when the container has no stdin, when a stdinOnce stdin has
+  // been closed already, or for a tty after an agent restart (the terminal did not
+  // survive). Errors: kConflict when the container is not running or its output has
+  // ended (a tty container after a restart), kNotFound for an unknown id.
+  struct Attachment {
+    logs::LogPump::Subscription output;
+    runtime::UniqueFd input;
+    bool tty = false;
+    bool stdin_once = false;
+  };
+  Result<Attachment> attach(const std::string& id, bool want_input);
+  // The end of an attach session's output (LogPump::unsubscribe). Thread-safe.
+  void detach(uint64_t subscription);
+  // The end of the input of an attach session that had a stdinOnce container's input:
+  // that stdin is closed for good (the container reads EOF; with a tty, later sessions get
+  // no input).
+  void close_stdin_once(const std::string& id);
+
   images::ImageStore& images() { return *images_; }
   const cgroups::ControllerReport& cgroup_report() const { return cgroups_->controllers(); }
   const std::string& root_dir() const { return options_.root_dir; }
@@ -83,6 +105,17 @@ class RealPodRuntime final : public PodRuntime {
   std::unique_ptr<runtime::ContainerRuntime> rt_;
   std::mutex pump_mu_;  // guards pumped_
   std::set<std::string> pumped_;
+  // The stdin and tty of containers started by this agent (not re-adopted ones): a tty
+  // container's pty master is the runtime's; `once_writer` is the writer that keeps a
+  // stdinOnce container's stdin open until the first attach session ends.
+  struct Stdio {
+    bool tty = false;
+    bool open_stdin = false;
+    bool stdin_once = false;
+    runtime::UniqueFd once_writer;
+  };
+  std::mutex stdio_mu_;  // guards stdio_
+  std::map<std::string, Stdio> stdio_;
   std::mutex pull_mu_;  // one pull at a time keeps the store's tmp/ and the network calm
 };
 

@@ -19,9 +19,7 @@ json::object status_base() {
   return json::object{{"kind", "Status"}, {"apiVersion", "v1"}, {"metadata", json::object{}}};
 }
 
-}  // namespace
-
-Result<ExecQuery> parse_exec_query(std::string_view query) {
+Result<ExecQuery> parse_stream_query(std::string_view query, bool attach) {
   ExecQuery q;
   KL_ASSIGN_OR_RETURN(auto params, parse_query(query));
   for (auto& [name, value] : params) {
@@ -37,13 +35,22 @@ Result<ExecQuery> parse_exec_query(std::string_view query) {
       q.tty = query_bool(value);
     }
   }
-  if (q.command.empty())
+  if (attach) {
+    if (!q.command.empty()) return Error(ErrorCode::kInvalidArgument, "attach takes no command");
+  } else if (q.command.empty()) {
     return Error(ErrorCode::kInvalidArgument, "you must specify at least one command for the container");
+  }
   if (!q.input && !q.output && !q.error)
     return Error(ErrorCode::kInvalidArgument, "you must specify at least one of stdin, stdout, stderr");
   if (q.tty && q.error) return Error(ErrorCode::kInvalidArgument, "tty and stderr cannot both be true");
   return q;
 }
+
+}  // namespace
+
+Result<ExecQuery> parse_exec_query(std::string_view query) { return parse_stream_query(query, false); }
+
+Result<ExecQuery> parse_attach_query(std::string_view query) { return parse_stream_query(query, true); }
 
 std::optional<std::string> negotiate_exec_protocol(std::string_view offered) {
   std::optional<std::string> v4;

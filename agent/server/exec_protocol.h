@@ -45,6 +45,10 @@ struct ExecQuery {
 // stderr cannot both be true`: a terminal has one output).
 Result<ExecQuery> parse_exec_query(std::string_view query);
 
+// The query of /attach/{ns}/{pod}/{container} (PodAttachOptions): as parse_exec_query
+// but without a command (one is an error: `attach takes no command`).
+Result<ExecQuery> parse_attach_query(std::string_view query);
+
 // The subprotocol to answer from a Sec-WebSocket-Protocol header (a comma-separated list
 // in the client's order of preference): the first of v5 and v4 the client offers; nullopt
 // when it offers neither.

@@ -30,7 +30,8 @@ class ExecProcess {
   virtual ~ExecProcess() = default;
   // Non-blocking fds owned by the process object (-1 when that stream was not asked for):
   // the write end of stdin, the read ends of stdout and stderr, or with a tty the pty
-  // master (read: output, write: input, TIOCSWINSZ: resize).
+  // master (write: input, TIOCSWINSZ: resize; read: output, unless stdout_fd() is set
+  // too — an attach reads the terminal's output from the log pump, attach_source.h).
   virtual int stdin_fd() const = 0;
   virtual int stdout_fd() const = 0;
   virtual int stderr_fd() const = 0;

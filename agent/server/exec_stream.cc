@@ -48,7 +48,10 @@ class Exec {
   asio::awaitable<void> run() {
     auto ex = co_await asio::this_coro::executor;
     if (p_.tty_fd() >= 0) {
-      out_ = watch_fd(ex, p_.tty_fd());
+      // The terminal's output comes from the master, or (attach) from the process's own
+      // output stream; input and resizes go to the master.
+      tty_in_ = watch_fd(ex, p_.tty_fd());
+      out_ = watch_fd(ex, p_.stdout_fd() >= 0 ? p_.stdout_fd() : p_.tty_fd());
     } else {
       in_ = watch_fd(ex, p_.stdin_fd());
       out_ = watch_fd(ex, p_.stdout_fd());
@@ -135,7 +138,7 @@ class Exec {
       if (!m) break;
       switch (m->channel) {
         case kChannelStdin: {
-          Descriptor* in = p_.tty_fd() >= 0 ? (out_ ? &*out_ : nullptr) : (in_ ? &*in_ : nullptr);
+          Descriptor* in = p_.tty_fd() >= 0 ? (tty_in_ ? &*tty_in_ : nullptr) : (in_ ? &*in_ : nullptr);
           if (in == nullptr || m->data.empty()) break;
           auto [wec, wn] = co_await asio::async_write(*in, asio::buffer(m->data.data(), m->data.size()), kTuple);
           (void)wn;
@@ -171,7 +174,7 @@ class Exec {
   ExecTransport& t_;
   ExecProcess& p_;
   const std::vector<std::string>& command_;
-  std::optional<Descriptor> in_, out_, err_, exit_;
+  std::optional<Descriptor> in_, tty_in_, out_, err_, exit_;
   bool exited_ = false;  // the pidfd turned readable
   bool done_ = false;    // the status has been sent
   bool gone_ = false;    // the client left or a write failed

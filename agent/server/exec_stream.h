@@ -3,7 +3,8 @@
 // stdin, resize messages to the pty's window size, stdin EOF (v5 close signal, SPDY FIN)
 // to the command; when the process has exited and its output is drained, sends the
 // status on the error channel and ends the session normally. A client that goes away
-// first gets its process killed.
+// first gets its process killed. An attach session is served the same way: its
+// ExecProcess is the container's own streams (attach_source.h).
 //
 // The wire protocol is an ExecTransport: WebSocket channels (WebSocketExecTransport
 // below) or SPDY streams (spdy_exec.h).

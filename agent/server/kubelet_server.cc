@@ -69,7 +69,7 @@ namespace {
 
 constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
 
-enum Route { kHealthz, kPods, kContainerLogs, kStatsSummary, kExec, kMetrics, kPortForward };
+enum Route { kHealthz, kPods, kContainerLogs, kStatsSummary, kExec, kAttach, kMetrics, kPortForward };
 
 struct Identity {
   bool authenticated = false;
@@ -203,6 +203,10 @@ struct KubeletServer::Impl {
     // GET is the WebSocket handshake; POST is what a SPDY client sends (answered 400).
     router.add("GET", "/exec/{namespace}/{pod}/{container}", kExec);
     router.add("POST", "/exec/{namespace}/{pod}/{container}", kExec);
+    for (const char* method : {"GET", "POST"}) {
+      router.add(method, "/attach/{namespace}/{pod}/{container}", kAttach);
+      router.add(method, "/attach/{namespace}/{pod}/{uid}/{container}", kAttach);
+    }
     // GET is the WebSocket tunnel (kubectl 1.31+), POST the SPDY upgrade; the kubelet also
     // takes the pod's uid as a last segment.
     for (const char* method : {"GET", "POST"}) {
@@ -223,11 +227,13 @@ struct KubeletServer::Impl {
   KubeletServer::SummaryProvider stats;
   std::shared_ptr<ExecSource> exec;
   std::shared_ptr<PortForwardSource> port_forward;  // /portForward, when set
+  std::shared_ptr<AttachSource> attach;             // /attach, when set
   KubeletServer::MetricsProvider metrics;  // GET /metrics, when set
   // Starting an exec blocks (the runtime clones and waits for the exec); finished
   // processes are destroyed here too (a kill and a reap).
   asio::thread_pool workers{2};
   std::atomic<std::size_t> execs{0};
+  std::atomic<std::size_t> attaches{0};
   std::atomic<std::size_t> forwards{0};
   Router router;
   std::shared_ptr<asio::ssl::context> tls;
@@ -322,7 +328,10 @@ class Session {
         co_await container_logs(m->params, query);
         break;
       case kExec:
-        co_await exec(m->params, query);
+        co_await exec(m->params, query, false);
+        break;
+      case kAttach:
+        co_await exec(m->params, query, true);
         break;
       case kPortForward:
         co_await port_forward(m->params);
@@ -488,22 +497,23 @@ class Session {
     if (eec) broken_ = true;
   }
 
-  asio::awaitable<void> exec(const PathParams& params, std::string_view query) {
+  // /exec and /attach: the same streams, started by the ExecSource or the AttachSource.
+  asio::awaitable<void> exec(const PathParams& params, std::string_view query, bool attach) {
     const std::string& ns = params.find("namespace")->second;
     const std::string& pod = params.find("pod")->second;
     const std::string& container = params.find("container")->second;
-    if (!server_.exec) {
+    if (attach ? !server_.attach : !server_.exec) {
       co_await send(404, "404 page not found");
       co_return;
     }
-    Result<ExecQuery> q = parse_exec_query(query);
+    Result<ExecQuery> q = attach ? parse_attach_query(query) : parse_exec_query(query);
     if (!q.ok()) {
       co_await send(400, q.error().message());
       co_return;
     }
     std::string_view upgrade = req_[http::field::upgrade];
     if (beast::iequals(upgrade, kSpdyUpgrade)) {
-      co_await exec_spdy(ns, pod, container, *q);
+      co_await exec_spdy(ns, pod, container, *q, attach);
       co_return;
     }
     const std::string speaks = "kernlet-agent streams exec over WebSocket (" + std::string(kExecProtocolV5) + ", " +
@@ -539,7 +549,7 @@ class Session {
     auto [aec] = co_await ws.async_accept(req_, kTuple);
     if (aec) co_return;
     WebSocketExecTransport transport(ws, *proto == kExecProtocolV5);
-    co_await run_exec(transport, ns, pod, container, *q);
+    co_await run_exec(transport, ns, pod, container, *q, attach);
   }
 
   // The 101 that turns this connection into a SPDY/3.1 session speaking `protocol`: from
@@ -566,7 +576,7 @@ class Session {
   // SPDY/3.1 (kubectl before 1.30): the protocol version from X-Stream-Protocol-Version,
   // a 101, the client's streams, then the exec.
   asio::awaitable<void> exec_spdy(const std::string& ns, const std::string& pod, const std::string& container,
-                                  const ExecQuery& q) {
+                                  const ExecQuery& q, bool attach) {
     std::vector<std::string> offered;
     for (auto it = req_.find(kStreamProtocolHeader); it != req_.end() && beast::iequals(it->name_string(), kStreamProtocolHeader); ++it) {
       offered.emplace_back(it->value());
@@ -596,7 +606,7 @@ class Session {
                    streams.error().message().c_str());
       co_return;
     }
-    co_await run_exec(transport, ns, pod, container, q);
+    co_await run_exec(transport, ns, pod, container, q, attach);
   }
 
   // /portForward/{namespace}/{pod}: finds the pod's network (on a worker), upgrades —
@@ -689,15 +699,16 @@ class Session {
     co_await serve_pod_port_forward(wire, std::string(), net, server_.workers, std::move(opts));
   }
 
-  // Starts the command on the worker pool, then streams it over `transport`.
+  // Starts the command (or attaches) on the worker pool, then streams it over `transport`.
   asio::awaitable<void> run_exec(ExecTransport& transport, const std::string& ns, const std::string& pod,
-                                 const std::string& container, const ExecQuery& query) {
+                                 const std::string& container, const ExecQuery& query, bool attach) {
     const ExecQuery* q = &query;
-    server_.execs.fetch_add(1);
+    std::atomic<std::size_t>& counter = attach ? server_.attaches : server_.execs;
+    counter.fetch_add(1);
     struct Count {
       std::atomic<std::size_t>& n;
       ~Count() { n.fetch_sub(1); }
-    } count{server_.execs};
+    } count{counter};
 
     ExecOptions opts;
     opts.command = q->command;
@@ -706,8 +717,11 @@ class Session {
     opts.error = q->error;
     opts.tty = q->tty;
     auto start = std::make_shared<ExecStart>(stream_.get_executor());
-    asio::post(server_.workers, [start, source = server_.exec, ns, pod, container, opts] {
-      auto r = source->exec(ns, pod, container, opts);
+    asio::post(server_.workers, [start, source = server_.exec, attacher = server_.attach, attach, ns, pod,
+                                 container, opts] {
+      auto r = attach ? attacher->attach(ns, pod, container,
+                                         AttachOptions{opts.input, opts.output, opts.error, opts.tty})
+                      : source->exec(ns, pod, container, opts);
       {
         std::lock_guard lock(start->mu);
         start->result.emplace(std::move(r));
@@ -813,6 +827,10 @@ void KubeletServer::set_metrics(MetricsProvider metrics) {
   impl_->metrics = std::move(metrics);
   if (impl_->metrics) impl_->router.add("GET", "/metrics", kMetrics);
 }
+
+void KubeletServer::set_attach(std::shared_ptr<AttachSource> source) { impl_->attach = std::move(source); }
+
+std::size_t KubeletServer::active_attaches() const { return impl_->attaches.load(); }
 
 void KubeletServer::set_port_forward(std::shared_ptr<PortForwardSource> source) {
   impl_->port_forward = std::move(source);

@@ -15,6 +15,11 @@
 //       tty. A bad query or a request that is not a WebSocket upgrade gets 400; once the
 //       WebSocket is up, a command that cannot be started gets its error as a Failure
 //       status on channel 3 (so kubectl shows it as is); 404 with no exec source
+//   GET|POST /attach/{namespace}/{pod}[/{uid}]/{container}   as /exec, to the container's
+//       own streams (set_attach; 404 unset; attach_source.h): query input, output, error,
+//       tty and no command; the live output from now on, input to its stdin or terminal;
+//       ends with a Success status when the container exits, and the client leaving
+//       detaches (the container keeps running)
 //   GET|POST /portForward/{namespace}/{pod}[/{uid}]    port-forward (set_port_forward; 404
 //       unset): SPDY/3.1 upgrade with X-Stream-Protocol-Version portforward.k8s.io, or a
 //       WebSocket with subprotocol SPDY/3.1+portforward.k8s.io tunnelling the same frames
@@ -36,6 +41,7 @@
 #include <memory>
 #include <string>
 
+#include "agent/server/attach_source.h"
 #include "agent/server/exec_source.h"
 #include "agent/server/log_source.h"
 #include "agent/server/port_forward_source.h"
@@ -74,6 +80,8 @@ class KubeletServer {
   // must answer quickly. Call before start().
   using MetricsProvider = std::function<std::string()>;
   void set_metrics(MetricsProvider metrics);
+  // Serves /attach through `source`. Call before start().
+  void set_attach(std::shared_ptr<AttachSource> source);
   // Serves /portForward through `source`. Call before start().
   void set_port_forward(std::shared_ptr<PortForwardSource> source);
 
@@ -88,6 +96,8 @@ class KubeletServer {
   std::size_t active_log_streams() const;
   // Exec sessions being served now (from the upgrade to the close). Thread-safe.
   std::size_t active_execs() const;
+  // Attach sessions being served now. Thread-safe.
+  std::size_t active_attaches() const;
   // Port-forward sessions being served now. Thread-safe.
   std::size_t active_port_forwards() const;
 

@@ -369,8 +369,9 @@ class ApiServer::Impl final : public ObjectWriter {
   // GET pods/<name>/log: validates the container, finds the pod's node and relays the
   // kubelet's /containerLogs answer (node_proxy.h).
   asio::awaitable<void> pod_log(const ResourceInfo& r, const RequestInfo& info, Responder& out);
-  // GET/POST pods/<name>/exec: validates the container and the command, finds the pod's
-  // node and splices the client's WebSocket to the kubelet's /exec (node_proxy.h).
+  // GET/POST pods/<name>/exec and pods/<name>/attach: validates the container and the
+  // command (exec), finds the pod's node and splices the client's WebSocket or SPDY
+  // connection to the kubelet's /exec or /attach (node_proxy.h).
   asio::awaitable<void> pod_exec(const ResourceInfo& r, const RequestInfo& info, const Request& req, Responder& out);
   // GET/POST pods/<name>/portforward: checks the pod is scheduled and running, finds its
   // node and splices the client's upgraded connection (SPDY/3.1, or a WebSocket tunnelling
@@ -572,7 +573,7 @@ asio::awaitable<void> ApiServer::Impl::handle(Request& req, Responder& out) {
     co_await pod_log(*r, info, out);
     co_return;
   }
-  if (info.subresource == "exec" && r->group.empty() && r->resource == "pods") {
+  if ((info.subresource == "exec" || info.subresource == "attach") && r->group.empty() && r->resource == "pods") {
     co_await pod_exec(*r, info, req, out);
     co_return;
   }
@@ -1989,11 +1990,17 @@ asio::awaitable<void> ApiServer::Impl::pod_log(const ResourceInfo& r, const Requ
 
 asio::awaitable<void> ApiServer::Impl::pod_exec(const ResourceInfo& r, const RequestInfo& info, const Request& req,
                                                 Responder& out) {
+  const bool attach = info.subresource == "attach";
+  const std::string what = attach ? "pods/attach" : "pods/exec";
+  auto kubelet_target = [&](std::string_view container) {
+    return attach ? kubelet_attach_target(info.namespace_, info.name, container, info)
+                  : kubelet_exec_target(info.namespace_, info.name, container, info);
+  };
   if (info.verb != "get" && info.verb != "create") {
-    KL_REPLY(out, status_response(Status::method_not_supported({"", "pods/exec"}, info.verb)));
+    KL_REPLY(out, status_response(Status::method_not_supported({"", what}, info.verb)));
     co_return;
   }
-  if (auto target = kubelet_exec_target(info.namespace_, info.name, "-", info); std::get_if<Status>(&target)) {
+  if (auto target = kubelet_target("-"); std::get_if<Status>(&target)) {
     KL_REPLY(out, status_response(std::get<Status>(target)));
     co_return;
   }
@@ -2007,13 +2014,14 @@ asio::awaitable<void> ApiServer::Impl::pod_exec(const ResourceInfo& r, const Req
   if (upgrade.empty() || (!boost::beast::iequals(upgrade, "websocket") && !boost::beast::iequals(upgrade, "SPDY/3.1"))) {
     const std::string msg = upgrade.empty()
                                 ? "Upgrade request required"
-                                : "pods/exec: upgrade to \"" + upgrade +
-                                      "\" is not supported: kernlet streams exec over WebSocket "
-                                      "(v5.channel.k8s.io, v4.channel.k8s.io) and SPDY/3.1 (v4.channel.k8s.io)";
+                                : what + ": upgrade to \"" + upgrade +
+                                      "\" is not supported: kernlet streams " + info.subresource +
+                                      " over WebSocket (v5.channel.k8s.io, v4.channel.k8s.io) and SPDY/3.1 "
+                                      "(v4.channel.k8s.io)";
     KL_REPLY(out, status_response(Status::bad_request(msg)));
     co_return;
   }
-  auto target = kubelet_exec_target(info.namespace_, info.name, ps->container, info);
+  auto target = kubelet_target(ps->container);
   co_await node_proxy_->upgrade(ps->kubelet, std::get<std::string>(target), req, out);
 }
 

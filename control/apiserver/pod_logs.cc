@@ -129,17 +129,23 @@ std::variant<std::string, api::Status> kubelet_log_target(std::string_view ns, s
   return "/containerLogs/" + escape_segment(ns) + "/" + escape_segment(pod) + "/" + escape_segment(container) + query;
 }
 
-std::variant<std::string, api::Status> kubelet_exec_target(std::string_view ns, std::string_view pod,
-                                                           std::string_view container, const RequestInfo& info) {
+namespace {
+
+// The kubelet URL of an exec (with a command) or an attach (without).
+std::variant<std::string, api::Status> kubelet_stream_target(std::string_view endpoint, bool command,
+                                                             std::string_view ns, std::string_view pod,
+                                                             std::string_view container, const RequestInfo& info) {
   std::string query;
   auto add = [&](std::string_view k, std::string_view v) {
     query += (query.empty() ? "?" : "&") + std::string(k) + "=" + escape_segment(v);
   };
-  auto [first, last] = info.query.equal_range("command");
-  if (first == last) return api::Status::bad_request("you must specify at least one command for the container");
-  for (auto it = first; it != last; ++it) add("command", it->second);
+  if (command) {
+    auto [first, last] = info.query.equal_range("command");
+    if (first == last) return api::Status::bad_request("you must specify at least one command for the container");
+    for (auto it = first; it != last; ++it) add("command", it->second);
+  }
   bool any = false;
-  // PodExecOptions' names, and the kubelet's for them.
+  // PodExecOptions' and PodAttachOptions' names, and the kubelet's for them.
   for (auto [option, kubelet] : {std::pair<std::string_view, std::string_view>{"stdin", "input"},
                                  {"stdout", "output"},
                                  {"stderr", "error"},
@@ -151,7 +157,20 @@ std::variant<std::string, api::Status> kubelet_exec_target(std::string_view ns, 
     any = any || option != "tty";
   }
   if (!any) return api::Status::bad_request("you must specify at least one of stdin, stdout, stderr");
-  return "/exec/" + escape_segment(ns) + "/" + escape_segment(pod) + "/" + escape_segment(container) + query;
+  return std::string(endpoint) + escape_segment(ns) + "/" + escape_segment(pod) + "/" + escape_segment(container) +
+         query;
+}
+
+}  // namespace
+
+std::variant<std::string, api::Status> kubelet_exec_target(std::string_view ns, std::string_view pod,
+                                                           std::string_view container, const RequestInfo& info) {
+  return kubelet_stream_target("/exec/", true, ns, pod, container, info);
+}
+
+std::variant<std::string, api::Status> kubelet_attach_target(std::string_view ns, std::string_view pod,
+                                                             std::string_view container, const RequestInfo& info) {
+  return kubelet_stream_target("/attach/", false, ns, pod, container, info);
 }
 
 std::variant<std::string, api::Status> kubelet_port_forward_target(std::string_view ns, std::string_view pod,

@@ -40,6 +40,12 @@ std::variant<std::string, api::Status> kubelet_log_target(std::string_view ns, s
 std::variant<std::string, api::Status> kubelet_exec_target(std::string_view ns, std::string_view pod,
                                                            std::string_view container, const RequestInfo& info);
 
+// /attach/<ns>/<pod>/<container>?input=1&output=1&error=1&tty=1 from a PodAttachOptions
+// query (stdin, stdout, stderr, tty; a command is not one of its fields). Errors (400): a
+// malformed boolean, no stream.
+std::variant<std::string, api::Status> kubelet_attach_target(std::string_view ns, std::string_view pod,
+                                                             std::string_view container, const RequestInfo& info);
+
 // /portForward/<ns>/<pod>, with ?ports passed on when given (each 1..65535; the kubelet's
 // WebSocket channel protocol reads them; SPDY clients name ports per stream). Errors
 // (400): a port that is not a number in range, named.

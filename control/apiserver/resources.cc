@@ -52,6 +52,7 @@ std::vector<ResourceInfo> build_table() {
                        {}, {status("PersistentVolume")}));
   t.push_back(resource("", "v1", "pods", "pod", "Pod", true, {"po"}, all,
                        {status("Pod"), {"binding", "Binding", "", "", {"create"}}, {"log", "Pod", "", "", {"get"}},
+                        {"attach", "PodAttachOptions", "", "", {"create", "get"}},
                         {"exec", "PodExecOptions", "", "", {"create", "get"}},
                         {"portforward", "PodPortForwardOptions", "", "", {"create", "get"}}}));
   t.push_back(resource("", "v1", "secrets", "secret", "Secret", true));

@@ -18,6 +18,7 @@
 
 #include <cerrno>
 #include <chrono>
+#include <cstdio>
 #include <cstring>
 #include <optional>
 
@@ -43,6 +44,7 @@ struct ContainerRuntime::Container {
   bool started = false;
   bool holder_reaps = false;  // its init is a child of the pod holder (pod PID namespace)
   bool privileged = false;    // exec sessions default to the same capability set
+  bool tty = false;           // process.tty: tty_master, also kept by the pod's holder
   std::string cannot_run;
   std::optional<ProcessSpec> identity;  // what an exec with as_container runs as
   int64_t created_ns = 0, started_ns = 0;
@@ -223,6 +225,7 @@ Result<void> ContainerRuntime::save(const Container& c) {
            {"state", state_name(c.started)},
            {"holder_reaps", c.holder_reaps ? "1" : "0"},
            {"privileged", c.privileged ? "1" : "0"},
+           {"tty", c.tty ? "1" : "0"},
            {"cannot_run", c.cannot_run}};
   return write_file_atomic(c.dir + "/state", format_record(r), 0600);
 }
@@ -273,6 +276,7 @@ Result<void> ContainerRuntime::create(const ContainerSpec& spec) {
   c->id = spec.id;
   c->sandbox_id = spec.sandbox_id;
   c->privileged = spec.privileged;
+  c->tty = spec.process.tty;
   c->dir = root_ + "/containers/" + spec.id;
   if (::mkdir(c->dir.c_str(), 0700) != 0) {
     if (errno == EEXIST) return Error(ErrorCode::kAlreadyExists, ctx + ": " + c->dir + " exists");
@@ -451,6 +455,13 @@ Result<void> ContainerRuntime::create(const ContainerSpec& spec) {
       return std::move(m).error().context(ctx);
     }
     c->tty_master = std::move(*m);
+    // The terminal must outlive this driver: when the last master fd closes, the kernel
+    // hangs the terminal up and the container's session gets SIGHUP. The holder keeps a
+    // copy; a restarted driver takes it back (recover). Without a keeper (a holder from
+    // an older runtime) the container still runs, until the driver exits.
+    if (auto kept = sb->keep_fd(spec.id, c->tty_master.get()); !kept.ok())
+      std::fprintf(stderr, "W runtime: %s: the pty master is not kept across a restart: %s\n", ctx.c_str(),
+                   kept.error().to_string().c_str());
   }
   auto pids = pidfd_nspids(c->pidfd.get());
   if (!pids.ok()) {
@@ -679,6 +690,10 @@ Result<void> ContainerRuntime::remove(const std::string& id) {
       ::unlink(reg.c_str());
     }
   }
+  if (c->tty) {
+    if (Sandbox* sb = sandboxes_.find(c->sandbox_id); sb != nullptr && sb->ready()) (void)sb->drop_kept_fd(id);
+  }
+  c->tty_master.reset();
   c->pidfd.reset();
   c->cgroup_fd.reset();
   KL_TRY(remove_tree(c->dir));
@@ -852,6 +867,7 @@ Result<void> ContainerRuntime::recover() {
     c->started = r["state"] == "running";
     c->holder_reaps = r["holder_reaps"] == "1";
     c->privileged = r["privileged"] == "1";
+    c->tty = r["tty"] == "1";
     c->cannot_run = r["cannot_run"];
     if (auto ident = read_file(c->dir + "/exec-identity"); ident.ok()) {
       if (auto p = parse_exec_identity(*ident); p.ok()) c->identity = std::move(*p);
@@ -868,6 +884,12 @@ Result<void> ContainerRuntime::recover() {
       // Created but never started by the driver that died: its init waits on a pipe whose
       // writer is gone and has exited already or will; treat it as never run.
       c->cannot_run = "the runtime restarted before the container was started";
+    }
+    if (c->tty && c->started && c->pidfd.valid()) {
+      // The pty master the holder kept for us (create).
+      if (Sandbox* sb = sandboxes_.find(c->sandbox_id); sb != nullptr) {
+        if (auto m = sb->kept_fd(c->id); m.ok()) c->tty_master = std::move(*m);
+      }
     }
     if (!c->cgroup_path.empty())
       c->cgroup_fd.reset(::open(c->cgroup_path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));

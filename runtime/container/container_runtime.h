@@ -95,7 +95,8 @@ class ContainerRuntime {
   // identity, working directory and security settings, optionally on a pty.
   Result<std::unique_ptr<ExecSession>> exec(const std::string& id, const ExecSpec& spec);
   // The pty master of a container created with process.tty (owned by the runtime; -1 when
-  // it has none, or after a restart: a terminal does not survive its driver).
+  // it has none). The pod's holder keeps a copy (Sandbox::keep_fd), so the terminal
+  // survives the driver and a restarted one has it again after recover().
   int tty_master(const std::string& id);
   // Re-adopts sandboxes and containers from the state dir after a restart.
   Result<void> recover();

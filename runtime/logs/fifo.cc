@@ -52,6 +52,31 @@ Result<UniqueFd> open_fifo_for_pump(const std::string& path) {
   return fd;
 }
 
+std::string stdin_fifo_path(const std::string& state_dir) { return state_dir + "/stdin"; }
+
+Result<UniqueFd> open_stdin_for_container(const std::string& path, bool once) {
+  // O_RDONLY would wait for a writer: open without waiting, then make it blocking again
+  // for the container, which expects an ordinary blocking stdin.
+  UniqueFd fd(::open(path.c_str(), (once ? O_RDONLY | O_NONBLOCK : O_RDWR) | O_CLOEXEC | O_NOFOLLOW));
+  if (!fd.valid()) return Error::from_errno("open FIFO " + path + " as the container's stdin");
+  struct stat st {};
+  if (::fstat(fd.get(), &st) != 0) return Error::from_errno("stat " + path);
+  if (!S_ISFIFO(st.st_mode)) return Error(ErrorCode::kInvalidArgument, path + ": not a FIFO");
+  if (once && ::fcntl(fd.get(), F_SETFL, ::fcntl(fd.get(), F_GETFL) & ~O_NONBLOCK) != 0)
+    return Error::from_errno("make stdin FIFO " + path + " blocking");
+  (void)::fcntl(fd.get(), F_SETPIPE_SZ, kPipeSize);
+  return fd;
+}
+
+Result<UniqueFd> open_stdin_for_writer(const std::string& path) {
+  UniqueFd fd(::open(path.c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC | O_NOFOLLOW));
+  if (!fd.valid()) return Error::from_errno("open stdin FIFO " + path + " for writing");
+  struct stat st {};
+  if (::fstat(fd.get(), &st) != 0) return Error::from_errno("stat " + path);
+  if (!S_ISFIFO(st.st_mode)) return Error(ErrorCode::kInvalidArgument, path + ": not a FIFO");
+  return fd;
+}
+
 Result<void> remove_fifo(const std::string& path) {
   if (::unlink(path.c_str()) != 0 && errno != ENOENT) return Error::from_errno("unlink " + path);
   return Ok();

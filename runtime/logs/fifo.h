@@ -17,6 +17,19 @@
 //                       process exits, the writers are gone and the pump sees EOF.
 //   nobody else         the runtime removes the FIFOs when it deletes the container.
 //
+// stdin (a container with `stdin: true` and no tty) is a third FIFO, <state_dir>/stdin:
+//
+//   container process   fd 0 = open_stdin_for_container(...). Without stdinOnce it is
+//                       O_RDWR: the container holds a writer itself, so it never reads EOF,
+//                       whether or not anybody is attached or the agent is running (as with
+//                       containerd, whose shim keeps stdin open). With stdinOnce it is
+//                       O_RDONLY: it reads EOF once the agent's writer is closed, i.e. when
+//                       the first attach session ends (or the agent dies).
+//   agent               open_stdin_for_writer(...): O_WRONLY|O_NONBLOCK. For stdinOnce
+//                       opened before the container starts and kept until the first
+//                       session ends; otherwise opened per attach session, also after a
+//                       restart.
+//
 // Functions are thread-safe; they are ordinary (allocating) calls for the parent side.
 #pragma once
 
@@ -50,6 +63,16 @@ Result<UniqueFd> open_fifo_for_container(const std::string& path);
 
 // The pump's end: O_RDONLY|O_NONBLOCK|O_CLOEXEC. Opening never blocks.
 Result<UniqueFd> open_fifo_for_pump(const std::string& path);
+
+// <state_dir>/stdin.
+std::string stdin_fifo_path(const std::string& state_dir);
+
+// The container's stdin (see above), close-on-exec and blocking: O_RDWR, or with `once`
+// O_RDONLY (opened without waiting for a writer). Errors name the path.
+Result<UniqueFd> open_stdin_for_container(const std::string& path, bool once);
+// A writer of the stdin FIFO: O_WRONLY|O_NONBLOCK|O_CLOEXEC. Errors: ENXIO when no reader
+// has it open (the container has exited), naming the path.
+Result<UniqueFd> open_stdin_for_writer(const std::string& path);
 
 // Unlinks the FIFO; a missing one is fine.
 Result<void> remove_fifo(const std::string& path);

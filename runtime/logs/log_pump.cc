@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -17,11 +18,13 @@ struct LogPump::StreamState {
   Stream stream;
   UniqueFd fd;
   LineSplitter splitter;
+  std::map<uint64_t, UniqueFd> subscribers;  // subscription id → the pump's socket end
 };
 
 struct LogPump::ContainerState {
   std::optional<RotatingLogFile> file;
   std::vector<uint64_t> streams;
+  std::map<uint64_t, UniqueFd> finished_subscribers;  // closed when the last stream ends
   bool finished = false;
   bool reported_error = false;
 };
@@ -125,7 +128,7 @@ Result<void> LogPump::add(const std::string& key, const std::string& log_path, U
       return fail(Error::from_errno("log pump: make " + std::string(stream_name(stream)) + " of " + key + " non-blocking"));
     }
     uint64_t id = next_id_++;
-    auto s = std::make_unique<StreamState>(StreamState{key, stream, std::move(*fd), LineSplitter(options_.max_line)});
+    auto s = std::make_unique<StreamState>(StreamState{key, stream, std::move(*fd), LineSplitter(options_.max_line), {}});
     epoll_event ev{};
     ev.events = EPOLLIN;  // EPOLLHUP/EPOLLERR are always reported
     ev.data.u64 = id;
@@ -169,6 +172,19 @@ bool LogPump::pump_stream(uint64_t id, bool drain_all) {
     ssize_t n = ::read(s.fd.get(), buf, sizeof buf);
     if (n > 0) {
       stats_.bytes_read += static_cast<uint64_t>(n);
+      for (auto sub = s.subscribers.begin(); sub != s.subscribers.end();) {
+        ssize_t sent = ::send(sub->second.get(), buf, static_cast<std::size_t>(n), MSG_DONTWAIT | MSG_NOSIGNAL);
+        if (sent == n) {
+          ++sub;
+          continue;
+        }
+        ++stats_.subscriber_drops;
+        if (sent < 0 && errno != EAGAIN && errno != EINTR) {
+          sub = s.subscribers.erase(sub);  // the subscriber closed its end
+        } else {
+          ++sub;
+        }
+      }
       s.splitter.feed(std::string_view(buf, static_cast<std::size_t>(n)),
                       [&](std::string_view content, bool partial) { emit(c, s.stream, content, partial, out); });
       continue;
@@ -192,10 +208,11 @@ void LogPump::end_stream(uint64_t id) {
   write_records(c, out);
   ::epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, s.fd.get(), nullptr);
   std::erase(c.streams, id);
-  streams_.erase(it);
+  streams_.erase(it);  // closes its subscribers' sockets: they read EOF after the last bytes
   if (c.streams.empty()) {
     c.finished = true;
     c.file.reset();
+    c.finished_subscribers.clear();
     finished_cv_.notify_all();
   }
 }
@@ -233,6 +250,46 @@ void LogPump::remove(const std::string& key) {
   }
   containers_.erase(key);
   finished_cv_.notify_all();
+}
+
+Result<LogPump::Subscription> LogPump::subscribe(const std::string& key) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = containers_.find(key);
+  if (it == containers_.end()) return Error(ErrorCode::kNotFound, "log pump: container " + key + " is not pumped");
+  ContainerState& c = *it->second;
+  if (c.finished) return Error(ErrorCode::kConflict, "log pump: container " + key + " has finished");
+  auto pair = [&](std::string_view what, UniqueFd& ours, UniqueFd& theirs) -> Result<void> {
+    int sv[2];
+    if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, sv) != 0) {
+      return Error::from_errno("log pump: socketpair for a subscriber to the " + std::string(what) + " of " + key);
+    }
+    ::shutdown(sv[0], SHUT_RD);  // the pump only writes
+    ::shutdown(sv[1], SHUT_WR);  // the subscriber only reads
+    ours.reset(sv[0]);
+    theirs.reset(sv[1]);
+    return Ok();
+  };
+  Subscription sub;
+  sub.id = next_subscription_++;
+  UniqueFd finished_ours;
+  KL_TRY(pair("end", finished_ours, sub.finished));
+  std::vector<std::pair<StreamState*, UniqueFd>> ends;
+  for (uint64_t sid : c.streams) {
+    StreamState& st = *streams_.at(sid);
+    UniqueFd ours;
+    UniqueFd& theirs = st.stream == Stream::kStdout ? sub.stdout_fd : sub.stderr_fd;
+    KL_TRY(pair(stream_name(st.stream), ours, theirs));
+    ends.emplace_back(&st, std::move(ours));
+  }
+  for (auto& [st, fd] : ends) st->subscribers.emplace(sub.id, std::move(fd));
+  c.finished_subscribers.emplace(sub.id, std::move(finished_ours));
+  return sub;
+}
+
+void LogPump::unsubscribe(uint64_t id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  for (auto& [sid, st] : streams_) st->subscribers.erase(id);
+  for (auto& [key, c] : containers_) c->finished_subscribers.erase(id);
 }
 
 bool LogPump::wait_finished(const std::string& key, std::chrono::milliseconds timeout) {

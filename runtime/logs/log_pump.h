@@ -7,6 +7,14 @@
 // unterminated last line is then written as a partial record. When every stream of a
 // container has ended, the container is "finished" (wait_finished) and its file closed.
 //
+// Live output (attach): subscribe() hands out the read ends of stream sockets to which
+// the pump copies every byte it reads from the container's streams, as the container wrote
+// them, before cutting them into records. The pump never waits for a subscriber: it sends
+// with MSG_DONTWAIT, and what does not fit in a slow subscriber's socket buffer is lost to
+// that subscriber (the log file has it). A subscription's sockets are closed by the pump
+// when its stream ends (after the last bytes), so a subscriber sees the container's end as
+// EOF, in order after its output.
+//
 // An agent restart loses nothing but the unterminated tail of a line it had read but not
 // yet written (at most max_line bytes per stream): the container's bytes wait in the FIFO
 // and the new pump reads them. stop() and the destructor write pending tails as partial
@@ -72,6 +80,24 @@ class LogPump {
   // Closes and reopens the log file of `key` (CRI ReopenContainerLog).
   Result<void> reopen(const std::string& key);
 
+  // A subscription to the live output of one container: the read ends (non-blocking,
+  // close-on-exec) of stream sockets that get the raw bytes of stdout and of stderr from
+  // now on (invalid for a stream the container does not have or that has ended), and
+  // `finished`, which reads EOF once every stream of the container has ended and its bytes
+  // have been sent. Ends with unsubscribe(id) or with the container.
+  struct Subscription {
+    uint64_t id = 0;
+    UniqueFd stdout_fd;
+    UniqueFd stderr_fd;
+    UniqueFd finished;
+  };
+  // Errors: kNotFound for a key not pumped, kConflict for a container whose streams have
+  // all ended, socketpair().
+  Result<Subscription> subscribe(const std::string& key);
+  // Stops copying to subscription `id` and closes the pump's ends of its sockets. An id
+  // that has ended already is fine.
+  void unsubscribe(uint64_t id);
+
   // Writes pending tails and stops the thread; streams stay registered but unread.
   void stop();
 
@@ -79,6 +105,7 @@ class LogPump {
     uint64_t bytes_read = 0;
     uint64_t records_written = 0;
     uint64_t write_errors = 0;  // records dropped because the log file could not be written
+    uint64_t subscriber_drops = 0;  // sends to a subscriber that did not fit (or failed)
   };
   Stats stats() const;
 
@@ -103,6 +130,7 @@ class LogPump {
   mutable std::mutex mu_;
   std::condition_variable finished_cv_;
   uint64_t next_id_ = 1;
+  uint64_t next_subscription_ = 1;
   std::map<uint64_t, std::unique_ptr<StreamState>> streams_;
   std::map<std::string, std::unique_ptr<ContainerState>> containers_;
   Stats stats_;

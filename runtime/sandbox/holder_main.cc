@@ -8,7 +8,9 @@
 //       network, IPC and UTS namespaces by living in them. Containers are reparented to it,
 //       so it reaps them and writes each registered container's exit status atomically to
 //       the state dir. fds: 3 = sandbox state dir, 4 = containers state dir,
-//       5 = ready pipe (one byte once signals are set up). SIGTERM ends it.
+//       5 = ready pipe (one byte once signals are set up), 8 and 9 = the two ends of the
+//       fd keeper (Sandbox::keep_fd), held and never touched: the fds the driver sends
+//       through it stay open while the holder lives. SIGTERM ends it.
 //   kernlet-exec <report-fd> <path> <argv...>   re-execs <path> with the environment it got;
 //       the last hop of every exec process, so /proc/self/exe at the final execve is this
 //       sealed memfd, never the driver's binary.

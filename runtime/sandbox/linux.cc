@@ -145,6 +145,12 @@ pid_t clone_vm_on_stack(CloneArgs* args, void* stack, size_t stack_size, void (*
 int sys_pidfd_open(pid_t pid, unsigned flags) {
   return static_cast<int>(::syscall(SYS_pidfd_open, pid, flags));
 }
+int sys_pidfd_getfd(int pidfd, int targetfd) {
+#ifndef SYS_pidfd_getfd
+#define SYS_pidfd_getfd 438
+#endif
+  return static_cast<int>(::syscall(SYS_pidfd_getfd, pidfd, targetfd, 0));
+}
 int sys_pidfd_send_signal(int pidfd, int sig) {
   return static_cast<int>(::syscall(SYS_pidfd_send_signal, pidfd, sig, nullptr, 0));
 }

@@ -64,6 +64,8 @@ pid_t spawn_vm(CloneArgs* args, void (*fn)(void*), void* arg);
 pid_t clone_vm_on_stack(CloneArgs* args, void* stack, size_t stack_size, void (*fn)(void*), void* arg);
 int sys_pidfd_open(pid_t pid, unsigned flags);
 int sys_pidfd_send_signal(int pidfd, int sig);
+// pidfd_getfd(2): a dup (close-on-exec) of fd `targetfd` of the process of `pidfd`.
+int sys_pidfd_getfd(int pidfd, int targetfd);
 int sys_openat2(int dirfd, const char* path, uint64_t flags, uint64_t mode, uint64_t resolve);
 int sys_close_range(unsigned first, unsigned last, unsigned flags);
 int sys_pivot_root(const char* new_root, const char* put_old);

@@ -51,6 +51,107 @@ bool Sandbox::ready() const {
   return exited.ok() && !*exited;
 }
 
+namespace {
+constexpr int kHolderKeepSendFd = 8;
+constexpr int kHolderKeepRecvFd = 9;
+constexpr std::size_t kMaxKeptTag = 200;
+}  // namespace
+
+Result<void> Sandbox::open_keeper() {
+  if (keep_send_.valid() && keep_recv_.valid()) return Ok();
+  if (!pidfd_.valid()) return Error("sandbox " + id() + ": holder is gone", ESRCH);
+  // A holder started before this driver: take its ends (root may; the holder is ours).
+  UniqueFd tx(sys_pidfd_getfd(pidfd_.get(), kHolderKeepSendFd));
+  if (!tx.valid()) return Error::from_errno("sandbox " + id() + ": pidfd_getfd the holder's fd keeper");
+  UniqueFd rx(sys_pidfd_getfd(pidfd_.get(), kHolderKeepRecvFd));
+  if (!rx.valid()) return Error::from_errno("sandbox " + id() + ": pidfd_getfd the holder's fd keeper");
+  int type = 0;
+  socklen_t len = sizeof type;
+  if (::getsockopt(tx.get(), SOL_SOCKET, SO_TYPE, &type, &len) != 0 || type != SOCK_DGRAM)
+    return Error(ErrorCode::kNotFound, "sandbox " + id() + ": the holder has no fd keeper (an older runtime started it)");
+  keep_send_ = std::move(tx);
+  keep_recv_ = std::move(rx);
+  return Ok();
+}
+
+Result<void> Sandbox::send_kept(const std::string& tag, int fd) {
+  struct iovec iov = {const_cast<char*>(tag.data()), tag.size()};
+  union {
+    char buf[CMSG_SPACE(sizeof(int))];
+    struct cmsghdr align;
+  } control{};
+  struct msghdr msg {};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = control.buf;
+  msg.msg_controllen = sizeof(control.buf);
+  struct cmsghdr* c = CMSG_FIRSTHDR(&msg);
+  c->cmsg_level = SOL_SOCKET;
+  c->cmsg_type = SCM_RIGHTS;
+  c->cmsg_len = CMSG_LEN(sizeof(int));
+  std::memcpy(CMSG_DATA(c), &fd, sizeof(int));
+  if (::sendmsg(keep_send_.get(), &msg, MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
+    return Error::from_errno("sandbox " + id() + ": keep fd " + tag);
+  return Ok();
+}
+
+Result<std::vector<std::pair<std::string, UniqueFd>>> Sandbox::drain_kept() {
+  KL_TRY(open_keeper());
+  std::vector<std::pair<std::string, UniqueFd>> out;
+  for (;;) {
+    char tag[kMaxKeptTag + 1];
+    struct iovec iov = {tag, sizeof tag};
+    union {
+      char buf[CMSG_SPACE(sizeof(int))];
+      struct cmsghdr align;
+    } control{};
+    struct msghdr msg {};
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control.buf;
+    msg.msg_controllen = sizeof(control.buf);
+    ssize_t n = ::recvmsg(keep_recv_.get(), &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && errno == EAGAIN) break;
+    if (n < 0) return Error::from_errno("sandbox " + id() + ": read the fd keeper");
+    struct cmsghdr* c = CMSG_FIRSTHDR(&msg);
+    if (c == nullptr || c->cmsg_type != SCM_RIGHTS) continue;
+    int fd = -1;
+    std::memcpy(&fd, CMSG_DATA(c), sizeof(int));
+    out.emplace_back(std::string(tag, static_cast<std::size_t>(n)), UniqueFd(fd));
+  }
+  return out;
+}
+
+Result<void> Sandbox::keep_fd(const std::string& tag, int fd) {
+  if (tag.size() > kMaxKeptTag) return Error(ErrorCode::kInvalidArgument, "sandbox " + id() + ": tag too long");
+  KL_TRY(open_keeper());
+  return send_kept(tag, fd);
+}
+
+Result<UniqueFd> Sandbox::kept_fd(const std::string& tag) {
+  KL_ASSIGN_OR_RETURN(auto kept, drain_kept());
+  UniqueFd found;
+  Result<void> requeued = Ok();
+  for (auto& [t, fd] : kept) {
+    if (t == tag && !found.valid()) found.reset(::fcntl(fd.get(), F_DUPFD_CLOEXEC, 3));
+    if (auto r = send_kept(t, fd.get()); !r.ok() && requeued.ok()) requeued = r;
+  }
+  if (!requeued.ok()) return std::move(requeued).error();
+  if (!found.valid()) return Error(ErrorCode::kNotFound, "sandbox " + id() + ": no fd kept for " + tag);
+  return found;
+}
+
+Result<void> Sandbox::drop_kept_fd(const std::string& tag) {
+  KL_ASSIGN_OR_RETURN(auto kept, drain_kept());
+  Result<void> requeued = Ok();
+  for (auto& [t, fd] : kept) {
+    if (t == tag) continue;  // closed with `kept`
+    if (auto r = send_kept(t, fd.get()); !r.ok() && requeued.ok()) requeued = r;
+  }
+  return requeued;
+}
+
 SandboxManager::SandboxManager(std::string state_root) : root_(std::move(state_root)) {}
 
 Sandbox* SandboxManager::find(const std::string& id) {
@@ -65,7 +166,7 @@ namespace {
 struct HolderChildPlan {
   const char* hostname = nullptr;  // set when the pod has its own UTS namespace
   bool new_net = false;
-  child::FdMove fds[8];
+  child::FdMove fds[10];
   int report_fd_slot = 6;
   int image_fd_slot = 7;
 };
@@ -85,7 +186,7 @@ struct HolderChildPlan {
     ::close(s);
   }
   ::setsid();
-  int rc = child::place_fds(p.fds, 8);
+  int rc = child::place_fds(p.fds, 10);
   if (rc != 0) child::fail(report_fd, -rc, "place holder fds");
   char arg0[] = "kernlet-pod-holder";
   char* argv[] = {arg0, nullptr};
@@ -186,6 +287,12 @@ Result<Sandbox*> SandboxManager::create(const SandboxSpec& spec) {
   if (::pipe2(ready, O_CLOEXEC) != 0) return fail(Error::from_errno("pipe"));
   UniqueFd ready_r(ready[0]), ready_w(ready[1]);
 
+  // The fd keeper (Sandbox::keep_fd): both ends go to the holder, which only holds them.
+  int keeper[2];
+  if (::socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, keeper) != 0) return fail(Error::from_errno("socketpair"));
+  sb->keep_send_.reset(keeper[0]);
+  sb->keep_recv_.reset(keeper[1]);
+
   HolderChildPlan plan;
   plan.hostname = spec.host_network ? nullptr : hostname.c_str();
   plan.new_net = !spec.host_network;
@@ -197,6 +304,8 @@ Result<Sandbox*> SandboxManager::create(const SandboxSpec& spec) {
   plan.fds[5] = {ready_w.get(), false};
   plan.fds[6] = {report_w.get(), true};
   plan.fds[7] = {*image, true};
+  plan.fds[8] = {sb->keep_send_.get(), false};
+  plan.fds[9] = {sb->keep_recv_.get(), false};
 
   CloneArgs args;
   int pidfd = -1;

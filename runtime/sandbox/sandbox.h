@@ -57,6 +57,20 @@ class Sandbox {
   // Whether the holder is still running (it was alive when last checked and has not exited).
   bool ready() const;
 
+  // Fds kept by the holder, so they outlive the driver (a tty container's pty master: its
+  // terminal hangs up, SIGHUP, when the last master fd closes). The holder holds both ends
+  // of a datagram socketpair (its fds 8 and 9) and never reads them; each kept fd is a
+  // datagram in flight, SCM_RIGHTS with `tag` as payload. The driver sends on one end and
+  // reads the other (a restarted driver gets them with pidfd_getfd). Not thread-safe (the
+  // pod's caller serialises), as the rest of Sandbox.
+  // Keeps a dup of `fd` under `tag` (≤ 200 bytes). Errors: the holder has no keeper (one
+  // started by an older runtime), sendmsg.
+  Result<void> keep_fd(const std::string& tag, int fd);
+  // A dup of the fd kept under `tag` (it stays kept). kNotFound when there is none.
+  Result<UniqueFd> kept_fd(const std::string& tag);
+  // Closes the fd kept under `tag`; none is fine.
+  Result<void> drop_kept_fd(const std::string& tag);
+
  private:
   friend class SandboxManager;
   SandboxSpec spec_;
@@ -66,6 +80,12 @@ class Sandbox {
   bool our_child_ = false;
   UniqueFd pidfd_;
   UniqueFd net_, ipc_, uts_, pid_;
+  // The keeper's ends: ours since create, or taken from the holder after a restart.
+  Result<void> open_keeper();
+  // Every kept (tag, fd), read off the queue; put back what is to stay with requeue().
+  Result<std::vector<std::pair<std::string, UniqueFd>>> drain_kept();
+  Result<void> send_kept(const std::string& tag, int fd);
+  UniqueFd keep_send_, keep_recv_;
 };
 
 // Creates, stops, removes and re-adopts sandboxes under <state_root>/sandboxes/<id>.

@@ -89,6 +89,14 @@ TEST(KubeletExecTarget, ErrorsAsKubernetesWordsThem) {
             "invalid value for query parameter stdout: \"maybe\" (want true or false)");
 }
 
+TEST(KubeletAttachTarget, StreamsWithoutCommand) {
+  RequestInfo info = request("/api/v1/namespaces/default/pods/web/attach?container=app&stdin=true&stdout=true&tty=1");
+  EXPECT_EQ(message(kubelet_attach_target("default", "web", "app", info)), "ok: /attach/default/web/app?input=1&output=1&tty=1");
+  EXPECT_EQ(message(kubelet_attach_target("default", "web", "app",
+                                          request("/api/v1/namespaces/default/pods/web/attach?tty=true"))),
+            "you must specify at least one of stdin, stdout, stderr");
+}
+
 TEST(KubeletPortForwardTarget, PortsPassedOnAndChecked) {
   EXPECT_EQ(message(kubelet_port_forward_target("default", "web",
                                                 request("/api/v1/namespaces/default/pods/web/portforward"))),

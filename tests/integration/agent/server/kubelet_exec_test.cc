@@ -7,6 +7,7 @@
 // Certificates come from a test CA made with the openssl CLI.
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -33,6 +34,7 @@
 #include <sstream>
 #include <thread>
 
+#include "agent/server/attach_source.h"
 #include "agent/server/exec_protocol.h"
 #include "agent/server/kubelet_server.h"
 #include "agent/server/spdy.h"
@@ -172,6 +174,61 @@ class HostExecSource final : public ExecSource {
   }
   std::mutex mu;
   std::vector<pid_t> pids;
+};
+
+// An attach session as the pod layer gives one (attach_source.h): the container's end of
+// each pipe stays with the test, which plays the container.
+struct FakeContainer {
+  UniqueFd stdin_r;     // what the client sent
+  UniqueFd stdout_w;    // the container's live output
+  UniqueFd finished_w;  // an eventfd, written: the container's output has ended
+};
+
+class FakeAttached final : public ExecProcess {
+ public:
+  FakeAttached(UniqueFd in, UniqueFd out, UniqueFd finished, std::atomic<int>* detached)
+      : in_(std::move(in)), out_(std::move(out)), finished_(std::move(finished)), detached_(detached) {}
+  ~FakeAttached() override { detached_->fetch_add(1); }
+  int stdin_fd() const override { return in_.get(); }
+  int stdout_fd() const override { return out_.get(); }
+  int stderr_fd() const override { return -1; }
+  int tty_fd() const override { return -1; }
+  void close_stdin() override { in_.reset(); }
+  int pidfd() const override { return finished_.get(); }
+  Result<int> reap() override { return 0; }
+  void kill() override {  // a detach: nothing to kill, the session just ends
+    uint64_t one = 1;
+    (void)::write(finished_.get(), &one, sizeof one);
+  }
+
+ private:
+  UniqueFd in_, out_, finished_;
+  std::atomic<int>* detached_;
+};
+
+class FakeAttachSource final : public AttachSource {
+ public:
+  Result<std::unique_ptr<ExecProcess>> attach(std::string_view ns, std::string_view pod, std::string_view container,
+                                              const AttachOptions& o) override {
+    if (ns != "default" || pod != "web" || container != "app")
+      return Error(ErrorCode::kNotFound, "pod \"" + std::string(pod) + "\" not found");
+    int in[2], out[2];
+    if (::pipe2(in, O_CLOEXEC) != 0 || ::pipe2(out, O_CLOEXEC) != 0) return Error::from_errno("pipe");
+    int fin[2] = {::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK), -1};
+    if (fin[0] < 0) return Error::from_errno("eventfd");
+    fin[1] = ::fcntl(fin[0], F_DUPFD_CLOEXEC, 3);
+    set_nonblocking(in[1]);
+    set_nonblocking(out[0]);
+    std::lock_guard lock(mu);
+    last = FakeContainer{UniqueFd(in[0]), UniqueFd(out[1]), UniqueFd(fin[1])};
+    options = o;
+    return std::unique_ptr<ExecProcess>(
+        new FakeAttached(UniqueFd(in[1]), UniqueFd(out[0]), UniqueFd(fin[0]), &detached));
+  }
+  std::mutex mu;
+  FakeContainer last;
+  AttachOptions options;
+  std::atomic<int> detached{0};
 };
 
 using Ws = websocket::stream<beast::ssl_stream<tcp::socket>>;
@@ -345,6 +402,8 @@ class KubeletExecTest : public ::testing::Test {
     source_ = std::make_shared<HostExecSource>();
     server_ = std::make_unique<KubeletServer>(o, nullptr, nullptr, nullptr, source_);
     server_->set_port_forward(std::make_shared<NoPodsPortForward>());
+    attach_ = std::make_shared<FakeAttachSource>();
+    server_->set_attach(attach_);
     auto s = server_->start();
     ASSERT_TRUE(s.ok()) << s.error().to_string();
     tls_.load_verify_file((dir_ / "ca.crt").string());
@@ -423,6 +482,7 @@ class KubeletExecTest : public ::testing::Test {
   asio::io_context io_;
   asio::ssl::context tls_{asio::ssl::context::tls_client};
   std::shared_ptr<HostExecSource> source_;
+  std::shared_ptr<FakeAttachSource> attach_;
   std::unique_ptr<KubeletServer> server_;
 };
 
@@ -666,6 +726,73 @@ TEST_F(KubeletExecTest, SpdyCommandThatCannotStartAndProtocolErrors) {
     std::lock_guard lock(source_->mu);
     EXPECT_TRUE(source_->pids.empty());
   }
+}
+
+TEST_F(KubeletExecTest, AttachMovesBytesBothWaysAndALeavingClientOnlyDetaches) {
+  std::string proto;
+  auto ws = open("/attach/default/web/app?input=1&output=1", proto);
+  ASSERT_EQ(proto, "v5.channel.k8s.io");
+  ASSERT_TRUE(eventually([&] { return server_->active_attaches() == 1; }));
+  int in = -1, out = -1;
+  ASSERT_TRUE(eventually([&] {
+    std::lock_guard lock(attach_->mu);
+    in = attach_->last.stdin_r.get();
+    out = attach_->last.stdout_w.get();
+    return in >= 0 && out >= 0;
+  }));
+  EXPECT_TRUE(attach_->options.input);
+  EXPECT_FALSE(attach_->options.tty);
+  send(*ws, kChannelStdin, "typed\n");
+  char buf[16] = {};
+  ASSERT_EQ(::read(in, buf, sizeof buf), 6);
+  EXPECT_EQ(std::string(buf, 6), "typed\n");
+  ASSERT_EQ(::write(out, "prompt> ", 8), 8);
+  beast::flat_buffer b;
+  ws->read(b);
+  EXPECT_EQ(beast::buffers_to_string(b.data()), frame_message(kChannelStdout, "prompt> "));
+  beast::get_lowest_layer(*ws).close();  // the client goes away without a word
+  EXPECT_TRUE(eventually([&] { return server_->active_attaches() == 0; }));
+  EXPECT_TRUE(eventually([&] { return attach_->detached.load() == 1; }));
+  // The container's end of stdin sees the session's writer gone (and nothing was killed:
+  // the fake has nothing to kill).
+  set_nonblocking(in);
+  EXPECT_EQ(::read(in, buf, sizeof buf), 0);
+}
+
+TEST_F(KubeletExecTest, AttachEndsWithTheContainersLastOutputThenSuccess) {
+  std::string proto;
+  auto ws = open("/attach/default/web/app?output=1&error=1", proto);
+  FakeContainer c;
+  ASSERT_TRUE(eventually([&] {
+    std::lock_guard lock(attach_->mu);
+    if (!attach_->last.stdout_w.valid()) return false;
+    c = std::move(attach_->last);
+    return true;
+  }));
+  ASSERT_EQ(::write(c.stdout_w.get(), "last words\n", 11), 11);
+  c.stdout_w.reset();
+  uint64_t one = 1;
+  ASSERT_EQ(::write(c.finished_w.get(), &one, sizeof one), 8);
+  Received r = receive(*ws);
+  EXPECT_TRUE(r.closed_normally) << r.error;
+  EXPECT_EQ(r.channels[kChannelStdout], "last words\n");
+  json::object s = status_of(r);
+  EXPECT_EQ(json::get_string(s, "status"), "Success") << r.channels[kChannelError];
+  EXPECT_EQ(json::get_object(s, "details"), nullptr) << "attach has no exit code";
+}
+
+TEST_F(KubeletExecTest, AttachErrors) {
+  EXPECT_EQ(http_get("/attach/default/web/app?command=sh&output=1"), "400 attach takes no command");
+  EXPECT_EQ(http_get("/attach/default/web/app?tty=1"), "400 you must specify at least one of stdin, stdout, stderr");
+  std::string proto;
+  auto ws = open("/attach/default/nope/app?output=1", proto);
+  Received r = receive(*ws);
+  json::object s = status_of(r);
+  EXPECT_EQ(json::get_string(s, "status"), "Failure");
+  EXPECT_EQ(json::get_string(s, "message"), "pod \"nope\" not found");
+  // The SPDY path (kubectl before 1.30) reaches the same session.
+  SpdyClient spdy(io_, tls_, server_->port());
+  EXPECT_EQ(spdy.upgrade("/attach/default/web/app?output=1").first, 101U);
 }
 
 TEST_F(KubeletExecTest, PortForwardErrorsBeforeTheUpgrade) {

@@ -1,4 +1,6 @@
 // Pod sandboxes: shared namespaces, host namespaces, the holder's cost, driver restarts.
+#include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -104,6 +106,95 @@ TEST_F(SandboxTest, HolderCostsLessThanOneMegabyte) {
   EXPECT_LT(kb, 128) << rss;
 #endif
   EXPECT_EQ(read_all("/proc/" + std::to_string(sb->holder_pid()) + "/comm"), "kernlet-holder\n");
+}
+
+// Reads from `fd` (blocking, polled) until `needle` shows up or 10 s pass; what was read.
+std::string read_until(int fd, const std::string& needle) {
+  std::string got;
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (got.find(needle) == std::string::npos && std::chrono::steady_clock::now() < deadline) {
+    pollfd p{fd, POLLIN, 0};
+    if (::poll(&p, 1, 100) <= 0) continue;
+    char buf[512];
+    ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n <= 0) break;
+    got.append(buf, static_cast<size_t>(n));
+  }
+  return got;
+}
+
+TEST_F(SandboxTest, TheHolderKeepsFdsForTheDriver) {
+  Sandbox* sb = make_sandbox();
+  ASSERT_NE(sb, nullptr);
+  int p[2];
+  ASSERT_EQ(::pipe2(p, O_CLOEXEC), 0);
+  UniqueFd r(p[0]), w(p[1]);
+  ASSERT_TRUE(sb->keep_fd("one", w.get()).ok());
+  w.reset();  // only the holder's copy is left: no EOF for the reader
+  EXPECT_EQ(sb->kept_fd("nope").error().code(), ErrorCode::kNotFound);
+  auto again = sb->kept_fd("one");
+  ASSERT_TRUE(again.ok()) << again.error().to_string();
+  ASSERT_EQ(::write(again->get(), "x", 1), 1);
+  again->reset();
+  char c = 0;
+  ASSERT_EQ(::read(r.get(), &c, 1), 1);
+  auto twice = sb->kept_fd("one");  // taking a dup leaves it kept
+  ASSERT_TRUE(twice.ok());
+  twice->reset();
+  ASSERT_TRUE(sb->drop_kept_fd("one").ok());
+  EXPECT_EQ(::read(r.get(), &c, 1), 0) << "dropped: the last writer is gone";
+}
+
+// A tty container's terminal outlives its driver: the driver (a forked child) creates it
+// and dies with SIGKILL, which closes its pty master; the holder's copy keeps the terminal
+// from hanging up (SIGHUP to the container), and the next driver gets the master back.
+TEST_F(SandboxTest, ATtyContainersTerminalOutlivesTheDriver) {
+  std::string pod_id = unique_name("pod");
+  std::string id = unique_name("ctr");
+  int ready[2];
+  ASSERT_EQ(::pipe(ready), 0);
+  rt_.reset();
+  pid_t driver = ::fork();
+  if (driver == 0) {
+    ::close(ready[0]);
+    auto rt = ContainerRuntime::open(root_);
+    if (!rt.ok()) ::_exit(10);
+    SandboxSpec pod;
+    pod.id = pod_id;
+    pod.name = "tty";
+    if (!(*rt)->sandboxes().create(pod).ok()) ::_exit(11);
+    ContainerSpec s;
+    s.id = id;
+    s.sandbox_id = pod_id;
+    s.lower_dirs = {lower_};
+    s.process.args = {"sh", "-c", "while read l; do echo got:$l; done"};
+    s.process.tty = true;
+    if (!(*rt)->create(s).ok() || !(*rt)->start(id).ok()) ::_exit(12);
+    char one = 1;
+    if (::write(ready[1], &one, 1) != 1) ::_exit(13);
+    ::kill(::getpid(), SIGKILL);
+  }
+  ::close(ready[1]);
+  char byte = 0;
+  bool child_ready = ::read(ready[0], &byte, 1) == 1;
+  ::close(ready[0]);
+  int ws = 0;
+  ::waitpid(driver, &ws, 0);
+  auto rt = ContainerRuntime::open(root_);
+  ASSERT_TRUE(rt.ok());
+  rt_ = std::move(*rt);
+  sandboxes_.push_back(pod_id);
+  ASSERT_TRUE(child_ready) << "driver exit status " << ws;
+  ASSERT_TRUE(rt_->recover().ok());
+  int master = rt_->tty_master(id);
+  ASSERT_GE(master, 0) << "the restarted driver has the container's pty master again";
+  ASSERT_EQ(::write(master, "ping\n", 5), 5);
+  EXPECT_NE(read_until(master, "got:ping").find("got:ping"), std::string::npos);
+  auto st = rt_->status(id);
+  ASSERT_TRUE(st.ok());
+  EXPECT_EQ(st->state, ContainerState::kRunning);
+  ASSERT_TRUE(rt_->stop(id, 0).ok());
+  ASSERT_TRUE(rt_->remove(id).ok());
 }
 
 TEST_F(SandboxTest, StoppingTheSandboxEndsItsContainers) {

@@ -7,6 +7,21 @@
 namespace kernlet::agent {
 namespace {
 
+TEST(ExecProtocolTest, AttachQueryHasStreamsAndNoCommand) {
+  auto q = parse_attach_query("input=1&output=1&error=0&tty=1&container=c");
+  ASSERT_TRUE(q.ok()) << q.error().to_string();
+  EXPECT_TRUE(q->input);
+  EXPECT_TRUE(q->output);
+  EXPECT_FALSE(q->error);
+  EXPECT_TRUE(q->tty);
+  EXPECT_TRUE(q->command.empty());
+  auto cmd = parse_attach_query("command=sh&output=1");
+  ASSERT_FALSE(cmd.ok());
+  EXPECT_EQ(cmd.error().message(), "attach takes no command");
+  EXPECT_FALSE(parse_attach_query("tty=1").ok());  // no stream at all
+  EXPECT_FALSE(parse_attach_query("output=1&error=1&tty=1").ok());
+}
+
 TEST(ExecQuery, KubeletNamesAndKubectlNames) {
   auto q = parse_exec_query("command=sh&command=-c&command=echo%20hi%3B%20exit%203&input=1&output=1&error=true");
   ASSERT_TRUE(q.ok()) << q.error().message();

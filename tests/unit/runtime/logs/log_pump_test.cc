@@ -1,6 +1,7 @@
 #include "runtime/logs/log_pump.h"
 
 #include <fcntl.h>
+#include <poll.h>
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -79,6 +80,113 @@ TEST(LogPumpTest, WritesBothStreamsAndFinishesAtEof) {
   EXPECT_EQ(stdout_only, (std::vector<std::string>{"stdout F hello", "stdout F world", "stdout P no newline"}));
   EXPECT_NE(std::find(got.begin(), got.end(), "stderr F oops"), got.end());
   EXPECT_EQ((*pump)->stats().bytes_read, 27U);
+}
+
+// Reads from a non-blocking socket until `want` bytes or EOF (poll, bounded by 10 s).
+std::string read_socket(int fd, std::size_t want, bool* eof = nullptr) {
+  std::string got;
+  auto deadline = std::chrono::steady_clock::now() + 10s;
+  while (got.size() < want && std::chrono::steady_clock::now() < deadline) {
+    pollfd p{fd, POLLIN, 0};
+    if (::poll(&p, 1, 100) <= 0) continue;
+    char buf[4096];
+    ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n > 0) got.append(buf, static_cast<std::size_t>(n));
+    if (n == 0) {
+      if (eof != nullptr) *eof = true;
+      break;
+    }
+  }
+  return got;
+}
+
+TEST(LogPumpTest, SubscribersGetLiveBytesThenEofAfterTheLast) {
+  TestDir dir;
+  auto pump = LogPump::start();
+  ASSERT_TRUE(pump.ok());
+  Pipe out = make_pipe();
+  Pipe err = make_pipe();
+  std::string log = dir / "0.log";
+  ASSERT_TRUE((*pump)->add("c", log, std::move(out.read), std::move(err.read)).ok());
+  write_all(out.write.get(), "before\n");
+  // What was written before the subscription is not replayed: wait until it is logged.
+  for (int i = 0; i < 1000 && records(log).empty(); ++i) std::this_thread::sleep_for(1ms);
+  auto sub = (*pump)->subscribe("c");
+  ASSERT_TRUE(sub.ok()) << sub.error().to_string();
+  auto second = (*pump)->subscribe("c");
+  ASSERT_TRUE(second.ok());
+  EXPECT_NE(sub->id, second->id);
+  write_all(out.write.get(), "live no newline");
+  write_all(err.write.get(), "err\n");
+  EXPECT_EQ(read_socket(sub->stdout_fd.get(), 15), "live no newline");  // raw, not cut in lines
+  EXPECT_EQ(read_socket(sub->stderr_fd.get(), 4), "err\n");
+  EXPECT_EQ(read_socket(second->stdout_fd.get(), 15), "live no newline");
+  (*pump)->unsubscribe(second->id);
+  bool eof = false;
+  EXPECT_EQ(read_socket(second->stdout_fd.get(), 1, &eof), "");
+  EXPECT_TRUE(eof) << "unsubscribe closes the pump's end";
+  write_all(out.write.get(), "!\n");
+  out.write.reset();
+  err.write.reset();
+  eof = false;
+  EXPECT_EQ(read_socket(sub->stdout_fd.get(), 100, &eof), "!\n");
+  EXPECT_TRUE(eof);
+  eof = false;
+  EXPECT_EQ(read_socket(sub->finished.get(), 1, &eof), "");
+  EXPECT_TRUE(eof) << "finished reads EOF once every stream has ended";
+  ASSERT_TRUE((*pump)->wait_finished("c", 10s));
+  EXPECT_EQ(records(log), (std::vector<std::string>{"stdout F before", "stderr F err", "stdout F live no newline!"}));
+  auto late = (*pump)->subscribe("c");
+  ASSERT_FALSE(late.ok());
+  EXPECT_EQ(late.error().code(), ErrorCode::kConflict);
+  EXPECT_EQ((*pump)->subscribe("nope").error().code(), ErrorCode::kNotFound);
+}
+
+TEST(LogPumpTest, ASubscriberThatDoesNotReadNeverHoldsThePump) {
+  TestDir dir;
+  auto pump = LogPump::start();
+  ASSERT_TRUE(pump.ok());
+  Pipe out = make_pipe();
+  std::string log = dir / "0.log";
+  ASSERT_TRUE((*pump)->add("c", log, std::move(out.read), UniqueFd()).ok());
+  auto sub = (*pump)->subscribe("c");
+  ASSERT_TRUE(sub.ok());
+  EXPECT_FALSE(sub->stderr_fd.valid());
+  const std::string line(1000, 'x');
+  for (int i = 0; i < 4000; ++i) write_all(out.write.get(), line + "\n");  // ~4 MB, far over a socket buffer
+  out.write.reset();
+  ASSERT_TRUE((*pump)->wait_finished("c", 30s));
+  EXPECT_EQ(records(log).size(), 4000U);
+  EXPECT_GT((*pump)->stats().subscriber_drops, 0U);
+}
+
+// stdin of a container (fifo.h): without stdinOnce the container holds a writer itself and
+// never reads EOF; with it, EOF comes when the agent's writer closes.
+TEST(StdinFifoTest, EofOnlyWithStdinOnce) {
+  TestDir dir;
+  const std::string path = stdin_fifo_path(dir.str());
+  ASSERT_TRUE(create_fifo(path).ok());
+  for (bool once : {false, true}) {
+    auto container = open_stdin_for_container(path, once);
+    ASSERT_TRUE(container.ok()) << container.error().to_string();
+    EXPECT_EQ(::fcntl(container->get(), F_GETFL) & O_NONBLOCK, 0) << "the container's stdin blocks";
+    auto agent = open_stdin_for_writer(path);
+    ASSERT_TRUE(agent.ok()) << agent.error().to_string();
+    write_all(agent->get(), "line\n");
+    agent->reset();  // the session (or the agent) is gone
+    char buf[16];
+    ASSERT_EQ(::read(container->get(), buf, sizeof buf), 5);
+    pollfd p{container->get(), POLLIN, 0};
+    if (once) {
+      EXPECT_EQ(::read(container->get(), buf, sizeof buf), 0) << "stdinOnce: EOF";
+    } else {
+      EXPECT_EQ(::poll(&p, 1, 50), 0) << "open stdin: nothing to read, and no EOF";
+      EXPECT_TRUE(open_stdin_for_writer(path).ok()) << "a later session (or agent) opens it again";
+    }
+  }
+  auto nobody = open_stdin_for_writer(path);
+  ASSERT_FALSE(nobody.ok());
+  EXPECT_NE(nobody.error().message().find(path), std::string::npos);
 }
 
 TEST(LogPumpTest, LongLinesBecomePartialRecords) {
