@@ -226,9 +226,12 @@ Result<void> read_logs(const std::string& path, const LogReadOptions& opts, cons
     // Rotated: the name now points at a new file. Finish the old one (a rotated file no
     // longer grows), then move to its successor.
     if (!same_file(file->fd(), path)) {
+      Result<UniqueFd> next = open_log(next_file(file->fd(), path));
+      // Drained after the successor was opened, not before: a writer finishes the old file
+      // before it starts the new one, so whatever it wrote to the old file is there now
+      // (drained before the open, a last write in between would be skipped).
       KL_ASSIGN_OR_RETURN(go, file->drain(stream_on));
       if (!go) return Ok();
-      Result<UniqueFd> next = open_log(next_file(file->fd(), path));
       if (next.ok()) {
         file = std::make_unique<FileLines>(std::move(next).value());
         continue;
