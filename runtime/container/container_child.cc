@@ -359,25 +359,8 @@ void open_container_tty() {
     if (::dup2(slave, fd) < 0) child::fail(kReportFd, errno, "dup pty");
   ::close(slave);
   if (::ioctl(0, TIOCSCTTY, 0) != 0) child::fail(kReportFd, errno, "set controlling tty");
-  char byte = 0;
-  struct iovec iov = {&byte, 1};
-  union {
-    char buf[CMSG_SPACE(sizeof(int))];
-    struct cmsghdr align;
-  } control;
-  memset(&control, 0, sizeof(control));
-  struct msghdr msg;
-  memset(&msg, 0, sizeof(msg));
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  msg.msg_control = control.buf;
-  msg.msg_controllen = sizeof(control.buf);
-  struct cmsghdr* c = CMSG_FIRSTHDR(&msg);
-  c->cmsg_level = SOL_SOCKET;
-  c->cmsg_type = SCM_RIGHTS;
-  c->cmsg_len = CMSG_LEN(sizeof(int));
-  memcpy(CMSG_DATA(c), &m, sizeof(int));
-  if (::sendmsg(kTtySocketFd, &msg, MSG_NOSIGNAL) != 1) child::fail(kReportFd, errno, "send pty master");
+  const char byte = 0;
+  if (send_fd(kTtySocketFd, &byte, 1, m, MSG_NOSIGNAL) != 1) child::fail(kReportFd, errno, "send pty master");
   ::close(m);
 }
 

@@ -25,6 +25,7 @@
 #include "runtime/container/container_plan.h"
 #include "runtime/sandbox/child_report.h"
 #include "runtime/sandbox/holder_image.h"
+#include "runtime/sandbox/linux.h"
 
 namespace kernlet::runtime {
 
@@ -131,23 +132,12 @@ constexpr uint64_t kPidfdInfoExit = 1u << 3;
 // One fd sent with SCM_RIGHTS (the container's pty master).
 Result<UniqueFd> receive_fd(int sock) {
   char byte = 0;
-  struct iovec iov = {&byte, 1};
-  union {
-    char buf[CMSG_SPACE(sizeof(int))];
-    struct cmsghdr align;
-  } control{};
-  struct msghdr msg{};
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  msg.msg_control = control.buf;
-  msg.msg_controllen = sizeof(control.buf);
-  ssize_t n = ::recvmsg(sock, &msg, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
-  if (n != 1) return Error("receive the container's pty master", n < 0 ? errno : EPROTO);
-  struct cmsghdr* c = CMSG_FIRSTHDR(&msg);
-  if (c == nullptr || c->cmsg_type != SCM_RIGHTS) return Error("no pty master in message", EPROTO);
   int fd = -1;
-  std::memcpy(&fd, CMSG_DATA(c), sizeof(int));
-  return UniqueFd(fd);
+  ssize_t n = recv_fd(sock, &byte, 1, &fd, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
+  UniqueFd got(fd);
+  if (n != 1) return Error("receive the container's pty master", n < 0 ? errno : EPROTO);
+  if (!got.valid()) return Error("no pty master in message", EPROTO);
+  return got;
 }
 
 // Writes all of data to fd.

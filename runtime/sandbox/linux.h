@@ -7,7 +7,9 @@
 #include <sched.h>
 #include <signal.h>
 #include <stdint.h>
+#include <sys/socket.h>
 #include <sys/types.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <map>
@@ -67,6 +69,54 @@ int sys_pidfd_send_signal(int pidfd, int sig);
 // pidfd_getfd(2): a dup (close-on-exec) of fd `targetfd` of the process of `pidfd`.
 int sys_pidfd_getfd(int pidfd, int targetfd);
 int sys_openat2(int dirfd, const char* path, uint64_t flags, uint64_t mode, uint64_t resolve);
+// One fd passed over a unix socket (SCM_RIGHTS) with `len` bytes of payload (at least
+// one: a stream socket needs a byte to carry it). Async-signal-safe, no allocation;
+// inline, so the glibc-less holder image (container_child.cc) has them too.
+// send_fd: sendmsg's result. recv_fd: recvmsg's result; *fd is the received fd, or -1
+// when the message carried none (pass MSG_CMSG_CLOEXEC in `flags` to get it close-on-exec).
+union OneFdControl {
+  char buf[CMSG_SPACE(sizeof(int))];
+  struct cmsghdr align;
+};
+
+inline ssize_t send_fd(int sock, const void* payload, size_t len, int fd, int flags) {
+  struct iovec iov = {const_cast<void*>(payload), len};
+  OneFdControl control;
+  __builtin_memset(&control, 0, sizeof control);
+  struct msghdr msg;
+  __builtin_memset(&msg, 0, sizeof msg);
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = control.buf;
+  msg.msg_controllen = sizeof control.buf;
+  struct cmsghdr* c = CMSG_FIRSTHDR(&msg);
+  c->cmsg_level = SOL_SOCKET;
+  c->cmsg_type = SCM_RIGHTS;
+  c->cmsg_len = CMSG_LEN(sizeof(int));
+  __builtin_memcpy(CMSG_DATA(c), &fd, sizeof(int));
+  return ::sendmsg(sock, &msg, flags);
+}
+
+inline ssize_t recv_fd(int sock, void* payload, size_t cap, int* fd, int flags) {
+  *fd = -1;
+  struct iovec iov = {payload, cap};
+  OneFdControl control;
+  __builtin_memset(&control, 0, sizeof control);
+  struct msghdr msg;
+  __builtin_memset(&msg, 0, sizeof msg);
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = control.buf;
+  msg.msg_controllen = sizeof control.buf;
+  ssize_t n = ::recvmsg(sock, &msg, flags);
+  if (n < 0) return n;
+  struct cmsghdr* c = CMSG_FIRSTHDR(&msg);
+  if (c != nullptr && c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS &&
+      c->cmsg_len == CMSG_LEN(sizeof(int))) {
+    __builtin_memcpy(fd, CMSG_DATA(c), sizeof(int));
+  }
+  return n;
+}
 int sys_close_range(unsigned first, unsigned last, unsigned flags);
 int sys_pivot_root(const char* new_root, const char* put_old);
 

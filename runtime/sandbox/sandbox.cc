@@ -75,22 +75,7 @@ Result<void> Sandbox::open_keeper() {
 }
 
 Result<void> Sandbox::send_kept(const std::string& tag, int fd) {
-  struct iovec iov = {const_cast<char*>(tag.data()), tag.size()};
-  union {
-    char buf[CMSG_SPACE(sizeof(int))];
-    struct cmsghdr align;
-  } control{};
-  struct msghdr msg {};
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  msg.msg_control = control.buf;
-  msg.msg_controllen = sizeof(control.buf);
-  struct cmsghdr* c = CMSG_FIRSTHDR(&msg);
-  c->cmsg_level = SOL_SOCKET;
-  c->cmsg_type = SCM_RIGHTS;
-  c->cmsg_len = CMSG_LEN(sizeof(int));
-  std::memcpy(CMSG_DATA(c), &fd, sizeof(int));
-  if (::sendmsg(keep_send_.get(), &msg, MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
+  if (send_fd(keep_send_.get(), tag.data(), tag.size(), fd, MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
     return Error::from_errno("sandbox " + id() + ": keep fd " + tag);
   return Ok();
 }
@@ -100,24 +85,12 @@ Result<std::vector<std::pair<std::string, UniqueFd>>> Sandbox::drain_kept() {
   std::vector<std::pair<std::string, UniqueFd>> out;
   for (;;) {
     char tag[kMaxKeptTag + 1];
-    struct iovec iov = {tag, sizeof tag};
-    union {
-      char buf[CMSG_SPACE(sizeof(int))];
-      struct cmsghdr align;
-    } control{};
-    struct msghdr msg {};
-    msg.msg_iov = &iov;
-    msg.msg_iovlen = 1;
-    msg.msg_control = control.buf;
-    msg.msg_controllen = sizeof(control.buf);
-    ssize_t n = ::recvmsg(keep_recv_.get(), &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+    int fd = -1;
+    ssize_t n = recv_fd(keep_recv_.get(), tag, sizeof tag, &fd, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
     if (n < 0 && errno == EINTR) continue;
     if (n < 0 && errno == EAGAIN) break;
     if (n < 0) return Error::from_errno("sandbox " + id() + ": read the fd keeper");
-    struct cmsghdr* c = CMSG_FIRSTHDR(&msg);
-    if (c == nullptr || c->cmsg_type != SCM_RIGHTS) continue;
-    int fd = -1;
-    std::memcpy(&fd, CMSG_DATA(c), sizeof(int));
+    if (fd < 0) continue;
     out.emplace_back(std::string(tag, static_cast<std::size_t>(n)), UniqueFd(fd));
   }
   return out;
