@@ -3,6 +3,7 @@
 #include <fcntl.h>
 
 #include "agent/cmd/pod_exec_source.h"
+#include "api/objects/pod.h"
 
 namespace kernlet::agent {
 namespace {
@@ -53,7 +54,17 @@ class Attached final : public ExecProcess {
 Result<std::unique_ptr<ExecProcess>> PodAttachSource::attach(std::string_view ns, std::string_view pod,
                                                              std::string_view container, const AttachOptions& options) {
   KL_ASSIGN_OR_RETURN(std::string id, running_container_id(*workers_, *rt_, ns, pod, container));
-  KL_ASSIGN_OR_RETURN(RealPodRuntime::Attachment a, rt_->attach(id, options.input));
+  // Input only for a container whose spec has stdin, as the spec says, not the runtime's
+  // state: a tty container re-adopted after an agent restart has its terminal, but
+  // whether the spec opened stdin is not recorded there.
+  bool spec_stdin = false;
+  if (client::ObjectPtr p = workers_->find(ns, pod)) {
+    api::PodView view(*p);
+    for (const auto& c : view.spec().containers()) spec_stdin = spec_stdin || (c.name() == container && c.stdin_());
+    for (const auto& c : view.spec().init_containers())
+      spec_stdin = spec_stdin || (c.name() == container && c.stdin_());
+  }
+  KL_ASSIGN_OR_RETURN(RealPodRuntime::Attachment a, rt_->attach(id, options.input && spec_stdin));
   return std::unique_ptr<ExecProcess>(new Attached(rt_, std::move(id), std::move(a), options));
 }
 

@@ -36,8 +36,18 @@ spec:
     stdin: true
     tty: true
     command: ["sh", "-c", "tty; echo tty-ready; while read l; do echo tty-got:\$l; done"]
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: termro}
+spec:
+  containers:
+  - name: main
+    image: $BUSYBOX
+    tty: true
+    command: ["sh", "-c", "echo termro-ready; while read l; do echo termro-got:\$l; done; sleep 3600"]
 EOF
-kc 1.33 wait --for=condition=Ready pod/echo pod/term --timeout=60s >/dev/null 2>&1 || true
+kc 1.33 wait --for=condition=Ready pod/echo pod/term pod/termro --timeout=60s >/dev/null 2>&1 || true
 expect_eq "the pods run" "Running Running" "$(jp echo '{.status.phase}') $(jp term '{.status.phase}')"
 logs_have() { kc 1.33 logs "$1" 2>/dev/null | grep -q "$2"; }
 wait_until 10 logs_have echo before-attach
@@ -98,8 +108,8 @@ expect_contains "tty: kubectl logs has the terminal's output" "tty-ready" "$(kc 
 # Its input is script's: the lines a writer sends after a pause (kubectl is attached by
 # then, else the terminal holds them until kubectl reads). The session ends when timeout
 # stops script, before its input ends: an EOF would reach the container's terminal as ^D.
-tty_attach() {  # tty_attach LINE: kubectl attach -it to `term`, LINE typed; the screen
-  (sleep 3; echo "$1"; sleep 9) | timeout 10 script -qfec "$KUBECTL_DIR/kubectl.1.33 attach -it term -c main" /dev/null 2>&1 |
+tty_attach() {  # tty_attach LINE [POD]: kubectl attach -it to POD (`term`), LINE typed; the screen
+  (sleep 3; echo "$1"; sleep 9) | timeout 10 script -qfec "$KUBECTL_DIR/kubectl.1.33 attach -it ${2:-term} -c main" /dev/null 2>&1 |
     tr -d '\r' || true
 }
 out=$(tty_attach typed)
@@ -141,5 +151,12 @@ expect_contains "after the restart kubectl attach -it reaches the same terminal"
 expect_contains "after the restart the terminal's output still reaches kubectl logs" "tty-got:after-restart" \
   "$(kc 1.33 logs term)"
 
-kc 1.33 delete pod echo term --grace-period=1 --timeout=60s >/dev/null 2>&1 || true
+# A tty container without stdin: its terminal is kept across the restart, but what is typed
+# must not reach it (the spec did not open stdin), before the restart as after.
+wait_until 10 logs_have termro termro-ready
+out=$(tty_attach typed-ro termro)
+expect_not_contains "after the restart a tty container without stdin gets no input" "termro-got:typed-ro" \
+  "$(kc 1.33 logs termro)"
+
+kc 1.33 delete pod echo term termro --grace-period=1 --timeout=60s >/dev/null 2>&1 || true
 finish_cluster
