@@ -21,7 +21,7 @@ namespace detail {
 class InProcessCall final : public Responder {
  public:
   InProcessCall() = default;
-  explicit InProcessCall(client::ResponseCallback done) : done_(std::move(done)) {}
+  explicit InProcessCall(client::ResponseCallback done) : has_callback_(true), done_(std::move(done)) {}
 
   Request request;
 
@@ -79,7 +79,7 @@ class InProcessCall final : public Responder {
   // The first answer wins; false when there was one already. A callback runs on the
   // answering thread, outside the lock.
   bool set(Result<client::Response> answer) {
-    if (done_) {
+    if (has_callback_) {
       if (answered_.exchange(true, std::memory_order_acq_rel)) return false;
       client::ResponseCallback done = std::move(done_);
       done(std::move(answer));
@@ -93,7 +93,9 @@ class InProcessCall final : public Responder {
   }
 
  private:
-  client::ResponseCallback done_;  // set: answered through it, never through wait()
+  // Fixed at construction, so a second set() never reads done_ while the first moves it.
+  const bool has_callback_ = false;
+  client::ResponseCallback done_;  // has_callback_: answered through it, never through wait()
   std::atomic<bool> answered_{false};
   std::mutex mu_;
   std::condition_variable cv_;
